@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from pathlib import Path
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import ServicesDep
+from app.errors import NotFoundError, UnsupportedMediaError
+from app.services import Services
+from app.storage.files import safe_join
+
+router = APIRouter(tags=["images"])
+CACHE = "public, max-age=86400"
+
+
+def _original(services: Services, image_id: UUID) -> Path:
+    found = services.store.retrieve([str(image_id)])
+    if not found:
+        raise NotFoundError(f"no library image with id {str(image_id)!r}.", id=str(image_id))
+    return safe_join(services.settings.IMAGES_ROOT, str(found[0].payload.get("path", "")))
+
+
+def _file(request: Request, path: Path, media_type: str | None = None) -> Response:
+    # FileResponse answers Range requests and computes ETag / Last-Modified; a client that
+    # already holds this version gets 304 and no body.
+    response = FileResponse(path, media_type=media_type, headers={"Cache-Control": CACHE}, stat_result=path.stat())
+    if request.headers.get("if-none-match") == response.headers.get("etag"):
+        return Response(status_code=304, headers={"ETag": response.headers["etag"], "Cache-Control": CACHE})
+    return response
+
+
+@router.get("/image/{image_id}", response_class=FileResponse, summary="The original image file")
+async def image(image_id: UUID, request: Request, services: ServicesDep) -> Response:
+    path = await run_in_threadpool(_original, services, image_id)
+    return _file(request, path)
+
+
+@router.get("/thumb/{image_id}", response_class=FileResponse, summary="A cached JPEG thumbnail")
+async def thumb(image_id: UUID, request: Request, services: ServicesDep) -> Response:
+    original = await run_in_threadpool(_original, services, image_id)
+    try:
+        path = await run_in_threadpool(services.thumbs.get, str(image_id), original, services.settings.MAX_IMAGE_PIXELS)
+    except (OSError, ValueError) as e:
+        raise UnsupportedMediaError(f"cannot make a thumbnail of {original.name}: {e}") from e
+    return _file(request, path, "image/jpeg")

@@ -1,0 +1,115 @@
+"""`clippy`: one command for the offline scripts and the service.
+
+\b
+  clippy demo          ingest the sample library (first run) and serve it on :8000
+  clippy serve         serve the API and client with the current settings
+  clippy ingest        = python qdrant/embed_and_upsert.py
+  clippy backfill      = python scripts/backfill_vectors.py
+  clippy fetch-booru   = python scripts/retrieve_safebooru.py
+  clippy info          what a collection holds and which model wrote it
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.cli_common import settings_from_flags, setup_logging
+
+# The scripts stay runnable by path (as the seed documents them); here they are commands.
+from qdrant import embed_and_upsert
+from scripts import backfill_vectors, retrieve_safebooru
+
+app = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None, no_args_is_help=True)
+for name, script in (
+    ("ingest", embed_and_upsert),
+    ("backfill", backfill_vectors),
+    ("fetch-booru", retrieve_safebooru),
+):
+    app.command(name, help=script.__doc__)(script.main)
+
+log = logging.getLogger("clippy")
+
+
+@app.command()
+def info(
+    collection: Annotated[str | None, typer.Option(help="Collection name (COLLECTION).")] = None,
+    qdrant_url: Annotated[str | None, typer.Option(help="Qdrant server/cluster URL.")] = None,
+    qdrant_path: Annotated[Path | None, typer.Option(help="Folder of the embedded store.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """What a collection holds: points, vectors, and the model that wrote them."""
+    from app.storage import open_store
+    from app.storage.info import collection_info
+
+    settings = settings_from_flags(COLLECTION=collection, QDRANT_URL=qdrant_url, QDRANT_PATH=qdrant_path)
+    store = open_store(settings)
+    try:
+        data = collection_info(store)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    for key, value in data.items():
+        typer.echo(f"{key:>14}: {value}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the API (OpenAPI at /docs) and the sketch client with the current settings."""
+    import uvicorn
+
+    setup_logging()
+    uvicorn.run("main:app", host=host, port=port)
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Ingest assets/sample into the embedded store on first run and serve it.
+
+    Uses MODEL_NAME/PRETRAINED when their weights are cached or downloadable. Offline and
+    without cached weights it says so and falls back to random CLIP weights (sketch and
+    image search are then meaningless) with the packaged all-MiniLM-L6-v2 for the `text`
+    view, so text search still works. Its store is data/demo so it never mixes spaces
+    with your own collection.
+    """
+    import uvicorn
+
+    from app.embedding.availability import weights_available
+
+    setup_logging()
+    settings = settings_from_flags()
+    env = {"AUTO_INGEST": "true", "IMAGES_ROOT": str(Path("assets/sample").resolve())}
+    ok, why = weights_available(settings.MODEL_NAME, settings.PRETRAINED)
+    if not ok:
+        log.warning(
+            "\n\n  OpenCLIP weights for MODEL_NAME=%s PRETRAINED=%s are not available: %s\n"
+            "  The demo continues with RANDOM CLIP weights (sketch/image results are meaningless) and\n"
+            "  TEXT_MODEL=all-MiniLM-L6-v2 for text search. For real results put a checkpoint on disk and\n"
+            "  run with PRETRAINED=/path/to/open_clip_model.safetensors.\n",
+            settings.MODEL_NAME,
+            settings.PRETRAINED,
+            why,
+        )
+        env |= {"PRETRAINED": "random", "TEXT_MODEL": "all-MiniLM-L6-v2", "QDRANT_PATH": "data/demo/qdrant-random"}
+    else:
+        env |= {"QDRANT_PATH": "data/demo/qdrant"}
+    env.setdefault("THUMBS_ROOT", "data/demo/thumbs")
+    os.environ.update(env)
+    uvicorn.run("main:app", host=host, port=port)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,162 @@
+"""One Settings object for the whole service and the offline scripts.
+
+Values come from the environment, then from `.env` in the working directory. Every field
+is UPPER_CASE in the environment (``MODEL_NAME=ViT-B-32``). Sections below are grouped by
+the package that reads them; keep new fields in their section.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, computed_field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DeviceName = Literal["auto", "cpu", "cuda"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    ENVIRONMENT: Literal["development", "test", "production"] = "development"
+
+    # --- embedding (app/embedding) -------------------------------------------------------
+    MODEL_NAME: str = "ViT-B-32"
+    # An OpenCLIP pretrained tag, a local checkpoint path, or `random` (tests and demos only).
+    PRETRAINED: str = "laion2b_s34b_b79k"
+    DEVICE: DeviceName = "auto"
+    # `clip` uses the OpenCLIP text tower for the `text` view; anything else names a
+    # sentence-transformers model or folder (`all-MiniLM-L6-v2` is packaged offline).
+    TEXT_MODEL: str = "clip"
+    TEXT_TEMPLATE: str = "an illustration with {tags}"
+    # Where OpenCLIP / Hugging Face look for cached weights; None keeps their defaults.
+    MODEL_CACHE_DIR: Path | None = None
+    # Extra OpenCLIP model configs (a JSON file or a folder of them), loadable by MODEL_NAME.
+    MODEL_CONFIGS: Path | None = None
+    EMBED_BATCH_SIZE: int = Field(default=32, ge=1, le=1024)
+
+    # --- storage (app/storage) -------------------------------------------------------------
+    QDRANT_PATH: Path = Path("./data/qdrant")
+    # A server or cluster URL wins over QDRANT_PATH. `:memory:` or `local:/some/dir`
+    # selects qdrant-client's local mode (tests stand it in for a server).
+    QDRANT_URL: str | None = None
+    QDRANT_API_KEY: str | None = None
+    COLLECTION: str = "clippy"
+    IMAGES_ROOT: Path = Path("./assets/sample")
+    THUMBS_ROOT: Path = Path("./data/thumbs")
+    THUMB_SIZE: int = Field(default=256, ge=32, le=1024)
+    # Points above which `embed_and_upsert` builds the HNSW index when it finishes.
+    OPTIMIZE_THRESHOLD: int = Field(default=20_000, ge=0)
+    DEFAULT_LIBRARY: str = "default"
+
+    # --- search (app/search) ---------------------------------------------------------------
+    # Each view prefetches (offset + limit) * CANDIDATE_FACTOR candidates, at least MIN_POOL.
+    CANDIDATE_FACTOR: int = Field(default=4, ge=1, le=64)
+    MIN_POOL: int = Field(default=64, ge=1, le=10_000)
+    HNSW_EF: int = Field(default=256, ge=8, le=8192)
+    MAX_LIMIT: int = Field(default=200, ge=1, le=1000)
+
+    # --- input bounds (app/imaging) --------------------------------------------------------
+    MAX_UPLOAD_BYTES: int = Field(default=20 * 1024 * 1024, ge=1024)
+    MAX_IMAGE_PIXELS: int = Field(default=40_000_000, ge=1024)
+
+    # --- generation (app/generation) -------------------------------------------------------
+    # The provider a request without `provider` uses: sdxl | imagen | gemini.
+    GENERATION_PROVIDER: Literal["sdxl", "imagen", "gemini"] = "sdxl"
+    # Generated images + their `.json` sidecars; served at /generated/{name}.
+    GENERATED_ROOT: Path = Path("./data/generated")
+    GENERATION_MAX_REFS: int = Field(default=4, ge=0, le=16)
+    GENERATION_MAX_N: int = Field(default=4, ge=1, le=8)
+    GENERATION_MAX_STEPS: int = Field(default=100, ge=1, le=500)
+    # Reference images are normalised (RGB PNG, longest side at most this) when a job is queued.
+    REF_MAX_SIDE: int = Field(default=1024, ge=64, le=4096)
+    # Load the default provider's weights at start-up instead of on the first job.
+    GENERATION_PRELOAD: bool = False
+    # Remote reference URLs: http/https only, bounded by time and MAX_UPLOAD_BYTES.
+    FETCH_TIMEOUT_S: float = Field(default=10.0, gt=0, le=120)
+    # Allow URLs that resolve to private/loopback/link-local addresses (development only).
+    FETCH_ALLOW_PRIVATE: bool = False
+    # SDXL + IP-Adapter (diffusers). Model ids are Hub ids or local folders; DEVICE picks the device.
+    SDXL_MODEL: str = "stabilityai/stable-diffusion-xl-base-1.0"
+    SDXL_VARIANT: str | None = None  # e.g. `fp16` to fetch the half-precision files
+    SDXL_MAX_SIDE: int = Field(default=2048, ge=64, le=4096)
+    SDXL_DEFAULT_STEPS: int = Field(default=30, ge=1, le=500)
+    SDXL_DEFAULT_GUIDANCE: float = Field(default=5.0, ge=0, le=50)
+    SDXL_ATTENTION_SLICING: bool = False
+    SDXL_VAE_TILING: bool = False
+    # none | model (enable_model_cpu_offload) | sequential (slowest, least GPU memory).
+    SDXL_CPU_OFFLOAD: Literal["none", "model", "sequential"] = "none"
+    # None disables references on the sdxl provider (requests with refs get a 422).
+    IP_ADAPTER_MODEL: str | None = "h94/IP-Adapter"
+    IP_ADAPTER_SUBFOLDER: str = "sdxl_models"
+    IP_ADAPTER_WEIGHT_NAME: str = "ip-adapter_sdxl.safetensors"
+    IP_ADAPTER_IMAGE_ENCODER_FOLDER: str = "image_encoder"
+    # Block-wise IP-Adapter scales per role (InstantStyle): a number applies to every block,
+    # a dict like {"up": {"block_0": [0.0, 1.0, 0.0]}} to the named blocks only (others 0).
+    IP_ADAPTER_STYLE_BLOCKS: float | dict[str, Any] = {"up": {"block_0": [0.0, 1.0, 0.0]}}
+    IP_ADAPTER_SUBJECT_BLOCKS: float | dict[str, Any] = {
+        "down": {"block_2": [0.0, 1.0]},
+        "up": {"block_0": [0.0, 1.0, 0.0]},
+    }
+    # Imagen and Gemini through google-genai in Vertex AI mode; credentials come from the
+    # standard Google environment (GOOGLE_APPLICATION_CREDENTIALS / gcloud ADC).
+    GOOGLE_CLOUD_PROJECT: str | None = None
+    GOOGLE_CLOUD_LOCATION: str = "us-central1"
+    IMAGEN_MODEL: str = "imagen-3.0-generate-002"
+    # Reference-guided (subject/style) generation needs Imagen's capability model.
+    IMAGEN_EDIT_MODEL: str = "imagen-3.0-capability-001"
+    # Vertex only honours `seed` without the SynthID watermark; with it on, seeds are not sent.
+    IMAGEN_ADD_WATERMARK: bool = True
+    GEMINI_IMAGE_MODEL: str = "gemini-2.5-flash-image"
+    GOOGLE_TIMEOUT_S: float = Field(default=120.0, gt=0, le=600)
+    # Image → text (POST /images/describe): a transformers image-to-text model id or folder.
+    DESCRIBE_MODEL: str = "Salesforce/blip-image-captioning-base"
+    DESCRIBE_MAX_TOKENS: int = Field(default=30, ge=1, le=256)
+
+    # --- jobs (app/jobs) ---------------------------------------------------------------------
+    # Unset: an in-process worker pool (jobs are lost on restart). Set: arq on Redis, records
+    # survive restarts, and `python -m app.jobs.worker` runs the jobs.
+    REDIS_URL: str | None = None
+    JOB_CONCURRENCY: int = Field(default=1, ge=1, le=64)
+    # Queued + running jobs above which a new submission gets 429.
+    JOB_QUEUE_LIMIT: int = Field(default=64, ge=1, le=100_000)
+    # Tries for transient failures (ProviderError marked retryable), with exponential backoff.
+    JOB_MAX_TRIES: int = Field(default=3, ge=1, le=20)
+    JOB_RETRY_BACKOFF_S: float = Field(default=2.0, ge=0, le=600)
+    # How long finished job records (and Idempotency-Key mappings) are kept.
+    JOB_TTL_S: int = Field(default=7 * 24 * 3600, ge=60)
+    JOB_TIMEOUT_S: int = Field(default=3600, ge=1)
+    JOB_QUEUE_NAME: str = "clippy:jobs"
+
+    # --- demo (main.py) --------------------------------------------------------------------
+    # Ingest IMAGES_ROOT's manifest when the collection is empty at start-up.
+    AUTO_INGEST: bool = True
+
+    @field_validator("PRETRAINED", "MODEL_NAME", "TEXT_MODEL")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+    @computed_field  # type: ignore[prop-decorator]
+    @cached_property
+    def uses_server(self) -> bool:
+        """True when qdrant-client serves the store (a server, a cluster, or local mode)."""
+        return bool(self.QDRANT_URL)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @cached_property
+    def random_weights(self) -> bool:
+        return self.PRETRAINED.lower() == "random"
+
+
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,179 @@
+"""The generation provider interface.
+
+A provider knows its SDK, not Qdrant nor HTTP. The public `generate()` (template method)
+loads the weights/client once, then runs the provider's blocking `_generate` in a worker
+thread; progress and cancellation flow through `Hooks` (a job's context).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import anyio
+from PIL import Image
+
+from app.errors import InvalidInputError
+from app.generation.models import GenerateRequest, Role
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Ref:
+    role: Role
+    weight: float
+    image: Image.Image
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class GenerationSpec:
+    """A validated request with every image decoded: what a provider generates from."""
+
+    prompt: str
+    negative_prompt: str | None
+    refs: list[Ref]
+    sketch: Image.Image | None
+    sketch_weight: float
+    seed: int
+    width: int
+    height: int
+    n: int
+    steps: int | None
+    guidance: float | None
+
+
+@dataclass
+class Hooks:
+    """Progress and cancellation for one generation; safe to call from the worker thread."""
+
+    report: Callable[[int, int], None] = lambda step, total: None
+    check_cancelled: Callable[[], None] = lambda: None
+
+
+@dataclass(frozen=True)
+class ProviderOutput:
+    images: list[Image.Image]
+    model: str
+    # Seeds actually used, one per image (None where the provider could not honour one).
+    seeds: list[int | None]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    max_refs: int
+    max_n: int
+    sketch: bool
+    negative_prompt: bool
+    ref_weights: bool
+    # Allowed aspect ratios as "w:h" (None: any size, see `size_multiple` / `max_side`).
+    aspect_ratios: tuple[str, ...] | None = None
+    size_multiple: int = 8
+    max_side: int = 4096
+
+
+def aspect_ratio(width: int, height: int, allowed: tuple[str, ...], tolerance: float = 0.02) -> str:
+    """The allowed "w:h" ratio closest to width/height, if within `tolerance` (relative)."""
+    target = width / height
+    best = min(allowed, key=lambda r: abs(_ratio(r) - target))
+    if abs(_ratio(best) - target) / target > tolerance:
+        raise InvalidInputError(
+            f"`width` and `height` ({width}x{height}) must have one of the aspect ratios "
+            f"{list(allowed)} for this provider.",
+            width=width,
+            height=height,
+            allowed=list(allowed),
+        )
+    return best
+
+
+def _ratio(r: str) -> float:
+    w, h = r.split(":")
+    return int(w) / int(h)
+
+
+class ImageProvider(ABC):
+    """One generation backend. Subclasses set `name` and implement `_load` and `_generate`."""
+
+    name: ClassVar[str]
+
+    def __init__(self) -> None:
+        self._load_lock = threading.Lock()
+        self._loaded = False
+
+    @property
+    @abstractmethod
+    def capabilities(self) -> Capabilities: ...
+
+    @property
+    @abstractmethod
+    def model_name(self) -> str: ...
+
+    def configured(self) -> str | None:
+        """None when usable; otherwise what setting is missing (checked at submit time)."""
+        return None
+
+    def check(self, request: GenerateRequest) -> None:
+        """Refuse what this provider cannot do, before a job is queued (→ 422)."""
+        caps = self.capabilities
+        if len(request.refs) > caps.max_refs:
+            raise InvalidInputError(
+                f"`refs` has {len(request.refs)} references; provider `{self.name}` takes at most {caps.max_refs}.",
+                field="refs",
+                limit=caps.max_refs,
+            )
+        if request.n > caps.max_n:
+            raise InvalidInputError(
+                f"`n` is {request.n}; provider `{self.name}` makes at most {caps.max_n} per request.",
+                field="n",
+                limit=caps.max_n,
+            )
+        if caps.aspect_ratios is not None:
+            aspect_ratio(request.width, request.height, caps.aspect_ratios)
+        else:
+            if request.width % caps.size_multiple or request.height % caps.size_multiple:
+                raise InvalidInputError(
+                    f"`width` and `height` have to be divisible by {caps.size_multiple} but are "
+                    f"{request.width} and {request.height}.",
+                    field="width",
+                )
+            if max(request.width, request.height) > caps.max_side:
+                raise InvalidInputError(
+                    f"`width` and `height` must be at most {caps.max_side} for provider "
+                    f"`{self.name}` but are {request.width} and {request.height}.",
+                    field="width",
+                    limit=caps.max_side,
+                )
+
+    def load(self) -> None:
+        """Load weights / build the client once; later calls return at once (blocking)."""
+        with self._load_lock:
+            if not self._loaded:
+                self._load()
+                self._loaded = True
+
+    async def generate(self, spec: GenerationSpec, hooks: Hooks | None = None) -> ProviderOutput:
+        hooks = hooks or Hooks()
+
+        def work() -> ProviderOutput:
+            self.load()
+            hooks.check_cancelled()
+            return self._generate(spec, hooks)
+
+        return await anyio.to_thread.run_sync(work)
+
+    def close(self) -> None:
+        """Release weights or clients; the next generation loads again."""
+        self._loaded = False
+
+    @abstractmethod
+    def _load(self) -> None: ...
+
+    @abstractmethod
+    def _generate(self, spec: GenerationSpec, hooks: Hooks) -> ProviderOutput: ...

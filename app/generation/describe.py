@@ -1,0 +1,115 @@
+"""Image → text: a captioning / small VLM model through transformers (DESCRIBE_MODEL).
+
+Behind POST /images/describe, and usable by ingestion to caption untagged images::
+
+    describer = build_describer(settings)
+    caption = describer.caption(pil_image)          # blocking; loads once, stays warm
+
+Any model `AutoModelForImageTextToText` + `AutoProcessor` can load works for plain
+captioning (BLIP, GIT, VisionEncoderDecoder, …); `prompt` is passed as the text input
+(BLIP treats it as the caption's beginning).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from abc import ABC, abstractmethod
+from typing import Any
+
+from PIL import Image
+
+from app.config import Settings
+from app.errors import WeightsUnavailableError
+
+log = logging.getLogger(__name__)
+
+
+class Describer(ABC):
+    name: str
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loaded = False
+
+    @property
+    @abstractmethod
+    def model_name(self) -> str: ...
+
+    def load(self) -> None:
+        with self._lock:
+            if not self._loaded:
+                self._load()
+                self._loaded = True
+
+    def caption(self, image: Image.Image, prompt: str | None = None) -> str:
+        """A caption for `image` (blocking; call from a worker thread)."""
+        self.load()
+        with self._lock:
+            return self._caption(image.convert("RGB"), prompt).strip()
+
+    @abstractmethod
+    def _load(self) -> None: ...
+
+    @abstractmethod
+    def _caption(self, image: Image.Image, prompt: str | None) -> str: ...
+
+
+class TransformersDescriber(Describer):
+    name = "transformers"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+        self._processor: Any = None
+        self._model: Any = None
+        self._device: Any = None
+
+    @property
+    def model_name(self) -> str:
+        return self.settings.DESCRIBE_MODEL
+
+    def _load(self) -> None:
+        import torch
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        from app.embedding.device import resolve_device
+
+        s = self.settings
+        device = resolve_device(s.DEVICE)
+        kwargs: dict[str, Any] = {"cache_dir": str(s.MODEL_CACHE_DIR)} if s.MODEL_CACHE_DIR else {}
+        try:
+            self._processor = AutoProcessor.from_pretrained(s.DESCRIBE_MODEL, **kwargs)  # type: ignore[no-untyped-call]
+            self._model = AutoModelForImageTextToText.from_pretrained(
+                s.DESCRIBE_MODEL,
+                dtype=torch.float16 if device.type == "cuda" else torch.float32,
+                **kwargs,
+            )
+        except (OSError, ValueError) as e:
+            raise WeightsUnavailableError(
+                f"Could not load DESCRIBE_MODEL={s.DESCRIBE_MODEL!r}: {e}", model=s.DESCRIBE_MODEL
+            ) from e
+        self._model.to(device).eval()
+        self._device = device
+        log.info("describe model %s loaded on %s", s.DESCRIBE_MODEL, device)
+
+    def _caption(self, image: Image.Image, prompt: str | None) -> str:
+        import torch
+
+        inputs = self._processor(images=image, text=prompt or None, return_tensors="pt")
+        inputs = {
+            k: v.to(self._device, dtype=self._model.dtype) if v.is_floating_point() else v.to(self._device)
+            for k, v in inputs.items()
+        }
+        with torch.inference_mode():
+            ids = self._model.generate(**inputs, max_new_tokens=self.settings.DESCRIBE_MAX_TOKENS, do_sample=False)
+        text: str = self._processor.batch_decode(ids, skip_special_tokens=True)[0]
+        return text
+
+
+def build_describer(settings: Settings, name: str = "transformers") -> Describer:
+    match name:
+        case "transformers":
+            return TransformersDescriber(settings)
+        case _:
+            raise ValueError(f"Unknown describe backend: {name!r}. Available: ['transformers']")

@@ -1,0 +1,204 @@
+"""Imagen on Vertex AI through google-genai.
+
+- No references: `models.generate_images` with IMAGEN_MODEL.
+- References and/or a sketch: `models.edit_image` with IMAGEN_EDIT_MODEL (the capability
+  model) and `SubjectReferenceImage` / `StyleReferenceImage` (+ a scribble
+  `ControlReferenceImage` for the sketch). The prompt names them by reference id, as
+  Imagen requires ("… featuring [1], in the style of [2]").
+
+Imagen takes no per-reference weight, so weights are honoured by:
+1. dropping references with weight 0,
+2. ordering the rest by weight (highest first gets id [1] and comes first in the prompt),
+3. prompt emphasis: weight ≥ 0.75 → "featuring exactly …" / "strictly in the style of …",
+   < 0.4 → "… something like …" / "loosely in the style of …".
+The sketch's weight only switches it on (> 0) or off.
+
+Seeds: Vertex accepts `seed` only without the SynthID watermark, so seeds are sent only
+with IMAGEN_ADD_WATERMARK=false (otherwise the result's seed is null).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from app.config import Settings
+from app.errors import ContentBlockedError, ProviderError
+from app.generation.base import (
+    Capabilities,
+    GenerationSpec,
+    Hooks,
+    ImageProvider,
+    ProviderOutput,
+    Ref,
+    aspect_ratio,
+)
+from app.generation.google import (
+    decode_png,
+    make_client,
+    map_google_error,
+    missing_configuration,
+    png_bytes,
+)
+
+log = logging.getLogger(__name__)
+
+ASPECT_RATIOS = ("1:1", "3:4", "4:3", "9:16", "16:9")
+MAX_REFS = 4
+
+
+def ordered_refs(refs: list[Ref]) -> list[Ref]:
+    """Weight-0 refs dropped, the rest by weight, highest first (stable for ties)."""
+    return sorted((r for r in refs if r.weight > 0), key=lambda r: -r.weight)
+
+
+PHRASES = {
+    "subject": (
+        "featuring exactly the subject [{id}]",
+        "featuring the subject [{id}]",
+        "featuring something like the subject [{id}]",
+    ),
+    "style": ("strictly in the style of [{id}]", "in the style of [{id}]", "loosely in the style of [{id}]"),
+}
+
+
+def phrase(ref: Ref, ref_id: int) -> str:
+    """Prompt emphasis by weight: ≥ 0.75 strong, < 0.4 loose, otherwise plain."""
+    strong, plain, loose = PHRASES[ref.role]
+    template = strong if ref.weight >= 0.75 else loose if ref.weight < 0.4 else plain
+    return template.format(id=ref_id)
+
+
+def reference_prompt(prompt: str, refs: list[Ref], sketch_id: int | None) -> str:
+    """The prompt plus phrases naming each reference id by role and weight."""
+    parts = [prompt.strip().rstrip(".")] if prompt.strip() else []
+    parts += [phrase(ref, ref_id) for ref_id, ref in enumerate(refs, start=1)]
+    if sketch_id is not None:
+        parts.append(f"following the layout of the scribble [{sketch_id}]")
+    return ", ".join(parts)
+
+
+class ImagenProvider(ImageProvider):
+    name = "imagen"
+
+    def __init__(self, settings: Settings, client: Any = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self._client = client
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            max_refs=MAX_REFS,
+            max_n=4,
+            sketch=True,
+            negative_prompt=True,
+            ref_weights=False,
+            aspect_ratios=ASPECT_RATIOS,
+        )
+
+    @property
+    def model_name(self) -> str:
+        return self.settings.IMAGEN_MODEL
+
+    def configured(self) -> str | None:
+        return None if self._client is not None else missing_configuration(self.settings)
+
+    def _load(self) -> None:
+        if self._client is None:
+            self._client = make_client(self.settings)
+
+    def _generate(self, spec: GenerationSpec, hooks: Hooks) -> ProviderOutput:
+        from google.genai import types
+
+        s = self.settings
+        refs = ordered_refs(spec.refs)
+        use_sketch = spec.sketch is not None and spec.sketch_weight > 0
+        ratio = aspect_ratio(spec.width, spec.height, ASPECT_RATIOS)
+        seed = None if s.IMAGEN_ADD_WATERMARK else spec.seed
+        common: dict[str, Any] = {
+            "number_of_images": spec.n,
+            "aspect_ratio": ratio,
+            "negative_prompt": spec.negative_prompt or None,
+            "guidance_scale": spec.guidance,
+            "seed": seed,
+            "add_watermark": s.IMAGEN_ADD_WATERMARK,
+            "include_rai_reason": True,
+            "output_mime_type": "image/png",
+        }
+        hooks.report(0, spec.n)
+        try:
+            if not refs and not use_sketch:
+                model = s.IMAGEN_MODEL
+                response = self._client.models.generate_images(
+                    model=model,
+                    prompt=spec.prompt,
+                    config=types.GenerateImagesConfig(**common),
+                )
+            else:
+                model = s.IMAGEN_EDIT_MODEL
+                references: list[Any] = [self._reference(i, ref) for i, ref in enumerate(refs, 1)]
+                sketch_id = None
+                if use_sketch:
+                    assert spec.sketch is not None
+                    sketch_id = len(references) + 1
+                    references.append(
+                        types.ControlReferenceImage(
+                            reference_id=sketch_id,
+                            reference_image=types.Image(
+                                image_bytes=png_bytes(spec.sketch),
+                                mime_type="image/png",
+                            ),
+                            config=types.ControlReferenceConfig(
+                                control_type=types.ControlReferenceType.CONTROL_TYPE_SCRIBBLE,
+                                enable_control_image_computation=False,
+                            ),
+                        )
+                    )
+                response = self._client.models.edit_image(
+                    model=model,
+                    prompt=reference_prompt(spec.prompt, refs, sketch_id),
+                    reference_images=references,
+                    config=types.EditImageConfig(edit_mode=types.EditMode.EDIT_MODE_DEFAULT, **common),
+                )
+        except Exception as e:
+            raise map_google_error(e, self.name, self.model_name) from e
+        hooks.check_cancelled()
+        images, reasons = [], []
+        for generated in response.generated_images or []:
+            if generated.image is not None and generated.image.image_bytes:
+                images.append(decode_png(generated.image.image_bytes))
+            elif generated.rai_filtered_reason:
+                reasons.append(generated.rai_filtered_reason)
+        if not images:
+            if reasons:
+                raise ContentBlockedError(
+                    f"Imagen's safety filter blocked every image: {'; '.join(reasons)}",
+                    provider=self.name,
+                )
+            raise ProviderError(f"Imagen ({model}) returned no image.", provider=self.name)
+        hooks.report(spec.n, spec.n)
+        notes = [f"{len(reasons)} image(s) removed by the safety filter: {r}" for r in reasons[:1]]
+        dropped = len(spec.refs) - len(refs)
+        if dropped:
+            notes.append(f"{dropped} reference(s) with weight 0 dropped (Imagen takes no weights)")
+        return ProviderOutput(images=images, model=model, seeds=[seed] * len(images), notes=notes)
+
+    def _reference(self, ref_id: int, ref: Ref) -> Any:
+        from google.genai import types
+
+        image = types.Image(image_bytes=png_bytes(ref.image), mime_type="image/png")
+        if ref.role == "subject":
+            return types.SubjectReferenceImage(
+                reference_id=ref_id,
+                reference_image=image,
+                config=types.SubjectReferenceConfig(
+                    subject_type=types.SubjectReferenceType.SUBJECT_TYPE_DEFAULT,
+                    subject_description=f"the subject of reference image {ref_id}",
+                ),
+            )
+        return types.StyleReferenceImage(
+            reference_id=ref_id,
+            reference_image=image,
+            config=types.StyleReferenceConfig(style_description=f"the style of reference image {ref_id}"),
+        )

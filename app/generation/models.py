@@ -1,0 +1,112 @@
+"""Request and job-parameter models for generation (camelCase on the wire, see CONTRACT.md)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+Role = Literal["style", "subject"]
+ProviderName = Literal["sdxl", "imagen", "gemini"]
+PROVIDERS: tuple[str, ...] = ("sdxl", "imagen", "gemini")
+
+REF_WEIGHT_MAX = 1.0
+MAX_PROMPT_CHARS = 2000
+
+
+class _Camel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class RefSpec(_Camel):
+    """One reference image with its role and weight. Exactly one of id, url, image, upload."""
+
+    role: Role
+    id: str | None = Field(default=None, description="A library image id.")
+    url: str | None = Field(default=None, description="An http(s) URL the server fetches.")
+    image: str | None = Field(default=None, description="A data URL (JSON requests).")
+    upload: int | None = Field(default=None, ge=0, description="Index into the multipart `refUploads` files.")
+    weight: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=REF_WEIGHT_MAX,
+        description="0–1. SDXL: the IP-Adapter scale of this image. Imagen: orders and drops "
+        "references (no weights there). Gemini: stated in the instruction.",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RefSpec:
+        given = [k for k in ("id", "url", "image", "upload") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"a ref needs exactly one of `id`, `url`, `image`, `upload` but has {given or 'none'}")
+        return self
+
+    @property
+    def source(self) -> dict[str, Any]:
+        for key in ("id", "url", "upload"):
+            if (value := getattr(self, key)) is not None:
+                return {key: value}
+        return {"image": "inline"}
+
+
+class GenerateRequest(_Camel):
+    """POST /images/generate. Sizes, counts and steps are checked against the provider."""
+
+    prompt: str = Field(default="", max_length=MAX_PROMPT_CHARS)
+    negative_prompt: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS)
+    refs: list[RefSpec] = Field(default_factory=list)
+    sketch: str | None = Field(default=None, description="A data URL (JSON requests).")
+    sketch_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="How closely to follow the sketch: 0 ignores it, 1 keeps it almost as is "
+        "(SDXL img2img strength = 1 - sketchWeight).",
+    )
+    provider: ProviderName | None = None
+    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    width: int = Field(default=1024, ge=64, le=4096)
+    height: int = Field(default=1024, ge=64, le=4096)
+    n: int = Field(default=1, ge=1)
+    steps: int | None = Field(default=None, ge=1)
+    guidance: float | None = Field(default=None, ge=0.0, le=50.0)
+    add_to_library: bool = False
+
+
+class RefParam(_Camel):
+    """A resolved reference inside a job's params: the normalised image under GENERATED_ROOT."""
+
+    role: Role
+    weight: float
+    file: str
+    source: dict[str, Any]
+
+
+class GenerateParams(_Camel):
+    """The JSON params of a `generate` job (what a worker needs, nothing it must fetch)."""
+
+    provider: ProviderName
+    prompt: str
+    negative_prompt: str | None = None
+    refs: list[RefParam] = Field(default_factory=list)
+    sketch: str | None = None
+    sketch_weight: float = 0.5
+    seed: int | None = None
+    width: int
+    height: int
+    n: int = 1
+    steps: int | None = None
+    guidance: float | None = None
+    add_to_library: bool = False
+
+
+class DescribeRequest(_Camel):
+    image: str | None = Field(default=None, description="A data URL (JSON requests).")
+    id: str | None = Field(default=None, description="A library image id.")
+    prompt: str | None = Field(default=None, max_length=500, description="Optional caption prefix.")
+
+
+class DescribeResponse(_Camel):
+    caption: str
+    model: str

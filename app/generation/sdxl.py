@@ -1,0 +1,259 @@
+"""SDXL + IP-Adapter through diffusers.
+
+- Text-to-image, or img2img from the sketch when `sketchWeight > 0`
+  (strength = 1 - sketchWeight; steps are raised so at least one denoising step runs).
+- References go in as IP-Adapter images. The adapter is loaded twice — slot 0 for style
+  refs, slot 1 for subject refs — with the block-wise scales of IP_ADAPTER_STYLE_BLOCKS /
+  IP_ADAPTER_SUBJECT_BLOCKS (InstantStyle: style → the style block only; subject → the
+  layout block as well). Each reference gets its own scale, `weight × block scale`, through
+  diffusers' per-image IP-Adapter path (one all-ones mask per image), so two style refs
+  with weights 0.8 and 0.3 really differ.
+- Weights load once (first job, or at start-up with GENERATION_PRELOAD) and stay warm;
+  CUDA uses fp16; attention slicing, VAE tiling and CPU offload are settings.
+- One generation at a time per process (the adapter scales live on the shared UNet).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from typing import Any
+
+from PIL import Image
+
+from app.config import Settings
+from app.errors import InvalidInputError, WeightsUnavailableError
+from app.generation.base import (
+    Capabilities,
+    GenerationSpec,
+    Hooks,
+    ImageProvider,
+    ProviderOutput,
+    Ref,
+)
+from app.generation.models import GenerateRequest, Role
+
+log = logging.getLogger(__name__)
+
+SLOTS: tuple[Role, ...] = ("style", "subject")
+MIN_STRENGTH = 0.05
+
+
+def img2img_plan(steps: int, sketch_weight: float) -> tuple[float, int, int]:
+    """(strength, steps to ask for, denoising steps that will run) for a sketch weight."""
+    if not 0.0 < sketch_weight <= 1.0:
+        raise ValueError(f"`sketch_weight` must be in (0, 1] but is {sketch_weight}.")
+    strength = max(MIN_STRENGTH, 1.0 - sketch_weight)
+    asked = max(steps, math.ceil(1.0 / strength))
+    while int(asked * strength) < 1:
+        asked += 1
+    return strength, asked, min(int(asked * strength), asked)
+
+
+def per_ref_scales(base: list[float], refs_by_slot: list[list[Ref]]) -> list[float | list[float]]:
+    """A processor's scales: for each slot, `weight × the slot's block scale` per image."""
+    scales: list[float | list[float]] = []
+    for slot_base, refs in zip(base, refs_by_slot, strict=True):
+        if not refs or slot_base == 0.0:
+            scales.append(0.0)
+        else:
+            scales.append([slot_base * ref.weight for ref in refs])
+    return scales
+
+
+class SdxlProvider(ImageProvider):
+    name = "sdxl"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+        self._run_lock = threading.Lock()
+        self._pipe: Any = None
+        self._img2img: Any = None
+        # Per IP-Adapter processor: its block scale for [style slot, subject slot].
+        self._base_scales: dict[str, list[float]] = {}
+        self._device = "cpu"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        refs = self.settings.GENERATION_MAX_REFS if self.settings.IP_ADAPTER_MODEL else 0
+        return Capabilities(
+            max_refs=refs,
+            max_n=self.settings.GENERATION_MAX_N,
+            sketch=True,
+            negative_prompt=True,
+            ref_weights=True,
+            size_multiple=8,
+            max_side=self.settings.SDXL_MAX_SIDE,
+        )
+
+    @property
+    def model_name(self) -> str:
+        return self.settings.SDXL_MODEL
+
+    def check(self, request: GenerateRequest) -> None:
+        if request.refs and not self.settings.IP_ADAPTER_MODEL:
+            raise InvalidInputError(
+                "`refs` need an IP-Adapter, and IP_ADAPTER_MODEL is not set on this server.",
+                field="refs",
+            )
+        super().check(request)
+
+    # --- loading -------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        import torch
+        from diffusers import (
+            StableDiffusionXLImg2ImgPipeline,
+            StableDiffusionXLPipeline,
+        )
+
+        from app.embedding.device import resolve_device
+
+        s = self.settings
+        device = resolve_device(s.DEVICE)
+        dtype = torch.float16 if device.type == "cuda" else torch.float32
+        kwargs: dict[str, Any] = {"torch_dtype": dtype}
+        if s.SDXL_VARIANT:
+            kwargs["variant"] = s.SDXL_VARIANT
+        if s.MODEL_CACHE_DIR:
+            kwargs["cache_dir"] = str(s.MODEL_CACHE_DIR)
+        try:
+            pipe = StableDiffusionXLPipeline.from_pretrained(s.SDXL_MODEL, **kwargs)  # type: ignore[no-untyped-call]
+            if s.IP_ADAPTER_MODEL:
+                pipe.load_ip_adapter(
+                    [s.IP_ADAPTER_MODEL] * len(SLOTS),
+                    subfolder=[s.IP_ADAPTER_SUBFOLDER] * len(SLOTS),
+                    weight_name=[s.IP_ADAPTER_WEIGHT_NAME] * len(SLOTS),
+                    image_encoder_folder=s.IP_ADAPTER_IMAGE_ENCODER_FOLDER,
+                    **({"cache_dir": str(s.MODEL_CACHE_DIR)} if s.MODEL_CACHE_DIR else {}),
+                )
+        except (OSError, ValueError) as e:
+            raise WeightsUnavailableError(
+                f"Could not load SDXL_MODEL={s.SDXL_MODEL!r} / IP_ADAPTER_MODEL="
+                f"{s.IP_ADAPTER_MODEL!r}: {e}. Point them at local folders (see "
+                "scripts/make_tiny_sdxl.py) or allow the download.",
+                model=s.SDXL_MODEL,
+            ) from e
+        if s.IP_ADAPTER_MODEL:
+            self._base_scales = self._block_scales(pipe)
+        if s.SDXL_ATTENTION_SLICING:
+            pipe.enable_attention_slicing()
+        if s.SDXL_VAE_TILING:
+            pipe.vae.enable_tiling()
+        match s.SDXL_CPU_OFFLOAD:
+            case "model":
+                pipe.enable_model_cpu_offload()
+            case "sequential":
+                pipe.enable_sequential_cpu_offload()
+            case "none":
+                pipe.to(device)
+            case _:
+                raise ValueError(f"Unknown SDXL_CPU_OFFLOAD: {s.SDXL_CPU_OFFLOAD!r}")
+        pipe.set_progress_bar_config(disable=True)
+        self._device = device.type
+        self._pipe = pipe
+        self._img2img = StableDiffusionXLImg2ImgPipeline.from_pipe(pipe)
+        self._img2img.set_progress_bar_config(disable=True)
+        log.info("SDXL %s loaded on %s (%s)", s.SDXL_MODEL, device, dtype)
+
+    def _block_scales(self, pipe: Any) -> dict[str, list[float]]:
+        """Let diffusers expand the block dicts, then read each processor's scales back."""
+        from diffusers.models.attention_processor import (
+            IPAdapterAttnProcessor,
+            IPAdapterAttnProcessor2_0,
+        )
+
+        pipe.set_ip_adapter_scale(
+            [
+                self.settings.IP_ADAPTER_STYLE_BLOCKS,
+                self.settings.IP_ADAPTER_SUBJECT_BLOCKS,
+            ]
+        )
+        return {
+            name: [float(x) for x in proc.scale]
+            for name, proc in pipe.unet.attn_processors.items()
+            if isinstance(proc, IPAdapterAttnProcessor | IPAdapterAttnProcessor2_0)
+        }
+
+    def close(self) -> None:
+        self._pipe = None
+        self._img2img = None
+        self._loaded = False
+
+    # --- generating ----------------------------------------------------------------------
+
+    def _apply_scales(self, refs_by_slot: list[list[Ref]]) -> None:
+        processors = self._pipe.unet.attn_processors
+        for name, base in self._base_scales.items():
+            processors[name].scale = per_ref_scales(base, refs_by_slot)
+
+    def _generate(self, spec: GenerationSpec, hooks: Hooks) -> ProviderOutput:
+        import torch
+
+        s = self.settings
+        steps = spec.steps or s.SDXL_DEFAULT_STEPS
+        guidance = s.SDXL_DEFAULT_GUIDANCE if spec.guidance is None else spec.guidance
+        kwargs: dict[str, Any] = {
+            "prompt": spec.prompt,
+            "negative_prompt": spec.negative_prompt,
+            "width": spec.width,
+            "height": spec.height,
+            "guidance_scale": guidance,
+            "num_images_per_prompt": spec.n,
+            "generator": [torch.Generator("cpu").manual_seed(spec.seed + i) for i in range(spec.n)],
+        }
+        notes: list[str] = []
+        use_sketch = spec.sketch is not None and spec.sketch_weight > 0
+        if use_sketch:
+            assert spec.sketch is not None
+            strength, asked, total = img2img_plan(steps, spec.sketch_weight)
+            if asked != steps:
+                notes.append(f"steps raised from {steps} to {asked} so strength {strength:.2f} runs")
+            kwargs.update(
+                image=spec.sketch.convert("RGB").resize((spec.width, spec.height)),
+                strength=strength,
+                num_inference_steps=asked,
+            )
+        else:
+            total = steps
+            kwargs["num_inference_steps"] = steps
+        if spec.sketch is not None and not use_sketch:
+            notes.append("sketch ignored: sketchWeight is 0")
+
+        def on_step(pipe: Any, i: int, t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+            hooks.check_cancelled()
+            hooks.report(i + 1, total)
+            return tensors
+
+        kwargs["callback_on_step_end"] = on_step
+        with self._run_lock:
+            if self._base_scales:
+                kwargs.update(self._ip_adapter_inputs(spec))
+            pipe = self._img2img if use_sketch else self._pipe
+            hooks.report(0, total)
+            out = pipe(**kwargs)
+        images: list[Image.Image] = list(out.images)
+        return ProviderOutput(
+            images=images,
+            model=s.SDXL_MODEL,
+            seeds=[spec.seed + i for i in range(spec.n)],
+            notes=notes,
+        )
+
+    def _ip_adapter_inputs(self, spec: GenerationSpec) -> dict[str, Any]:
+        """IP-Adapter images, masks and scales for this request (under `_run_lock`)."""
+        import torch
+
+        refs_by_slot = [[r for r in spec.refs if r.role == role] for role in SLOTS]
+        self._apply_scales(refs_by_slot)
+        blank = Image.new("RGB", (64, 64), (255, 255, 255))
+        images = [[r.image for r in refs] or [blank] for refs in refs_by_slot]
+        inputs: dict[str, Any] = {"ip_adapter_image": images}
+        if spec.refs:
+            # One all-ones mask per image selects diffusers' per-image path, where each
+            # image attends separately and gets its own scale.
+            h, w = max(1, spec.height // 8), max(1, spec.width // 8)
+            inputs["cross_attention_kwargs"] = {"ip_adapter_masks": [torch.ones(1, len(imgs), h, w) for imgs in images]}
+        return inputs

@@ -1,0 +1,263 @@
+"""The ingestion pipeline: read → hash → skip what is stored → decode + edge map (workers)
+→ image/edge/text forwards (batched) → upsert.
+
+Worker threads read, hash, decode and run Canny for the next chunk while the model runs
+on the current one (Pillow, OpenCV and hashlib release the GIL), so the model does not
+wait on I/O. Point ids come from file content, so a re-run skips what is stored and a run
+killed half-way resumes where it stopped; each point is written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+from app.embedding import Encoders, edge_map
+from app.embedding.edges import EDGE_VERSION
+from app.embedding.tags import normalize_tag, tags_vector
+from app.errors import ClippyError
+from app.imaging import decode_image
+from app.ingest.sources import Item
+from app.storage.base import VectorStore
+from app.storage.schema import CollectionSchema, content_sha256, point_id
+from app.storage.types import PointRecord, Vector
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
+
+# Library files may be far larger than an upload; bound them all the same.
+MAX_FILE_BYTES = 200 * 1024 * 1024
+
+
+@dataclass
+class IngestOptions:
+    library: str = "default"
+    clip_batch: int = 32
+    upsert_batch: int = 64
+    workers: int = 2
+    gc_every: int = 0  # items; 0 = never
+    images_root: Path | None = None  # payload paths are stored relative to this
+    max_pixels: int = 40_000_000
+    source: str = "library"
+
+
+@dataclass
+class Failure:
+    path: str
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    seen: int = 0
+    ingested: int = 0
+    skipped: int = 0  # already stored (or the same content twice in this run)
+    failures: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0
+    image_forwards: int = 0  # images through the image tower (pictures + edge maps)
+    ids: list[str] = field(default_factory=list)  # ids written by this run
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+    @property
+    def rate(self) -> float:
+        return self.ingested / self.seconds if self.seconds else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "seen": self.seen,
+            "ingested": self.ingested,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "seconds": round(self.seconds, 2),
+            "items_per_s": round(self.rate, 2),
+        }
+
+
+@dataclass
+class _Hashed:
+    item: Item
+    data: bytes
+    sha256: str
+    id: str
+
+
+@dataclass
+class _Prepared:
+    hashed: _Hashed
+    picture: Any  # preprocessed tensor
+    edges: Any
+    width: int
+    height: int
+
+
+def _ordered_map(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], ahead: int) -> Iterator[Future[R]]:
+    """Like pool.map, but keeps at most `ahead` calls in flight (bounded memory)."""
+    window: deque[Future[R]] = deque()
+    for item in items:
+        window.append(pool.submit(fn, item))
+        if len(window) >= ahead:
+            yield window.popleft()
+    while window:
+        yield window.popleft()
+
+
+def _batched(it: Iterable[T], n: int) -> Iterator[list[T]]:
+    iterator = iter(it)
+    while chunk := list(islice(iterator, n)):
+        yield chunk
+
+
+class Ingestor:
+    def __init__(self, encoders: Encoders, store: VectorStore, options: IngestOptions) -> None:
+        self.encoders = encoders
+        self.store = store
+        self.opt = options
+        self.schema = CollectionSchema(image_dim=encoders.clip.dim, text_dim=encoders.text.dim, space=encoders.space())
+        store.ensure(self.schema, writing=True)
+
+    # --- stages run in worker threads -----------------------------------------------------
+    def _hash(self, item: Item) -> _Hashed | Failure:
+        try:
+            size = item.path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                return Failure(str(item.path), f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")
+            data = item.path.read_bytes()
+        except OSError as e:
+            return Failure(str(item.path), f"unreadable: {e.strerror or e}")
+        sha = content_sha256(data)
+        return _Hashed(item, data, sha, point_id(sha, self.opt.library))
+
+    def _prepare(self, h: _Hashed) -> _Prepared | Failure:
+        try:
+            img = decode_image(h.data, max_bytes=MAX_FILE_BYTES, max_pixels=self.opt.max_pixels, name=h.item.path.name)
+            edges = edge_map(img)
+            clip = self.encoders.clip
+            return _Prepared(h, clip.preprocess(img), clip.preprocess(edges), img.width, img.height)
+        except ClippyError as e:
+            return Failure(str(h.item.path), e.message)
+        except Exception as e:  # one bad file must never abort the batch
+            log.exception("unexpected failure preparing %s", h.item.path)
+            return Failure(str(h.item.path), f"{type(e).__name__}: {e}")
+
+    # --- main thread ------------------------------------------------------------------------
+    def run(self, items: Iterable[Item], progress: Callable[[int], None] | None = None) -> IngestReport:
+        report = IngestReport()
+        started = time.perf_counter()
+        seen_ids: set[str] = set()
+        since_gc = 0
+        workers = max(1, self.opt.workers)
+        with ThreadPoolExecutor(workers, thread_name_prefix="ingest") as pool:
+            hashed = (f.result() for f in _ordered_map(pool, self._hash, items, ahead=workers * 8))
+            in_flight: deque[list[Future[_Prepared | Failure]]] = deque()
+            for chunk in _batched(hashed, self.opt.upsert_batch):
+                report.seen += len(chunk)
+                fresh = self._fresh(chunk, seen_ids, report)
+                in_flight.append([pool.submit(self._prepare, h) for h in fresh])
+                if progress:
+                    progress(len(chunk) - len(fresh))
+                # One chunk decodes in the workers while the model runs on the one before.
+                if len(in_flight) > 1:
+                    done = self._embed_and_write(in_flight.popleft(), report)
+                    since_gc += done
+                    if progress:
+                        progress(done)
+                if self.opt.gc_every and since_gc >= self.opt.gc_every:
+                    since_gc = 0
+                    gc.collect()
+                    if torch.cuda.is_available():
+                        torch.cuda.empty_cache()
+            while in_flight:
+                done = self._embed_and_write(in_flight.popleft(), report)
+                if progress:
+                    progress(done)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _fresh(self, chunk: list[_Hashed | Failure], seen_ids: set[str], report: IngestReport) -> list[_Hashed]:
+        ok = [h for h in chunk if isinstance(h, _Hashed)]
+        report.failures += [f for f in chunk if isinstance(f, Failure)]
+        stored = self.store.existing_ids([h.id for h in ok])
+        fresh = []
+        for h in ok:
+            if h.id in stored or h.id in seen_ids:
+                report.skipped += 1
+            else:
+                seen_ids.add(h.id)
+                fresh.append(h)
+        return fresh
+
+    def _embed_and_write(self, futures: list[Future[_Prepared | Failure]], report: IngestReport) -> int:
+        results = [f.result() for f in futures]
+        report.failures += [r for r in results if isinstance(r, Failure)]
+        ready = [r for r in results if isinstance(r, _Prepared)]
+        if not ready:
+            return len(results)
+        pictures = self._forward([r.picture for r in ready])
+        edges = self._forward([r.edges for r in ready])
+        report.image_forwards += 2 * len(ready)
+        texts = [self.encoders.tags_text(r.hashed.item.tags, r.hashed.item.extra.get("caption")) for r in ready]
+        with_text = [(i, t) for i, t in enumerate(texts) if t]
+        text_vecs = self.encoders.text.encode_texts([t for _, t in with_text])
+        text_of = {i: v for (i, _), v in zip(with_text, text_vecs, strict=True)}
+        points = []
+        for i, r in enumerate(ready):
+            vectors: dict[str, Vector] = {"image": pictures[i].tolist(), "edge": edges[i].tolist()}
+            if i in text_of:
+                vectors["text"] = text_of[i].tolist()
+            tags = [t for t in (normalize_tag(t) for t in r.hashed.item.tags) if t]
+            if tags:
+                vectors["tags"] = tags_vector(tags)
+            points.append(PointRecord(id=r.hashed.id, vectors=vectors, payload=self._payload(r, tags)))
+        self.store.upsert(points)
+        report.ingested += len(points)
+        report.ids += [p.id for p in points]
+        return len(results)
+
+    def _forward(self, tensors: list[Any]) -> np.ndarray:
+        out = [
+            self.encoders.clip.encode_preprocessed(tensors[i : i + self.opt.clip_batch])
+            for i in range(0, len(tensors), self.opt.clip_batch)
+        ]
+        return np.concatenate(out)
+
+    def _payload(self, r: _Prepared, tags: list[str]) -> dict[str, Any]:
+        path = r.hashed.item.path
+        root = self.opt.images_root.resolve() if self.opt.images_root else None
+        stored_path = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
+        return {
+            "path": stored_path,
+            "tags": tags,
+            "sha256": r.hashed.sha256,
+            "width": r.width,
+            "height": r.height,
+            "bytes": len(r.hashed.data),
+            "library": self.opt.library,
+            "edge_version": EDGE_VERSION,
+            "text_template": self.encoders.text_template,
+            "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            **{"source": self.opt.source, **r.hashed.item.extra},
+        }
+
+
+def write_failures(path: Path, failures: list[Failure]) -> None:
+    """The errors file: one JSON line per file that could not be ingested, with the reason."""
+    with path.open("w", encoding="utf-8") as fh:
+        for f in failures:
+            fh.write(json.dumps({"path": f.path, "reason": f.reason}) + "\n")

@@ -1,0 +1,233 @@
+"""The job interface: a job is a kind + JSON params + progress + a result or an error.
+
+Handlers are registered by kind (`generate` today, bulk imports later) and run by a backend:
+`memory.InProcessJobQueue` (default) or `arq_queue.ArqJobQueue` (REDIS_URL). Both run a
+handler through `run_attempt`, so they agree on what succeeded, failed, was cancelled, or
+should be retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from app.errors import ClippyError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+class _Camel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class JobProgress(_Camel):
+    step: int
+    total: int
+
+
+class JobError(_Camel):
+    code: str
+    message: str
+
+
+class JobView(_Camel):
+    """What GET /jobs/{id} answers (see .plan/CONTRACT.md)."""
+
+    id: str
+    kind: str
+    status: JobStatus
+    progress: JobProgress | None = None
+    result: dict[str, Any] | None = None
+    error: JobError | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Job(JobView):
+    """The stored record: the view plus what only the queue needs."""
+
+    params: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: str | None = None
+    attempts: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL
+
+    def view(self) -> JobView:
+        return JobView.model_validate(self.model_dump(include=set(JobView.model_fields)))
+
+
+class JobCancelled(Exception):
+    """Raised inside a handler (by `JobContext.check_cancelled`) to stop a cancelled job."""
+
+
+class JobContext:
+    """What a running handler may use: report progress, notice cancellation.
+
+    Both methods are safe to call from a worker thread (diffusers' step callback runs there).
+    """
+
+    def __init__(
+        self,
+        job_id: str,
+        attempt: int = 1,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.job_id = job_id
+        self.attempt = attempt
+        self._on_progress = on_progress
+        self._cancel = threading.Event()
+
+    def report(self, step: int, total: int) -> None:
+        if self._on_progress is not None:
+            self._on_progress(step, total)
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def check_cancelled(self) -> None:
+        if self._cancel.is_set():
+            raise JobCancelled(self.job_id)
+
+
+Handler = Callable[[dict[str, Any], JobContext], Awaitable[dict[str, Any]]]
+
+
+class JobHandlers:
+    """Handlers registered by kind. A queue refuses kinds nobody registered."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+
+    def register(self, kind: str, handler: Handler) -> None:
+        if kind in self._handlers:
+            raise ValueError(f"A handler for job kind {kind!r} is already registered.")
+        self._handlers[kind] = handler
+
+    def get(self, kind: str) -> Handler:
+        try:
+            return self._handlers[kind]
+        except KeyError:
+            raise ValueError(f"Unknown job kind: {kind!r}. Registered: {sorted(self._handlers)}") from None
+
+    def __contains__(self, kind: object) -> bool:
+        return kind in self._handlers
+
+    @property
+    def kinds(self) -> list[str]:
+        return sorted(self._handlers)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one attempt ended. `retry_in` is set when the queue should try again."""
+
+    status: JobStatus
+    result: dict[str, Any] | None = None
+    error: JobError | None = None
+    retry_in: float | None = None
+
+
+def backoff_delay(attempt: int, base_s: float) -> float:
+    """Exponential backoff: base, 2·base, 4·base, … for attempts 1, 2, 3, …"""
+    if attempt < 1:
+        raise ValueError(f"`attempt` must be >= 1 but is {attempt}.")
+    return float(base_s * 2 ** (attempt - 1))
+
+
+async def run_attempt(
+    handler: Handler,
+    params: dict[str, Any],
+    ctx: JobContext,
+    *,
+    max_tries: int,
+    backoff_s: float,
+) -> Outcome:
+    """Run one attempt of a handler and classify how it ended. Never raises."""
+    try:
+        result = await handler(params, ctx)
+    except JobCancelled:
+        return Outcome("cancelled")
+    except ClippyError as e:
+        if ctx.cancelled:
+            return Outcome("cancelled")
+        error = JobError(code=e.code, message=e.message)
+        if getattr(e, "retryable", False) and ctx.attempt < max_tries:
+            log.warning("job %s attempt %d failed, will retry: %s", ctx.job_id, ctx.attempt, e)
+            return Outcome("queued", error=error, retry_in=backoff_delay(ctx.attempt, backoff_s))
+        return Outcome("failed", error=error)
+    except Exception:
+        log.exception("job %s crashed", ctx.job_id)
+        if ctx.cancelled:
+            return Outcome("cancelled")
+        return Outcome(
+            "failed",
+            error=JobError(
+                code="internal_error",
+                message="The job failed unexpectedly; see the server log.",
+            ),
+        )
+    if ctx.cancelled:
+        return Outcome("cancelled")
+    return Outcome("succeeded", result=result)
+
+
+def unknown_job(job_id: str, hint: str = "") -> NotFoundError:
+    return NotFoundError(f"No job with id {job_id!r}.{(' ' + hint) if hint else ''}", id=job_id)
+
+
+class JobQueue(ABC):
+    """Submit, look up, cancel. Backends: in-process (default) and arq on Redis."""
+
+    durable: bool = False
+
+    @abstractmethod
+    async def start(self) -> None: ...
+
+    @abstractmethod
+    async def stop(self) -> None: ...
+
+    @abstractmethod
+    async def submit(self, kind: str, params: dict[str, Any], idempotency_key: str | None = None) -> Job:
+        """Queue a job, or return the job an earlier submit with the same key created."""
+
+    @abstractmethod
+    async def find(self, idempotency_key: str) -> Job | None:
+        """The job a submit with this Idempotency-Key created, if it is still known."""
+
+    @abstractmethod
+    async def get(self, job_id: str) -> Job:
+        """The job, or NotFoundError."""
+
+    @abstractmethod
+    async def cancel(self, job_id: str) -> Job:
+        """Cancel a queued or running job; a finished job is returned unchanged."""
+
+    @abstractmethod
+    async def depth(self) -> int:
+        """Jobs queued or running (for readiness checks and backpressure)."""

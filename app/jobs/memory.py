@@ -1,0 +1,213 @@
+"""The default job queue: an asyncio worker pool inside the API process.
+
+Bounded concurrency (JOB_CONCURRENCY workers) and a bounded backlog (JOB_QUEUE_LIMIT → 429).
+Jobs live in memory only: a restart forgets every job, queued or finished, and the 404 for
+an unknown job says so. Set REDIS_URL for jobs that survive restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from typing import Any
+
+from app.errors import OverloadedError
+from app.jobs.base import (
+    Job,
+    JobContext,
+    JobError,
+    JobHandlers,
+    JobProgress,
+    JobQueue,
+    new_job_id,
+    run_attempt,
+    unknown_job,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+FORGETS = "The in-process job queue forgets jobs when the server restarts; set REDIS_URL to keep them."
+
+
+class InProcessJobQueue(JobQueue):
+    durable = False
+
+    def __init__(
+        self,
+        handlers: JobHandlers,
+        *,
+        concurrency: int = 1,
+        queue_limit: int = 64,
+        max_tries: int = 3,
+        backoff_s: float = 2.0,
+        ttl_s: float = 7 * 24 * 3600,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"`concurrency` must be >= 1 but is {concurrency}.")
+        self._handlers = handlers
+        self._concurrency = concurrency
+        self._queue_limit = queue_limit
+        self._max_tries = max_tries
+        self._backoff_s = backoff_s
+        self._ttl = timedelta(seconds=ttl_s)
+        self._jobs: dict[str, Job] = {}
+        self._keys: dict[str, str] = {}
+        self._contexts: dict[str, JobContext] = {}
+        self._pending: asyncio.Queue[str] | None = None
+        self._workers: list[asyncio.Task[None]] = []
+        self._timers: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        if self._workers:
+            return
+        log.info("in-process job queue with %d worker(s); %s", self._concurrency, FORGETS)
+        # Made here, in the running loop (a queue is bound to the loop that first uses it).
+        pending: asyncio.Queue[str] = asyncio.Queue()
+        for job in self._jobs.values():
+            if job.status == "queued":
+                pending.put_nowait(job.id)
+        self._pending = pending
+        self._workers = [
+            asyncio.create_task(self._work(pending), name=f"job-worker-{i}") for i in range(self._concurrency)
+        ]
+
+    async def stop(self) -> None:
+        for ctx in self._contexts.values():
+            ctx.cancel()
+        for job in self._jobs.values():
+            if job.status == "running":
+                self._update(
+                    job,
+                    status="failed",
+                    error=JobError(code="interrupted", message=f"The server stopped while this job ran. {FORGETS}"),
+                )
+        tasks = [*self._workers, *self._timers]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._workers = []
+        self._timers.clear()
+        self._pending = None
+
+    async def find(self, idempotency_key: str) -> Job | None:
+        job_id = self._keys.get(idempotency_key)
+        job = self._jobs.get(job_id) if job_id else None
+        return job.model_copy(deep=True) if job else None
+
+    async def submit(self, kind: str, params: dict[str, Any], idempotency_key: str | None = None) -> Job:
+        if kind not in self._handlers:
+            self._handlers.get(kind)  # raises ValueError naming the registered kinds
+        if idempotency_key is not None and (existing := await self.find(idempotency_key)):
+            return existing
+        self._prune()
+        if await self.depth() >= self._queue_limit:
+            raise OverloadedError(
+                f"{self._queue_limit} jobs are already queued or running (JOB_QUEUE_LIMIT); try again later.",
+                retry_after=5,
+            )
+        now = utcnow()
+        job = Job(
+            id=new_job_id(),
+            kind=kind,
+            status="queued",
+            params=params,
+            idempotency_key=idempotency_key,
+            created_at=now,
+            updated_at=now,
+        )
+        self._jobs[job.id] = job
+        if idempotency_key is not None:
+            self._keys[idempotency_key] = job.id
+        if self._pending is not None:  # not started yet: `start()` queues it
+            self._pending.put_nowait(job.id)
+        return job.model_copy(deep=True)
+
+    async def get(self, job_id: str) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise unknown_job(job_id, FORGETS)
+        return job.model_copy(deep=True)
+
+    async def cancel(self, job_id: str) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise unknown_job(job_id, FORGETS)
+        if not job.finished:
+            self._update(job, status="cancelled")
+            if ctx := self._contexts.get(job_id):
+                ctx.cancel()
+        return job.model_copy(deep=True)
+
+    async def depth(self) -> int:
+        return sum(1 for job in self._jobs.values() if not job.finished)
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _update(self, job: Job, **changes: Any) -> None:
+        for key, value in changes.items():
+            setattr(job, key, value)
+        job.updated_at = utcnow()
+
+    def _prune(self) -> None:
+        cutoff = utcnow() - self._ttl
+        for job_id, job in list(self._jobs.items()):
+            if job.finished and job.updated_at < cutoff:
+                del self._jobs[job_id]
+                if job.idempotency_key is not None:
+                    self._keys.pop(job.idempotency_key, None)
+
+    async def _work(self, pending: asyncio.Queue[str]) -> None:
+        while True:
+            job_id = await pending.get()
+            try:
+                await self._run(job_id)
+            except Exception:  # a bug here must not kill the worker
+                log.exception("job worker failed on %s", job_id)
+            finally:
+                pending.task_done()
+
+    async def _run(self, job_id: str) -> None:
+        job = self._jobs.get(job_id)
+        if job is None or job.finished:
+            return
+        loop = asyncio.get_running_loop()
+
+        def on_progress(step: int, total: int) -> None:
+            # Called from worker threads: hop onto the loop before touching the record.
+            loop.call_soon_threadsafe(self._progress, job, step, total)
+
+        ctx = JobContext(job.id, attempt=job.attempts + 1, on_progress=on_progress)
+        self._contexts[job.id] = ctx
+        self._update(job, status="running", attempts=ctx.attempt, error=None)
+        try:
+            outcome = await run_attempt(
+                self._handlers.get(job.kind),
+                job.params,
+                ctx,
+                max_tries=self._max_tries,
+                backoff_s=self._backoff_s,
+            )
+        finally:
+            self._contexts.pop(job.id, None)
+        if job.status == "cancelled":  # cancelled while running: keep it that way
+            return
+        self._update(job, status=outcome.status, result=outcome.result, error=outcome.error)
+        if outcome.retry_in is not None:
+            timer = asyncio.create_task(self._requeue(job.id, outcome.retry_in))
+            self._timers.add(timer)
+            timer.add_done_callback(self._timers.discard)
+
+    def _progress(self, job: Job, step: int, total: int) -> None:
+        if job.status == "running":
+            self._update(job, progress=JobProgress(step=step, total=total))
+
+    async def _requeue(self, job_id: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        job = self._jobs.get(job_id)
+        if job is not None and job.status == "queued" and self._pending is not None:
+            self._pending.put_nowait(job_id)

@@ -1,0 +1,1 @@
+"""Hybrid search: encoders + weights → one Qdrant query → calibrated, exactly re-ranked hits."""

@@ -1,0 +1,35 @@
+"""Putting each view's raw scores on one scale before they are weighted.
+
+Raw cosines live on different scales per view (text↔image similarities cluster far lower
+than image↔image), so a weight would mean nothing on raw scores. Each view is calibrated
+by its own score distribution over its candidate list — the distribution-based score
+fusion (DBSF) normalisation Qdrant applies: the list's mean ± 3 standard deviations map to
+0 and 1, clipped. A point with no vector in a view scores 0 there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def dbsf_bounds(scores: Sequence[float] | np.ndarray) -> tuple[float, float]:
+    """(low, high) = mean ∓ 3·std of a view's candidate scores."""
+    values = np.asarray(scores, dtype=np.float64)
+    if values.size == 0:
+        raise ValueError("`scores` must not be empty")
+    mean, std = float(values.mean()), float(values.std())
+    return mean - 3 * std, mean + 3 * std
+
+
+def calibrate(raw: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Raw scores → [0, 1]; NaN (no vector in this view) → 0."""
+    raw = np.asarray(raw, dtype=np.float64)
+    if high - low < 1e-12:
+        # Every candidate scored the same: the view cannot tell them apart.
+        out = np.full_like(raw, 0.5)
+    else:
+        out = np.clip((raw - low) / (high - low), 0.0, 1.0)
+    out[np.isnan(raw)] = 0.0
+    return out

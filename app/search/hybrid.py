@@ -1,0 +1,224 @@
+"""The hybrid query: each input encoded once, one fused Qdrant query, exact re-rank.
+
+Inputs reach views like this (README, "How a query is routed"):
+  queryText    → `image` (CLIP text tower, cross-modal), `text` (text-view encoder), `tags` (sparse terms)
+  negativeText → pushed away from in `image` and `text`
+  sketch       → normalised like an edge map → `edge`
+  image        → `image`, and its edge map → `edge`
+  positiveIds / negativeIds → their stored vectors join the positives / negatives of every dense view
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from app.config import Settings
+from app.embedding import Encoders, edge_map, normalize_sketch
+from app.embedding.tags import query_vector
+from app.errors import ClippyError, InvalidInputError, NotFoundError
+from app.search.cursor import Cursor
+from app.search.filters import to_store_filter
+from app.search.models import Hit, HybridQuery, SearchResult, Timings, ViewScore
+from app.search.rerank import ViewScores, calibrate_view, combine, dense_scores, normalize_weights, rank, weighted_total
+from app.storage.base import VectorStore
+from app.storage.types import DENSE_VIEWS, Filter, HasId, ScoredPoint, Sparse, Vector, ViewQuery
+
+
+def _ms(start: float, end: float) -> float:
+    return round((end - start) * 1000, 2)
+
+
+@dataclass
+class QueryInputs:
+    text: str | None = None
+    negative_text: str | None = None
+    sketch: Image.Image | None = None
+    image: Image.Image | None = None
+
+
+@dataclass
+class EncodedQuery:
+    positives: dict[str, list[np.ndarray]] = field(default_factory=lambda: {v: [] for v in DENSE_VIEWS})
+    negatives: dict[str, list[np.ndarray]] = field(default_factory=lambda: {v: [] for v in DENSE_VIEWS})
+    sparse: Sparse | None = None
+
+    def vectors(self) -> dict[str, Vector]:
+        out: dict[str, Vector] = {
+            view: combine(pos, self.negatives[view]).tolist() for view, pos in self.positives.items() if pos
+        }
+        if self.sparse is not None and self.sparse.indices:
+            out["tags"] = self.sparse
+        return out
+
+
+class HybridSearcher:
+    def __init__(self, encoders: Encoders, store: VectorStore, settings: Settings) -> None:
+        self.encoders = encoders
+        self.store = store
+        self.settings = settings
+        # Set when the collection was built with another embedding space: every search
+        # answers with it (409) instead of returning meaningless neighbours.
+        self.unusable: ClippyError | None = None
+
+    def encode(self, inputs: QueryInputs) -> EncodedQuery:
+        """Each input through its encoder once; image-tower inputs share one forward."""
+        enc = EncodedQuery()
+        pictures: list[tuple[str, Image.Image]] = []
+        if inputs.sketch is not None:
+            pictures.append(("edge", normalize_sketch(inputs.sketch)))
+        if inputs.image is not None:
+            pictures += [("image", inputs.image), ("edge", edge_map(inputs.image))]
+        if pictures:
+            for (view, _), vec in zip(
+                pictures, self.encoders.clip.encode_images([p for _, p in pictures]), strict=True
+            ):
+                enc.positives[view].append(vec)
+        texts = [t for t in (inputs.text, inputs.negative_text) if t]
+        if texts:
+            clip_rows = self.encoders.clip.encode_texts(texts)
+            text_rows = (
+                clip_rows if self.encoders.text is self.encoders.clip else self.encoders.text.encode_texts(texts)
+            )
+            target = enc.positives if inputs.text else enc.negatives
+            target["image"].append(clip_rows[0])
+            target["text"].append(text_rows[0])
+            if inputs.text and inputs.negative_text:
+                enc.negatives["image"].append(clip_rows[1])
+                enc.negatives["text"].append(text_rows[1])
+        if inputs.text:
+            enc.sparse = query_vector(inputs.text)
+        return enc
+
+    def _add_examples(self, enc: EncodedQuery, positive: list[str], negative: list[str]) -> None:
+        wanted = list(dict.fromkeys(positive + negative))
+        if not wanted:
+            return
+        found = {p.id: p for p in self.store.retrieve(wanted, with_vectors=list(DENSE_VIEWS))}
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            raise NotFoundError(f"`positiveIds`/`negativeIds`: no library items with ids {missing}.", ids=missing)
+        for ids, target in ((positive, enc.positives), (negative, enc.negatives)):
+            for pid in ids:
+                for view, vec in found[pid].vectors.items():
+                    target[view].append(vec)
+
+    def search(self, q: HybridQuery, inputs: QueryInputs) -> SearchResult:
+        if self.unusable is not None:
+            raise self.unusable
+        started = time.perf_counter()
+        try:
+            weights_in = normalize_weights({"image": q.w_img, "edge": q.w_edge, "text": q.w_txt, "tags": q.w_tags})
+        except ValueError as e:
+            raise InvalidInputError(f"`wImg`/`wEdge`/`wTxt`/`wTags`: {e}.") from e
+        enc = self.encode(inputs)
+        self._add_examples(enc, q.positive_ids, q.negative_ids)
+        vectors = enc.vectors()
+        active = [v for v in weights_in if v in vectors]
+        if not active:
+            raise InvalidInputError(
+                "Nothing to search with: the views with weight > 0 "
+                f"({', '.join(sorted(weights_in))}) got no input. Send queryText, a sketch, an image "
+                "or positiveIds, and give weight to the views they feed.",
+                weighted=sorted(weights_in),
+            )
+        weights = normalize_weights({v: weights_in[v] for v in active})
+        encoded = time.perf_counter()
+
+        cursor = Cursor.decode(q.cursor) if q.cursor else None
+        consumed = cursor.consumed if cursor else q.offset
+        pool = max(self.settings.MIN_POOL, self.settings.CANDIDATE_FACTOR * (consumed + q.limit))
+        flt = to_store_filter(q.filter)
+        examples = tuple(dict.fromkeys(q.positive_ids + q.negative_ids))
+        if examples:
+            flt = flt.and_(Filter(must_not=(HasId(examples),)))
+        candidates = self.store.fused_query(
+            [ViewQuery(v, vectors[v], pool) for v in active],
+            [weights[v] for v in active],
+            flt,
+            limit=pool * len(active),
+            hnsw_ef=max(self.settings.HNSW_EF, pool),
+            with_vectors=True,
+        )
+        searched = time.perf_counter()
+
+        ids = [c.id for c in candidates]
+        per_view = self._view_scores(candidates, vectors, active, pool)
+        totals = weighted_total(per_view, weights) if q.rerank else np.array([c.score for c in candidates])
+        order = [i for i in rank(ids, totals) if q.score_threshold is None or totals[i] >= q.score_threshold]
+        if cursor:
+            order = [i for i in order if cursor.after(float(totals[i]), ids[i])]
+        else:
+            order = order[q.offset :]
+        page = order[: q.limit]
+        reranked = time.perf_counter()
+
+        hits = [self._hit(candidates[i], float(totals[i]), i, per_view, weights) for i in page]
+        next_cursor = None
+        if len(page) == q.limit and len(order) > q.limit:
+            last = page[-1]
+            next_cursor = Cursor(float(totals[last]), ids[last], consumed + len(page)).encode()
+        return SearchResult(
+            hits=hits,
+            next_cursor=next_cursor,
+            weights=weights,
+            candidates=len(candidates),
+            timings=Timings(
+                encode_ms=_ms(started, encoded),
+                search_ms=_ms(encoded, searched),
+                rerank_ms=_ms(searched, reranked),
+                total_ms=_ms(started, time.perf_counter()),
+            ),
+            model={"name": self.encoders.clip.name, "pretrained": self.encoders.clip.pretrained},
+        )
+
+    def _view_scores(
+        self, candidates: list[ScoredPoint], vectors: dict[str, Vector], active: list[str], pool: int
+    ) -> dict[str, ViewScores]:
+        out: dict[str, ViewScores] = {}
+        for view in active:
+            query = vectors[view]
+            if isinstance(query, Sparse):
+                raw = self._sparse_scores(query, candidates)
+            else:
+                raw = dense_scores(np.asarray(query, dtype=np.float32), [c.vectors.get(view) for c in candidates])
+            out[view] = calibrate_view(raw, pool)
+        return out
+
+    def _sparse_scores(self, query: Sparse, candidates: list[ScoredPoint]) -> np.ndarray:
+        """Exact IDF-weighted tag scores for the candidates: Qdrant computes them (it keeps
+        the IDF statistics), restricted to the candidate ids. No shared term → 0."""
+        if not candidates:
+            return np.zeros(0)
+        ids = tuple(c.id for c in candidates)
+        scored = {
+            h.id: h.score for h in self.store.search(ViewQuery("tags", query, len(ids)), Filter(must=(HasId(ids),)))
+        }
+        return np.array([scored.get(c.id, 0.0) for c in candidates])
+
+    @staticmethod
+    def _hit(c: ScoredPoint, total: float, i: int, per_view: dict[str, ViewScores], weights: dict[str, float]) -> Hit:
+        views = {
+            name: ViewScore(
+                raw=None if np.isnan(s.raw[i]) else round(float(s.raw[i]), 6),
+                calibrated=round(float(s.calibrated[i]), 6),
+                weight=round(weights[name], 6),
+            )
+            for name, s in per_view.items()
+        }
+        p = c.payload
+        return Hit(
+            id=c.id,
+            score=round(total, 6),
+            views=views,
+            image_url=f"/image/{c.id}",
+            thumb_url=f"/thumb/{c.id}",
+            tags=list(p.get("tags") or []),
+            width=p.get("width"),
+            height=p.get("height"),
+            source=p.get("source"),
+            path=p.get("path"),
+        )

@@ -1,0 +1,107 @@
+"""The hybrid query and its answer. camelCase on the wire (aliases), snake_case in Python."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+
+class CamelModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class SearchFilter(CamelModel):
+    tags_all: list[str] = Field(default_factory=list, description="Every one of these tags.")
+    tags_any: list[str] = Field(default_factory=list, description="At least one of these tags.")
+    tags_none: list[str] = Field(default_factory=list, description="None of these tags.")
+    match: dict[str, str | int | bool | list[str | int | bool]] = Field(
+        default_factory=dict,
+        description="Indexed keyword/integer payload fields → a value or any of a list "
+        "(fields: source, sha256, library, width, height).",
+    )
+    range: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description='Indexed integer fields → {"gte": .., "lte": ..}, e.g. {"width": {"gte": 512}}.',
+    )
+
+
+class HybridQuery(CamelModel):
+    """A hybrid query. Images (sketch, example) come as data URLs in JSON, files in multipart."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"queryText": "a red circle", "wImg": 1, "wEdge": 0, "wTxt": 1, "wTags": 0.5, "limit": 12},
+                {"sketch": "data:image/png;base64,iVBORw0KGgo...", "wEdge": 1, "wImg": 0, "wTxt": 0, "wTags": 0},
+            ]
+        },
+    )
+
+    query_text: str | None = Field(
+        default=None, max_length=1000, description="Routes to image (cross-modal), text and tags."
+    )
+    negative_text: str | None = Field(
+        default=None, max_length=1000, description="Pushes the image and text views away."
+    )
+    sketch: str | None = Field(default=None, description="Data URL of a drawing; normalised, then the `edge` view.")
+    image: str | None = Field(
+        default=None, description="Data URL of an example picture; `image` view, its edge map `edge`."
+    )
+    w_img: float = Field(default=1.0, ge=0, le=100, description="Weight of the `image` view.")
+    w_edge: float = Field(default=1.0, ge=0, le=100, description="Weight of the `edge` view.")
+    w_txt: float = Field(default=1.0, ge=0, le=100, description="Weight of the `text` view.")
+    w_tags: float = Field(default=0.5, ge=0, le=100, description="Weight of the sparse `tags` view.")
+    limit: int = Field(default=24, ge=1, le=200)
+    offset: int = Field(default=0, ge=0, le=10_000)
+    cursor: str | None = Field(default=None, max_length=512, description="`nextCursor` of the previous page.")
+    filter: SearchFilter | None = None
+    score_threshold: float | None = Field(default=None, ge=0, le=1)
+    rerank: bool = Field(default=True, description="Exact weighted re-rank of the candidate union.")
+    positive_ids: list[str] = Field(default_factory=list, max_length=32, description="More like these library items.")
+    negative_ids: list[str] = Field(default_factory=list, max_length=32, description="Less like these library items.")
+
+    @field_validator("query_text", "negative_text")
+    @classmethod
+    def _strip(cls, v: str | None) -> str | None:
+        return v.strip() or None if v is not None else None
+
+
+class ViewScore(CamelModel):
+    raw: float | None = Field(description="Raw similarity in this view; null when the item has no vector here.")
+    calibrated: float = Field(description="The raw score on the view's calibrated 0..1 scale.")
+    weight: float = Field(description="The normalised weight this view had in the total.")
+
+
+class Hit(CamelModel):
+    id: str
+    score: float
+    views: dict[str, ViewScore]
+    image_url: str
+    thumb_url: str
+    tags: list[str]
+    width: int | None = None
+    height: int | None = None
+    source: str | None = None
+    path: str | None = None
+
+
+class Timings(CamelModel):
+    encode_ms: float
+    search_ms: float
+    rerank_ms: float
+    total_ms: float
+
+
+class SearchResult(CamelModel):
+    request_id: str | None = None
+    hits: list[Hit]
+    next_cursor: str | None
+    weights: dict[str, float]
+    candidates: int = Field(description="Size of the candidate union that was ranked.")
+    timings: Timings
+    model: dict[str, Any] = Field(default_factory=dict)

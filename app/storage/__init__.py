@@ -1,0 +1,21 @@
+"""Vector stores behind one interface, and the files they point at."""
+
+from __future__ import annotations
+
+from app.config import Settings
+from app.storage.base import VectorStore
+from app.storage.schema import CollectionSchema, point_id
+
+
+def open_store(settings: Settings) -> VectorStore:
+    """QDRANT_URL (server, cluster, or local mode) wins; otherwise the embedded engine."""
+    if settings.QDRANT_URL:
+        from app.storage.remote import RemoteStore, connect
+
+        return RemoteStore(connect(settings.QDRANT_URL, settings.QDRANT_API_KEY), settings.COLLECTION)
+    from app.storage.edge import EdgeStore
+
+    return EdgeStore(settings.QDRANT_PATH, settings.COLLECTION)
+
+
+__all__ = ["CollectionSchema", "VectorStore", "open_store", "point_id"]

@@ -1,0 +1,110 @@
+"""The store seam: one interface, two backends (qdrant-edge embedded, qdrant-client)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from app.storage.schema import CollectionSchema, check_space
+from app.storage.types import Filter, PointRecord, ScoredPoint, StoredPoint, ViewQuery
+
+
+class VectorStore(ABC):
+    """A Qdrant collection holding Clippy's schema.
+
+    Backends translate these calls to their client; search and ingestion never import a
+    Qdrant client themselves.
+    """
+
+    collection: str
+
+    # --- lifecycle and metadata ---------------------------------------------------------
+    @abstractmethod
+    def exists(self) -> bool: ...
+
+    @abstractmethod
+    def create(self, schema: CollectionSchema) -> None: ...
+
+    @abstractmethod
+    def space(self) -> dict[str, Any] | None:
+        """The embedding space recorded with the collection (None if it does not exist)."""
+
+    @abstractmethod
+    def set_space(self, space: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def vector_sizes(self) -> dict[str, int]: ...
+
+    def ensure(self, schema: CollectionSchema, *, writing: bool) -> None:
+        """Create the collection, or check that it holds this embedding space."""
+        if not self.exists():
+            self.create(schema)
+            return
+        stored = self.space()
+        if stored is not None:
+            check_space(self.collection, stored, schema.space, writing=writing)
+
+    @abstractmethod
+    def optimize(self) -> None:
+        """Build indexes (HNSW) after bulk writes; blocking and slow, never in a request."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    # --- writes -------------------------------------------------------------------------
+    @abstractmethod
+    def upsert(self, points: Sequence[PointRecord]) -> None: ...
+
+    @abstractmethod
+    def update_vectors(self, points: Sequence[PointRecord]) -> None:
+        """Set the given named vectors on existing points, keeping the others."""
+
+    @abstractmethod
+    def set_payload(self, ids: Sequence[str], payload: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def delete(self, ids: Sequence[str]) -> None: ...
+
+    # --- reads --------------------------------------------------------------------------
+    @abstractmethod
+    def retrieve(self, ids: Sequence[str], with_vectors: bool | Sequence[str] = False) -> list[StoredPoint]:
+        """The points that exist among `ids`, in the order asked."""
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        return {p.id for p in self.retrieve(ids)}
+
+    @abstractmethod
+    def count(self, flt: Filter | None = None) -> int: ...
+
+    @abstractmethod
+    def scroll(
+        self,
+        flt: Filter | None = None,
+        limit: int = 100,
+        offset: str | None = None,
+        with_vectors: bool | Sequence[str] = False,
+    ) -> tuple[list[StoredPoint], str | None]: ...
+
+    @abstractmethod
+    def search(
+        self, query: ViewQuery, flt: Filter | None = None, *, hnsw_ef: int | None = None, exact: bool = False
+    ) -> list[ScoredPoint]:
+        """Nearest neighbours in one view."""
+
+    @abstractmethod
+    def fused_query(
+        self,
+        queries: Sequence[ViewQuery],
+        weights: Sequence[float],
+        flt: Filter | None,
+        limit: int,
+        *,
+        hnsw_ef: int | None = None,
+        with_vectors: bool = False,
+    ) -> list[ScoredPoint]:
+        """One Query API request: a prefetch per view (filter inside each), each view's
+        scores calibrated by distribution (DBSF over its own list), then Σ wᵢ·scoreᵢ.
+
+        A point missing from a view's prefetch scores 0 for that view: callers that need
+        exact weighted scores re-rank (app/search/rerank.py)."""

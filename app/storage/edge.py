@@ -1,0 +1,285 @@
+"""Embedded backend: qdrant-edge, Qdrant's own engine in-process, on local disk.
+
+The shard lives in `QDRANT_PATH/<collection>/`; what Qdrant's collection metadata would
+hold (the embedding space, vector sizes) sits beside it in `<collection>.clippy.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import qdrant_edge as qe
+
+from app.errors import StoreLockedError
+from app.storage.base import VectorStore
+from app.storage.schema import PAYLOAD_INDEXES, CollectionSchema
+from app.storage.types import (
+    DENSE_VIEWS,
+    Condition,
+    Filter,
+    HasId,
+    MatchAny,
+    PointRecord,
+    Range,
+    ScoredPoint,
+    Sparse,
+    StoredPoint,
+    Vector,
+    ViewQuery,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _condition(c: Condition) -> Any:
+    match c:
+        case MatchAny(key=key, values=values):
+            if len(values) == 1:
+                return qe.FieldCondition(key=key, match=qe.MatchValue(values[0]))
+            return qe.FieldCondition(key=key, match=qe.MatchAny(any=list(values)))  # type: ignore[arg-type]
+        case Range(key=key, gte=gte, lte=lte):
+            return qe.FieldCondition(key=key, range=qe.RangeFloat(gte=gte, lte=lte))
+        case HasId(ids=ids):
+            return qe.HasIdCondition(point_ids=set(ids))
+        case _:
+            raise ValueError(f"Unknown filter condition: {c!r}")
+
+
+def _filter(flt: Filter | None) -> qe.Filter | None:
+    if not flt:
+        return None
+    return qe.Filter(
+        must=[_condition(c) for c in flt.must] or None,
+        must_not=[_condition(c) for c in flt.must_not] or None,
+    )
+
+
+def _vector(v: Vector) -> Any:
+    return qe.SparseVector(indices=v.indices, values=v.values) if isinstance(v, Sparse) else v
+
+
+def _dense(raw: Any) -> dict[str, np.ndarray]:
+    if not isinstance(raw, dict):
+        return {}
+    return {k: np.asarray(v, dtype=np.float32) for k, v in raw.items() if k in DENSE_VIEWS and isinstance(v, list)}
+
+
+def _with_vectors(with_vectors: bool | Sequence[str]) -> bool | list[str]:
+    return with_vectors if isinstance(with_vectors, bool) else list(with_vectors)
+
+
+class EdgeStore(VectorStore):
+    def __init__(self, path: Path, collection: str) -> None:
+        self.collection = collection
+        self.root = Path(path)
+        self.shard_path = self.root / collection
+        self.meta_path = self.root / f"{collection}.clippy.json"
+        self._shard: qe.EdgeShard | None = None
+        if self.shard_path.exists() and any(self.shard_path.iterdir()):
+            self._shard = self._open(lambda: qe.EdgeShard.load(str(self.shard_path)))
+
+    def _open(self, opener: Any) -> qe.EdgeShard:
+        try:
+            shard = opener()
+        except Exception as e:
+            if "WAL" in str(e) or "WouldBlock" in str(e) or "lock" in str(e).lower():
+                raise StoreLockedError(
+                    f"The embedded store {str(self.shard_path)!r} is open in another process "
+                    f"(one writer per folder). Stop that process, or run a Qdrant server and set "
+                    f"QDRANT_URL so several processes can share the collection.",
+                    path=str(self.shard_path),
+                ) from e
+            raise
+        assert isinstance(shard, qe.EdgeShard)
+        return shard
+
+    @property
+    def shard(self) -> qe.EdgeShard:
+        if self._shard is None:
+            raise RuntimeError(f"collection {self.collection!r} does not exist yet; call ensure()")
+        return self._shard
+
+    # --- lifecycle and metadata ---------------------------------------------------------
+    def exists(self) -> bool:
+        return self._shard is not None
+
+    def create(self, schema: CollectionSchema) -> None:
+        config = qe.EdgeConfig(
+            vectors={
+                name: qe.EdgeVectorParams(size=size, distance=qe.Distance.Cosine)
+                for name, size in schema.dense_sizes.items()
+            },
+            sparse_vectors={"tags": qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+        )
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._shard = self._open(lambda: qe.EdgeShard.create(str(self.shard_path), config))
+        for name, kind in PAYLOAD_INDEXES.items():
+            if name == "library":
+                params: Any = qe.KeywordIndexParams(is_tenant=True)
+            else:
+                params = qe.PayloadSchemaType.Keyword if kind == "keyword" else qe.PayloadSchemaType.Integer
+            self.shard.update(qe.UpdateOperation.create_field_index(name, params))
+        self._write_meta({"space": schema.space, "sizes": schema.dense_sizes})
+
+    def _read_meta(self) -> dict[str, Any]:
+        if not self.meta_path.exists():
+            return {}
+        data = json.loads(self.meta_path.read_text())
+        assert isinstance(data, dict)
+        return data
+
+    def _write_meta(self, meta: dict[str, Any]) -> None:
+        tmp = self.meta_path.with_suffix(f".{uuid.uuid4().hex}.tmp")
+        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
+        os.replace(tmp, self.meta_path)  # atomic: a crash leaves the old or the new file
+
+    def space(self) -> dict[str, Any] | None:
+        if not self.exists():
+            return None
+        space = self._read_meta().get("space")
+        return space if isinstance(space, dict) else None
+
+    def set_space(self, space: dict[str, Any]) -> None:
+        self._write_meta({**self._read_meta(), "space": space})
+
+    def vector_sizes(self) -> dict[str, int]:
+        sizes = self._read_meta().get("sizes", {})
+        return {str(k): int(v) for k, v in sizes.items()}
+
+    def optimize(self) -> None:
+        self.shard.optimize()
+
+    def close(self) -> None:
+        if self._shard is not None:
+            self._shard.flush()
+            self._shard.close()
+            self._shard = None
+
+    # --- writes -------------------------------------------------------------------------
+    def upsert(self, points: Sequence[PointRecord]) -> None:
+        if not points:
+            return
+        self.shard.update(
+            qe.UpdateOperation.upsert_points(
+                [
+                    qe.Point(id=p.id, vector={k: _vector(v) for k, v in p.vectors.items()}, payload=p.payload)
+                    for p in points
+                ]
+            )
+        )
+
+    def update_vectors(self, points: Sequence[PointRecord]) -> None:
+        if not points:
+            return
+        self.shard.update(
+            qe.UpdateOperation.update_vectors(
+                [qe.PointVectors(id=p.id, vector={k: _vector(v) for k, v in p.vectors.items()}) for p in points]
+            )
+        )
+
+    def set_payload(self, ids: Sequence[str], payload: dict[str, Any]) -> None:
+        self.shard.update(qe.UpdateOperation.set_payload(list(ids), payload))  # type: ignore[arg-type]
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if ids:
+            self.shard.update(qe.UpdateOperation.delete_points(list(ids)))  # type: ignore[arg-type]
+
+    # --- reads --------------------------------------------------------------------------
+    def retrieve(self, ids: Sequence[str], with_vectors: bool | Sequence[str] = False) -> list[StoredPoint]:
+        if not ids or not self.exists():
+            return []
+        records = self.shard.retrieve(list(ids), True, _with_vectors(with_vectors))  # type: ignore[arg-type]
+        by_id = {
+            str(r.id): StoredPoint(id=str(r.id), payload=r.payload or {}, vectors=_dense(r.vector)) for r in records
+        }
+        return [by_id[i] for i in ids if i in by_id]
+
+    def count(self, flt: Filter | None = None) -> int:
+        if not self.exists():
+            return 0
+        return self.shard.count(qe.CountRequest(exact=True, filter=_filter(flt)))
+
+    def scroll(
+        self,
+        flt: Filter | None = None,
+        limit: int = 100,
+        offset: str | None = None,
+        with_vectors: bool | Sequence[str] = False,
+    ) -> tuple[list[StoredPoint], str | None]:
+        records, nxt = self.shard.scroll(
+            qe.ScrollRequest(
+                offset=offset,
+                limit=limit,
+                filter=_filter(flt),
+                with_payload=True,
+                with_vector=_with_vectors(with_vectors),
+            )
+        )
+        points = [StoredPoint(id=str(r.id), payload=r.payload or {}, vectors=_dense(r.vector)) for r in records]
+        return points, (str(nxt) if nxt is not None else None)
+
+    def _nearest(self, q: ViewQuery) -> Any:
+        return qe.Query.Nearest(_vector(q.vector), using=q.view)
+
+    @staticmethod
+    def _scored(points: list[Any]) -> list[ScoredPoint]:
+        return [
+            ScoredPoint(id=str(p.id), score=float(p.score), payload=p.payload or {}, vectors=_dense(p.vector))
+            for p in points
+        ]
+
+    def search(
+        self, query: ViewQuery, flt: Filter | None = None, *, hnsw_ef: int | None = None, exact: bool = False
+    ) -> list[ScoredPoint]:
+        return self._scored(
+            self.shard.query(
+                qe.QueryRequest(
+                    limit=query.limit,
+                    query=self._nearest(query),
+                    filter=_filter(flt),
+                    params=qe.SearchParams(hnsw_ef=hnsw_ef, exact=exact),
+                    with_payload=True,
+                )
+            )
+        )
+
+    def fused_query(
+        self,
+        queries: Sequence[ViewQuery],
+        weights: Sequence[float],
+        flt: Filter | None,
+        limit: int,
+        *,
+        hnsw_ef: int | None = None,
+        with_vectors: bool = False,
+    ) -> list[ScoredPoint]:
+        qf = _filter(flt)
+        params = qe.SearchParams(hnsw_ef=hnsw_ef)
+        prefetches = [
+            # DBSF over one list = that view's scores normalised by their own distribution.
+            qe.Prefetch(
+                limit=q.limit,
+                prefetches=[qe.Prefetch(limit=q.limit, query=self._nearest(q), filter=qf, params=params)],
+                query=qe.Fusion.Dbsf(),  # type: ignore[arg-type]  # the stub omits nested classes
+            )
+            for q in queries
+        ]
+        terms = [
+            qe.Expression.Mult([qe.Expression.Constant(float(w)), qe.Expression.Variable(f"$score[{i}]")])
+            for i, w in enumerate(weights)
+        ]
+        formula = qe.Formula(qe.Expression.Sum(terms), defaults={f"$score[{i}]": 0.0 for i in range(len(queries))})
+        return self._scored(
+            self.shard.query(
+                qe.QueryRequest(
+                    limit=limit, prefetches=prefetches, query=formula, with_payload=True, with_vector=with_vectors
+                )
+            )
+        )

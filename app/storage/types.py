@@ -1,0 +1,98 @@
+"""Store-neutral types: what app/search and app/ingest hand to a store, whichever backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+DENSE_VIEWS = ("image", "edge", "text")
+SPARSE_VIEWS = ("tags",)
+ALL_VIEWS = DENSE_VIEWS + SPARSE_VIEWS
+
+
+@dataclass(frozen=True)
+class Sparse:
+    indices: list[int]
+    values: list[float]
+
+
+Vector = list[float] | Sparse
+
+
+@dataclass
+class PointRecord:
+    """One library item to write: its id, named vectors (dense and sparse) and payload."""
+
+    id: str
+    vectors: dict[str, Vector]
+    payload: dict[str, Any]
+
+
+@dataclass
+class StoredPoint:
+    id: str
+    payload: dict[str, Any]
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)  # dense views only
+
+
+@dataclass
+class ScoredPoint:
+    id: str
+    score: float
+    payload: dict[str, Any] = field(default_factory=dict)
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+# --- filters: a small tree each backend translates to its own client types ---------------
+
+
+@dataclass(frozen=True)
+class MatchAny:
+    key: str
+    values: tuple[str | int | bool, ...]
+
+
+@dataclass(frozen=True)
+class Range:
+    key: str
+    gte: float | None = None
+    lte: float | None = None
+
+
+@dataclass(frozen=True)
+class HasId:
+    ids: tuple[str, ...]
+
+
+Condition = MatchAny | Range | HasId
+
+
+@dataclass(frozen=True)
+class Filter:
+    must: tuple[Condition, ...] = ()
+    must_not: tuple[Condition, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.must or self.must_not)
+
+    def and_(self, other: Filter | None) -> Filter:
+        if other is None:
+            return self
+        return Filter(must=self.must + other.must, must_not=self.must_not + other.must_not)
+
+
+# --- queries ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ViewQuery:
+    """Nearest neighbours of `vector` in the named vector `view`."""
+
+    view: str
+    vector: Vector
+    limit: int
+
+
+Fusion = Literal["dbsf", "rrf"]

@@ -1,0 +1,210 @@
+import { Sparkles, SlidersHorizontal } from "lucide-react";
+import { useCallback, useMemo, useReducer, useState } from "react";
+import type { SearchHit } from "@/api/types";
+import { GeneratePanel } from "@/components/GeneratePanel";
+import { Header } from "@/components/Header";
+import { Lightbox } from "@/components/Lightbox";
+import { PromptBar } from "@/components/PromptBar";
+import { QueryPanel } from "@/components/QueryPanel";
+import { ResultsGrid } from "@/components/ResultsGrid";
+import { VIEWS } from "@/components/ScoreBars";
+import { SketchCanvas } from "@/components/SketchCanvas";
+import { Tabs, TabsContent, TabsList, TabsTrigger } from "@/components/ui/tabs";
+import { TooltipProvider } from "@/components/ui/tooltip";
+import { useInfo } from "@/hooks/useInfo";
+import { useJobs } from "@/hooks/useJobs";
+import { useSearch } from "@/hooks/useSearch";
+import { fileToQueryDataUrl, urlToQueryDataUrl } from "@/lib/images";
+import { cn } from "@/lib/utils";
+import { buildSearchRequest, initialQuery, toggleExample, type QueryState, type WeightKey } from "@/state/query";
+import { refsReducer, type RefSource } from "@/state/refs";
+
+export function App() {
+  const { info, error: infoError, retry: retryInfo } = useInfo();
+  const [query, setQuery] = useState<QueryState>(initialQuery);
+  const [sketch, setSketch] = useState<string | null>(null);
+  const [exampleImage, setExampleImage] = useState<string | null>(null);
+  const [exampleError, setExampleError] = useState<string | null>(null);
+  const [underlay, setUnderlay] = useState<string | null>(null);
+  const [refs, dispatchRefs] = useReducer(refsReducer, []);
+  const [open, setOpen] = useState<SearchHit | null>(null);
+  const [tab, setTab] = useState("query");
+  const jobs = useJobs();
+
+  const build = useMemo(() => buildSearchRequest(query, { sketch, image: exampleImage }), [query, sketch, exampleImage]);
+  const { state: results, searchNow, loadMore, retryMore, pending } = useSearch(build);
+
+  const onLoadMore = useCallback(() => void loadMore(), [loadMore]);
+  const hasText = query.text.trim().length > 0;
+  const hasExamples = query.positiveIds.length > 0;
+  const active: Record<WeightKey, boolean> = {
+    wImg: hasExamples || hasText || exampleImage !== null,
+    wEdge: hasExamples || sketch !== null || exampleImage !== null,
+    wTxt: hasExamples || hasText,
+    wTags: hasExamples || hasText,
+  };
+
+  const loadExample = useCallback(async (load: () => Promise<string>) => {
+    setExampleError(null);
+    try {
+      setExampleImage(await load());
+    } catch (e) {
+      setExampleError(e instanceof Error ? e.message : String(e));
+    }
+  }, []);
+  const onImageFile = useCallback((f: File) => void loadExample(() => fileToQueryDataUrl(f)), [loadExample]);
+  const onImageUrl = useCallback((url: string) => void loadExample(() => urlToQueryDataUrl(url)), [loadExample]);
+
+  const refIds = useMemo(() => new Set(refs.flatMap((r) => (r.source.kind === "library" ? [r.source.id] : []))), [refs]);
+  const libSource = (hit: SearchHit): RefSource => ({ kind: "library", id: hit.id, thumbUrl: hit.thumbUrl });
+
+  const actions = {
+    onOpen: useCallback((hit: SearchHit) => setOpen(hit), []),
+    onMoreLike: useCallback((hit: SearchHit) => setQuery((q) => toggleExample(q, hit.id, "positive")), []),
+    onNotLike: useCallback((hit: SearchHit) => setQuery((q) => toggleExample(q, hit.id, "negative")), []),
+    onToggleRef: useCallback(
+      (hit: SearchHit) => {
+        if (refIds.has(hit.id)) dispatchRefs({ type: "remove", key: `lib:${hit.id}` });
+        else dispatchRefs({ type: "add", source: libSource(hit) });
+      },
+      [refIds],
+    ),
+    onTrace: useCallback((hit: SearchHit) => setUnderlay(hit.imageUrl), []),
+  };
+
+  const weightsUsed = results.weights;
+  const openRank = open ? results.hits.findIndex((h) => h.id === open.id) : -1;
+
+  return (
+    <TooltipProvider delayDuration={300}>
+      <div className="flex min-h-full flex-col lg:h-full">
+        <Header info={info} error={infoError} onRetry={retryInfo} />
+        <main className="grid flex-1 gap-0 md:grid-cols-[minmax(300px,360px)_minmax(0,1fr)] lg:min-h-0 lg:grid-cols-[minmax(320px,380px)_minmax(0,1fr)_320px]">
+          {/* Left: the canvas and the prompt */}
+          {/* On tablets both panels share a sticky left column; from lg on they are grid columns of their own. */}
+          <div className="flex flex-col border-r bg-background md:sticky md:top-0 md:max-h-screen md:self-start md:overflow-y-auto lg:contents">
+          <aside aria-label="Query" className="flex flex-col gap-3 bg-background p-3 lg:col-start-1 lg:row-start-1 lg:min-h-0 lg:overflow-y-auto lg:border-r">
+            <SketchCanvas
+              onChange={setSketch}
+              underlayUrl={underlay}
+              onClearUnderlay={() => setUnderlay(null)}
+              onImageFile={onImageFile}
+              onImageUrl={onImageUrl}
+            />
+            <PromptBar
+              text={query.text}
+              onText={(text) => setQuery((q) => ({ ...q, text }))}
+              onSearch={searchNow}
+              busy={pending}
+              canSearch={build.kind === "request"}
+              exampleImage={exampleImage}
+              onClearExample={() => setExampleImage(null)}
+              onPickFile={onImageFile}
+              exampleError={exampleError}
+            />
+          </aside>
+
+          {/* Right (below the canvas on tablets): settings and generation */}
+          <aside aria-label="Settings and generation" className="border-t bg-background p-3 lg:col-start-3 lg:row-start-1 lg:min-h-0 lg:overflow-y-auto lg:border-l lg:border-t-0">
+            <Tabs value={tab} onValueChange={setTab}>
+              <TabsList>
+                <TabsTrigger value="query">
+                  <SlidersHorizontal className="size-4" aria-hidden /> Search
+                </TabsTrigger>
+                <TabsTrigger value="generate">
+                  <Sparkles className="size-4" aria-hidden /> Generate
+                  {refs.length > 0 && <span className="rounded-full bg-indigo-600 px-1.5 text-[10px] text-white">{refs.length}</span>}
+                </TabsTrigger>
+              </TabsList>
+              <TabsContent value="query" className="pt-2">
+                <QueryPanel query={query} onChange={setQuery} active={active} />
+              </TabsContent>
+              <TabsContent value="generate" className="pt-2" forceMount hidden={tab !== "generate"}>
+                <GeneratePanel
+                  refs={refs}
+                  dispatchRefs={dispatchRefs}
+                  sketch={sketch}
+                  exampleImage={exampleImage}
+                  defaultPrompt={query.text}
+                  jobs={jobs.entries}
+                  onSubmit={(req) => void jobs.submit(req)}
+                  onCancel={(k, id) => void jobs.cancel(k, id)}
+                  onDismiss={jobs.dismiss}
+                  onUseAsQuery={onImageUrl}
+                  onUseAsUnderlay={setUnderlay}
+                  onUseAsRef={(url) =>
+                    void urlToQueryDataUrl(url).then((image) => dispatchRefs({ type: "add", source: { kind: "inline", image, label: "Generated" } }))
+                  }
+                />
+              </TabsContent>
+            </Tabs>
+          </aside>
+          </div>
+
+          {/* Centre: results */}
+          <section aria-label="Results" className="flex min-w-0 flex-col md:col-start-2 md:row-start-1 lg:min-h-0 lg:overflow-y-auto">
+            <div className="sticky top-0 z-10 flex min-h-10 flex-wrap items-center gap-x-3 gap-y-1 border-b bg-muted/95 px-3 py-1.5 text-xs text-muted-foreground backdrop-blur">
+              <span aria-live="polite" data-testid="results-summary">
+                {results.status === "loading"
+                  ? "Searching…"
+                  : results.status === "error"
+                    ? "Search failed"
+                    : results.hits.length > 0
+                      ? `${results.hits.length}${results.nextCursor ? "+" : ""} results`
+                      : build.kind === "request" && pending
+                        ? "Searching…"
+                        : ""}
+              </span>
+              {weightsUsed && results.hits.length > 0 && (
+                <span className="flex items-center gap-2" aria-label="Weights used by the server">
+                  {VIEWS.filter((v) => (weightsUsed[v.view] ?? 0) > 0).map((v) => (
+                    <span key={v.view} className="flex items-center gap-1">
+                      <span className={cn("size-2 rounded-full", v.bar)} aria-hidden />
+                      {v.label} {(weightsUsed[v.view] ?? 0).toFixed(2)}
+                    </span>
+                  ))}
+                </span>
+              )}
+              {results.timings?.totalMs !== undefined && results.hits.length > 0 && (
+                <span className="ml-auto tabular-nums">{Math.round(results.timings.totalMs)} ms</span>
+              )}
+            </div>
+            <div className="p-3">
+              <ResultsGrid
+                build={build}
+                results={results}
+                libraryEmpty={info?.points === 0}
+                refIds={refIds}
+                positiveIds={query.positiveIds}
+                negativeIds={query.negativeIds}
+                onLoadMore={onLoadMore}
+                onRetry={searchNow}
+                onRetryMore={retryMore}
+                {...actions}
+              />
+            </div>
+          </section>
+        </main>
+        <Lightbox
+          hit={open}
+          rank={openRank >= 0 ? openRank + 1 : null}
+          isRef={open ? refIds.has(open.id) : false}
+          onClose={() => setOpen(null)}
+          {...actions}
+          onTrace={(hit) => {
+            actions.onTrace(hit);
+            setOpen(null);
+          }}
+          onSearchBy={(hit) => {
+            onImageUrl(hit.imageUrl);
+            setOpen(null);
+          }}
+          onTagFilter={(tag) => {
+            setQuery((q) => (q.tagsInclude.includes(tag) ? q : { ...q, tagsInclude: [...q.tagsInclude, tag] }));
+            setOpen(null);
+          }}
+        />
+      </div>
+    </TooltipProvider>
+  );
+}

@@ -1,0 +1,66 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { api, ApiError, fetchJson, isAbort, NetworkError } from "./client";
+
+function stubFetch(impl: (url: string, init: RequestInit) => Promise<Response>) {
+  const fn = vi.fn(impl);
+  vi.stubGlobal("fetch", fn);
+  return fn;
+}
+
+afterEach(() => vi.unstubAllGlobals());
+
+describe("fetchJson", () => {
+  it("posts JSON and returns the parsed body", async () => {
+    const fn = stubFetch(async () => new Response(JSON.stringify({ ok: 1 }), { status: 200 }));
+    await expect(fetchJson("/x", { body: { a: 1 } })).resolves.toEqual({ ok: 1 });
+    const [url, init] = fn.mock.calls[0]!;
+    expect(url).toBe("/x");
+    expect(init.method).toBe("POST");
+    expect((init.headers as Record<string, string>)["Content-Type"]).toBe("application/json");
+    expect(init.body).toBe('{"a":1}');
+  });
+
+  it("turns the contract's error JSON into an ApiError with code, message and request id", async () => {
+    stubFetch(
+      async () =>
+        new Response(JSON.stringify({ error: { code: "invalid_input", message: "`wImg`: must be >= 0", details: { field: "wImg" } }, requestId: "r1" }), {
+          status: 422,
+        }),
+    );
+    const e = await fetchJson("/search/hybrid", { body: {} }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ApiError);
+    expect(e).toMatchObject({ status: 422, code: "invalid_input", message: "`wImg`: must be >= 0", requestId: "r1", details: { field: "wImg" } });
+  });
+
+  it("reads FastAPI's {detail} and says a gateway error means the API is not answering", async () => {
+    stubFetch(async () => new Response(JSON.stringify({ detail: "Not Found" }), { status: 404 }));
+    await expect(fetchJson("/nope")).rejects.toMatchObject({ code: "not_found", message: "Not Found" });
+    stubFetch(async () => new Response("<html>bad gateway</html>", { status: 502 }));
+    await expect(fetchJson("/x")).rejects.toMatchObject({ status: 502, message: "The Clippy API is not answering (HTTP 502)." });
+  });
+
+  it("a refused connection is a NetworkError; an abort stays an AbortError", async () => {
+    stubFetch(async () => {
+      throw new TypeError("Failed to fetch");
+    });
+    await expect(fetchJson("/x")).rejects.toBeInstanceOf(NetworkError);
+    stubFetch(async () => {
+      throw new DOMException("aborted", "AbortError");
+    });
+    const e = await fetchJson("/x").catch((x: unknown) => x);
+    expect(isAbort(e)).toBe(true);
+  });
+
+  it("a 200 that is not JSON is an ApiError", async () => {
+    stubFetch(async () => new Response("<html></html>", { status: 200 }));
+    await expect(fetchJson("/x")).rejects.toMatchObject({ code: "bad_response" });
+  });
+
+  it("generate sends the Idempotency-Key header; job ids are URL-encoded", async () => {
+    const fn = stubFetch(async () => new Response("{}", { status: 202 }));
+    await api.generate({ prompt: "p", refs: [] }, "key-1");
+    expect((fn.mock.calls[0]![1].headers as Record<string, string>)["Idempotency-Key"]).toBe("key-1");
+    await api.job("a/b");
+    expect(fn.mock.calls[1]![0]).toBe("/jobs/a%2Fb");
+  });
+});

@@ -1,0 +1,102 @@
+import type { ErrorBody, GenerateRequest, InfoResponse, Job, SearchRequest, SearchResponse } from "./types";
+
+/** Something the API (or the way to it) said no to; `code` is the contract's error code. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly requestId: string | null;
+  readonly details: Record<string, unknown>;
+
+  constructor(status: number, code: string, message: string, requestId: string | null = null, details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.requestId = requestId;
+    this.details = details;
+  }
+}
+
+/** The server could not be reached at all (down, wrong port, network). */
+export class NetworkError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "NetworkError";
+  }
+}
+
+function isErrorBody(value: unknown): value is ErrorBody {
+  if (typeof value !== "object" || value === null || !("error" in value)) return false;
+  const err = (value as { error: unknown }).error;
+  return typeof err === "object" && err !== null && typeof (err as { message?: unknown }).message === "string";
+}
+
+/** Turn a non-2xx response into an ApiError, using the contract's error JSON when there is one. */
+export async function errorFromResponse(res: Response): Promise<ApiError> {
+  const requestId = res.headers.get("X-Request-ID");
+  const text = await res.text().catch(() => "");
+  let body: unknown = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = null;
+  }
+  if (isErrorBody(body)) {
+    return new ApiError(res.status, body.error.code, body.error.message, body.requestId ?? requestId, body.error.details ?? {});
+  }
+  // FastAPI's own {"detail": ...} (e.g. an unmatched route) or a proxy's HTML page.
+  const detail = typeof body === "object" && body !== null && "detail" in body ? (body as { detail: unknown }).detail : null;
+  const message =
+    typeof detail === "string"
+      ? detail
+      : res.status === 502 || res.status === 503 || res.status === 504
+        ? `The Clippy API is not answering (HTTP ${res.status}).`
+        : `HTTP ${res.status} ${res.statusText}`.trim();
+  return new ApiError(res.status, res.status === 404 ? "not_found" : "http_error", message, requestId);
+}
+
+export interface FetchJsonOptions {
+  method?: string;
+  body?: unknown;
+  signal?: AbortSignal;
+  headers?: Record<string, string>;
+}
+
+/** fetch + JSON, throwing ApiError (error body) or NetworkError (no answer). AbortError passes through. */
+export async function fetchJson<T>(url: string, opts: FetchJsonOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json", ...opts.headers };
+  let body: BodyInit | undefined;
+  if (opts.body instanceof FormData) {
+    body = opts.body;
+  } else if (opts.body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(opts.body);
+  }
+  let res: Response;
+  try {
+    res = await fetch(url, { method: opts.method ?? (body ? "POST" : "GET"), headers, body, signal: opts.signal });
+  } catch (e) {
+    if (e instanceof DOMException && e.name === "AbortError") throw e;
+    throw new NetworkError("Cannot reach the Clippy API. Is the server running?");
+  }
+  if (!res.ok) throw await errorFromResponse(res);
+  try {
+    return (await res.json()) as T;
+  } catch {
+    throw new ApiError(res.status, "bad_response", `The API answered ${url} with something that is not JSON.`);
+  }
+}
+
+export function isAbort(e: unknown): boolean {
+  return e instanceof DOMException && e.name === "AbortError";
+}
+
+export const api = {
+  search: (req: SearchRequest, signal?: AbortSignal) => fetchJson<SearchResponse>("/search/hybrid", { body: req, signal }),
+  info: (signal?: AbortSignal) => fetchJson<InfoResponse>("/info", { signal }),
+  healthz: (signal?: AbortSignal) => fetchJson<{ status: string }>("/healthz", { signal }),
+  generate: (req: GenerateRequest, idempotencyKey: string, signal?: AbortSignal) =>
+    fetchJson<Job>("/images/generate", { body: req, signal, headers: { "Idempotency-Key": idempotencyKey } }),
+  job: (id: string, signal?: AbortSignal) => fetchJson<Job>(`/jobs/${encodeURIComponent(id)}`, { signal }),
+  cancelJob: (id: string) => fetchJson<Job>(`/jobs/${encodeURIComponent(id)}`, { method: "DELETE" }),
+};

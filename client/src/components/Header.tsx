@@ -1,0 +1,53 @@
+import { AlertTriangle, Database, RefreshCw } from "lucide-react";
+import type { InfoResponse } from "@/api/types";
+import { Badge } from "@/components/ui/badge";
+import { Button } from "@/components/ui/button";
+import { Tooltip } from "@/components/ui/tooltip";
+import { describeError } from "@/state/errors";
+
+export function Header({ info, error, onRetry }: { info: InfoResponse | null; error: unknown; onRetry: () => void }) {
+  const problem = error ? describeError(error) : null;
+  return (
+    <header className="flex h-12 shrink-0 items-center gap-3 border-b bg-background px-4">
+      <div className="flex items-center gap-2">
+        <img src="/favicon.svg" alt="" className="size-6" />
+        <h1 className="text-sm font-semibold tracking-tight">Clippy</h1>
+        <span className="hidden text-xs text-muted-foreground sm:inline">sketch → references → new images</span>
+      </div>
+      <div className="ml-auto flex items-center gap-2 text-xs">
+        {problem ? (
+          <div role="alert" className="flex items-center gap-2 text-red-700">
+            <AlertTriangle className="size-4" aria-hidden />
+            <span>
+              <b>{problem.title}:</b> {problem.message}
+            </span>
+            <Button size="sm" variant="outline" onClick={onRetry}>
+              <RefreshCw /> Retry
+            </Button>
+          </div>
+        ) : info ? (
+          <>
+            <Tooltip content={`Collection “${info.collection}” · vectors ${Object.keys(info.vectors).join(", ")} · sparse ${info.sparse.join(", ") || "none"} · edges ${info.edgeVersion}`}>
+              <span className="flex items-center gap-1 text-muted-foreground" tabIndex={0}>
+                <Database className="size-3.5" aria-hidden />
+                {info.points.toLocaleString()} images
+              </span>
+            </Tooltip>
+            <Badge variant="outline">
+              {info.model.name} · {info.model.pretrained}
+            </Badge>
+            {info.model.randomWeights && (
+              <Tooltip content="The model runs with random weights (a test setup): rankings are not meaningful.">
+                <Badge variant="warning" tabIndex={0}>
+                  random weights
+                </Badge>
+              </Tooltip>
+            )}
+          </>
+        ) : (
+          <span className="text-muted-foreground">Connecting…</span>
+        )}
+      </div>
+    </header>
+  );
+}

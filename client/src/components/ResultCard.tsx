@@ -1,0 +1,96 @@
+import { ImagePlus, Layers, ThumbsDown, ThumbsUp } from "lucide-react";
+import { memo } from "react";
+import type { SearchHit } from "@/api/types";
+import { Button } from "@/components/ui/button";
+import { Tooltip } from "@/components/ui/tooltip";
+import { cn } from "@/lib/utils";
+import { ScoreBars } from "./ScoreBars";
+
+export interface HitActions {
+  onOpen: (hit: SearchHit) => void;
+  onMoreLike: (hit: SearchHit) => void;
+  onNotLike: (hit: SearchHit) => void;
+  onToggleRef: (hit: SearchHit) => void;
+  onTrace: (hit: SearchHit) => void;
+}
+
+export interface ResultCardProps extends HitActions {
+  hit: SearchHit;
+  rank: number;
+  isRef: boolean;
+  mark: "positive" | "negative" | null;
+}
+
+function hitLabel(hit: SearchHit): string {
+  return hit.tags.length ? hit.tags.slice(0, 6).join(", ") : (hit.path ?? hit.id);
+}
+
+export const ResultCard = memo(function ResultCard({ hit, rank, isRef, mark, onOpen, onMoreLike, onNotLike, onToggleRef, onTrace }: ResultCardProps) {
+  const ratio = hit.width && hit.height ? `${hit.width} / ${hit.height}` : "1 / 1";
+  return (
+    <article
+      data-testid="result"
+      data-id={hit.id}
+      className={cn("group relative flex flex-col gap-1.5 rounded-lg border bg-background p-1.5 shadow-xs transition-shadow hover:shadow-md", isRef && "ring-2 ring-indigo-500")}
+      aria-label={`Result ${rank}: ${hitLabel(hit)}`}
+    >
+      <button
+        type="button"
+        className="relative block cursor-zoom-in overflow-hidden rounded-md bg-muted focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-ring"
+        style={{ aspectRatio: ratio }}
+        onClick={() => onOpen(hit)}
+        aria-label={`Open result ${rank} (${hitLabel(hit)})`}
+        draggable={false}
+      >
+        <img
+          src={hit.thumbUrl}
+          alt={hitLabel(hit)}
+          loading="lazy"
+          decoding="async"
+          draggable
+          onDragStart={(e) => {
+            e.dataTransfer.setData("application/x-clippy-image", hit.imageUrl);
+            e.dataTransfer.setData("text/uri-list", new URL(hit.imageUrl, location.href).href);
+          }}
+          className="size-full object-contain transition-transform duration-200 group-hover:scale-[1.04]"
+        />
+        <span className="absolute left-1 top-1 rounded bg-black/60 px-1 text-[10px] font-medium tabular-nums text-white">{rank}</span>
+        {mark && (
+          <span className={cn("absolute right-1 top-1 rounded-full p-0.5 text-white", mark === "positive" ? "bg-emerald-600" : "bg-red-600")}>
+            {mark === "positive" ? <ThumbsUp className="size-3" /> : <ThumbsDown className="size-3" />}
+          </span>
+        )}
+      </button>
+      <div className="absolute right-2.5 top-2.5 flex flex-col gap-1 opacity-0 transition-opacity group-focus-within:opacity-100 group-hover:opacity-100 [@media(hover:none)]:opacity-100">
+        <Tooltip content="More like this" side="left">
+          <Button size="icon-sm" variant="secondary" className="size-7 shadow" aria-label="More like this" aria-pressed={mark === "positive"} onClick={() => onMoreLike(hit)}>
+            <ThumbsUp />
+          </Button>
+        </Tooltip>
+        <Tooltip content="Not like this" side="left">
+          <Button size="icon-sm" variant="secondary" className="size-7 shadow" aria-label="Not like this" aria-pressed={mark === "negative"} onClick={() => onNotLike(hit)}>
+            <ThumbsDown />
+          </Button>
+        </Tooltip>
+        <Tooltip content={isRef ? "Remove from references" : "Use as reference for generation"} side="left">
+          <Button
+            size="icon-sm"
+            variant={isRef ? "default" : "secondary"}
+            className="size-7 shadow"
+            aria-label={isRef ? "Remove reference" : "Use as reference"}
+            aria-pressed={isRef}
+            onClick={() => onToggleRef(hit)}
+          >
+            <ImagePlus />
+          </Button>
+        </Tooltip>
+        <Tooltip content="Trace over it on the canvas" side="left">
+          <Button size="icon-sm" variant="secondary" className="size-7 shadow" aria-label="Trace over this" onClick={() => onTrace(hit)}>
+            <Layers />
+          </Button>
+        </Tooltip>
+      </div>
+      <ScoreBars hit={hit} />
+    </article>
+  );
+});

@@ -1,0 +1,296 @@
+import { Canvas, PencilBrush, type FabricObject } from "fabric";
+import { Brush, Eraser, Layers, Redo2, Trash2, Undo2, X } from "lucide-react";
+import { useCallback, useEffect, useRef, useState } from "react";
+import { Button } from "@/components/ui/button";
+import { Label } from "@/components/ui/label";
+import { Slider } from "@/components/ui/slider";
+import { Tooltip } from "@/components/ui/tooltip";
+import { firstImageFile } from "@/lib/images";
+import { cn } from "@/lib/utils";
+import { emptyHistory, record, redo as redoH, undo as undoH, type History } from "@/state/history";
+
+/** Logical size of the drawing; the sketch is sent at this size. */
+export const SKETCH_SIZE = 512;
+
+type Tool = "pen" | "eraser";
+type Action = { kind: "add"; objects: FabricObject[] } | { kind: "clear"; objects: FabricObject[] };
+
+const ERASER_MARK = "clippyEraser";
+
+export interface SketchCanvasProps {
+  /** Called when a stroke ends, and after undo, redo and clear: a white-background PNG, or null when empty. */
+  onChange: (sketch: string | null) => void;
+  /** A picture to trace over; shown under the strokes, never sent with the query. */
+  underlayUrl: string | null;
+  onClearUnderlay: () => void;
+  /** An image file was dropped or pasted: use it as the example-image query. */
+  onImageFile: (file: File) => void;
+  /** A same-origin image URL (a result) was dropped on the canvas. */
+  onImageUrl: (url: string) => void;
+}
+
+function isTyping(target: EventTarget | null): boolean {
+  if (!(target instanceof HTMLElement)) return false;
+  const tag = target.tagName;
+  return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || target.isContentEditable;
+}
+
+export function SketchCanvas({ onChange, underlayUrl, onClearUnderlay, onImageFile, onImageUrl }: SketchCanvasProps) {
+  const hostRef = useRef<HTMLDivElement>(null);
+  const canvasRef = useRef<Canvas | null>(null);
+  const historyRef = useRef<History<Action>>(emptyHistory());
+  const [tool, setTool] = useState<Tool>("pen");
+  const [size, setSize] = useState(5);
+  const [underlayVisible, setUnderlayVisible] = useState(true);
+  const [dragOver, setDragOver] = useState(false);
+  const [, setHistoryVersion] = useState(0);
+  const toolRef = useRef(tool);
+  toolRef.current = tool;
+  const onChangeRef = useRef(onChange);
+  onChangeRef.current = onChange;
+
+  const emit = useCallback(() => {
+    const canvas = canvasRef.current;
+    if (!canvas) return;
+    const inked = canvas.getObjects().some((o) => !(o as unknown as Record<string, unknown>)[ERASER_MARK]);
+    if (!inked) {
+      onChangeRef.current(null);
+      return;
+    }
+    // Strokes are drawn on a transparent canvas (so the underlay shows and the
+    // eraser cuts through); flatten them onto white for the query.
+    const strokes = canvas.toCanvasElement(1);
+    const out = document.createElement("canvas");
+    out.width = SKETCH_SIZE;
+    out.height = SKETCH_SIZE;
+    const ctx = out.getContext("2d");
+    if (!ctx) return;
+    ctx.fillStyle = "#ffffff";
+    ctx.fillRect(0, 0, SKETCH_SIZE, SKETCH_SIZE);
+    ctx.drawImage(strokes, 0, 0, SKETCH_SIZE, SKETCH_SIZE);
+    onChangeRef.current(out.toDataURL("image/png"));
+  }, []);
+
+  const commit = useCallback(
+    (h: History<Action>) => {
+      historyRef.current = h;
+      setHistoryVersion((v) => v + 1);
+      canvasRef.current?.requestRenderAll();
+      emit();
+    },
+    [emit],
+  );
+
+  // Create the Fabric canvas on an element we own, so StrictMode's double mount and Fabric's async dispose never share one.
+  useEffect(() => {
+    const host = hostRef.current;
+    if (!host) return;
+    const el = document.createElement("canvas");
+    el.setAttribute("aria-label", "Sketch canvas: draw with the mouse, pen or finger");
+    host.appendChild(el);
+    const canvas = new Canvas(el, {
+      width: SKETCH_SIZE,
+      height: SKETCH_SIZE,
+      isDrawingMode: true,
+      selection: false,
+      enablePointerEvents: true,
+    });
+    canvas.setDimensions({ width: "100%", height: "100%" }, { cssOnly: true });
+    canvas.freeDrawingBrush = new PencilBrush(canvas);
+    canvas.upperCanvasEl.dataset.testid = "sketch-canvas";
+    canvas.upperCanvasEl.setAttribute("role", "img");
+    canvas.upperCanvasEl.setAttribute("aria-label", "Sketch canvas: draw with the mouse, a pen or a finger; strokes search by line structure");
+    canvasRef.current = canvas;
+
+    const onPath = (e: { path: FabricObject }) => {
+      const path = e.path;
+      path.set({ selectable: false, evented: false });
+      if (toolRef.current === "eraser") {
+        path.set({ globalCompositeOperation: "destination-out", stroke: "#000000" });
+        (path as unknown as Record<string, unknown>)[ERASER_MARK] = true;
+      }
+      commit(record(historyRef.current, { kind: "add", objects: [path] }));
+    };
+    canvas.on("path:created", onPath as (e: unknown) => void);
+
+    return () => {
+      canvasRef.current = null;
+      void canvas.dispose().finally(() => el.remove());
+      host.replaceChildren();
+    };
+  }, [commit]);
+
+  // Brush follows the tool and size.
+  useEffect(() => {
+    const brush = canvasRef.current?.freeDrawingBrush;
+    if (!brush) return;
+    brush.width = tool === "eraser" ? size * 3 : size;
+    brush.color = tool === "eraser" ? "rgba(244, 63, 94, 0.45)" : "#111111";
+  }, [tool, size]);
+
+  const undo = useCallback(() => {
+    const canvas = canvasRef.current;
+    const step = undoH(historyRef.current);
+    if (!canvas || !step) return;
+    if (step.action.kind === "add") canvas.remove(...step.action.objects);
+    else canvas.add(...step.action.objects);
+    commit(step.history);
+  }, [commit]);
+
+  const redo = useCallback(() => {
+    const canvas = canvasRef.current;
+    const step = redoH(historyRef.current);
+    if (!canvas || !step) return;
+    if (step.action.kind === "add") canvas.add(...step.action.objects);
+    else canvas.remove(...step.action.objects);
+    commit(step.history);
+  }, [commit]);
+
+  const clear = useCallback(() => {
+    const canvas = canvasRef.current;
+    if (!canvas) return;
+    const objects = canvas.getObjects();
+    if (objects.length === 0) return;
+    canvas.remove(...objects);
+    commit(record(historyRef.current, { kind: "clear", objects }));
+  }, [commit]);
+
+  // Keyboard shortcuts (ignored while typing in a field).
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (isTyping(e.target)) return;
+      const mod = e.ctrlKey || e.metaKey;
+      const k = e.key.toLowerCase();
+      if (mod && k === "z") {
+        e.preventDefault();
+        if (e.shiftKey) redo();
+        else undo();
+      } else if (mod && k === "y") {
+        e.preventDefault();
+        redo();
+      } else if (mod || e.altKey) {
+        return;
+      } else if (k === "p" || k === "b") setTool("pen");
+      else if (k === "e") setTool("eraser");
+      else if (k === "[") setSize((s) => Math.max(1, s - 1));
+      else if (k === "]") setSize((s) => Math.min(40, s + 1));
+      else if (k === "delete") clear();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [undo, redo, clear]);
+
+  // Paste an image anywhere (outside text fields) → example-image query.
+  const onImageFileRef = useRef(onImageFile);
+  onImageFileRef.current = onImageFile;
+  useEffect(() => {
+    const onPaste = (e: ClipboardEvent) => {
+      const file = firstImageFile(e.clipboardData);
+      if (!file) return;
+      e.preventDefault();
+      onImageFileRef.current(file);
+    };
+    window.addEventListener("paste", onPaste);
+    return () => window.removeEventListener("paste", onPaste);
+  }, []);
+
+  const onDrop = (e: React.DragEvent) => {
+    e.preventDefault();
+    setDragOver(false);
+    const file = firstImageFile(e.dataTransfer);
+    if (file) return onImageFile(file);
+    const url = e.dataTransfer.getData("application/x-clippy-image") || e.dataTransfer.getData("text/uri-list").split("\n")[0];
+    if (url) onImageUrl(url.trim());
+  };
+
+  const { past, future } = historyRef.current;
+
+  return (
+    <section aria-label="Sketch" className="flex flex-col gap-2">
+      <div role="toolbar" aria-label="Drawing tools" className="flex flex-wrap items-center gap-1">
+        <Tooltip content="Pen (P)">
+          <Button size="icon-sm" variant={tool === "pen" ? "default" : "ghost"} aria-label="Pen" aria-pressed={tool === "pen"} onClick={() => setTool("pen")}>
+            <Brush />
+          </Button>
+        </Tooltip>
+        <Tooltip content="Eraser (E)">
+          <Button
+            size="icon-sm"
+            variant={tool === "eraser" ? "default" : "ghost"}
+            aria-label="Eraser"
+            aria-pressed={tool === "eraser"}
+            onClick={() => setTool("eraser")}
+          >
+            <Eraser />
+          </Button>
+        </Tooltip>
+        <div className="mx-1 flex w-28 items-center gap-2">
+          <Label htmlFor="brush-size" className="sr-only">
+            Brush size
+          </Label>
+          <Slider id="brush-size" aria-label="Brush size" min={1} max={40} step={1} value={[size]} onValueChange={(v) => setSize(v[0] ?? 5)} />
+          <span className="w-5 text-right text-xs tabular-nums text-muted-foreground" aria-hidden>
+            {size}
+          </span>
+        </div>
+        <div className="ml-auto flex items-center gap-1">
+          <Tooltip content="Undo (Ctrl+Z)">
+            <Button size="icon-sm" variant="ghost" aria-label="Undo" disabled={past.length === 0} onClick={undo}>
+              <Undo2 />
+            </Button>
+          </Tooltip>
+          <Tooltip content="Redo (Ctrl+Shift+Z)">
+            <Button size="icon-sm" variant="ghost" aria-label="Redo" disabled={future.length === 0} onClick={redo}>
+              <Redo2 />
+            </Button>
+          </Tooltip>
+          <Tooltip content="Clear (Delete) — undoable">
+            <Button size="icon-sm" variant="ghost" aria-label="Clear canvas" onClick={clear}>
+              <Trash2 />
+            </Button>
+          </Tooltip>
+        </div>
+      </div>
+      <div
+        className={cn(
+          "sketch-surface relative aspect-square w-full overflow-hidden rounded-lg border bg-white shadow-sm",
+          tool === "eraser" ? "cursor-cell" : "cursor-crosshair",
+          dragOver && "ring-2 ring-ring ring-offset-2",
+        )}
+        onDragOver={(e) => {
+          e.preventDefault();
+          setDragOver(true);
+        }}
+        onDragLeave={() => setDragOver(false)}
+        onDrop={onDrop}
+      >
+        {underlayUrl && underlayVisible && (
+          <img src={underlayUrl} alt="" aria-hidden className="pointer-events-none absolute inset-0 size-full object-contain opacity-35" />
+        )}
+        <div ref={hostRef} className="absolute inset-0" />
+        {dragOver && (
+          <div className="pointer-events-none absolute inset-0 flex items-center justify-center bg-indigo-50/70 text-sm font-medium text-indigo-700">
+            Drop to search by this image
+          </div>
+        )}
+      </div>
+      <p className="hidden text-[11px] text-muted-foreground md:block">
+        <kbd className="font-mono">P</kbd> pen · <kbd className="font-mono">E</kbd> eraser · <kbd className="font-mono">[</kbd>{" "}
+        <kbd className="font-mono">]</kbd> size · <kbd className="font-mono">Ctrl+Z</kbd> undo · <kbd className="font-mono">Ctrl+Shift+Z</kbd> redo ·{" "}
+        <kbd className="font-mono">Del</kbd> clear
+      </p>
+      {underlayUrl && (
+        <div className="flex items-center gap-2 text-xs text-muted-foreground">
+          <Layers className="size-3.5" aria-hidden />
+          <span className="flex-1">Tracing over a result (not part of the query)</span>
+          <Button size="sm" variant="ghost" onClick={() => setUnderlayVisible((v) => !v)} aria-pressed={underlayVisible}>
+            {underlayVisible ? "Hide" : "Show"}
+          </Button>
+          <Button size="icon-sm" variant="ghost" aria-label="Remove underlay" onClick={onClearUnderlay}>
+            <X />
+          </Button>
+        </div>
+      )}
+    </section>
+  );
+}

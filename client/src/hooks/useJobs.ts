@@ -1,0 +1,86 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import { api } from "@/api/client";
+import type { GenerateRequest, Job } from "@/api/types";
+import { newKey } from "@/lib/images";
+import { isTerminal, pollDelay } from "@/state/jobs";
+
+export interface JobEntry {
+  key: string;
+  job: Job | null;
+  /** The POST or a poll failed: what happened, for a person. */
+  error: unknown;
+  submittedAt: number;
+}
+
+const KEEP = 6;
+
+/** Submit generation jobs and follow each one until it is done, failed or cancelled. */
+export function useJobs() {
+  const [entries, setEntries] = useState<JobEntry[]>([]);
+  const alive = useRef(true);
+  useEffect(() => {
+    alive.current = true;
+    return () => {
+      alive.current = false;
+    };
+  }, []);
+
+  const update = useCallback((key: string, patch: Partial<JobEntry>) => {
+    setEntries((es) => es.map((e) => (e.key === key ? { ...e, ...patch } : e)));
+  }, []);
+
+  const follow = useCallback(
+    async (key: string, job: Job) => {
+      let attempt = 0;
+      let failures = 0;
+      let current = job;
+      while (alive.current && !isTerminal(current.status)) {
+        await new Promise((r) => setTimeout(r, pollDelay(attempt++)));
+        if (!alive.current) return;
+        try {
+          current = await api.job(current.id);
+          failures = 0;
+          update(key, { job: current, error: null });
+        } catch (error) {
+          // A blip is retried; after a few in a row, say so and stop.
+          if (++failures >= 5) {
+            update(key, { error });
+            return;
+          }
+        }
+      }
+    },
+    [update],
+  );
+
+  const submit = useCallback(
+    async (req: GenerateRequest) => {
+      const key = newKey();
+      setEntries((es) => [{ key, job: null, error: null, submittedAt: Date.now() }, ...es].slice(0, KEEP));
+      try {
+        const job = await api.generate(req, key);
+        update(key, { job });
+        void follow(key, job);
+      } catch (error) {
+        update(key, { error });
+      }
+    },
+    [follow, update],
+  );
+
+  const cancel = useCallback(
+    async (key: string, id: string) => {
+      try {
+        const job = await api.cancelJob(id);
+        update(key, { job });
+      } catch (error) {
+        update(key, { error });
+      }
+    },
+    [update],
+  );
+
+  const dismiss = useCallback((key: string) => setEntries((es) => es.filter((e) => e.key !== key)), []);
+
+  return { entries, submit, cancel, dismiss };
+}

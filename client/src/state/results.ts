@@ -1,0 +1,94 @@
+/** Search results state: pages merged by cursor, stale responses dropped. Pure reducer. */
+import type { SearchHit, SearchResponse } from "@/api/types";
+
+export type ResultsStatus = "idle" | "loading" | "loadingMore" | "ready" | "error";
+
+export interface ResultsState {
+  status: ResultsStatus;
+  /** Ticket of the search these results belong to (see state/async latestGuard). */
+  ticket: number;
+  /** The query key the results answer. */
+  key: string | null;
+  hits: SearchHit[];
+  nextCursor: string | null;
+  weights: SearchResponse["weights"] | null;
+  timings: SearchResponse["timings"] | null;
+  requestId: string | null;
+  error: unknown;
+  /** An error while loading a further page: the hits shown so far stay. */
+  moreError: unknown;
+}
+
+export const initialResults: ResultsState = {
+  status: "idle",
+  ticket: 0,
+  key: null,
+  hits: [],
+  nextCursor: null,
+  weights: null,
+  timings: null,
+  requestId: null,
+  error: null,
+  moreError: null,
+};
+
+export type ResultsAction =
+  | { type: "start"; ticket: number; key: string }
+  | { type: "startMore"; ticket: number }
+  | { type: "page"; ticket: number; response: SearchResponse; append: boolean }
+  | { type: "fail"; ticket: number; error: unknown; append: boolean }
+  | { type: "clearMoreError"; ticket: number }
+  | { type: "reset" };
+
+/** Append a page, keeping the first occurrence of each id (a later page may repeat a hit). */
+export function mergePage(prev: readonly SearchHit[], page: readonly SearchHit[]): SearchHit[] {
+  const seen = new Set(prev.map((h) => h.id));
+  const out = prev.slice();
+  for (const h of page) {
+    if (seen.has(h.id)) continue;
+    seen.add(h.id);
+    out.push(h);
+  }
+  return out;
+}
+
+export function resultsReducer(state: ResultsState, action: ResultsAction): ResultsState {
+  switch (action.type) {
+    case "reset":
+      return { ...initialResults, ticket: state.ticket };
+    case "start":
+      if (action.ticket < state.ticket) return state;
+      // Keep the old hits on screen (dimmed) until the new ones arrive.
+      return { ...state, status: "loading", ticket: action.ticket, key: action.key, error: null, moreError: null };
+    case "startMore":
+      if (action.ticket !== state.ticket || state.status !== "ready" || !state.nextCursor) return state;
+      return { ...state, status: "loadingMore", moreError: null };
+    case "page": {
+      if (action.ticket !== state.ticket) return state; // stale: a newer search owns the screen
+      if (action.append && state.status !== "loadingMore") return state;
+      const r = action.response;
+      return {
+        ...state,
+        status: "ready",
+        hits: action.append ? mergePage(state.hits, r.hits) : mergePage([], r.hits),
+        // An empty page ends the list even if the server offers a cursor.
+        nextCursor: r.hits.length === 0 ? null : r.nextCursor,
+        weights: action.append ? state.weights : r.weights,
+        timings: r.timings,
+        requestId: r.requestId,
+        error: null,
+        moreError: null,
+      };
+    }
+    case "clearMoreError":
+      return action.ticket === state.ticket ? { ...state, moreError: null } : state;
+    case "fail":
+      if (action.ticket !== state.ticket) return state;
+      if (action.append) return { ...state, status: "ready", moreError: action.error };
+      return { ...state, status: "error", error: action.error, hits: [], nextCursor: null };
+  }
+}
+
+export function canLoadMore(s: ResultsState): boolean {
+  return s.status === "ready" && s.nextCursor !== null && s.moreError === null;
+}

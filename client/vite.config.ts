@@ -1,0 +1,25 @@
+import { fileURLToPath, URL } from "node:url";
+import tailwindcss from "@tailwindcss/vite";
+import react from "@vitejs/plugin-react";
+import { defineConfig } from "vitest/config";
+
+// The API the dev server proxies to (`npm run dev`); override with CLIPPY_API.
+const api = process.env.CLIPPY_API ?? "http://127.0.0.1:8000";
+const apiPaths = ["/search", "/image", "/thumb", "/info", "/healthz", "/images", "/jobs", "/generated", "/docs", "/openapi.json"];
+
+export default defineConfig({
+  plugins: [react(), tailwindcss()],
+  resolve: {
+    alias: { "@": fileURLToPath(new URL("./src", import.meta.url)) },
+  },
+  server: {
+    proxy: Object.fromEntries(apiPaths.map((p) => [p, { target: api, changeOrigin: true }])),
+  },
+  build: {
+    chunkSizeWarningLimit: 1024,
+  },
+  test: {
+    include: ["src/**/*.test.ts"],
+    environment: "node",
+  },
+});

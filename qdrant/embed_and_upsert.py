@@ -1,0 +1,137 @@
+"""Embed a library of images into Qdrant: image, edge-map and tags-text vectors + sparse tags.
+
+Examples:
+
+\b
+  python qdrant/embed_and_upsert.py --images-dir ./my_images
+  python qdrant/embed_and_upsert.py --manifest data/safebooru/manifest.jsonl \\
+      --model ViT-B-32 --pretrained laion2b_s34b_b79k --clip-batch 32 --workers 4
+
+\b
+Safe to re-run: items already stored (same file content) are skipped, so an interrupted
+run resumes where it stopped. Unreadable files are listed in the errors file and skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from tqdm import tqdm
+
+from app.cli_common import settings_from_flags, setup_logging
+from app.embedding import load_encoders
+from app.errors import ClippyError
+from app.ingest.pipeline import IngestOptions, Ingestor, write_failures
+from app.ingest.sources import read_manifest, scan_folder
+from app.storage import open_store
+
+cli = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None)
+
+
+@cli.command(help=__doc__)
+def main(
+    manifest: Annotated[Path | None, typer.Option(help="JSONL or CSV with `path` and `tags` per item.")] = None,
+    images_dir: Annotated[
+        Path | None, typer.Option(help="Ingest every image below this folder (sub-folders become tags).")
+    ] = None,
+    images_root: Annotated[
+        Path | None,
+        typer.Option(help="Payload paths are stored relative to this (default: IMAGES_ROOT, or --images-dir)."),
+    ] = None,
+    qdrant_url: Annotated[
+        str | None, typer.Option(help="Qdrant server/cluster URL (default: the embedded store at QDRANT_PATH).")
+    ] = None,
+    qdrant_path: Annotated[Path | None, typer.Option(help="Folder of the embedded store (QDRANT_PATH).")] = None,
+    collection: Annotated[str | None, typer.Option(help="Collection name (COLLECTION).")] = None,
+    model: Annotated[str | None, typer.Option(help="OpenCLIP model name (MODEL_NAME), e.g. ViT-B-32.")] = None,
+    pretrained: Annotated[
+        str | None, typer.Option(help="Pretrained tag, checkpoint path, or `random` (PRETRAINED).")
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda (DEVICE).")] = None,
+    text_model: Annotated[
+        str | None, typer.Option(help="`clip` or a sentence-transformers model for the text view (TEXT_MODEL).")
+    ] = None,
+    text_template: Annotated[
+        str | None, typer.Option(help='Sentence for the text view, e.g. "an illustration with {tags}".')
+    ] = None,
+    library: Annotated[str | None, typer.Option(help="Library (tenant) the items belong to.")] = None,
+    clip_batch: Annotated[int, typer.Option(min=1, help="Images per model forward.")] = 32,
+    upsert_batch: Annotated[int, typer.Option(min=1, help="Items per write to Qdrant (and per resume step).")] = 64,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Threads reading, decoding and edge-mapping ahead of the model.")
+    ] = 2,
+    gc_every: Annotated[int, typer.Option(min=0, help="Run the garbage collector every N items (0 = never).")] = 0,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this many items (for trying things out).")
+    ] = None,
+    errors_file: Annotated[Path, typer.Option(help="Where to list the files that failed, one JSON line each.")] = Path(
+        "ingest_errors.jsonl"
+    ),
+    optimize: Annotated[
+        bool | None,
+        typer.Option(
+            "--optimize/--no-optimize",
+            help="Build the HNSW index at the end (default: above OPTIMIZE_THRESHOLD points).",
+        ),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    setup_logging(verbose)
+    if (manifest is None) == (images_dir is None):
+        raise typer.BadParameter("give exactly one of --manifest or --images-dir")
+    settings = settings_from_flags(
+        QDRANT_URL=qdrant_url,
+        QDRANT_PATH=qdrant_path,
+        COLLECTION=collection,
+        MODEL_NAME=model,
+        PRETRAINED=pretrained,
+        DEVICE=device,
+        TEXT_MODEL=text_model,
+        TEXT_TEMPLATE=text_template,
+    )
+    root = images_root or images_dir or settings.IMAGES_ROOT
+    try:
+        items = list(read_manifest(manifest, base=images_root) if manifest else scan_folder(images_dir))  # type: ignore[arg-type]
+        if limit:
+            items = items[:limit]
+        encoders = load_encoders(settings)
+        store = open_store(settings)
+        try:
+            opts = IngestOptions(
+                library=library or settings.DEFAULT_LIBRARY,
+                clip_batch=clip_batch,
+                upsert_batch=upsert_batch,
+                workers=workers,
+                gc_every=gc_every,
+                images_root=root,
+                max_pixels=settings.MAX_IMAGE_PIXELS,
+            )
+            ingestor = Ingestor(encoders, store, opts)
+            with tqdm(total=len(items), unit="img", desc="ingest") as bar:
+                report = ingestor.run(items, progress=bar.update)
+            total = store.count()
+            if optimize or (optimize is None and report.ingested and total >= settings.OPTIMIZE_THRESHOLD):
+                typer.echo(f"building the HNSW index over {total} points (blocks until done)…", err=True)
+                store.optimize()
+        finally:
+            store.close()
+    except ClippyError as e:
+        typer.echo(f"error: {e.message}", err=True)
+        raise typer.Exit(2) from e
+    write_failures(errors_file, report.failures)
+    for f in report.failures[:20]:
+        typer.echo(f"failed: {f.path}: {f.reason}", err=True)
+    summary = {
+        **report.summary(),
+        "collection_points": total,
+        "errors_file": str(errors_file) if report.failures else None,
+    }
+    typer.echo(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

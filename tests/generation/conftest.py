@@ -1,0 +1,159 @@
+"""Generation fixtures: a tiny random-weight SDXL + IP-Adapter built once per session
+(scripts/make_tiny_sdxl.py), a warm provider on it, and a small app with the generation and
+job routers over an in-process queue. No network, no downloaded weights."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import torch
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from app.api.errors import install_error_handlers
+from app.api.routes import generate as generate_routes
+from app.api.routes import jobs as jobs_routes
+from app.config import Settings
+from app.generation.base import ImageProvider
+from app.generation.sdxl import SdxlProvider
+from app.generation.service import (
+    AddToLibrary,
+    GenerationService,
+    ResolveLibraryImage,
+    build_generation_and_jobs,
+)
+from app.jobs import JobQueue
+from scripts.make_tiny_sdxl import build_tiny_sdxl
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def tiny_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return build_tiny_sdxl(tmp_path_factory.mktemp("tiny-sdxl")).env()
+
+
+def make_settings(tiny_env: dict[str, str], root: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        **tiny_env,
+        "DEVICE": "cpu",
+        "GENERATED_ROOT": root,
+        "SDXL_DEFAULT_STEPS": 2,
+        "JOB_MAX_TRIES": 1,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def sdxl(tiny_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> SdxlProvider:
+    """One warm provider for the session (loading is the slow part, as in production)."""
+    provider = SdxlProvider(make_settings(tiny_env, tmp_path_factory.mktemp("gen")))
+    provider.load()
+    return provider
+
+
+@pytest.fixture
+def settings(tiny_env: dict[str, str], tmp_path: Path) -> Settings:
+    return make_settings(tiny_env, tmp_path / "generated")
+
+
+def png(color: tuple[int, int, int], size: tuple[int, int] = (48, 48)) -> bytes:
+    buf = io.BytesIO()
+    img = Image.new("RGB", size, color)
+    for x in range(0, size[0], 6):  # some structure, so references differ in more than colour
+        img.putpixel((x, x % size[1]), (255 - color[0], 255 - color[1], 255 - color[2]))
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def data_url(color: tuple[int, int, int]) -> str:
+    return "data:image/png;base64," + base64.b64encode(png(color)).decode()
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> dict[str, Path]:
+    """A two-image "library" for refs by id."""
+    root = tmp_path / "library"
+    root.mkdir()
+    items = {}
+    for name, color in {"red": (220, 30, 30), "blue": (30, 30, 220)}.items():
+        path = root / f"{name}.png"
+        path.write_bytes(png(color))
+        items[f"id-{name}"] = path
+    return items
+
+
+def resolver(library: dict[str, Path]) -> ResolveLibraryImage:
+    from app.errors import NotFoundError
+
+    def resolve(image_id: str) -> Path:
+        if image_id not in library:
+            raise NotFoundError(f"No image with id {image_id!r}.", id=image_id)
+        return library[image_id]
+
+    return resolve
+
+
+def make_app(
+    settings: Settings,
+    providers: dict[str, ImageProvider],
+    *,
+    resolve_library_image: ResolveLibraryImage | None = None,
+    add_to_library: AddToLibrary | None = None,
+) -> tuple[FastAPI, GenerationService, JobQueue]:
+    generation, jobs = build_generation_and_jobs(
+        settings,
+        resolve_library_image=resolve_library_image,
+        add_to_library=add_to_library,
+        providers=providers,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await generation.start()
+        await jobs.start()
+        try:
+            yield
+        finally:
+            await jobs.stop()
+
+    app = FastAPI(lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(generate_routes.router)
+    app.include_router(jobs_routes.router)
+    app.state.services = SimpleNamespace(generation=generation, jobs=jobs, settings=settings)
+    return app, generation, jobs
+
+
+@pytest.fixture
+def client(settings: Settings, sdxl: SdxlProvider, library: dict[str, Path]) -> Iterator[TestClient]:
+    app, _, _ = make_app(settings, {"sdxl": sdxl}, resolve_library_image=resolver(library))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def poll(client: TestClient, location: str, *statuses: str, timeout: float = 60.0) -> dict[str, Any]:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        body: dict[str, Any] = client.get(location).json()
+        if body["status"] in statuses:
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{location} is {body}, expected {statuses}")
+        time.sleep(0.05)

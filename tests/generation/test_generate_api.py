@@ -1,0 +1,224 @@
+"""POST /images/generate → 202 → GET /jobs/{id} → /generated/{name}, on the tiny SDXL."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from app.config import Settings
+from app.errors import ProviderQuotaError
+from app.generation.base import Capabilities, GenerationSpec, Hooks, ImageProvider, ProviderOutput
+from app.generation.fetch import fetch_url
+from app.generation.sdxl import SdxlProvider
+from app.generation.service import prompt_tags
+from tests.generation.conftest import data_url, make_app, png, poll, resolver
+
+BASE = {"prompt": "pop art still life", "width": 64, "height": 64, "steps": 2, "seed": 7}
+
+
+def test_a_generation_is_queued_polled_and_stored_with_its_sidecar(client: TestClient, settings: Settings) -> None:
+    body = {
+        **BASE,
+        "negativePrompt": "blurry",
+        "refs": [
+            {"role": "style", "id": "id-red", "weight": 0.7},
+            {"role": "subject", "image": data_url((0, 200, 0)), "weight": 0.5},
+        ],
+    }
+    response = client.post("/images/generate", json=body)
+    assert response.status_code == 202, response.text
+    job = response.json()
+    assert response.headers["location"] == f"/jobs/{job['id']}"
+    assert job["status"] == "queued" and job["kind"] == "generate"
+    assert set(job) == {"id", "kind", "status", "progress", "result", "error", "createdAt", "updatedAt"}
+
+    done = poll(client, response.headers["location"], "succeeded", "failed")
+    assert done["status"] == "succeeded", done
+    assert done["progress"] == {"step": 2, "total": 2}
+    result = done["result"]
+    assert result["provider"] == "sdxl" and result["seed"] == 7
+    assert result["model"] == settings.SDXL_MODEL
+    (entry,) = result["images"]
+    assert entry["url"].startswith("/generated/") and entry["id"] is None
+
+    image = client.get(entry["url"])
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(image.content)).size == (64, 64)
+    sidecar = client.get(entry["url"].replace(".png", ".json")).json()
+    assert sidecar["prompt"] == "pop art still life" and sidecar["negativePrompt"] == "blurry"
+    assert sidecar["seed"] == 7 and sidecar["provider"] == "sdxl"
+    assert [(r["role"], r["weight"], r["source"]) for r in sidecar["refs"]] == [
+        ("style", 0.7, {"id": "id-red"}),
+        ("subject", 0.5, {"image": "inline"}),
+    ]
+    for ref in sidecar["refs"]:  # the normalised inputs are kept for reproduction
+        assert (settings.GENERATED_ROOT / "inputs" / ref["file"]).is_file()
+
+
+def test_multipart_takes_a_sketch_file_and_ref_uploads(client: TestClient) -> None:
+    refs = [{"role": "subject", "upload": 0, "weight": 0.9}, {"role": "style", "upload": 1}]
+    response = client.post(
+        "/images/generate",
+        data={**{k: str(v) for k, v in BASE.items()}, "refs": json.dumps(refs), "sketchWeight": "0.5"},
+        files=[
+            ("sketch", ("sketch.png", png((255, 255, 255)), "image/png")),
+            ("refUploads", ("a.png", png((10, 10, 10)), "image/png")),
+            ("refUploads", ("b.png", png((90, 10, 10)), "image/png")),
+        ],
+    )
+    assert response.status_code == 202, response.text
+    done = poll(client, response.headers["location"], "succeeded", "failed")
+    assert done["status"] == "succeeded", done
+    sidecar = client.get(done["result"]["images"][0]["url"].replace(".png", ".json")).json()
+    assert sidecar["sketch"] and sidecar["sketchWeight"] == 0.5
+    assert [r["source"] for r in sidecar["refs"]] == [{"upload": 0}, {"upload": 1}]
+
+
+def test_an_idempotency_key_returns_the_same_job(client: TestClient) -> None:
+    headers = {"Idempotency-Key": "retry-me"}
+    first = client.post("/images/generate", json=BASE, headers=headers)
+    second = client.post("/images/generate", json={**BASE, "seed": 8}, headers=headers)
+    assert first.status_code == second.status_code == 202
+    assert first.json()["id"] == second.json()["id"]
+    assert first.headers["location"] == second.headers["location"]
+    poll(client, first.headers["location"], "succeeded")
+
+
+def test_a_job_can_be_cancelled(client: TestClient) -> None:
+    response = client.post("/images/generate", json={**BASE, "steps": 100, "n": 4, "width": 256, "height": 256})
+    location = response.headers["location"]
+    cancelled = client.delete(location)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert poll(client, location, "cancelled")["result"] is None
+    assert client.delete("/jobs/" + "0" * 32).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "needle"),
+    [
+        ({"refs": [{"role": "mood", "id": "id-red"}]}, 422, "refs.0.role"),
+        ({"refs": [{"role": "style", "id": "id-red", "weight": 1.5}]}, 422, "weight"),
+        ({"refs": [{"role": "style", "id": "id-red", "url": "https://x.test/a.png"}]}, 422, "exactly one"),
+        ({"refs": [{"role": "style", "id": "id-red"}] * 5}, 422, "GENERATION_MAX_REFS"),
+        ({"refs": [{"role": "style", "id": "nope"}]}, 404, "nope"),
+        ({"refs": [{"role": "style", "upload": 0}]}, 422, "refUploads"),
+        ({"refs": [{"role": "style", "image": "data:image/png;base64,AAAA"}]}, 415, "refs[0].image"),
+        ({"refs": [{"role": "style", "url": "ftp://x.test/a.png"}]}, 422, "http"),
+        ({"width": 100}, 422, "divisible by 8"),
+        ({"width": 512}, 422, "at most 256"),
+        ({"n": 9}, 422, "GENERATION_MAX_N"),
+        ({"provider": "dalle"}, 422, "provider"),
+        ({"addToLibrary": True}, 422, "addToLibrary"),
+        ({"prompt": ""}, 422, "prompt"),
+        ({"colour": "red"}, 422, "colour"),
+    ],
+)
+def test_invalid_requests_get_4xx_json(client: TestClient, change: dict[str, Any], status: int, needle: str) -> None:
+    response = client.post("/images/generate", json={**BASE, **change})
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert needle in error["message"] + json.dumps(error["details"])
+
+
+def test_generated_files_are_served_only_from_the_root(client: TestClient) -> None:
+    assert client.get("/generated/..%2Fsecret.png").status_code == 404
+    assert client.get("/generated/missing.png").status_code == 404
+    assert client.get("/generated/x.txt").status_code == 404
+
+
+def test_add_to_library_embeds_each_result_through_the_injected_callable(
+    settings: Settings, sdxl: SdxlProvider, library: dict[str, Path]
+) -> None:
+    added: list[tuple[Path, list[str], str]] = []
+
+    def add(path: Path, tags: list[str], source: str) -> str:
+        added.append((path, tags, source))
+        return f"lib-{len(added)}"
+
+    app, _, _ = make_app(settings, {"sdxl": sdxl}, resolve_library_image=resolver(library), add_to_library=add)
+    with TestClient(app) as client:
+        response = client.post("/images/generate", json={**BASE, "n": 2, "addToLibrary": True})
+        done = poll(client, response.headers["location"], "succeeded", "failed")
+    assert [image["id"] for image in done["result"]["images"]] == ["lib-1", "lib-2"]
+    path, tags, source = added[0]
+    assert path.parent == settings.GENERATED_ROOT and path.is_file()
+    assert tags[:2] == ["generated", "sdxl"] and "pop" in tags and source == "generated:sdxl"
+
+
+class QuotaProvider(ImageProvider):
+    name = "sdxl"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(max_refs=4, max_n=4, sketch=True, negative_prompt=True, ref_weights=True)
+
+    @property
+    def model_name(self) -> str:
+        return "quota"
+
+    def _load(self) -> None:
+        pass
+
+    def _generate(self, spec: GenerationSpec, hooks: Hooks) -> ProviderOutput:
+        raise ProviderQuotaError("Quota exceeded for imagen-3.0: try again later.")
+
+
+def test_a_failing_provider_fails_the_job_with_its_reason(settings: Settings) -> None:
+    app, _, _ = make_app(settings, {"sdxl": QuotaProvider()})
+    with TestClient(app) as client:
+        response = client.post("/images/generate", json=BASE)
+        failed = poll(client, response.headers["location"], "failed")
+    assert failed["error"] == {"code": "provider_quota", "message": "Quota exceeded for imagen-3.0: try again later."}
+
+
+def test_url_refs_are_fetched_with_bounds(settings: Settings, sdxl: SdxlProvider) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/big.png":
+            return httpx.Response(200, content=b"x" * 2048)
+        if request.url.path == "/moved.png":
+            return httpx.Response(302, headers={"location": "/ref.png"})
+        return httpx.Response(200, content=png((1, 2, 3)), headers={"content-type": "image/png"})
+
+    app, generation, _ = make_app(settings.model_copy(update={"MAX_UPLOAD_BYTES": 1024 * 1024}), {"sdxl": sdxl})
+    generation._url_transport = httpx.MockTransport(handler)
+    with TestClient(app) as client:
+        ok = client.post(
+            "/images/generate", json={**BASE, "refs": [{"role": "style", "url": "https://img.test/moved.png"}]}
+        )
+        assert ok.status_code == 202, ok.text
+    import anyio
+
+    with pytest.raises(Exception, match="larger than 1024"):
+        anyio.run(
+            lambda: fetch_url(
+                "https://img.test/big.png", max_bytes=1024, timeout_s=5, transport=httpx.MockTransport(handler)
+            )
+        )
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1/a.png", "http://[::1]/a.png", "http://10.0.0.1/a.png"])
+def test_private_addresses_are_refused_unless_allowed(url: str) -> None:
+    import anyio
+
+    from app.errors import ForbiddenError
+
+    with pytest.raises(ForbiddenError, match="FETCH_ALLOW_PRIVATE"):
+        anyio.run(lambda: fetch_url(url, max_bytes=1024, timeout_s=2))
+
+
+def test_prompt_tags_make_generated_images_findable_by_their_words() -> None:
+    assert prompt_tags("A Pop-art still life with the lemons", "sdxl") == [
+        "generated",
+        "sdxl",
+        "pop-art",
+        "still",
+        "life",
+        "lemons",
+    ]

@@ -1,0 +1,173 @@
+"""The SDXL + IP-Adapter provider on a real tiny diffusers pipeline (64×64, 2 steps)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.generation.base import GenerationSpec, Hooks, Ref
+from app.generation.sdxl import SdxlProvider, img2img_plan, per_ref_scales
+from app.jobs.base import JobCancelled
+from tests.generation.conftest import png
+
+pytestmark = pytest.mark.anyio
+
+STYLE_BLOCK = "up_blocks.0.attentions.1.transformer_blocks.0.attn2.processor"
+LAYOUT_BLOCK = "down_blocks.2.attentions.1.transformer_blocks.0.attn2.processor"
+OTHER_BLOCK = "down_blocks.1.attentions.0.transformer_blocks.0.attn2.processor"
+
+
+def image(color: tuple[int, int, int]) -> Image.Image:
+    return Image.open(io.BytesIO(png(color))).convert("RGB")
+
+
+def spec(**overrides: Any) -> GenerationSpec:
+    values: dict[str, Any] = {
+        "prompt": "a red fox",
+        "negative_prompt": None,
+        "refs": [],
+        "sketch": None,
+        "sketch_weight": 0.0,
+        "seed": 42,
+        "width": 64,
+        "height": 64,
+        "n": 1,
+        "steps": 2,
+        "guidance": 5.0,
+        **overrides,
+    }
+    return GenerationSpec(**values)
+
+
+class Spy:
+    """Wraps a diffusers pipeline: records each call's kwargs and the IP-Adapter scales."""
+
+    def __init__(self, pipe: Any) -> None:
+        self.pipe = pipe
+        self.calls: list[dict[str, Any]] = []
+        self.scales: list[dict[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.pipe, name)
+
+    def __call__(self, **kwargs: Any) -> Any:
+        self.calls.append(kwargs)
+        processors = self.pipe.unet.attn_processors
+        self.scales.append({name: processors[name].scale for name in (STYLE_BLOCK, LAYOUT_BLOCK, OTHER_BLOCK)})
+        return self.pipe(**kwargs)
+
+
+@pytest.fixture
+def spies(sdxl: SdxlProvider, monkeypatch: pytest.MonkeyPatch) -> tuple[Spy, Spy]:
+    text, img2img = Spy(sdxl._pipe), Spy(sdxl._img2img)
+    monkeypatch.setattr(sdxl, "_pipe", text)
+    monkeypatch.setattr(sdxl, "_img2img", img2img)
+    return text, img2img
+
+
+def pixels(img: Image.Image) -> np.ndarray:
+    return np.asarray(img, dtype=np.float32)
+
+
+async def test_refs_reach_the_pipeline_with_per_ref_scales_and_role_blocks(
+    sdxl: SdxlProvider, spies: tuple[Spy, Spy]
+) -> None:
+    text, _ = spies
+    style_a, style_b, subject = image((200, 0, 0)), image((0, 0, 200)), image((0, 200, 0))
+    refs = [
+        Ref("style", 0.8, style_a),
+        Ref("subject", 0.6, subject),
+        Ref("style", 0.3, style_b),
+    ]
+    await sdxl.generate(spec(refs=refs))
+
+    (call,) = text.calls
+    assert call["ip_adapter_image"] == [[style_a, style_b], [subject]]
+    masks = call["cross_attention_kwargs"]["ip_adapter_masks"]
+    assert [tuple(m.shape[:2]) for m in masks] == [(1, 2), (1, 1)]
+    scales = text.scales[0]
+    # style slot: style block only; subject slot: layout + style blocks (InstantStyle).
+    assert scales[STYLE_BLOCK] == [pytest.approx([0.8, 0.3]), pytest.approx([0.6])]
+    assert scales[LAYOUT_BLOCK] == [0.0, pytest.approx([0.6])]
+    assert scales[OTHER_BLOCK] == [0.0, 0.0]
+
+
+async def test_a_ref_weight_changes_the_picture(sdxl: SdxlProvider) -> None:
+    ref = image((200, 0, 0))
+    strong = await sdxl.generate(spec(refs=[Ref("style", 1.0, ref)]))
+    weak = await sdxl.generate(spec(refs=[Ref("style", 0.1, ref)]))
+    again = await sdxl.generate(spec(refs=[Ref("style", 1.0, ref)]))
+    assert np.abs(pixels(strong.images[0]) - pixels(weak.images[0])).max() > 0
+    assert np.array_equal(pixels(strong.images[0]), pixels(again.images[0]))  # seeded
+
+
+async def test_no_refs_runs_text_to_image_with_the_adapter_silent(sdxl: SdxlProvider, spies: tuple[Spy, Spy]) -> None:
+    text, img2img = spies
+    out = await sdxl.generate(spec(n=2))
+    assert len(out.images) == 2 and out.images[0].size == (64, 64)
+    assert out.seeds == [42, 43] and out.model == sdxl.settings.SDXL_MODEL
+    assert "cross_attention_kwargs" not in text.calls[0] and not img2img.calls
+    assert text.scales[0][STYLE_BLOCK] == [0.0, 0.0]
+
+
+async def test_a_sketch_drives_img2img_with_strength_from_its_weight(
+    sdxl: SdxlProvider, spies: tuple[Spy, Spy]
+) -> None:
+    text, img2img = spies
+    sketch = Image.new("RGB", (32, 32), "white")
+    steps: list[tuple[int, int]] = []
+    out = await sdxl.generate(
+        spec(sketch=sketch, sketch_weight=0.75, steps=2),
+        Hooks(report=lambda s, t: steps.append((s, t))),
+    )
+    (call,) = img2img.calls
+    assert not text.calls
+    assert call["strength"] == pytest.approx(0.25)
+    assert call["image"].size == (64, 64)
+    assert call["num_inference_steps"] == 4  # raised so one denoising step runs
+    assert steps[-1] == (1, 1)
+    assert out.notes and "raised" in out.notes[0]
+
+
+async def test_a_zero_sketch_weight_ignores_the_sketch(sdxl: SdxlProvider, spies: tuple[Spy, Spy]) -> None:
+    text, img2img = spies
+    out = await sdxl.generate(spec(sketch=Image.new("RGB", (64, 64)), sketch_weight=0.0))
+    assert text.calls and not img2img.calls
+    assert "sketch ignored" in out.notes[0]
+
+
+async def test_progress_is_reported_for_every_step(sdxl: SdxlProvider) -> None:
+    steps: list[tuple[int, int]] = []
+    await sdxl.generate(spec(steps=3), Hooks(report=lambda s, t: steps.append((s, t))))
+    assert steps == [(0, 3), (1, 3), (2, 3), (3, 3)]
+
+
+async def test_cancellation_stops_between_steps(sdxl: SdxlProvider) -> None:
+    calls = 0
+
+    def check() -> None:
+        nonlocal calls
+        calls += 1
+        if calls > 2:
+            raise JobCancelled("job")
+
+    with pytest.raises(JobCancelled):
+        await sdxl.generate(spec(steps=5), Hooks(check_cancelled=check))
+
+
+def test_img2img_plan_runs_at_least_one_step() -> None:
+    assert img2img_plan(30, 0.5) == (0.5, 30, 15)
+    strength, asked, runs = img2img_plan(2, 1.0)
+    assert strength == pytest.approx(0.05) and runs >= 1 and int(asked * strength) == runs
+    with pytest.raises(ValueError, match="sketch_weight"):
+        img2img_plan(2, 0.0)
+
+
+def test_per_ref_scales_multiply_weights_by_block_scale() -> None:
+    refs_style = [Ref("style", 0.5, Image.new("RGB", (1, 1)))]
+    assert per_ref_scales([1.0, 0.0], [refs_style, []]) == [[0.5], 0.0]
+    assert per_ref_scales([0.0, 1.0], [refs_style, []]) == [0.0, 0.0]

@@ -1,0 +1,234 @@
+"""The same behaviour from both job backends (in-process and arq on a real Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from app.errors import InvalidInputError, NotFoundError, OverloadedError, ProviderUnavailableError
+from app.jobs import JobContext, JobHandlers
+from app.jobs.base import backoff_delay
+from tests.jobs.conftest import queue_rig, wait_for
+
+pytestmark = pytest.mark.anyio
+
+BACKENDS = ["memory", "redis"]
+
+
+def make_handlers() -> tuple[JobHandlers, dict[str, Any]]:
+    seen: dict[str, Any] = {"flaky": 0}
+    handlers = JobHandlers()
+
+    async def echo(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+        for step in range(1, 4):
+            ctx.report(step, 3)
+            await asyncio.sleep(0.01)
+        return {"echo": params["value"]}
+
+    async def refuse(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+        raise InvalidInputError("`value` is not acceptable: 13")
+
+    async def crash(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+        raise RuntimeError("secret internals")
+
+    async def flaky(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+        seen["flaky"] += 1
+        if ctx.attempt < 2:
+            raise ProviderUnavailableError("the provider answered 503")
+        return {"attempt": ctx.attempt}
+
+    async def slow(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+        # Blocking work in a thread, checking for cancellation between steps like diffusers.
+        def work() -> dict[str, Any]:
+            for step in range(200):
+                ctx.check_cancelled()
+                ctx.report(step + 1, 200)
+                time.sleep(0.02)
+            return {"done": True}
+
+        seen["slow_thread"] = threading.current_thread().name
+        return await asyncio.to_thread(work)
+
+    for kind, handler in [("echo", echo), ("refuse", refuse), ("crash", crash), ("flaky", flaky), ("slow", slow)]:
+        handlers.register(kind, handler)
+    return handlers, seen
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> tuple[str, str | None]:
+    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    return request.param, url
+
+
+async def test_a_job_goes_from_queued_to_succeeded_with_progress(backend: tuple[str, str | None]) -> None:
+    handlers, _ = make_handlers()
+    async with queue_rig(*backend[:1], handlers, backend[1]) as rig:
+        job = await rig.queue.submit("echo", {"value": 7})
+        assert job.status == "queued" and job.kind == "echo"
+        done = await wait_for(rig.queue, job.id, "succeeded")
+        assert done.result == {"echo": 7}
+        assert done.progress is not None and done.progress.total == 3
+        assert done.error is None and done.updated_at >= done.created_at
+
+
+async def test_a_failing_handler_fails_the_job_with_its_reason(backend: tuple[str, str | None]) -> None:
+    handlers, _ = make_handlers()
+    async with queue_rig(backend[0], handlers, backend[1]) as rig:
+        job = await rig.queue.submit("refuse", {})
+        failed = await wait_for(rig.queue, job.id, "failed")
+        assert failed.error.code == "invalid_input"
+        assert "13" in failed.error.message
+
+
+async def test_a_crash_fails_the_job_without_leaking_internals(backend: tuple[str, str | None]) -> None:
+    handlers, _ = make_handlers()
+    async with queue_rig(backend[0], handlers, backend[1]) as rig:
+        job = await rig.queue.submit("crash", {})
+        failed = await wait_for(rig.queue, job.id, "failed")
+        assert failed.error.code == "internal_error"
+        assert "secret" not in failed.error.message
+
+
+async def test_transient_provider_errors_are_retried_with_backoff(backend: tuple[str, str | None]) -> None:
+    handlers, seen = make_handlers()
+    async with queue_rig(backend[0], handlers, backend[1]) as rig:
+        job = await rig.queue.submit("flaky", {})
+        done = await wait_for(rig.queue, job.id, "succeeded")
+        assert done.result == {"attempt": 2}
+        assert done.attempts == 2 and seen["flaky"] == 2
+
+
+async def test_retries_stop_after_the_last_try(backend: tuple[str, str | None]) -> None:
+    handlers, seen = make_handlers()
+    async with queue_rig(backend[0], handlers, backend[1], JOB_MAX_TRIES=1) as rig:
+        job = await rig.queue.submit("flaky", {})
+        failed = await wait_for(rig.queue, job.id, "failed")
+        assert failed.error.code == "provider_unavailable" and seen["flaky"] == 1
+
+
+async def test_cancelling_a_running_job_stops_its_thread(backend: tuple[str, str | None]) -> None:
+    handlers, _ = make_handlers()
+    async with queue_rig(backend[0], handlers, backend[1]) as rig:
+        job = await rig.queue.submit("slow", {})
+        running = await wait_for(rig.queue, job.id, "running")
+        while (await rig.queue.get(job.id)).progress is None:
+            await asyncio.sleep(0.02)
+        cancelled = await rig.queue.cancel(running.id)
+        assert cancelled.status == "cancelled"
+        await asyncio.sleep(1.0)  # the handler stops at its next step; nothing overwrites
+        final = await rig.queue.get(job.id)
+        assert final.status == "cancelled" and final.result is None
+        assert final.progress is not None and final.progress.step < 200
+
+
+async def test_cancelling_a_queued_job_means_it_never_runs(backend: tuple[str, str | None]) -> None:
+    handlers, seen = make_handlers()
+    async with queue_rig(backend[0], handlers, backend[1], JOB_CONCURRENCY=1) as rig:
+        blocker = await rig.queue.submit("slow", {})
+        await wait_for(rig.queue, blocker.id, "running")
+        queued = await rig.queue.submit("flaky", {})
+        assert (await rig.queue.cancel(queued.id)).status == "cancelled"
+        await rig.queue.cancel(blocker.id)
+        await asyncio.sleep(0.5)
+        assert (await rig.queue.get(queued.id)).status == "cancelled"
+        assert seen["flaky"] == 0
+
+
+async def test_cancelling_a_finished_job_returns_its_final_state(backend: tuple[str, str | None]) -> None:
+    handlers, _ = make_handlers()
+    async with queue_rig(backend[0], handlers, backend[1]) as rig:
+        job = await rig.queue.submit("echo", {"value": 1})
+        await wait_for(rig.queue, job.id, "succeeded")
+        assert (await rig.queue.cancel(job.id)).status == "succeeded"
+
+
+async def test_an_idempotency_key_returns_the_same_job(backend: tuple[str, str | None]) -> None:
+    handlers, _ = make_handlers()
+    async with queue_rig(backend[0], handlers, backend[1]) as rig:
+        first = await rig.queue.submit("echo", {"value": 1}, idempotency_key="k-1")
+        again = await rig.queue.submit("echo", {"value": 2}, idempotency_key="k-1")
+        other = await rig.queue.submit("echo", {"value": 3}, idempotency_key="k-2")
+        assert again.id == first.id and other.id != first.id
+        assert (await rig.queue.find("k-1")).id == first.id
+        assert await rig.queue.find("nope") is None
+
+
+async def test_unknown_jobs_and_kinds_are_refused(backend: tuple[str, str | None]) -> None:
+    handlers, _ = make_handlers()
+    async with queue_rig(backend[0], handlers, backend[1]) as rig:
+        with pytest.raises(NotFoundError):
+            await rig.queue.get("0" * 32)
+        with pytest.raises(NotFoundError):
+            await rig.queue.cancel("0" * 32)
+        with pytest.raises(ValueError, match="Unknown job kind"):
+            await rig.queue.submit("nope", {})
+
+
+async def test_a_full_queue_answers_overloaded(backend: tuple[str, str | None]) -> None:
+    handlers, _ = make_handlers()
+    async with queue_rig(backend[0], handlers, backend[1], JOB_CONCURRENCY=1, JOB_QUEUE_LIMIT=1) as rig:
+        first = await rig.queue.submit("slow", {})
+        await wait_for(rig.queue, first.id, "running")
+        with pytest.raises(OverloadedError) as info:
+            await rig.queue.submit("slow", {})
+        assert info.value.details["retry_after"] > 0
+        await rig.queue.cancel(first.id)
+
+
+async def test_the_in_process_queue_says_it_forgets_jobs() -> None:
+    handlers, _ = make_handlers()
+    async with queue_rig("memory", handlers) as rig:
+        assert rig.queue.durable is False
+        with pytest.raises(NotFoundError, match="REDIS_URL"):
+            await rig.queue.get("missing")
+
+
+async def test_redis_job_records_survive_an_api_restart(redis_url: str) -> None:
+    handlers, _ = make_handlers()
+    async with queue_rig("redis", handlers, redis_url) as rig:
+        assert rig.queue.durable is True
+        job = await rig.queue.submit("echo", {"value": 5}, idempotency_key="restart")
+        await wait_for(rig.queue, job.id, "succeeded")
+        queue = await rig.restart_api()
+        assert (await queue.get(job.id)).result == {"echo": 5}
+        assert (await queue.submit("echo", {}, idempotency_key="restart")).id == job.id
+
+
+def test_backoff_doubles_per_attempt() -> None:
+    assert [backoff_delay(a, 2.0) for a in (1, 2, 3)] == [2.0, 4.0, 8.0]
+    with pytest.raises(ValueError, match="attempt"):
+        backoff_delay(0, 1.0)
+
+
+def test_the_in_process_queue_restarts_in_a_new_loop_and_says_running_jobs_were_interrupted() -> None:
+    import anyio
+
+    from app.jobs.memory import InProcessJobQueue
+
+    handlers, _ = make_handlers()
+    queue = InProcessJobQueue(handlers)
+
+    async def first_life() -> str:
+        await queue.start()
+        slow = await queue.submit("slow", {})
+        await wait_for(queue, slow.id, "running")
+        await queue.stop()
+        return slow.id
+
+    async def second_life(slow_id: str) -> tuple[Any, Any]:
+        await queue.start()
+        try:
+            job = await queue.submit("echo", {"value": 1})
+            return await wait_for(queue, job.id, "succeeded"), await queue.get(slow_id)
+        finally:
+            await queue.stop()
+
+    slow_id = anyio.run(first_life)
+    done, interrupted = anyio.run(second_life, slow_id)
+    assert done.result == {"echo": 1}
+    assert interrupted.status == "failed" and interrupted.error.code == "interrupted"
+    assert "REDIS_URL" in interrupted.error.message
