@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -87,13 +86,22 @@ def demo(
     """
     import uvicorn
 
+    from app.api.app import create_app
     from app.embedding.availability import weights_available
 
     setup_logging()
+    repo = Path(__file__).resolve().parent.parent
     settings = settings_from_flags()
-    env = {"AUTO_INGEST": "true", "IMAGES_ROOT": str(Path("assets/sample").resolve())}
+    demo: dict[str, object] = {
+        "AUTO_INGEST": True,
+        "IMAGES_ROOT": repo / "assets" / "sample",
+        "THUMBS_ROOT": repo / "data" / "demo" / "thumbs",
+        "QDRANT_URL": None,
+    }
     ok, why = weights_available(settings.MODEL_NAME, settings.PRETRAINED)
-    if not ok:
+    if ok:
+        demo["QDRANT_PATH"] = repo / "data" / "demo" / "qdrant"
+    else:
         log.warning(
             "\n\n  OpenCLIP weights for MODEL_NAME=%s PRETRAINED=%s are not available: %s\n"
             "  The demo continues with RANDOM CLIP weights (sketch/image results are meaningless) and\n"
@@ -103,13 +111,12 @@ def demo(
             settings.PRETRAINED,
             why,
         )
-        env |= {"PRETRAINED": "random", "TEXT_MODEL": "all-MiniLM-L6-v2", "QDRANT_PATH": "data/demo/qdrant-random"}
-    else:
-        env |= {"QDRANT_PATH": "data/demo/qdrant"}
-    env.setdefault("THUMBS_ROOT", "data/demo/thumbs")
-    os.environ.update(env)
-    uvicorn.run("main:app", host=host, port=port)
-
-
-if __name__ == "__main__":
-    app()
+        # A separate store: a collection records its embedding space and refuses others.
+        demo |= {
+            "PRETRAINED": "random",
+            "TEXT_MODEL": "all-MiniLM-L6-v2",
+            "QDRANT_PATH": repo / "data" / "demo" / "qdrant-random",
+        }
+    settings = settings.model_copy(update=demo)
+    typer.echo(f"Clippy demo on http://{host}:{port}  (API docs at /docs)", err=True)
+    uvicorn.run(create_app(settings), host=host, port=port)

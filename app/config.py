@@ -63,6 +63,17 @@ class Settings(BaseSettings):
     HNSW_EF: int = Field(default=256, ge=8, le=8192)
     MAX_LIMIT: int = Field(default=200, ge=1, le=1000)
 
+    # --- cross-modal RAG (app/search/complementary) ---------------------------------------
+    # A prompt decomposes into at most this many sub-queries (POST /search/decompose).
+    RAG_MAX_SUBQUERIES: int = Field(default=8, ge=1, le=32)
+    # A spaCy pipeline with a parser; when it is not installed, a rule-based chunker over
+    # spaCy's tokenizer decomposes prompts (a warning is logged). Empty: always the rules.
+    RAG_SPACY_MODEL: str = "en_core_web_sm"
+    # A reference "covers" a sub-query when its 0..1 score on it is at least this.
+    RAG_COVER_THRESHOLD: float = Field(default=0.5, ge=0, le=1)
+    # Exact subset search while at most this many subsets need trying; greedy beyond.
+    RAG_EXACT_MAX_SUBSETS: int = Field(default=20_000, ge=0, le=10_000_000)
+
     # --- input bounds (app/imaging) --------------------------------------------------------
     MAX_UPLOAD_BYTES: int = Field(default=20 * 1024 * 1024, ge=1024)
     MAX_IMAGE_PIXELS: int = Field(default=40_000_000, ge=1024)
@@ -93,6 +104,9 @@ class Settings(BaseSettings):
     SDXL_VAE_TILING: bool = False
     # none | model (enable_model_cpu_offload) | sequential (slowest, least GPU memory).
     SDXL_CPU_OFFLOAD: Literal["none", "model", "sequential"] = "none"
+    # A scribble ControlNet (e.g. xinsir/controlnet-scribble-sdxl-1.0): when set, a sketch steers
+    # generation through it (sketchWeight → conditioning scale) instead of img2img.
+    SDXL_CONTROLNET_MODEL: str | None = None
     # None disables references on the sdxl provider (requests with refs get a 422).
     IP_ADAPTER_MODEL: str | None = "h94/IP-Adapter"
     IP_ADAPTER_SUBFOLDER: str = "sdxl_models"
@@ -134,6 +148,31 @@ class Settings(BaseSettings):
     JOB_TTL_S: int = Field(default=7 * 24 * 3600, ge=60)
     JOB_TIMEOUT_S: int = Field(default=3600, ge=1)
     JOB_QUEUE_NAME: str = "clippy:jobs"
+
+    # --- client (client/) ------------------------------------------------------------------
+    # The production build of the sketch client, served at `/` when present.
+    CLIENT_DIST: Path = Path(__file__).resolve().parent.parent / "client" / "dist"
+
+    # --- security and operations (app/api) -------------------------------------------------
+    # API keys, comma-separated: `key` (read scope) or `key:admin`. Unset: no key is needed.
+    API_KEYS: str | None = None
+    # Browser origins allowed to call the API, comma-separated (`*` for any). Unset: no CORS.
+    CORS_ORIGINS: str | None = None
+    # Requests per API key (per client IP without one), `limits` notation: `600/minute;50/second`.
+    RATE_LIMIT: str | None = None
+    # Where rate-limit counters live: memory:// (one process) or redis://host:6379 (shared).
+    RATE_LIMIT_STORAGE: str = "memory://"
+    # A whole request body above this gets 413 before it is read.
+    MAX_REQUEST_BYTES: int = Field(default=64 * 1024 * 1024, ge=1024)
+    LOG_FORMAT: Literal["text", "json"] = "text"
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    METRICS_ENABLED: bool = True
+
+    # --- library (app/library) -------------------------------------------------------------
+    # Near duplicates: image-vector cosine at or above this (GET /images/duplicates, find_duplicates).
+    DUPLICATE_THRESHOLD: float = Field(default=0.95, ge=0, le=1)
+    # Trained projection heads (scripts/finetune_adapter.py): <ADAPTERS_ROOT>/<COLLECTION>/<name>.*
+    ADAPTERS_ROOT: Path = Path("./data/adapters")
 
     # --- demo (main.py) --------------------------------------------------------------------
     # Ingest IMAGES_ROOT's manifest when the collection is empty at start-up.

@@ -40,6 +40,13 @@ class UnsupportedMediaError(ClippyError):
     code = "unsupported_media"
 
 
+class UnauthorizedError(ClippyError):
+    """No API key, or an unknown one (API_KEYS)."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
 class ForbiddenError(ClippyError):
     status_code = 403
     code = "forbidden"

@@ -51,8 +51,19 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int, name: str = "i
                     limit=max_pixels,
                 )
             img.load()
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise UnsupportedMediaError(f"`{name}` is not a readable image: {e}", field=name) from e
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        # Pillow's own bound (Image.MAX_IMAGE_PIXELS) caught it before ours: still too many pixels.
+        raise PayloadTooLargeError(
+            f"`{name}` has too many pixels; the limit is {max_pixels} (MAX_IMAGE_PIXELS): {e}",
+            field=name,
+            limit=max_pixels,
+        ) from e
+    except UnidentifiedImageError as e:
+        raise UnsupportedMediaError(
+            f"`{name}` is not an image Clippy reads (the content is sniffed, not the name); send one of "
+            f"{sorted(ALLOWED_FORMATS)}. SVG is not accepted: rasterise it first.",
+            field=name,
+        ) from e
     except (OSError, SyntaxError, ValueError) as e:
         # Truncated or corrupt files surface as OSError/SyntaxError from the decoders.
         raise UnsupportedMediaError(f"`{name}` is corrupt or truncated: {e}", field=name) from e

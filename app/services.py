@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.config import Settings
 from app.embedding import Encoders, load_encoders
-from app.errors import ModelMismatchError, NotFoundError
+from app.errors import ClippyError, ModelMismatchError, NotFoundError
 from app.generation.service import GenerationService, build_generation_and_jobs
 from app.ingest.pipeline import IngestOptions, Ingestor
-from app.ingest.sources import read_manifest
+from app.ingest.sources import Item, read_manifest
 from app.jobs import JobQueue
 from app.search.hybrid import HybridSearcher
 from app.storage import VectorStore, open_store
 from app.storage.files import safe_join
-from app.storage.schema import CollectionSchema
+from app.storage.schema import CollectionSchema, content_sha256, point_id
 from app.storage.thumbs import ThumbnailCache
 
 log = logging.getLogger(__name__)
@@ -49,7 +51,9 @@ class Services:
             searcher.unusable = e
         services = cls(settings, encoders, store, searcher, ThumbnailCache(settings.THUMBS_ROOT, settings.THUMB_SIZE))
         services.generation, services.jobs = build_generation_and_jobs(
-            settings, resolve_library_image=services.resolve_library_image
+            settings,
+            resolve_library_image=services.resolve_library_image,
+            add_to_library=services.add_generated_to_library,
         )
         return services
 
@@ -81,6 +85,30 @@ class Services:
         if not found:
             raise NotFoundError(f"no library image with id {image_id!r}.", id=image_id)
         return safe_join(Path(self.settings.IMAGES_ROOT), str(found[0].payload.get("path", "")))
+
+    def add_generated_to_library(self, path: Path, tags: list[str], source: str) -> str:
+        """`addToLibrary`: copy a generated image under IMAGES_ROOT/generated/ and embed it, with
+        its prompt (from the sidecar) as the caption, so search finds it by text."""
+        root = Path(self.settings.IMAGES_ROOT)
+        dest = root / "generated" / path.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, dest)
+        sidecar_path = path.with_suffix(".json")
+        sidecar = json.loads(sidecar_path.read_text()) if sidecar_path.is_file() else {}
+        extra = {
+            "caption": sidecar.get("prompt") or None,
+            "generated": {k: sidecar.get(k) for k in ("jobId", "provider", "model", "seed")},
+        }
+        opts = IngestOptions(
+            library=self.settings.DEFAULT_LIBRARY,
+            images_root=root,
+            max_pixels=self.settings.MAX_IMAGE_PIXELS,
+            source=source,
+        )
+        report = Ingestor(self.encoders, self.store, opts).run([Item(dest, tags, extra)])
+        if report.failures:
+            raise ClippyError(f"could not add {path.name} to the library: {report.failures[0].reason}")
+        return point_id(content_sha256(dest.read_bytes()), opts.library)
 
     def ingest_sample_library(self) -> None:
         """First run of the demo: ingest IMAGES_ROOT's manifest.jsonl into the empty store."""

@@ -31,6 +31,9 @@ IP_ADAPTER_WEIGHT_NAME = "ip-adapter_sdxl.safetensors"
 class TinySdxl:
     model_dir: Path
     ip_adapter_dir: Path
+    # A tiny scribble ControlNet; not in `env()` (the default sketch path is img2img): add
+    # SDXL_CONTROLNET_MODEL=<this> to try the ControlNet path.
+    controlnet_dir: Path
 
     def env(self) -> dict[str, str]:
         """The settings that make the `sdxl` provider load this pipeline."""
@@ -89,6 +92,7 @@ def build_tiny_sdxl(out: Path, seed: int = 0) -> TinySdxl:
     import torch
     from diffusers import (
         AutoencoderKL,
+        ControlNetModel,
         EulerDiscreteScheduler,
         StableDiffusionXLPipeline,
         UNet2DConditionModel,
@@ -232,10 +236,19 @@ def build_tiny_sdxl(out: Path, seed: int = 0) -> TinySdxl:
     )
     encoder.save_pretrained(str(ip_dir / IP_ADAPTER_SUBFOLDER / "image_encoder"))
 
+    # ControlNet from the UNet's encoder; its zero-initialised output convolutions get small
+    # random weights so the conditioning scale visibly matters.
+    controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(8, 8, 8, 16))
+    with torch.no_grad():
+        for module in [*controlnet.controlnet_down_blocks, controlnet.controlnet_mid_block]:
+            torch.nn.init.normal_(module.weight, std=0.2)
+    controlnet_dir = out / "controlnet-scribble"
+    controlnet.save_pretrained(str(controlnet_dir))
+
     for leftover in staging.iterdir():
         leftover.unlink()
     staging.rmdir()
-    return TinySdxl(model_dir=model_dir, ip_adapter_dir=ip_dir)
+    return TinySdxl(model_dir=model_dir, ip_adapter_dir=ip_dir, controlnet_dir=controlnet_dir)
 
 
 def main() -> None:
@@ -246,6 +259,7 @@ def main() -> None:
     tiny = build_tiny_sdxl(args.out, seed=args.seed)
     for key, value in tiny.env().items():
         print(f"{key}={value}")
+    print(f"# SDXL_CONTROLNET_MODEL={tiny.controlnet_dir}")
 
 
 if __name__ == "__main__":

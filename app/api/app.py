@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from app.api.errors import install_error_handlers
-from app.api.routes import generate, images, info, jobs, search
+from app.api.middleware import install_operations
+from app.api.routes import generate, images, info, jobs, library, rag, search
+from app.api.security import guard_dependencies, install_security
 from app.config import Settings
 from app.services import Services
 
@@ -36,21 +39,29 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         version="0.1.0",
         summary="Find reference images by sketch, text and example; generate from them.",
         lifespan=lifespan,
+        # API keys and rate limits on every route (app/api/security.py).
+        dependencies=guard_dependencies(settings),
     )
     app.state.settings = settings
     install_error_handlers(app)
-
-    @app.middleware("http")
-    async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
-        request.state.request_id = rid
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = rid
-        return response
+    # Request ids, body bound, access log, /metrics; then CORS, outermost (app/api/middleware.py).
+    install_operations(app, settings)
+    install_security(app, settings)
 
     app.include_router(search.router)
+    app.include_router(rag.router)
     app.include_router(images.router)
     app.include_router(info.router)
     app.include_router(generate.router)
     app.include_router(jobs.router)
+    app.include_router(library.router)
+    mount_client(app, settings.CLIENT_DIST)
     return app
+
+
+def mount_client(app: FastAPI, dist: Path) -> None:
+    """Serve the built sketch client at `/` (after every API route, so those win)."""
+    if (dist / "index.html").is_file():
+        app.mount("/", StaticFiles(directory=dist, html=True), name="client")
+    else:
+        log.info("no client build at %s (run `make client`); serving the API only", dist)

@@ -2,6 +2,8 @@
 
 - Text-to-image, or img2img from the sketch when `sketchWeight > 0`
   (strength = 1 - sketchWeight; steps are raised so at least one denoising step runs).
+  With SDXL_CONTROLNET_MODEL (a scribble ControlNet) the sketch is inverted to white lines
+  on black and steers a ControlNet instead (conditioning scale = sketchWeight).
 - References go in as IP-Adapter images. The adapter is loaded twice — slot 0 for style
   refs, slot 1 for subject refs — with the block-wise scales of IP_ADAPTER_STYLE_BLOCKS /
   IP_ADAPTER_SUBJECT_BLOCKS (InstantStyle: style → the style block only; subject → the
@@ -20,7 +22,7 @@ import math
 import threading
 from typing import Any
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from app.config import Settings
 from app.errors import InvalidInputError, WeightsUnavailableError
@@ -51,6 +53,11 @@ def img2img_plan(steps: int, sketch_weight: float) -> tuple[float, int, int]:
     return strength, asked, min(int(asked * strength), asked)
 
 
+def scribble(sketch: Image.Image, width: int, height: int) -> Image.Image:
+    """A sketch (dark lines on white) as scribble ControlNets want it: white lines on black."""
+    return ImageOps.invert(sketch.convert("L")).convert("RGB").resize((width, height))
+
+
 def per_ref_scales(base: list[float], refs_by_slot: list[list[Ref]]) -> list[float | list[float]]:
     """A processor's scales: for each slot, `weight × the slot's block scale` per image."""
     scales: list[float | list[float]] = []
@@ -71,6 +78,7 @@ class SdxlProvider(ImageProvider):
         self._run_lock = threading.Lock()
         self._pipe: Any = None
         self._img2img: Any = None
+        self._controlnet: Any = None
         # Per IP-Adapter processor: its block scale for [style slot, subject slot].
         self._base_scales: dict[str, list[float]] = {}
         self._device = "cpu"
@@ -105,6 +113,8 @@ class SdxlProvider(ImageProvider):
     def _load(self) -> None:
         import torch
         from diffusers import (
+            ControlNetModel,
+            StableDiffusionXLControlNetPipeline,
             StableDiffusionXLImg2ImgPipeline,
             StableDiffusionXLPipeline,
         )
@@ -129,6 +139,13 @@ class SdxlProvider(ImageProvider):
                     image_encoder_folder=s.IP_ADAPTER_IMAGE_ENCODER_FOLDER,
                     **({"cache_dir": str(s.MODEL_CACHE_DIR)} if s.MODEL_CACHE_DIR else {}),
                 )
+            controlnet = (
+                ControlNetModel.from_pretrained(  # type: ignore[no-untyped-call]
+                    s.SDXL_CONTROLNET_MODEL, **{k: v for k, v in kwargs.items() if k != "variant"}
+                )
+                if s.SDXL_CONTROLNET_MODEL
+                else None
+            )
         except (OSError, ValueError) as e:
             raise WeightsUnavailableError(
                 f"Could not load SDXL_MODEL={s.SDXL_MODEL!r} / IP_ADAPTER_MODEL="
@@ -142,16 +159,21 @@ class SdxlProvider(ImageProvider):
             pipe.enable_attention_slicing()
         if s.SDXL_VAE_TILING:
             pipe.vae.enable_tiling()
-        match s.SDXL_CPU_OFFLOAD:
-            case "model":
-                pipe.enable_model_cpu_offload()
-            case "sequential":
-                pipe.enable_sequential_cpu_offload()
-            case "none":
-                pipe.to(device)
-            case _:
-                raise ValueError(f"Unknown SDXL_CPU_OFFLOAD: {s.SDXL_CPU_OFFLOAD!r}")
-        pipe.set_progress_bar_config(disable=True)
+        pipelines = [pipe]
+        if controlnet is not None:
+            self._controlnet = StableDiffusionXLControlNetPipeline.from_pipe(pipe, controlnet=controlnet)
+            pipelines.append(self._controlnet)
+        for p in pipelines:
+            match s.SDXL_CPU_OFFLOAD:
+                case "model":
+                    p.enable_model_cpu_offload()
+                case "sequential":
+                    p.enable_sequential_cpu_offload()
+                case "none":
+                    p.to(device)
+                case _:
+                    raise ValueError(f"Unknown SDXL_CPU_OFFLOAD: {s.SDXL_CPU_OFFLOAD!r}")
+            p.set_progress_bar_config(disable=True)
         self._device = device.type
         self._pipe = pipe
         self._img2img = StableDiffusionXLImg2ImgPipeline.from_pipe(pipe)
@@ -180,6 +202,7 @@ class SdxlProvider(ImageProvider):
     def close(self) -> None:
         self._pipe = None
         self._img2img = None
+        self._controlnet = None
         self._loaded = False
 
     # --- generating ----------------------------------------------------------------------
@@ -206,7 +229,16 @@ class SdxlProvider(ImageProvider):
         }
         notes: list[str] = []
         use_sketch = spec.sketch is not None and spec.sketch_weight > 0
-        if use_sketch:
+        use_controlnet = use_sketch and self._controlnet is not None
+        if use_controlnet:
+            assert spec.sketch is not None
+            total = steps
+            kwargs.update(
+                image=scribble(spec.sketch, spec.width, spec.height),
+                controlnet_conditioning_scale=spec.sketch_weight,
+                num_inference_steps=steps,
+            )
+        elif use_sketch:
             assert spec.sketch is not None
             strength, asked, total = img2img_plan(steps, spec.sketch_weight)
             if asked != steps:
@@ -231,7 +263,7 @@ class SdxlProvider(ImageProvider):
         with self._run_lock:
             if self._base_scales:
                 kwargs.update(self._ip_adapter_inputs(spec))
-            pipe = self._img2img if use_sketch else self._pipe
+            pipe = self._controlnet if use_controlnet else self._img2img if use_sketch else self._pipe
             hooks.report(0, total)
             out = pipe(**kwargs)
         images: list[Image.Image] = list(out.images)

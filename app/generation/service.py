@@ -328,7 +328,8 @@ class GenerationService:
             "images": images,
             "provider": params.provider,
             "model": output.model,
-            "seed": params.seed,
+            # The seed actually used (null where the provider could not honour one).
+            "seed": output.seeds[0] if output.seeds else None,
             "notes": output.notes,
         }
 

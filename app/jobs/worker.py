@@ -85,6 +85,9 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
             max_tries=settings.JOB_MAX_TRIES,
             backoff_s=settings.JOB_RETRY_BACKOFF_S,
         )
+    except asyncio.CancelledError:
+        jctx.cancel()  # the worker is shutting down: stop the handler's thread at its next step
+        raise
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):

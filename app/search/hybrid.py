@@ -11,13 +11,14 @@ Inputs reach views like this (README, "How a query is routed"):
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
 
 from app.config import Settings
-from app.embedding import Encoders, edge_map, normalize_sketch
+from app.embedding import Encoders, TextEncoder, edge_map, normalize_sketch
 from app.embedding.tags import query_vector
 from app.errors import ClippyError, InvalidInputError, NotFoundError
 from app.search.cursor import Cursor
@@ -25,7 +26,7 @@ from app.search.filters import to_store_filter
 from app.search.models import Hit, HybridQuery, SearchResult, Timings, ViewScore
 from app.search.rerank import ViewScores, calibrate_view, combine, dense_scores, normalize_weights, rank, weighted_total
 from app.storage.base import VectorStore
-from app.storage.types import DENSE_VIEWS, Filter, HasId, ScoredPoint, Sparse, Vector, ViewQuery
+from app.storage.types import ALL_VIEWS, DENSE_VIEWS, Filter, HasId, ScoredPoint, Sparse, Vector, ViewQuery
 
 
 def _ms(start: float, end: float) -> float:
@@ -64,32 +65,35 @@ class HybridSearcher:
         # answers with it (409) instead of returning meaningless neighbours.
         self.unusable: ClippyError | None = None
 
-    def encode(self, inputs: QueryInputs) -> EncodedQuery:
-        """Each input through its encoder once; image-tower inputs share one forward."""
+    def encode(self, inputs: QueryInputs, views: Collection[str] = ALL_VIEWS) -> EncodedQuery:
+        """Each input through its encoder once, and only for the `views` that will be
+        searched; image-tower inputs share one forward."""
         enc = EncodedQuery()
         pictures: list[tuple[str, Image.Image]] = []
-        if inputs.sketch is not None:
+        if inputs.sketch is not None and "edge" in views:
             pictures.append(("edge", normalize_sketch(inputs.sketch)))
         if inputs.image is not None:
-            pictures += [("image", inputs.image), ("edge", edge_map(inputs.image))]
+            if "image" in views:
+                pictures.append(("image", inputs.image))
+            if "edge" in views:
+                pictures.append(("edge", edge_map(inputs.image)))
         if pictures:
-            for (view, _), vec in zip(
-                pictures, self.encoders.clip.encode_images([p for _, p in pictures]), strict=True
-            ):
+            vecs = self.encoders.clip.encode_images([p for _, p in pictures])
+            for (view, _), vec in zip(pictures, vecs, strict=True):
                 enc.positives[view].append(vec)
         texts = [t for t in (inputs.text, inputs.negative_text) if t]
-        if texts:
-            clip_rows = self.encoders.clip.encode_texts(texts)
-            text_rows = (
-                clip_rows if self.encoders.text is self.encoders.clip else self.encoders.text.encode_texts(texts)
-            )
-            target = enc.positives if inputs.text else enc.negatives
-            target["image"].append(clip_rows[0])
-            target["text"].append(text_rows[0])
+        towers: dict[str, TextEncoder] = {"image": self.encoders.clip, "text": self.encoders.text}
+        rows_of: dict[int, np.ndarray] = {}  # with TEXT_MODEL=clip both views share one forward
+        for view, tower in towers.items():
+            if not texts or view not in views:
+                continue
+            if id(tower) not in rows_of:
+                rows_of[id(tower)] = tower.encode_texts(texts)
+            rows = rows_of[id(tower)]
+            (enc.positives if inputs.text else enc.negatives)[view].append(rows[0])
             if inputs.text and inputs.negative_text:
-                enc.negatives["image"].append(clip_rows[1])
-                enc.negatives["text"].append(text_rows[1])
-        if inputs.text:
+                enc.negatives[view].append(rows[1])
+        if inputs.text and "tags" in views:
             enc.sparse = query_vector(inputs.text)
         return enc
 
@@ -114,7 +118,7 @@ class HybridSearcher:
             weights_in = normalize_weights({"image": q.w_img, "edge": q.w_edge, "text": q.w_txt, "tags": q.w_tags})
         except ValueError as e:
             raise InvalidInputError(f"`wImg`/`wEdge`/`wTxt`/`wTags`: {e}.") from e
-        enc = self.encode(inputs)
+        enc = self.encode(inputs, weights_in.keys())
         self._add_examples(enc, q.positive_ids, q.negative_ids)
         vectors = enc.vectors()
         active = [v for v in weights_in if v in vectors]

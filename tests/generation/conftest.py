@@ -31,7 +31,7 @@ from app.generation.service import (
     build_generation_and_jobs,
 )
 from app.jobs import JobQueue
-from scripts.make_tiny_sdxl import build_tiny_sdxl
+from scripts.make_tiny_sdxl import TinySdxl, build_tiny_sdxl
 
 torch.set_num_threads(1)
 
@@ -42,8 +42,13 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(scope="session")
-def tiny_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return build_tiny_sdxl(tmp_path_factory.mktemp("tiny-sdxl")).env()
+def tiny_sdxl(tmp_path_factory: pytest.TempPathFactory) -> TinySdxl:
+    return build_tiny_sdxl(tmp_path_factory.mktemp("tiny-sdxl"))
+
+
+@pytest.fixture(scope="session")
+def tiny_env(tiny_sdxl: TinySdxl) -> dict[str, str]:
+    return tiny_sdxl.env()
 
 
 def make_settings(tiny_env: dict[str, str], root: Path, **overrides: Any) -> Settings:

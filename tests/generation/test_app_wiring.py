@@ -42,6 +42,15 @@ def test_the_app_generates_from_a_library_ref_end_to_end(
             assert done["status"] == "succeeded", done
             assert client.get(done["result"]["images"][0]["url"]).status_code == 200
 
+            added = client.post("/images/generate", json={**body, "prompt": "zebra stripes", "addToLibrary": True})
+            done = poll(client, added.headers["location"], "succeeded", "failed")
+            assert done["status"] == "succeeded", done
+            new_id = done["result"]["images"][0]["id"]
+            assert new_id and client.get(f"/image/{new_id}").status_code == 200
+            hits = client.post("/search/hybrid", json={"queryText": "zebra stripes", "limit": 5}).json()["hits"]
+            found = next(hit for hit in hits if hit["id"] == new_id)
+            assert "generated" in found["tags"] and "zebra" in found["tags"]
+
             for missing in (str(uuid.uuid4()), "not-a-uuid"):
                 refused = client.post("/images/generate", json={**body, "refs": [{"role": "style", "id": missing}]})
                 assert refused.status_code == 404, refused.text

@@ -7,12 +7,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from app.generation.base import GenerationSpec, Hooks, Ref
 from app.generation.sdxl import SdxlProvider, img2img_plan, per_ref_scales
 from app.jobs.base import JobCancelled
-from tests.generation.conftest import png
+from scripts.make_tiny_sdxl import TinySdxl
+from tests.generation.conftest import make_settings, png
 
 pytestmark = pytest.mark.anyio
 
@@ -171,3 +172,36 @@ def test_per_ref_scales_multiply_weights_by_block_scale() -> None:
     refs_style = [Ref("style", 0.5, Image.new("RGB", (1, 1)))]
     assert per_ref_scales([1.0, 0.0], [refs_style, []]) == [[0.5], 0.0]
     assert per_ref_scales([0.0, 1.0], [refs_style, []]) == [0.0, 0.0]
+
+
+@pytest.fixture(scope="module")
+def sdxl_controlnet(
+    tiny_sdxl: TinySdxl, tiny_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> SdxlProvider:
+    settings = make_settings(
+        tiny_env, tmp_path_factory.mktemp("gen"), SDXL_CONTROLNET_MODEL=str(tiny_sdxl.controlnet_dir)
+    )
+    provider = SdxlProvider(settings)
+    provider.load()
+    return provider
+
+
+async def test_with_a_scribble_controlnet_the_sketch_steers_it_by_its_weight(
+    sdxl_controlnet: SdxlProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = Spy(sdxl_controlnet._controlnet)
+    monkeypatch.setattr(sdxl_controlnet, "_controlnet", spy)
+    sketch = Image.new("RGB", (32, 32), "white")
+    ImageDraw.Draw(sketch).line((0, 16, 31, 16), fill="black", width=3)
+    refs = [Ref("style", 0.5, image((200, 0, 0)))]
+    strong = await sdxl_controlnet.generate(spec(sketch=sketch, sketch_weight=0.9, refs=refs))
+    weak = await sdxl_controlnet.generate(spec(sketch=sketch, sketch_weight=0.2, refs=refs))
+
+    first = spy.calls[0]
+    assert first["controlnet_conditioning_scale"] == pytest.approx(0.9)
+    assert first["num_inference_steps"] == 2 and "strength" not in first
+    scribble = np.asarray(first["image"].convert("L"))
+    assert first["image"].size == (64, 64)
+    assert scribble[0, 0] == 0 and scribble[32, 32] == 255  # white lines on black
+    assert first["ip_adapter_image"][0] == [refs[0].image]
+    assert np.abs(pixels(strong.images[0]) - pixels(weak.images[0])).max() > 0

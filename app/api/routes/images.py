@@ -8,19 +8,10 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import ServicesDep
-from app.errors import NotFoundError, UnsupportedMediaError
-from app.services import Services
-from app.storage.files import safe_join
+from app.errors import UnsupportedMediaError
 
 router = APIRouter(tags=["images"])
 CACHE = "public, max-age=86400"
-
-
-def _original(services: Services, image_id: UUID) -> Path:
-    found = services.store.retrieve([str(image_id)])
-    if not found:
-        raise NotFoundError(f"no library image with id {str(image_id)!r}.", id=str(image_id))
-    return safe_join(services.settings.IMAGES_ROOT, str(found[0].payload.get("path", "")))
 
 
 def _file(request: Request, path: Path, media_type: str | None = None) -> Response:
@@ -34,13 +25,13 @@ def _file(request: Request, path: Path, media_type: str | None = None) -> Respon
 
 @router.get("/image/{image_id}", response_class=FileResponse, summary="The original image file")
 async def image(image_id: UUID, request: Request, services: ServicesDep) -> Response:
-    path = await run_in_threadpool(_original, services, image_id)
+    path = await run_in_threadpool(services.resolve_library_image, str(image_id))
     return _file(request, path)
 
 
 @router.get("/thumb/{image_id}", response_class=FileResponse, summary="A cached JPEG thumbnail")
 async def thumb(image_id: UUID, request: Request, services: ServicesDep) -> Response:
-    original = await run_in_threadpool(_original, services, image_id)
+    original = await run_in_threadpool(services.resolve_library_image, str(image_id))
     try:
         path = await run_in_threadpool(services.thumbs.get, str(image_id), original, services.settings.MAX_IMAGE_PIXELS)
     except (OSError, ValueError) as e:

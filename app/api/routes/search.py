@@ -7,6 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.bodies import parse_body
 from app.api.deps import ServicesDep
+from app.api.metrics import observe_search
 from app.search.hybrid import QueryInputs
 from app.search.models import HybridQuery, SearchResult
 
@@ -61,4 +62,5 @@ async def hybrid(request: Request, services: ServicesDep) -> SearchResult:
     # The encoders and the store block: run them off the event loop.
     result = await run_in_threadpool(services.searcher.search, query, inputs)
     result.request_id = request.state.request_id
+    observe_search(request, result.timings)
     return result

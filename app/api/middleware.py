@@ -1,0 +1,162 @@
+"""One ASGI middleware for what every request needs: an id, a body bound, a log line, metrics.
+
+* Request id: the client's ``X-Request-ID`` when it is sane (≤ 128 of ``[A-Za-z0-9._-]``),
+  else a new one; on ``request.state.request_id``, in every log record, echoed on the response.
+* Body bound: ``Content-Length`` above MAX_REQUEST_BYTES is refused with 413 before the app
+  runs; a body without a length (chunked) is counted as it streams and refused the same way.
+* One access-log line and the request metrics per request, labelled by route template
+  (``/image/{image_id}``), never by the raw path.
+
+It is pure ASGI (no BaseHTTPMiddleware), so streamed responses are not buffered.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.api import metrics as metrics_module
+from app.api.logs import request_id_var
+from app.api.metrics import Metrics
+from app.config import Settings
+from app.errors import PayloadTooLargeError
+
+access_log = logging.getLogger("clippy.access")
+_SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def _request_id(given: str | None) -> str:
+    return given if given and _SANE_ID.match(given) else uuid.uuid4().hex
+
+
+def _route_label(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if isinstance(path, str):
+        return path or "/"
+    return "unmatched"
+
+
+class OperationsMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body: int, metrics: Metrics | None = None) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.metrics = metrics
+
+    def _too_large(self, rid: str) -> tuple[Message, Message]:
+        message = f"The request body is larger than {self.max_body} bytes (MAX_REQUEST_BYTES)."
+        body = json.dumps(
+            {
+                "error": {"code": "payload_too_large", "message": message, "details": {"limit": self.max_body}},
+                "requestId": rid,
+            }
+        ).encode()
+        start: Message = {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-request-id", rid.encode()),
+                (b"connection", b"close"),
+            ],
+        }
+        return start, {"type": "http.response.body", "body": body, "more_body": False}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        rid = _request_id(headers.get("x-request-id"))
+        scope.setdefault("state", {})["request_id"] = rid
+        token = request_id_var.set(rid)
+        started = time.perf_counter()
+        state: dict[str, Any] = {"status": 500, "received": 0, "exceeded": False, "replaced": False}
+        if self.metrics is not None:
+            self.metrics.in_flight.inc()
+
+        async def bounded_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                state["received"] += len(message.get("body", b""))
+                if state["received"] > self.max_body:
+                    state["exceeded"] = True
+                    raise PayloadTooLargeError(
+                        f"The request body is larger than {self.max_body} bytes (MAX_REQUEST_BYTES).",
+                        limit=self.max_body,
+                    )
+            return message
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                if state["exceeded"]:
+                    # Whatever the app made of the cut-off body (a parse error, say), the answer is 413.
+                    state["replaced"] = True
+                    state["status"] = 413
+                    for part in self._too_large(rid):
+                        await send(part)
+                    return
+                state["status"] = message["status"]
+                message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", rid.encode())]}
+            elif state["replaced"]:
+                return
+            await send(message)
+
+        try:
+            declared = headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+                state["status"] = 413
+                for part in self._too_large(rid):
+                    await send(part)
+                return
+            try:
+                await self.app(scope, bounded_receive, send_with_id)
+            except PayloadTooLargeError:
+                if not state["exceeded"] or state["replaced"]:
+                    raise
+                state["status"] = 413
+                for part in self._too_large(rid):
+                    await send(part)
+        finally:
+            seconds = time.perf_counter() - started
+            route = _route_label(scope)
+            if self.metrics is not None:
+                self.metrics.in_flight.dec()
+                self.metrics.observe_request(scope["method"], route, state["status"], seconds)
+            path = scope.get("path", "")
+            access_log.log(
+                logging.DEBUG if path in QUIET_PATHS else logging.INFO,
+                "%s %s %s %.1fms",
+                scope["method"],
+                path,
+                state["status"],
+                seconds * 1000,
+                extra={
+                    "method": scope["method"],
+                    "path": path,
+                    "route": route,
+                    "status": state["status"],
+                    "duration_ms": round(seconds * 1000, 2),
+                    "client": (scope.get("client") or ("-",))[0],
+                },
+            )
+            request_id_var.reset(token)
+
+
+def install_operations(app: FastAPI, settings: Settings) -> None:
+    """Add the middleware and, with METRICS_ENABLED, `GET /metrics`."""
+    metrics = Metrics() if settings.METRICS_ENABLED else None
+    app.state.metrics = metrics
+    if metrics is not None:
+        app.include_router(metrics_module.router)
+    app.add_middleware(OperationsMiddleware, max_body=settings.MAX_REQUEST_BYTES, metrics=metrics)

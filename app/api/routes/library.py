@@ -1,0 +1,87 @@
+"""Library browsing: list and delete items, the duplicate report, a GET text search."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import ServicesDep
+from app.library.browse import delete_image, list_images, text_search
+from app.library.duplicates import duplicate_report
+from app.library.models import DeletedImage, DuplicateReport, ImagePage
+from app.search.models import SearchResult
+
+router = APIRouter(tags=["library"])
+
+LibraryParam = Annotated[str | None, Query(max_length=200, description="Only this library (all when omitted).")]
+
+
+@router.get(
+    "/images", response_model=ImagePage, response_model_by_alias=True, summary="Page through the library"
+)
+async def images(
+    services: ServicesDep,
+    library: LibraryParam = None,
+    tag: Annotated[str | None, Query(max_length=200, description="Only items with this tag.")] = None,
+    cursor: Annotated[str | None, Query(max_length=64, description="`nextCursor` of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> ImagePage:
+    return await run_in_threadpool(
+        list_images, services.store, library=library, tag=tag, cursor=cursor, limit=limit
+    )
+
+
+@router.get(
+    "/images/duplicates",
+    response_model=DuplicateReport,
+    response_model_by_alias=True,
+    summary="Exact (same content) and near (image cosine ≥ threshold) duplicate groups",
+)
+async def duplicates(
+    services: ServicesDep,
+    library: LibraryParam = None,
+    threshold: Annotated[float | None, Query(ge=0, le=1, description="Default: DUPLICATE_THRESHOLD.")] = None,
+    neighbours: Annotated[int, Query(ge=1, le=100, description="Neighbours looked at per item.")] = 10,
+) -> DuplicateReport:
+    settings = services.settings
+    return await run_in_threadpool(
+        duplicate_report,
+        services.store,
+        settings.DUPLICATE_THRESHOLD if threshold is None else threshold,
+        library=library,
+        neighbours=neighbours,
+        hnsw_ef=settings.HNSW_EF,
+    )
+
+
+@router.delete(
+    "/images/{image_id}",
+    response_model=DeletedImage,
+    response_model_by_alias=True,
+    summary="Remove an item and its thumbnail (and its file, when the library owns it)",
+)
+async def delete(image_id: UUID, services: ServicesDep) -> DeletedImage:
+    return await run_in_threadpool(
+        delete_image, services.store, services.thumbs, services.settings.IMAGES_ROOT, str(image_id)
+    )
+
+
+@router.get(
+    "/search",
+    response_model=SearchResult,
+    response_model_by_alias=True,
+    summary="Text search over the text views (image cross-modal, text, tags)",
+)
+async def search(
+    request: Request,
+    services: ServicesDep,
+    query: Annotated[str, Query(min_length=1, max_length=1000)],
+    limit: Annotated[int, Query(ge=1, le=200)] = 24,
+    library: LibraryParam = None,
+) -> SearchResult:
+    result = await run_in_threadpool(text_search, services.searcher, query, limit, library)
+    result.request_id = getattr(request.state, "request_id", None)
+    return result

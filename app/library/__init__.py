@@ -1,0 +1,1 @@
+"""Library management: browsing and deleting items, duplicates, sprite atlases, adapters."""

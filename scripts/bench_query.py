@@ -1,0 +1,522 @@
+"""Query speed: Qdrant (embedded qdrant-edge, or a server) against numpy and FAISS, same vectors.
+
+For each library size (10k and 100k points; 1M with --big) it builds a synthetic collection
+in Clippy's schema — three named dense vectors `image`, `edge`, `text` at the model's
+dimension and sparse `tags` — from low-rank + noise vectors (closer to real embeddings than
+uniform random ones, see shared notes), seeded, and times, per query:
+
+  (a) single    one view, top 10                       store.search
+  (b) fusion    3-view hybrid, Qdrant-side fusion        HybridSearcher, rerank=false
+  (c) rerank    (b) + exact weighted re-rank             HybridSearcher, rerank=true
+  (d) filter    (c) with a payload filter (one tag)      HybridSearcher, rerank=true
+
+against numpy brute force (exact: the ground truth) and FAISS (flat, exact; HNSW), in the
+same run on the same vectors, with recall@10 of each against the exact answer. For the
+hybrids the exact answer is the service's own definition computed over the whole library:
+each view's cosines, calibrated by its own top-`pool` distribution, weighted, summed.
+Embedded runs time the store before and/or after `optimize()` (HNSW build; slow at 100k).
+
+`--e2e` times POST /search/hybrid (multipart: sketch + text) through the real app with a
+real random-weight model and splits it into decode, sketch normalisation, encoders, Qdrant,
+re-rank and the rest (HTTP, validation, serialisation).
+
+examples:
+  python scripts/bench_query.py                        # 10k and 100k, embedded, before+after optimize
+  python scripts/bench_query.py --sizes 10000 --e2e    # quick run + end-to-end split
+  python scripts/bench_query.py --big                  # adds 1M points (needs ~10 GB RAM, long)
+  python scripts/bench_query.py --qdrant-url http://localhost:6333
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+if __package__ in (None, ""):  # run by path: make `app` and `scripts` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from scripts.bench_common import (  # noqa: E402
+    RESULTS_DIR,
+    format_table,
+    latency_summary,
+    limit_threads,
+    time_calls,
+    write_json,
+)
+
+log = logging.getLogger("bench_query")
+
+VIEWS = ("image", "edge", "text")
+WEIGHTS = {"image": 0.4, "edge": 0.4, "text": 0.2}
+K = 10
+
+
+# --- synthetic data -----------------------------------------------------------------------
+
+
+@dataclass
+class Synthetic:
+    vectors: dict[str, np.ndarray]  # view → (n, dim) unit rows
+    tags: list[list[str]]
+    queries: dict[str, np.ndarray]  # view → (q, dim) unit rows
+    filter_tag: str
+    filter_share: float
+
+
+def _low_rank(rng: np.random.Generator, n: int, basis: np.ndarray, noise: float) -> np.ndarray:
+    rank, dim = basis.shape
+    rows = rng.standard_normal((n, rank), dtype=np.float32) @ basis
+    rows += noise * rng.standard_normal((n, dim), dtype=np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows
+
+
+def synthesize(n: int, dim: int, n_queries: int, rank: int, noise: float, seed: int) -> Synthetic:
+    """Per view: rows = Z·B + noise·E (Z, B, E standard normal), unit length. Queries come
+    from the same distribution. Tags: a Zipf-like vocabulary of 2,000 terms, 3–6 per point."""
+    rng = np.random.default_rng(seed)
+    vectors, queries = {}, {}
+    for view in VIEWS:
+        basis = rng.standard_normal((rank, dim), dtype=np.float32) / np.sqrt(rank)
+        scale = noise / np.sqrt(dim) * np.sqrt(rank)  # noise relative to the signal's per-dim size
+        vectors[view] = _low_rank(rng, n, basis, scale)
+        queries[view] = _low_rank(rng, n_queries, basis, scale)
+    vocab = [f"tag{i:04d}" for i in range(2000)]
+    p = 1.0 / np.arange(1, len(vocab) + 1) ** 1.1
+    p /= p.sum()
+    counts = rng.integers(3, 7, n)
+    picks = rng.choice(len(vocab), size=int(counts.sum()), p=p)
+    tags, at = [], 0
+    for c in counts:
+        tags.append(sorted({vocab[j] for j in picks[at : at + c]}))
+        at += c
+    filter_tag = vocab[4]  # common but selective: ~5–10% of points
+    share = sum(filter_tag in t for t in tags) / n
+    return Synthetic(vectors, tags, queries, filter_tag, share)
+
+
+# --- exact answers (numpy) -----------------------------------------------------------------
+
+
+def exact_single(vectors: np.ndarray, q: np.ndarray, mask: np.ndarray | None = None) -> list[int]:
+    scores = vectors @ q
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    top = np.argpartition(-scores, K)[:K]
+    return [int(i) for i in top[np.argsort(-scores[top], kind="stable")]]
+
+
+def exact_hybrid(data: Synthetic, qi: int, pool: int, mask: np.ndarray | None = None) -> list[int]:
+    """The service's weighted score over the whole library: per view cosines, calibrated
+    by the view's own top-`pool` (mean ± 3σ, clipped), weighted sum; top K."""
+    from app.search.rerank import calibrate_view
+
+    total = np.zeros(len(data.tags))
+    for view, w in WEIGHTS.items():
+        raw = data.vectors[view] @ data.queries[view][qi]
+        if mask is not None:
+            raw = np.where(mask, raw, np.nan)
+        # calibrate_view takes the top-`pool` of the raw scores it is given.
+        total += w * calibrate_view(raw.astype(np.float64), pool).calibrated
+    if mask is not None:
+        total = np.where(mask, total, -np.inf)
+    top = np.argpartition(-total, K)[:K]
+    return [int(i) for i in top[np.argsort(-total[top], kind="stable")]]
+
+
+def recall(found: Sequence[Sequence[int]], truth: Sequence[Sequence[int]]) -> float:
+    return float(np.mean([len(set(f[:K]) & set(t[:K])) / K for f, t in zip(found, truth, strict=True)]))
+
+
+# --- FAISS ---------------------------------------------------------------------------------
+
+
+class FaissIndexes:
+    def __init__(self, data: Synthetic, hnsw_m: int, ef_construction: int, ef_search: int) -> None:
+        import faiss
+
+        self.faiss = faiss
+        self.ef_search = ef_search
+        self.flat: dict[str, Any] = {}
+        self.hnsw: dict[str, Any] = {}
+        self.build_s: dict[str, float] = {}
+        for view, rows in data.vectors.items():
+            flat = faiss.IndexFlatIP(rows.shape[1])
+            flat.add(rows)
+            self.flat[view] = flat
+            start = time.perf_counter()
+            hnsw = faiss.IndexHNSWFlat(rows.shape[1], hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            hnsw.hnsw.efConstruction = ef_construction
+            hnsw.add(rows)
+            self.build_s[view] = round(time.perf_counter() - start, 2)
+            self.hnsw[view] = hnsw
+
+    def params(self, kind: str, mask_ids: np.ndarray | None) -> Any:
+        sel = self.faiss.IDSelectorBatch(mask_ids) if mask_ids is not None else None
+        if kind == "hnsw":
+            return self.faiss.SearchParametersHNSW(efSearch=self.ef_search, sel=sel)
+        return self.faiss.SearchParameters(sel=sel) if sel is not None else None
+
+    def search(self, kind: str, view: str, q: np.ndarray, k: int, params: Any = None) -> list[int]:
+        index = (self.hnsw if kind == "hnsw" else self.flat)[view]
+        if params is None and kind == "hnsw":
+            params = self.params("hnsw", None)
+        _, ids = index.search(q[None, :], k, params=params)
+        return [int(i) for i in ids[0] if i >= 0]
+
+
+def union_rerank(data: Synthetic, qi: int, candidates: Sequence[int], pool: int) -> list[int]:
+    """The service's re-rank (app/search/rerank) over a candidate union from another engine."""
+    from app.search.rerank import calibrate_view, rank, weighted_total
+
+    cand = np.asarray(sorted(set(candidates)))
+    views = {
+        view: calibrate_view((data.vectors[view][cand] @ data.queries[view][qi]).astype(np.float64), pool)
+        for view in VIEWS
+    }
+    totals = weighted_total(views, WEIGHTS)
+    order = rank([f"{int(c):09d}" for c in cand], totals)
+    return [int(cand[i]) for i in order[:K]]
+
+
+# --- Qdrant ------------------------------------------------------------------------------
+
+
+def point_uuid(i: int) -> str:
+    return f"00000000-0000-4000-8000-{i:012d}"
+
+
+def open_bench_store(args: argparse.Namespace, n: int, dim: int) -> tuple[Any, Path | None]:
+    from app.storage.schema import CollectionSchema
+
+    schema = CollectionSchema(image_dim=dim, text_dim=dim, space={"model": "synthetic", "image_dim": dim})
+    collection = f"bench_{n}_{dim}"
+    tmp: Path | None = None
+    if args.qdrant_url:
+        from app.storage.remote import RemoteStore, connect
+
+        store: Any = RemoteStore(connect(args.qdrant_url, args.qdrant_api_key), collection)
+        if store.exists():
+            store.client.delete_collection(collection)
+    else:
+        from app.storage.edge import EdgeStore
+
+        tmp = Path(tempfile.mkdtemp(prefix="clippy-bench-", dir=args.workdir))
+        store = EdgeStore(tmp, collection)
+    store.create(schema)
+    return store, tmp
+
+
+def upsert(store: Any, data: Synthetic, batch: int = 512) -> float:
+    from app.embedding.tags import tags_vector
+    from app.storage.types import PointRecord
+
+    n = len(data.tags)
+    start = time.perf_counter()
+    for lo in range(0, n, batch):
+        hi = min(n, lo + batch)
+        cols = {view: data.vectors[view][lo:hi].tolist() for view in VIEWS}
+        store.upsert(
+            [
+                PointRecord(
+                    id=point_uuid(i),
+                    vectors={**{view: cols[view][i - lo] for view in VIEWS}, "tags": tags_vector(data.tags[i])},
+                    payload={"tags": data.tags[i], "library": "default", "path": f"synthetic/{i}.png"},
+                )
+                for i in range(lo, hi)
+            ]
+        )
+    return time.perf_counter() - start
+
+
+class VectorSearcher:
+    """The service's HybridSearcher with encode() answered by synthetic query vectors."""
+
+    def __init__(self, store: Any, data: Synthetic) -> None:
+        from app.config import Settings
+        from app.search.hybrid import EncodedQuery, HybridSearcher
+
+        settings = Settings(_env_file=None)  # type: ignore[call-arg]  # defaults: pool, hnsw_ef
+        encoders: Any = SimpleNamespace(clip=SimpleNamespace(name="synthetic", pretrained="synthetic"))
+        self.searcher = HybridSearcher(encoders, store, settings)
+        self.settings = settings
+        self.data = data
+        self._enc: Any = None
+        self.searcher.encode = lambda inputs, views=(): self._enc  # type: ignore[method-assign]
+        self._make = EncodedQuery
+
+    def pool(self) -> int:
+        return max(self.settings.MIN_POOL, self.settings.CANDIDATE_FACTOR * K)
+
+    def hybrid(self, qi: int, rerank: bool, filter_tag: str | None = None) -> list[int]:
+        from app.search.hybrid import QueryInputs
+        from app.search.models import HybridQuery, SearchFilter
+
+        enc = self._make()
+        for view in VIEWS:
+            enc.positives[view].append(self.data.queries[view][qi])
+        self._enc = enc
+        query = HybridQuery(
+            w_img=WEIGHTS["image"],
+            w_edge=WEIGHTS["edge"],
+            w_txt=WEIGHTS["text"],
+            w_tags=0.0,
+            limit=K,
+            rerank=rerank,
+            filter=SearchFilter(tags_all=[filter_tag]) if filter_tag else None,
+        )
+        hits = self.searcher.search(query, QueryInputs()).hits
+        return [int(h.id.rsplit("-", 1)[1]) for h in hits]
+
+    def single(self, qi: int, view: str = "image") -> list[int]:
+        from app.storage.types import ViewQuery
+
+        hits = self.searcher.store.search(
+            ViewQuery(view, self.data.queries[view][qi].tolist(), K), hnsw_ef=self.settings.HNSW_EF
+        )
+        return [int(h.id.rsplit("-", 1)[1]) for h in hits]
+
+
+# --- one size ------------------------------------------------------------------------------
+
+
+def bench_size(args: argparse.Namespace, n: int) -> list[dict[str, Any]]:
+    nq = args.queries
+    t0 = time.perf_counter()
+    data = synthesize(n, args.dim, nq, args.rank, args.noise, args.seed)
+    log.info("n=%d: synthesized in %.1f s (filter tag on %.1f%% of points)", n, time.perf_counter() - t0, 100 * data.filter_share)
+    mask = np.array([data.filter_tag in t for t in data.tags])
+    rows: list[dict[str, Any]] = []
+
+    def add(engine: str, case: str, fn: Callable[[int], list[int]], truth: list[list[int]], **extra: Any) -> None:
+        times, found = time_calls(fn, nq, warmup=min(5, nq))
+        rows.append({"n": n, "engine": engine, "case": case, **latency_summary(times),
+                     "recall@10": round(recall(found, truth), 4), **extra})  # fmt: skip
+        log.info("n=%d %-22s %-8s p50 %.2f ms recall %.3f", n, engine, case, rows[-1]["p50_ms"], rows[-1]["recall@10"])
+
+    pool = max(64, 4 * K)  # the service's pool at limit 10 (MIN_POOL, CANDIDATE_FACTOR defaults)
+    truth_single = [exact_single(data.vectors["image"], data.queries["image"][i]) for i in range(nq)]
+    truth_hybrid = [exact_hybrid(data, i, pool) for i in range(nq)]
+    truth_filter = [exact_hybrid(data, i, pool, mask) for i in range(nq)]
+
+    # numpy brute force: the exact answers, timed.
+    add("numpy (exact)", "single", lambda i: exact_single(data.vectors["image"], data.queries["image"][i]), truth_single)
+    add("numpy (exact)", "rerank", lambda i: exact_hybrid(data, i, pool), truth_hybrid)
+    add("numpy (exact)", "filter", lambda i: exact_hybrid(data, i, pool, mask), truth_filter)
+
+    if not args.no_faiss:
+        t0 = time.perf_counter()
+        fx = FaissIndexes(data, args.faiss_m, args.faiss_ef_construction, args.hnsw_ef)
+        log.info("n=%d: FAISS indexes in %.1f s (HNSW build per view %s s)", n, time.perf_counter() - t0, fx.build_s)
+        mask_ids = np.nonzero(mask)[0].astype(np.int64)
+        for kind in ("flat", "hnsw"):
+            name = f"faiss {kind}"
+            extra = {"build_s": round(sum(fx.build_s.values()), 1)} if kind == "hnsw" else {}
+            add(name, "single", lambda i, k=kind: fx.search(k, "image", data.queries["image"][i], K), truth_single, **extra)
+
+            def hybrid(i: int, k: str = kind, flt: bool = False) -> list[int]:
+                params = fx.params(k, mask_ids) if flt else None
+                cand = [c for v in VIEWS for c in fx.search(k, v, data.queries[v][i], pool, params)]
+                return union_rerank(data, i, cand, pool)
+
+            add(name, "rerank", hybrid, truth_hybrid)
+            add(name, "filter", lambda i, k=kind: hybrid(i, k, True), truth_filter)
+
+    store, tmp = open_bench_store(args, n, args.dim)
+    try:
+        up = upsert(store, data)
+        log.info("n=%d: upserted in %.1f s", n, up)
+        searcher = VectorSearcher(store, data)
+        backend = "qdrant server" if args.qdrant_url else "qdrant-edge"
+        phases = ["exact-scan", "optimized"] if args.optimize == "both" else ["optimized"] if args.optimize == "after" else ["exact-scan"]
+        if args.qdrant_url:
+            phases = ["server"]
+        for phase in phases:
+            extra: dict[str, Any] = {"upsert_s": round(up, 1)}
+            if phase == "optimized":
+                t0 = time.perf_counter()
+                store.optimize()
+                extra["optimize_s"] = round(time.perf_counter() - t0, 1)
+                log.info("n=%d: optimize() in %.1f s", n, extra["optimize_s"])
+            engine = f"{backend} ({phase})"
+            add(engine, "single", searcher.single, truth_single, **extra)
+            add(engine, "fusion", lambda i: searcher.hybrid(i, rerank=False), truth_hybrid)
+            add(engine, "rerank", lambda i: searcher.hybrid(i, rerank=True), truth_hybrid)
+            add(engine, "filter", lambda i: searcher.hybrid(i, rerank=True, filter_tag=data.filter_tag), truth_filter)
+    finally:
+        store.close()
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
+# --- end to end ----------------------------------------------------------------------------
+
+
+def bench_e2e(args: argparse.Namespace) -> dict[str, Any]:
+    """POST /search/hybrid with a sketch + text through the real app and a real (random-weight) model."""
+    import torch
+    from fastapi.testclient import TestClient
+    from PIL import Image, ImageDraw
+
+    from app.api.app import create_app
+    from app.config import Settings
+    from app.embedding import load_encoders, normalize_sketch
+    from app.imaging import decode_image
+    from app.services import Services
+    from app.storage.edge import EdgeStore
+    from app.storage.schema import CollectionSchema
+
+    tmp = Path(tempfile.mkdtemp(prefix="clippy-bench-e2e-", dir=args.workdir))
+    try:
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            MODEL_NAME=args.e2e_model,
+            PRETRAINED="random",
+            TEXT_MODEL="clip",
+            DEVICE="cpu",
+            QDRANT_PATH=tmp / "qdrant",
+            THUMBS_ROOT=tmp / "thumbs",
+            GENERATED_ROOT=tmp / "generated",
+            AUTO_INGEST=False,
+        )
+        torch.manual_seed(args.seed)
+        encoders = load_encoders(settings)
+        dim = encoders.clip.dim
+        store = EdgeStore(settings.QDRANT_PATH, settings.COLLECTION)
+        store.create(CollectionSchema(image_dim=dim, text_dim=encoders.text.dim, space=encoders.space()))
+        data = synthesize(args.e2e_points, dim, 1, args.rank, args.noise, args.seed)
+        upsert(store, data)
+        services = Services.open(settings, encoders=encoders, store=store)
+
+        rng = np.random.default_rng(args.seed)
+        sketches = []
+        for _ in range(8):
+            img = Image.new("RGB", (512, 512), "white")
+            draw = ImageDraw.Draw(img)
+            for _ in range(6):
+                draw.line([tuple(int(v) for v in rng.integers(20, 492, 2)) for _ in range(4)], fill="black", width=4)
+            buf = io.BytesIO()
+            img.save(buf, format="PNG")
+            sketches.append(buf.getvalue())
+        texts = ["a red bicycle", "a cat sleeping on a chair", "a lighthouse at night", "two apples"]
+
+        split: dict[str, list[float]] = {k: [] for k in ("decode", "normalise", "encoders", "qdrant", "rerank", "rest", "total")}
+        with TestClient(create_app(settings, services)) as client:
+            for i in range(args.e2e_requests + 3):
+                png, text = sketches[i % len(sketches)], texts[i % len(texts)]
+                t0 = time.perf_counter()
+                img = decode_image(png, max_bytes=settings.MAX_UPLOAD_BYTES, max_pixels=settings.MAX_IMAGE_PIXELS)
+                t1 = time.perf_counter()
+                normalize_sketch(img)
+                t2 = time.perf_counter()
+                start = time.perf_counter()
+                resp = client.post(
+                    "/search/hybrid",
+                    files={"sketch": ("s.png", png, "image/png")},
+                    data={"queryText": text, "wImg": "1", "wEdge": "1", "wTxt": "1", "wTags": "0.5", "limit": "24"},
+                )
+                total = (time.perf_counter() - start) * 1000
+                resp.raise_for_status()
+                if i < 3:
+                    continue  # warm-up
+                t = resp.json()["timings"]
+                decode_ms, norm_ms = (t1 - t0) * 1000, (t2 - t1) * 1000
+                split["decode"].append(decode_ms)
+                split["normalise"].append(norm_ms)
+                split["encoders"].append(max(0.0, t["encodeMs"] - norm_ms))
+                split["qdrant"].append(t["searchMs"])
+                split["rerank"].append(t["rerankMs"])
+                split["rest"].append(max(0.0, total - t["totalMs"] - decode_ms))
+                split["total"].append(total)
+        store.close()
+        return {
+            "model": f"{args.e2e_model}/random",
+            "points": args.e2e_points,
+            "requests": args.e2e_requests,
+            "threads": args.threads,
+            "split_ms": {
+                k: {"p50": round(float(np.percentile(v, 50)), 2), "p95": round(float(np.percentile(v, 95)), 2)}
+                for k, v in split.items()
+            },
+        }
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --- command line -------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="bench_query.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", default="10000,100000", help="library sizes, comma-separated (default: %(default)s)")
+    p.add_argument("--big", action="store_true", help="add 1,000,000 points")
+    p.add_argument("--dim", type=int, default=512, help="vector dimension (ViT-B-32: 512) (default: %(default)s)")
+    p.add_argument("--rank", type=int, default=48, help="rank of the synthetic signal (default: %(default)s)")
+    p.add_argument("--noise", type=float, default=0.5, help="noise relative to the signal (default: %(default)s)")
+    p.add_argument("--queries", type=int, default=200, help="timed queries per case (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--optimize", choices=("none", "after", "both"), default="both",
+                   help="embedded store: time the exact scan (none), only after optimize() (after), or both "
+                   "(default: %(default)s)")  # fmt: skip
+    p.add_argument("--hnsw-ef", type=int, default=256, help="FAISS efSearch (Qdrant uses HNSW_EF) (default: %(default)s)")
+    p.add_argument("--faiss-m", type=int, default=16, help="FAISS HNSW M (Qdrant's default m is 16)")
+    p.add_argument("--faiss-ef-construction", type=int, default=100, help="FAISS efConstruction (Qdrant's default 100)")
+    p.add_argument("--no-faiss", action="store_true")
+    p.add_argument("--qdrant-url", help="benchmark a Qdrant server instead of the embedded engine")
+    p.add_argument("--qdrant-api-key")
+    p.add_argument("--workdir", type=Path, default=None, help="where the embedded store is built (default: a temp dir)")
+    p.add_argument("--threads", type=int, default=2, help="torch/BLAS/FAISS threads (default: %(default)s)")
+    p.add_argument("--e2e", action="store_true", help="also time POST /search/hybrid end to end")
+    p.add_argument("--e2e-only", action="store_true", help="only the end-to-end timing")
+    p.add_argument("--e2e-model", default="ViT-B-32", help="OpenCLIP model for --e2e, random weights (default: %(default)s)")
+    p.add_argument("--e2e-points", type=int, default=10_000)
+    p.add_argument("--e2e-requests", type=int, default=30)
+    p.add_argument("--out", type=Path, default=RESULTS_DIR / "bench_query.json")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    limit_threads(args.threads)
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()] + ([1_000_000] if args.big else [])
+    rows: list[dict[str, Any]] = []
+    report: dict[str, Any] = {
+        "params": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "weights": WEIGHTS,
+        "k": K,
+        "rows": rows,
+    }
+    if not args.e2e_only:
+        for n in sizes:
+            rows += bench_size(args, n)
+            write_json(args.out, report)  # keep what is done if a later size is stopped
+    if args.e2e or args.e2e_only:
+        report["e2e"] = bench_e2e(args)
+    write_json(args.out, report)
+    cols = ["n", "engine", "case", "p50_ms", "p95_ms", "p99_ms", "qps", "recall@10"]
+    print()
+    print(format_table(rows, cols))
+    if "e2e" in report:
+        e = report["e2e"]
+        print(f"\nPOST /search/hybrid, sketch + text, {e['model']}, {e['points']} points, {e['requests']} requests:")
+        print(format_table([{"stage": k, "p50_ms": v["p50"], "p95_ms": v["p95"]} for k, v in e["split_ms"].items()]))
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
