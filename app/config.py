@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     THUMB_SIZE: int = Field(default=256, ge=32, le=1024)
     # Points above which `embed_and_upsert` builds the HNSW index when it finishes.
     OPTIMIZE_THRESHOLD: int = Field(default=20_000, ge=0)
+    # Embedded engine: segments whose vectors exceed this many KB get an HNSW index when
+    # optimised and are searched through it (Qdrant's `indexing_threshold` and
+    # `full_scan_threshold`); smaller ones are scanned exactly. None = the engine's defaults.
+    HNSW_INDEXING_THRESHOLD_KB: int | None = Field(default=None, ge=1)
     DEFAULT_LIBRARY: str = "default"
 
     # --- search (app/search) ---------------------------------------------------------------

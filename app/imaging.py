@@ -60,7 +60,7 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int, name: str = "i
         ) from e
     except UnidentifiedImageError as e:
         raise UnsupportedMediaError(
-            f"`{name}` is not an image Clippy reads (the content is sniffed, not the name); send one of "
+            f"`{name}` is not a readable image (the content is sniffed, not the name); send one of "
             f"{sorted(ALLOWED_FORMATS)}. SVG is not accepted: rasterise it first.",
             field=name,
         ) from e

@@ -30,6 +30,12 @@ def limit_threads(n: int) -> None:
     except ImportError:  # the speed bench without a model does not need torch
         pass
     try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(n)  # numpy's BLAS was loaded before the environment was set
+    except ImportError:
+        pass
+    try:
         import faiss
 
         faiss.omp_set_num_threads(n)
@@ -43,7 +49,7 @@ def latency_summary(seconds: Sequence[float]) -> dict[str, float]:
         raise ValueError("`seconds` must not be empty")
     ms = np.asarray(seconds, dtype=np.float64) * 1000
     return {
-        "n": int(ms.size),
+        "samples": int(ms.size),
         "p50_ms": round(float(np.percentile(ms, 50)), 3),
         "p95_ms": round(float(np.percentile(ms, 95)), 3),
         "p99_ms": round(float(np.percentile(ms, 99)), 3),

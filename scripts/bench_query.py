@@ -6,7 +6,9 @@ dimension and sparse `tags` — from low-rank + noise vectors (closer to real em
 uniform random ones, see shared notes), seeded, and times, per query:
 
   (a) single    one view, top 10                       store.search
-  (b) fusion    3-view hybrid, Qdrant-side fusion        HybridSearcher, rerank=false
+  (b) fused     3-view Qdrant-side fusion alone, top 10   store.fused_query, no vectors back
+      fusion    the service's hybrid without re-rank     HybridSearcher, rerank=false (it still
+                                                         fetches candidate vectors for per-view scores)
   (c) rerank    (b) + exact weighted re-rank             HybridSearcher, rerank=true
   (d) filter    (c) with a payload filter (one tag)      HybridSearcher, rerank=true
 
@@ -280,6 +282,20 @@ class VectorSearcher:
         hits = self.searcher.search(query, QueryInputs()).hits
         return [int(h.id.rsplit("-", 1)[1]) for h in hits]
 
+    def fused(self, qi: int) -> list[int]:
+        """Qdrant-side fusion alone (prefetch per view, DBSF, weighted formula): no vectors back."""
+        from app.storage.types import ViewQuery
+
+        pool = self.pool()
+        hits = self.searcher.store.fused_query(
+            [ViewQuery(v, self.data.queries[v][qi].tolist(), pool) for v in VIEWS],
+            [WEIGHTS[v] for v in VIEWS],
+            None,
+            K,
+            hnsw_ef=max(self.settings.HNSW_EF, pool),
+        )
+        return [int(h.id.rsplit("-", 1)[1]) for h in hits]
+
     def single(self, qi: int, view: str = "image") -> list[int]:
         from app.storage.types import ViewQuery
 
@@ -352,6 +368,7 @@ def bench_size(args: argparse.Namespace, n: int) -> list[dict[str, Any]]:
                 log.info("n=%d: optimize() in %.1f s", n, extra["optimize_s"])
             engine = f"{backend} ({phase})"
             add(engine, "single", searcher.single, truth_single, **extra)
+            add(engine, "fused", searcher.fused, truth_hybrid)
             add(engine, "fusion", lambda i: searcher.hybrid(i, rerank=False), truth_hybrid)
             add(engine, "rerank", lambda i: searcher.hybrid(i, rerank=True), truth_hybrid)
             add(engine, "filter", lambda i: searcher.hybrid(i, rerank=True, filter_tag=data.filter_tag), truth_filter)

@@ -7,6 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from app.generation.grounding import Grounding
+
 Role = Literal["style", "subject"]
 ProviderName = Literal["sdxl", "imagen", "gemini"]
 PROVIDERS: tuple[str, ...] = ("sdxl", "imagen", "gemini")
@@ -72,6 +74,16 @@ class GenerateRequest(_Camel):
     steps: int | None = Field(default=None, ge=1)
     guidance: float | None = Field(default=None, ge=0.0, le=50.0)
     add_to_library: bool = False
+    # Cross-modal RAG (app/generation/grounding.py): `complementary` is a /search/complementary
+    # answer; its refs join `refs` with roles and weights from what they cover.
+    grounding: bool = Field(default=False, description="Use `complementary` as grounded references.")
+    complementary: Grounding | None = Field(default=None, description="The /search/complementary answer, as is.")
+
+    @model_validator(mode="after")
+    def _grounded(self) -> GenerateRequest:
+        if self.grounding and self.complementary is None:
+            raise ValueError("`grounding` is true but `complementary` (a /search/complementary answer) is missing")
+        return self
 
 
 class RefParam(_Camel):
@@ -99,6 +111,8 @@ class GenerateParams(_Camel):
     steps: int | None = None
     guidance: float | None = None
     add_to_library: bool = False
+    # Grounded requests: per sub-query, which ref (index into `refs`) informed it.
+    attribution: list[dict[str, Any]] | None = None
 
 
 class DescribeRequest(_Camel):

@@ -36,6 +36,7 @@ from app.generation.base import GenerationSpec, Hooks, ImageProvider, Ref
 from app.generation.describe import Describer, build_describer
 from app.generation.factory import ProviderRegistry
 from app.generation.fetch import fetch_url
+from app.generation.grounding import apply_grounding
 from app.generation.models import (
     DescribeRequest,
     DescribeResponse,
@@ -207,6 +208,7 @@ class GenerationService:
         uploads = uploads or []
         if sketch_upload is not None and request.sketch is not None:
             raise InvalidInputError("Send the sketch as a file or as `sketch`, not both.", field="sketch")
+        request, attribution = apply_grounding(request)  # grounding: true → refs from coverage
         provider = self.check(request, uploads)
         if (request.sketch is not None or sketch_upload is not None) and not provider.capabilities.sketch:
             raise InvalidInputError(f"Provider `{provider.name}` does not take a sketch.", field="sketch")
@@ -230,6 +232,7 @@ class GenerationService:
             steps=request.steps,
             guidance=request.guidance,
             add_to_library=request.add_to_library,
+            attribution=attribution,
         )
         return await self.jobs.submit(JOB_KIND, params.model_dump(mode="json", by_alias=True), idempotency_key)
 
@@ -331,6 +334,7 @@ class GenerationService:
             # The seed actually used (null where the provider could not honour one).
             "seed": output.seeds[0] if output.seeds else None,
             "notes": output.notes,
+            **({"attribution": params.attribution} if params.attribution is not None else {}),
         }
 
     def _spec(self, params: GenerateParams) -> GenerationSpec:
@@ -397,6 +401,7 @@ class GenerationService:
             "steps": params.steps,
             "guidance": params.guidance,
             "notes": notes,
+            **({"attribution": params.attribution} if params.attribution is not None else {}),
         }
         _atomic_write(self.root / f"{stem}.json", json.dumps(sidecar, indent=2).encode())
         return path

@@ -15,7 +15,7 @@ def open_store(settings: Settings) -> VectorStore:
         return RemoteStore(connect(settings.QDRANT_URL, settings.QDRANT_API_KEY), settings.COLLECTION)
     from app.storage.edge import EdgeStore
 
-    return EdgeStore(settings.QDRANT_PATH, settings.COLLECTION)
+    return EdgeStore(settings.QDRANT_PATH, settings.COLLECTION, settings.HNSW_INDEXING_THRESHOLD_KB)
 
 
 __all__ = ["CollectionSchema", "VectorStore", "open_store", "point_id"]

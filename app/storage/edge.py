@@ -76,8 +76,9 @@ def _with_vectors(with_vectors: bool | Sequence[str]) -> bool | list[str]:
 
 
 class EdgeStore(VectorStore):
-    def __init__(self, path: Path, collection: str) -> None:
+    def __init__(self, path: Path, collection: str, indexing_threshold_kb: int | None = None) -> None:
         self.collection = collection
+        self.indexing_threshold_kb = indexing_threshold_kb
         self.root = Path(path)
         self.shard_path = self.root / collection
         self.meta_path = self.root / f"{collection}.clippy.json"
@@ -117,6 +118,11 @@ class EdgeStore(VectorStore):
                 for name, size in schema.dense_sizes.items()
             },
             sparse_vectors={"tags": qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+            optimizers=qe.EdgeOptimizersConfig(indexing_threshold=self.indexing_threshold_kb),
+            # Below the same size a search scans exactly instead of walking the graph.
+            hnsw_config=None
+            if self.indexing_threshold_kb is None
+            else qe.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=self.indexing_threshold_kb),
         )
         self.root.mkdir(parents=True, exist_ok=True)
         self._shard = self._open(lambda: qe.EdgeShard.create(str(self.shard_path), config))

@@ -156,3 +156,30 @@ def test_scroll_pages_cover_everything_once(store: Any) -> None:
 def test_delete_removes_points(store: Any) -> None:
     store.delete([str(uuid.UUID(int=1))])
     assert store.count() == 29
+
+
+def test_hnsw_recall_against_exact_search_after_optimize(tmp_path: Any) -> None:
+    """After optimize() the embedded engine answers from HNSW; with the service's hnsw_ef its
+    top-10 must match exact search. Low-rank vectors + noise behave like real embeddings."""
+    from app.config import Settings
+    from app.storage.edge import EdgeStore
+
+    rng = np.random.default_rng(1)
+    dim, n = 64, 3000
+    basis = rng.normal(size=(12, dim))
+    data = rng.normal(size=(n, 12)) @ basis + 0.3 * rng.normal(size=(n, dim))
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    schema = CollectionSchema(dim, dim, {**SPACE, "image_dim": dim, "text_dim": dim})
+    store = EdgeStore(tmp_path / "hnsw", "c", indexing_threshold_kb=1)
+    store.ensure(schema, writing=True)
+    store.upsert([PointRecord(str(uuid.UUID(int=i + 1)), {"image": data[i].tolist()}, {}) for i in range(n)])
+    store.optimize()
+    ef = Settings(_env_file=None).HNSW_EF  # type: ignore[call-arg]
+    recalls = []
+    for qi in rng.choice(n, 20, replace=False):
+        q = (data[qi] + 0.2 * rng.normal(size=dim)).tolist()
+        exact = {h.id for h in store.search(ViewQuery("image", q, 10), exact=True)}
+        approx = {h.id for h in store.search(ViewQuery("image", q, 10), hnsw_ef=ef)}
+        recalls.append(len(exact & approx) / 10)
+    store.close()
+    assert float(np.mean(recalls)) >= 0.95

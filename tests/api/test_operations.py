@@ -1,0 +1,149 @@
+"""Operations: Prometheus metrics, request ids in logs, graceful shutdown of a real server."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from app.api.logs import make_handler
+from tests.conftest import TINY_MODEL
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_metrics_expose_latency_per_route_template_and_search_stages(client: TestClient, library: dict[str, Any]) -> None:
+    client.post("/search/hybrid", json={"queryText": "circle", "rerank": True})
+    client.get(f"/image/{library['ids'][0]}")
+    r = client.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    text = r.text
+    assert 'clippy_http_request_duration_seconds_bucket{le="0.005",method="POST",route="/search/hybrid"}' in text
+    assert 'route="/image/{image_id}"' in text, "labelled by template, not by id"
+    assert library["ids"][0] not in text
+    for stage in ("embed", "qdrant", "rerank"):
+        assert f'clippy_search_stage_seconds_count{{stage="{stage}"}}' in text
+    assert "clippy_job_queue_depth 0.0" in text
+    assert "clippy_collection_points" in text and "clippy_ready 1.0" in text
+    assert 'clippy_http_requests_total{method="POST",route="/search/hybrid",status="200"}' in text
+
+
+def test_unmatched_paths_share_one_label(client: TestClient) -> None:
+    client.get("/no/such/path/123")
+    text = client.get("/metrics").text
+    assert "/no/such/path/123" not in text, "raw paths never become labels"
+    assert 'route="unmatched"' in text or 'route="/"' in text  # "/" when the client build is mounted there
+
+
+def test_request_ids_are_echoed_sanitised_and_in_every_log_line(client: TestClient) -> None:
+    stream = io.StringIO()
+    handler = make_handler("json")
+    handler.stream = stream  # type: ignore[attr-defined]
+    logger = logging.getLogger("clippy.access")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        r = client.post("/search/hybrid", json={"queryText": "circle"}, headers={"X-Request-ID": "trace-42.a_b"})
+        bad = client.get("/info", headers={"X-Request-ID": "evil id;with spaces" + "x" * 200})
+    finally:
+        logger.removeHandler(handler)
+    assert r.headers["x-request-id"] == "trace-42.a_b" and r.json()["requestId"] == "trace-42.a_b"
+    assert bad.headers["x-request-id"] != "evil" and len(bad.headers["x-request-id"]) == 32
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    search = next(line for line in lines if line["path"] == "/search/hybrid")
+    assert search["requestId"] == "trace-42.a_b" and search["status"] == 200
+    assert search["route"] == "/search/hybrid" and search["duration_ms"] > 0
+    info = next(line for line in lines if line["path"] == "/info")
+    assert info["requestId"] == bad.headers["x-request-id"]
+
+
+def test_error_bodies_carry_the_request_id(client: TestClient) -> None:
+    r = client.get("/image/not-a-uuid", headers={"X-Request-ID": "abc123"})
+    assert r.status_code == 422 and r.json()["requestId"] == "abc123" and r.headers["x-request-id"] == "abc123"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.timeout(180)
+def test_sigterm_finishes_the_request_in_flight_then_exits_cleanly(tmp_path: Path, image_folder: Path) -> None:
+    """uvicorn stops accepting, lets the running request finish, then runs the lifespan stop."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        **TINY_MODEL,
+        "QDRANT_PATH": str(tmp_path / "qdrant"),
+        "THUMBS_ROOT": str(tmp_path / "thumbs"),
+        "IMAGES_ROOT": str(image_folder),
+        "AUTO_INGEST": "false",
+        "OMP_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "LOG_FORMAT": "json",
+    }
+    cmd = [sys.executable, "-m", "uvicorn", "main:app", "--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen(
+        [*cmd, "--timeout-graceful-shutdown", "30"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("the server did not become ready")
+        # Start a request and keep it open: headers and half the body now, the rest after SIGTERM.
+        body = json.dumps({"queryText": "circle", "limit": 3}).encode()
+        sock = socket.create_connection(("127.0.0.1", port))
+        head = (
+            f"POST /search/hybrid HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nX-Request-ID: inflight-1\r\n\r\n"
+        )
+        sock.sendall(head.encode() + body[:5])
+        time.sleep(0.5)
+        server.send_signal(signal.SIGTERM)
+        time.sleep(1.0)
+        assert server.poll() is None, "the server waited for the request in flight"
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)  # no new connections meanwhile
+        sock.sendall(body[5:])
+        sock.settimeout(30)
+        reply = b""
+        while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+        sock.close()
+        assert reply.startswith(b"HTTP/1.1 200"), reply[:300]
+        assert b'"requestId":"inflight-1"' in reply
+        out, _ = server.communicate(timeout=60)
+        # uvicorn ≥ 0.29 re-raises the signal once it has shut down cleanly.
+        assert server.returncode in (0, -signal.SIGTERM), out[-3000:]
+        assert "Application shutdown complete" in out
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()

@@ -1,0 +1,123 @@
+"""GET /images (pages), DELETE /images/{id}, GET /search (text views only)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from app.embedding import Encoders
+from app.ingest.pipeline import IngestOptions, Ingestor
+from app.ingest.sources import Item
+from tests.conftest import shape_image
+
+
+def _all_pages(client: TestClient, **params: Any) -> tuple[list[dict[str, Any]], int, int]:
+    items: list[dict[str, Any]] = []
+    cursor, pages, total = None, 0, -1
+    while True:
+        r = client.get("/images", params={**params, **({"cursor": cursor} if cursor else {})})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        items += body["items"]
+        total, cursor, pages = body["total"], body["nextCursor"], pages + 1
+        if cursor is None:
+            return items, total, pages
+        assert pages < 50, "the cursor must advance"
+
+
+def test_listing_pages_through_every_item_once(client: TestClient, planted: dict[str, Any]) -> None:
+    items, total, pages = _all_pages(client, limit=4)
+    ids = [i["id"] for i in items]
+    assert len(ids) == len(set(ids)) == total >= 11
+    assert pages == -(-total // 4)
+    first = items[0]
+    assert first["imageUrl"] == f"/image/{first['id']}" and first["thumbUrl"] == f"/thumb/{first['id']}"
+    assert {"tags", "width", "height", "source", "library"} <= first.keys()
+
+
+def test_listing_filters_by_library_and_tag(client: TestClient, planted: dict[str, Any]) -> None:
+    other, total, _ = _all_pages(client, library="other")
+    assert total == 1 and other[0]["id"] == planted["pid"]("planted/exact_copy.png", "other")
+    circles, total, _ = _all_pages(client, library="default", tag="Circle", limit=2)
+    assert total == len(circles) == 4  # three circle pictures and the near copy
+    assert all("circle" in i["tags"] and i["library"] == "default" for i in circles)
+    assert client.get("/images", params={"tag": "no-such-tag"}).json() == {
+        "items": [],
+        "nextCursor": None,
+        "total": 0,
+    }
+
+
+def test_listing_refuses_a_cursor_it_did_not_issue(client: TestClient) -> None:
+    r = client.get("/images", params={"cursor": "not-a-cursor"})
+    assert r.status_code == 422 and r.json()["error"]["details"]["field"] == "cursor"
+    assert client.get("/images", params={"limit": 0}).status_code == 422
+
+
+def _add(root: Path, encoders: Encoders, store: Any, rel: str, seed: int, library: str, owned: bool) -> str:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        shape_image(seed % 3, seed).save(path)
+    report = Ingestor(encoders, store, IngestOptions(library=library, images_root=root, source="upload")).run(
+        [Item(path, ["scratch"])]
+    )
+    pid = report.ids[0]
+    if owned:
+        store.set_payload([pid], {"owned": True})
+    return pid
+
+
+def test_delete_removes_point_and_thumbnail_but_keeps_a_file_it_does_not_own(
+    client: TestClient, planted: dict[str, Any], encoders: Encoders
+) -> None:
+    root = planted["root"]
+    pid = _add(root, encoders, planted["store"], "scratch/linked.png", 101, "scratch", owned=False)
+    assert client.get(f"/thumb/{pid}").status_code == 200
+    r = client.delete(f"/images/{pid}")
+    assert r.status_code == 200, r.text
+    assert r.json() == {
+        "id": pid,
+        "thumbnailRemoved": True,
+        "fileRemoved": False,
+        "fileKeptReason": "not owned",
+    }
+    assert (root / "scratch/linked.png").is_file()
+    assert not client.app.state.services.thumbs.path_for(pid).exists()  # type: ignore[attr-defined]
+    assert client.get(f"/image/{pid}").status_code == 404
+    assert client.delete(f"/images/{pid}").status_code == 404
+
+
+def test_delete_removes_an_owned_file_once_no_other_item_uses_it(
+    client: TestClient, planted: dict[str, Any], encoders: Encoders
+) -> None:
+    root, store = planted["root"], planted["store"]
+    first = _add(root, encoders, store, "uploads/mine.png", 102, "scratch-a", owned=True)
+    second = _add(root, encoders, store, "uploads/mine.png", 102, "scratch-b", owned=True)
+    kept = client.delete(f"/images/{first}").json()
+    assert kept["fileRemoved"] is False and "1 other item" in kept["fileKeptReason"]
+    assert (root / "uploads/mine.png").is_file()
+    gone = client.delete(f"/images/{second}").json()
+    assert gone["fileRemoved"] is True and gone["fileKeptReason"] is None
+    assert not (root / "uploads/mine.png").exists()
+
+
+def test_delete_answers_404_and_422_for_unknown_and_malformed_ids(client: TestClient) -> None:
+    assert client.delete(f"/images/{uuid.uuid4()}").status_code == 404
+    assert client.delete("/images/not-a-uuid").status_code == 422
+
+
+def test_get_search_uses_the_text_views_only(client: TestClient, planted: dict[str, Any]) -> None:
+    r = client.get("/search", params={"query": "square", "limit": 3})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body["weights"]) <= {"image", "text", "tags"} and "edge" not in body["weights"]
+    assert 1 <= len(body["hits"]) <= 3
+    assert "square" in body["hits"][0]["tags"], "the sparse tags view finds the exact tag first"
+    other = client.get("/search", params={"query": "square", "library": "other"}).json()
+    assert [h["id"] for h in other["hits"]] == [planted["pid"]("planted/exact_copy.png", "other")]
+    assert client.get("/search", params={"query": ""}).status_code == 422
+    assert client.get("/search").status_code == 422
