@@ -153,6 +153,14 @@ class Settings(BaseSettings):
     JOB_TIMEOUT_S: int = Field(default=3600, ge=1)
     JOB_QUEUE_NAME: str = "clippy:jobs"
 
+    # --- imports (app/library/imports.py) ---------------------------------------------------
+    # Server-side folders `POST /libraries/{library}/imports {"folder": ...}` may read.
+    IMPORT_ROOTS: list[Path] = []
+    IMPORT_MAX_URLS: int = Field(default=500, ge=1, le=100_000)
+    ZIP_MAX_ENTRIES: int = Field(default=10_000, ge=1)
+    ZIP_MAX_TOTAL_BYTES: int = Field(default=2 * 1024**3, ge=1024)
+    ZIP_MAX_RATIO: float = Field(default=100.0, ge=1)
+
     # --- client (client/) ------------------------------------------------------------------
     # The production build of the sketch client, served at `/` when present.
     CLIENT_DIST: Path = Path(__file__).resolve().parent.parent / "client" / "dist"

@@ -16,7 +16,8 @@ from app.errors import ClippyError, ModelMismatchError, NotFoundError
 from app.generation.service import GenerationService, build_generation_and_jobs
 from app.ingest.pipeline import IngestOptions, Ingestor
 from app.ingest.sources import Item, read_manifest
-from app.jobs import JobQueue
+from app.jobs import JobHandlers, JobQueue
+from app.library.imports import ImportService
 from app.search.hybrid import HybridSearcher
 from app.storage import VectorStore, open_store
 from app.storage.files import safe_join
@@ -37,6 +38,7 @@ class Services:
     # generation + jobs (app/generation, app/jobs): built in `open`, started in `start`.
     generation: GenerationService | None = None
     jobs: JobQueue | None = None
+    imports: ImportService | None = None
 
     @classmethod
     def open(cls, settings: Settings, encoders: Encoders | None = None, store: VectorStore | None = None) -> Services:
@@ -50,11 +52,15 @@ class Services:
             log.error("%s", e.message)
             searcher.unusable = e
         services = cls(settings, encoders, store, searcher, ThumbnailCache(settings.THUMBS_ROOT, settings.THUMB_SIZE))
+        handlers = JobHandlers()
         services.generation, services.jobs = build_generation_and_jobs(
             settings,
+            handlers=handlers,
             resolve_library_image=services.resolve_library_image,
             add_to_library=services.add_generated_to_library,
         )
+        services.imports = ImportService(settings, encoders, store, services.jobs)
+        services.imports.register_handlers(handlers)
         return services
 
     async def start(self) -> None:

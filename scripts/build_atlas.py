@@ -121,7 +121,12 @@ def main(argv: list[str] | None = None, store: VectorStore | None = None) -> int
     manifest = atlas.save(args.out)
     print(
         json.dumps(
-            {"manifest": str(manifest), "pages": len(atlas.pages), "sprites": len(atlas.sprites), "missing": len(missing)}
+            {
+                "manifest": str(manifest),
+                "pages": len(atlas.pages),
+                "sprites": len(atlas.sprites),
+                "missing": len(missing),
+            }
         )
     )
     return 0

@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.api.errors import install_error_handlers
 from app.api.middleware import install_operations
-from app.api.routes import generate, images, info, jobs, library, rag, search
+from app.api.routes import generate, images, imports, info, jobs, library, rag, search
 from app.api.security import guard_dependencies, install_security
 from app.config import Settings
 from app.services import Services
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(generate.router)
     app.include_router(jobs.router)
     app.include_router(library.router)
+    app.include_router(imports.router)
     mount_client(app, settings.CLIENT_DIST)
     return app
 

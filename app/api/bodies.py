@@ -17,7 +17,7 @@ from app.imaging import decode_data_url, decode_image
 M = TypeVar("M", bound=BaseModel)
 
 
-def _invalid(e: ValidationError) -> InvalidInputError:
+def invalid_input(e: ValidationError) -> InvalidInputError:
     problems = [{"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]} for err in e.errors()]
     first = problems[0]
     return InvalidInputError(f"`{first['field']}`: {first['message']}", problems=problems)
@@ -52,7 +52,7 @@ async def parse_body(
         try:
             return model.model_validate(fields), images
         except ValidationError as e:
-            raise _invalid(e) from e
+            raise invalid_input(e) from e
     if ctype not in ("application/json", ""):
         raise UnsupportedMediaError(f"send application/json or multipart/form-data, not {ctype!r}.")
     raw = await request.body()
@@ -61,7 +61,7 @@ async def parse_body(
     try:
         body = model.model_validate_json(raw or b"{}")
     except ValidationError as e:
-        raise _invalid(e) from e
+        raise invalid_input(e) from e
     for key in file_fields:
         url = getattr(body, key, None)
         if url:

@@ -487,11 +487,13 @@ def build_generation_and_jobs(
     add_to_library: AddToLibrary | None = None,
     providers: dict[str, ImageProvider] | None = None,
     describer: Describer | None = None,
+    handlers: JobHandlers | None = None,
 ) -> tuple[GenerationService, JobQueue]:
-    """Wire both for the API process (handlers registered, nothing started yet)."""
+    """Wire both for the API process (handlers registered, nothing started yet). Pass
+    `handlers` to register other job kinds (bulk imports) on the same queue."""
     from app.jobs import build_job_queue
 
-    handlers = JobHandlers()
+    handlers = handlers if handlers is not None else JobHandlers()
     jobs = build_job_queue(settings, handlers)
     generation = build_generation_service(
         settings,

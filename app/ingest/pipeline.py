@@ -53,6 +53,8 @@ class IngestOptions:
     images_root: Path | None = None  # payload paths are stored relative to this
     max_pixels: int = 40_000_000
     source: str = "library"
+    # Polled between chunks: an import job's cancellation stops the run there.
+    should_stop: Callable[[], bool] | None = None
 
 
 @dataclass
@@ -167,6 +169,8 @@ class Ingestor:
             hashed = (f.result() for f in _ordered_map(pool, self._hash, items, ahead=workers * 8))
             in_flight: deque[list[Future[_Prepared | Failure]]] = deque()
             for chunk in _batched(hashed, self.opt.upsert_batch):
+                if self.opt.should_stop and self.opt.should_stop():
+                    break
                 report.seen += len(chunk)
                 fresh = self._fresh(chunk, seen_ids, report)
                 in_flight.append([pool.submit(self._prepare, h) for h in fresh])

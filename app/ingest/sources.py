@@ -13,7 +13,7 @@ from app.errors import InvalidInputError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 # Manifest keys copied into the payload as they are (besides path and tags).
-PASSTHROUGH_KEYS = ("title", "caption", "source", "license", "origin", "url")
+PASSTHROUGH_KEYS = ("title", "caption", "source", "license", "origin", "url", "creator")
 
 
 @dataclass

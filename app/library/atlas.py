@@ -113,7 +113,14 @@ class Atlas:
             "padding": self.padding,
             "maxSide": self.max_side,
             "pages": [
-                {"file": f, "width": s.width, "height": s.height, "columns": s.columns, "rows": s.rows, "count": s.count}
+                {
+                    "file": f,
+                    "width": s.width,
+                    "height": s.height,
+                    "columns": s.columns,
+                    "rows": s.rows,
+                    "count": s.count,
+                }
                 for f, s in zip(files, self.specs, strict=True)
             ],
             "sprites": {pid: asdict(r) for pid, r in self.sprites.items()},
@@ -124,7 +131,9 @@ class Atlas:
         """`<out>.png` for one page, `<out>-<i>.png` for several, and `<out>.json`."""
         out.parent.mkdir(parents=True, exist_ok=True)
         stem = out.with_suffix("")
-        files = [f"{stem.name}.png"] if len(self.pages) == 1 else [f"{stem.name}-{i}.png" for i in range(len(self.pages))]
+        files = (
+            [f"{stem.name}.png"] if len(self.pages) == 1 else [f"{stem.name}-{i}.png" for i in range(len(self.pages))]
+        )
         for name, page in zip(files, self.pages, strict=True):
             page.save(stem.parent / name, format="PNG", optimize=True)
         manifest_path = stem.with_suffix(".json")

@@ -6,6 +6,7 @@ hold (the embedding space, vector sizes) sits beside it in `<collection>.clippy.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -83,20 +84,40 @@ class EdgeStore(VectorStore):
         self.shard_path = self.root / collection
         self.meta_path = self.root / f"{collection}.clippy.json"
         self._shard: qe.EdgeShard | None = None
+        self._lock = self._lock_folder()
         if self.shard_path.exists() and any(self.shard_path.iterdir()):
-            self._shard = self._open(lambda: qe.EdgeShard.load(str(self.shard_path)))
+            try:
+                self._shard = self._open(lambda: qe.EdgeShard.load(str(self.shard_path)))
+            except BaseException:
+                self.close()
+                raise
+
+    def _locked(self) -> StoreLockedError:
+        return StoreLockedError(
+            f"The embedded store {str(self.shard_path)!r} is open in another process "
+            f"(one writer per folder). Stop that process, or run a Qdrant server and set "
+            f"QDRANT_URL so several processes can share the collection.",
+            path=str(self.shard_path),
+        )
+
+    def _lock_folder(self) -> int:
+        """Hold `.<collection>.lock` for as long as the store is open: one process per collection,
+        taken before the shard is opened or created, so two starting processes cannot both create it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / f".{self.collection}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as e:
+            os.close(fd)
+            raise self._locked() from e
+        return fd
 
     def _open(self, opener: Any) -> qe.EdgeShard:
         try:
             shard = opener()
         except Exception as e:
             if "WAL" in str(e) or "WouldBlock" in str(e) or "lock" in str(e).lower():
-                raise StoreLockedError(
-                    f"The embedded store {str(self.shard_path)!r} is open in another process "
-                    f"(one writer per folder). Stop that process, or run a Qdrant server and set "
-                    f"QDRANT_URL so several processes can share the collection.",
-                    path=str(self.shard_path),
-                ) from e
+                raise self._locked() from e
             raise
         assert isinstance(shard, qe.EdgeShard)
         return shard
@@ -167,6 +188,9 @@ class EdgeStore(VectorStore):
             self._shard.flush()
             self._shard.close()
             self._shard = None
+        if self._lock >= 0:
+            os.close(self._lock)  # releases the flock
+            self._lock = -1
 
     # --- writes -------------------------------------------------------------------------
     def upsert(self, points: Sequence[PointRecord]) -> None:

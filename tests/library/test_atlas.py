@@ -26,8 +26,10 @@ def _pictures(n: int) -> list[tuple[str, Image.Image]]:
     return [(f"id{i:03d}", shape_image(i % 3, i).resize(sizes[i % len(sizes)])) for i in range(n)]
 
 
-@pytest.mark.parametrize(("n", "cell", "max_side", "pages"), [(0, 32, 64, 0), (1, 32, 64, 1), (4, 32, 64, 1),
-                                                              (5, 32, 64, 2), (9, 32, 100, 1), (10, 32, 100, 2)])
+@pytest.mark.parametrize(
+    ("n", "cell", "max_side", "pages"),
+    [(0, 32, 64, 0), (1, 32, 64, 1), (4, 32, 64, 1), (5, 32, 64, 2), (9, 32, 100, 1), (10, 32, 100, 2)],
+)
 def test_plan_pages_fills_pages_of_at_most_max_side(n: int, cell: int, max_side: int, pages: int) -> None:
     specs, slots = plan_pages(n, cell, max_side)
     assert len(specs) == pages and len(slots) == n
@@ -89,7 +91,9 @@ def test_build_atlas_script_packs_a_library_or_a_result_set(planted: dict[str, A
 
     settings = planted["settings"]
     common = ["--images-root", str(planted["root"]), "--thumbs-root", str(tmp_path / "thumbs"), "--cell", "40"]
-    assert script.main([*common, "--library", "default", "--out", str(tmp_path / "all.png")], store=planted["store"]) == 0
+    assert (
+        script.main([*common, "--library", "default", "--out", str(tmp_path / "all.png")], store=planted["store"]) == 0
+    )
     manifest = json.loads((tmp_path / "all.json").read_text())
     assert len(manifest["sprites"]) == 10 and manifest["missing"] == []
     # Pixels match the cached thumbnail, fitted to the cell.
@@ -101,7 +105,9 @@ def test_build_atlas_script_packs_a_library_or_a_result_set(planted: dict[str, A
         crop = page.crop((rect["x"], rect["y"], rect["x"] + rect["w"], rect["y"] + rect["h"]))
         assert np.array_equal(np.asarray(crop), np.asarray(expected))
 
-    hits = {"hits": [{"id": planted["pid"](planted["rows"][2]["path"])}, {"id": "00000000-0000-0000-0000-000000000000"}]}
+    hits = {
+        "hits": [{"id": planted["pid"](planted["rows"][2]["path"])}, {"id": "00000000-0000-0000-0000-000000000000"}]
+    }
     (tmp_path / "hits.json").write_text(json.dumps(hits))
     args = [*common, "--ids-file", str(tmp_path / "hits.json"), "--max-side", "40", "--out", str(tmp_path / "r.png")]
     assert script.main(args, store=planted["store"]) == 0

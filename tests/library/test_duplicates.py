@@ -10,8 +10,14 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from app.library.duplicates import Item, exact_groups, files_by_content, near_groups, pairs_from_vectors
-from app.library.duplicates import duplicate_report
+from app.library.duplicates import (
+    Item,
+    duplicate_report,
+    exact_groups,
+    files_by_content,
+    near_groups,
+    pairs_from_vectors,
+)
 from tests.library.conftest import NEAR_THRESHOLD
 
 # --- pure grouping ---------------------------------------------------------------------------
@@ -91,7 +97,9 @@ def test_files_by_content_finds_copies_before_import(planted: dict[str, Any]) ->
     assert {m.path for m in group.members} == {planted["rows"][1]["path"], "planted/exact_copy.png"}
 
 
-def test_duplicates_endpoint_reports_groups_and_validates_threshold(client: TestClient, planted: dict[str, Any]) -> None:
+def test_duplicates_endpoint_reports_groups_and_validates_threshold(
+    client: TestClient, planted: dict[str, Any]
+) -> None:
     r = client.get("/images/duplicates", params={"threshold": NEAR_THRESHOLD})
     assert r.status_code == 200, r.text
     body = r.json()

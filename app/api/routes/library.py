@@ -19,9 +19,7 @@ router = APIRouter(tags=["library"])
 LibraryParam = Annotated[str | None, Query(max_length=200, description="Only this library (all when omitted).")]
 
 
-@router.get(
-    "/images", response_model=ImagePage, response_model_by_alias=True, summary="Page through the library"
-)
+@router.get("/images", response_model=ImagePage, response_model_by_alias=True, summary="Page through the library")
 async def images(
     services: ServicesDep,
     library: LibraryParam = None,
@@ -29,9 +27,7 @@ async def images(
     cursor: Annotated[str | None, Query(max_length=64, description="`nextCursor` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> ImagePage:
-    return await run_in_threadpool(
-        list_images, services.store, library=library, tag=tag, cursor=cursor, limit=limit
-    )
+    return await run_in_threadpool(list_images, services.store, library=library, tag=tag, cursor=cursor, limit=limit)
 
 
 @router.get(

@@ -1,0 +1,261 @@
+"""Bulk imports as jobs: uploaded files, a ZIP, a server-side folder, or a list of URLs.
+
+Every imported file is copied into a content-addressed folder under IMAGES_ROOT
+(`imports/<library>/<sha256[:2]>/<sha256><ext>`), so it can be served like any library image
+and the same bytes are stored once; then the ingestion pipeline embeds it. Point ids come
+from content, so importing the same files again is a no-op. The job reports progress
+(done/total) and lists each failure with its reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import stat
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from app.config import Settings
+from app.embedding import Encoders
+from app.errors import ConflictError, ForbiddenError, InvalidInputError, PayloadTooLargeError, UnsupportedMediaError
+from app.ingest.pipeline import MAX_FILE_BYTES, IngestOptions, Ingestor
+from app.ingest.sources import IMAGE_SUFFIXES, Item, scan_folder
+from app.jobs import JobContext, JobHandlers, JobQueue
+from app.storage.base import VectorStore
+from app.storage.files import atomic_write
+from app.storage.schema import content_sha256
+
+JOB_KIND = "import"
+
+
+@dataclass(frozen=True)
+class ZipLimits:
+    max_entries: int
+    max_total_bytes: int
+    max_ratio: float
+
+
+def _safe_member(name: str) -> str:
+    """An archive member's path, refused if it could land outside the extraction folder."""
+    path = PurePosixPath(name.replace("\\", "/"))
+    if name.startswith(("/", "\\")) or path.is_absolute() or ".." in path.parts or ":" in path.parts[0]:
+        raise InvalidInputError(f"ZIP entry {name!r} would escape the import folder.", entry=name)
+    return str(path)
+
+
+def read_zip(data: bytes, limits: ZipLimits) -> tuple[list[tuple[str, bytes]], list[dict[str, str]]]:
+    """The image files of a ZIP as (name, bytes), plus the entries skipped and why.
+
+    Refused as a whole, before anything is decompressed: too many entries, a declared
+    uncompressed total over the limit, a member compressed more than `max_ratio`:1 (a ZIP
+    bomb), or a path that escapes. Declared sizes are not trusted: reads stop one byte
+    past them.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as e:
+        raise UnsupportedMediaError(f"`archive` is not a ZIP file: {e}") from e
+    with archive:
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        if len(members) > limits.max_entries:
+            raise PayloadTooLargeError(
+                f"the ZIP has {len(members)} entries; the limit is {limits.max_entries} (ZIP_MAX_ENTRIES).",
+                limit=limits.max_entries,
+            )
+        total = sum(m.file_size for m in members)
+        if total > limits.max_total_bytes:
+            raise PayloadTooLargeError(
+                f"the ZIP unpacks to {total} bytes; the limit is {limits.max_total_bytes} (ZIP_MAX_TOTAL_BYTES).",
+                limit=limits.max_total_bytes,
+            )
+        files: list[tuple[str, bytes]] = []
+        skipped: list[dict[str, str]] = []
+        for m in members:
+            name = _safe_member(m.filename)
+            if m.file_size > limits.max_ratio * max(m.compress_size, 1) and m.file_size > 1024 * 1024:
+                raise PayloadTooLargeError(
+                    f"ZIP entry {m.filename!r} is compressed {m.file_size / max(m.compress_size, 1):.0f}:1; "
+                    f"the limit is {limits.max_ratio:.0f}:1 (ZIP_MAX_RATIO).",
+                    entry=m.filename,
+                )
+            if stat.S_ISLNK(m.external_attr >> 16):
+                skipped.append({"path": m.filename, "reason": "symbolic link"})
+                continue
+            if PurePosixPath(name).suffix.lower() not in IMAGE_SUFFIXES:
+                skipped.append({"path": m.filename, "reason": "not an image file name"})
+                continue
+            with archive.open(m) as fh:
+                body = fh.read(m.file_size + 1)
+            if len(body) > m.file_size:
+                raise PayloadTooLargeError(f"ZIP entry {m.filename!r} is larger than it declares.", entry=m.filename)
+            files.append((name, body))
+        return files, skipped
+
+
+_LIBRARY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def check_library(name: str) -> str:
+    """Library names become folder names: letters, digits, - and _ only."""
+    if not _LIBRARY.match(name):
+        raise InvalidInputError(f"`library` {name!r} may hold 1-64 letters, digits, - and _ only.", field="library")
+    return name
+
+
+class ContentFolder:
+    """Imported files by content: one copy per distinct file, under IMAGES_ROOT."""
+
+    def __init__(self, images_root: Path, library: str) -> None:
+        self.root = Path(images_root) / "imports" / check_library(library)
+
+    def save(self, data: bytes, name: str) -> Path:
+        suffix = PurePosixPath(name).suffix.lower()
+        suffix = suffix if suffix in IMAGE_SUFFIXES else ".bin"
+        sha = content_sha256(data)
+        path = self.root / sha[:2] / f"{sha}{suffix}"
+        if not path.exists():
+            atomic_write(path, data)
+        return path
+
+    def copy_in(self, source: Path) -> Path:
+        return self.save(source.read_bytes(), source.name)
+
+
+class ImportService:
+    def __init__(self, settings: Settings, encoders: Encoders, store: VectorStore, jobs: JobQueue) -> None:
+        self.settings = settings
+        self.encoders = encoders
+        self.store = store
+        self.jobs = jobs
+
+    def register_handlers(self, handlers: JobHandlers) -> None:
+        handlers.register(JOB_KIND, self._run)
+
+    def _check_runnable(self) -> None:
+        # The worker processes of the Redis queue cannot open the API's embedded store.
+        if self.jobs.durable and not self.settings.QDRANT_URL:
+            raise ConflictError(
+                "Imports write the library in the process that owns the embedded store; with REDIS_URL "
+                "set, also set QDRANT_URL (a Qdrant server) so worker processes can write it.",
+            )
+
+    def _limits(self) -> ZipLimits:
+        s = self.settings
+        return ZipLimits(s.ZIP_MAX_ENTRIES, s.ZIP_MAX_TOTAL_BYTES, s.ZIP_MAX_RATIO)
+
+    async def _submit(self, library: str, params: dict[str, Any], key: str | None) -> Any:
+        check_library(library)
+        self._check_runnable()
+        if key is not None and (existing := await self.jobs.find(key)):
+            return existing
+        return await self.jobs.submit(JOB_KIND, {"library": library, **params}, key)
+
+    async def submit_files(
+        self, library: str, files: Sequence[tuple[str, bytes]], tags: list[str], key: str | None = None
+    ) -> Any:
+        """Uploaded images and ZIPs: stored now (the bytes are in hand), embedded by the job."""
+        if not files:
+            raise InvalidInputError("send at least one file in `files`.")
+        check_library(library)
+        folder = ContentFolder(self.settings.IMAGES_ROOT, library)
+        staged: list[dict[str, Any]] = []
+        skipped: list[dict[str, str]] = []
+        for name, data in files:
+            if name.lower().endswith(".zip"):
+                members, skipped_here = await asyncio.to_thread(read_zip, data, self._limits())
+                skipped += skipped_here
+                staged += [{"path": str(folder.save(body, n)), "name": n} for n, body in members]
+            else:
+                staged.append({"path": str(folder.save(data, name)), "name": name})
+        return await self._submit(library, {"files": staged, "skipped": skipped, "tags": tags}, key)
+
+    async def submit_folder(self, library: str, folder: str, tags: list[str], key: str | None = None) -> Any:
+        path = Path(folder).expanduser().resolve()
+        roots = [Path(r).resolve() for r in self.settings.IMPORT_ROOTS]
+        if not any(path.is_relative_to(r) for r in roots):
+            raise ForbiddenError(
+                f"`folder` {folder!r} is not under an import root; allowed roots (IMPORT_ROOTS): "
+                f"{[str(r) for r in roots] or 'none configured'}.",
+            )
+        if not path.is_dir():
+            raise InvalidInputError(f"`folder` {folder!r} is not a folder.")
+        return await self._submit(library, {"folder": str(path), "tags": tags}, key)
+
+    async def submit_urls(self, library: str, urls: list[str], tags: list[str], key: str | None = None) -> Any:
+        if not urls:
+            raise InvalidInputError("`urls` must list at least one URL.")
+        if len(urls) > self.settings.IMPORT_MAX_URLS:
+            raise PayloadTooLargeError(
+                f"`urls` lists {len(urls)} URLs; the limit is {self.settings.IMPORT_MAX_URLS} (IMPORT_MAX_URLS).",
+            )
+        return await self._submit(library, {"urls": urls, "tags": tags}, key)
+
+    # --- the job ------------------------------------------------------------------------------
+    async def _run(self, params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+        from app.generation.fetch import fetch_url
+
+        library = str(params["library"])
+        tags = [str(t) for t in params.get("tags", [])]
+        failures: list[dict[str, str]] = list(params.get("skipped", []))
+        folder = ContentFolder(self.settings.IMAGES_ROOT, library)
+        items = [
+            Item(Path(f["path"]), list(tags), {"title": f["name"], "owned": True}) for f in params.get("files", [])
+        ]
+        if "folder" in params:
+            # Copied in, so they are served from IMAGES_ROOT like every other library image.
+            found = await asyncio.to_thread(lambda: list(scan_folder(Path(params["folder"]))))
+            for i in found:
+                ctx.check_cancelled()
+                if i.path.stat().st_size > MAX_FILE_BYTES:
+                    failures.append({"path": str(i.path), "reason": f"larger than {MAX_FILE_BYTES} bytes"})
+                    continue
+                saved = await asyncio.to_thread(folder.copy_in, i.path)
+                items.append(
+                    Item(saved, [*i.tags, *tags], {"title": i.path.name, "origin": str(i.path), "owned": True})
+                )
+        urls = [str(u) for u in params.get("urls", [])]
+        total = len(items) + len(urls)
+        for n, url in enumerate(urls, start=1):
+            ctx.check_cancelled()
+            try:
+                data = await fetch_url(
+                    url,
+                    max_bytes=self.settings.MAX_UPLOAD_BYTES,
+                    timeout_s=self.settings.FETCH_TIMEOUT_S,
+                    allow_private=self.settings.FETCH_ALLOW_PRIVATE,
+                )
+                saved = folder.save(data, PurePosixPath(url.split("?")[0]).name or "download")
+                items.append(Item(saved, list(tags), {"url": url, "owned": True}))
+            except Exception as e:  # one bad URL never stops the import
+                failures.append({"path": url, "reason": getattr(e, "message", None) or str(e)})
+            ctx.report(n, total)
+        done = len(urls)
+        ctx.report(done, total)
+
+        def progress(step: int) -> None:
+            nonlocal done
+            done += step
+            ctx.report(min(done, total), total)
+
+        opts = IngestOptions(
+            library=library,
+            images_root=self.settings.IMAGES_ROOT,
+            max_pixels=self.settings.MAX_IMAGE_PIXELS,
+            source="import",
+            should_stop=lambda: ctx.cancelled,
+        )
+        report = await asyncio.to_thread(Ingestor(self.encoders, self.store, opts).run, items, progress)
+        ctx.check_cancelled()
+        failures += [{"path": f.path, "reason": f.reason} for f in report.failures]
+        return {
+            "library": library,
+            "total": total,
+            "ingested": report.ingested,
+            "skipped": report.skipped,
+            "failed": failures,
+            "ids": report.ids,
+        }

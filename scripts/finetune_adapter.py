@@ -1,0 +1,206 @@
+"""Train small projection heads on a collection's own (image, tags text) pairs.
+
+The OpenCLIP towers stay frozen and no image is re-encoded: each item's stored `image`
+vector is paired with a text-tower embedding of its tags text (the same sentence the
+`text` view embeds: TEXT_TEMPLATE over the tags, after the caption). --text-source picks
+that tower:
+
+  clip    the OpenCLIP text tower (default) — what a text query uses to search the `image`
+          view; the texts are encoded here, in batches
+  stored  the stored `text` vectors (TEXT_MODEL's tower); nothing is encoded, and with a
+          sentence-transformers model the text head is a linear map 384 → image dim
+
+Items are split into train / validation by text (a validation text is never trained on).
+Text→image MRR and mAP on both splits, before (frozen model) and after training, are
+printed as a table and written to the adapter's JSON sidecar (and --report).
+Weights: <ADAPTERS_ROOT>/<COLLECTION>/<name>.safetensors, metadata: <name>.json.
+
+examples:
+  python scripts/finetune_adapter.py --epochs 50 --name tags
+  TEXT_MODEL=all-MiniLM-L6-v2 python scripts/finetune_adapter.py --text-source stored --heads text
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run by path: make `app` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from app.cli_common import settings_from_flags, setup_logging  # noqa: E402
+from app.config import Settings  # noqa: E402
+from app.embedding import Encoders, load_encoders  # noqa: E402
+from app.errors import ClippyError  # noqa: E402
+from app.library.adapter import HEADS, TrainConfig, save_adapter, train_adapter  # noqa: E402
+from app.library.duplicates import iter_points, scope_filter  # noqa: E402
+from app.storage import VectorStore, open_store  # noqa: E402
+from app.storage.schema import check_space  # noqa: E402
+
+log = logging.getLogger("finetune_adapter")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--name", default="adapter", help="file name of the adapter under ADAPTERS_ROOT/COLLECTION/")
+    p.add_argument("--text-source", choices=("clip", "stored"), default="clip")
+    p.add_argument("--heads", default="image,text", help="heads that learn: image,text | text | image")
+    p.add_argument("--library", default=None, help="only this library's items")
+    p.add_argument("--epochs", type=int, default=50)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--report", type=Path, default=None, help="also write the metrics JSON here")
+    p.add_argument("--adapters-root", type=Path, default=None, help="ADAPTERS_ROOT")
+    p.add_argument("--qdrant-url", default=None)
+    p.add_argument("--qdrant-path", type=Path, default=None)
+    p.add_argument("--collection", default=None)
+    p.add_argument("--model", default=None, help="MODEL_NAME")
+    p.add_argument("--pretrained", default=None, help="PRETRAINED")
+    p.add_argument("--text-model", default=None, help="TEXT_MODEL")
+    p.add_argument("--device", default=None)
+    p.add_argument("-v", "--verbose", action="store_true")
+    args = p.parse_args(argv)
+    args.heads = tuple(h.strip() for h in args.heads.split(",") if h.strip())
+    if not args.heads or set(args.heads) - set(HEADS):
+        p.error(f"--heads must name some of {list(HEADS)}, got {args.heads}")
+    if args.epochs < 1 or args.batch_size < 2:
+        p.error("--epochs must be ≥ 1 and --batch-size ≥ 2")
+    return args
+
+
+def tags_text(template: str, tags: list[str], caption: str | None) -> str | None:
+    """The sentence the `text` view embedded for an item (Encoders.tags_text, without a model)."""
+    words = ", ".join(t.replace("_", " ") for t in tags if t)
+    if caption:
+        return f"{caption}. {template.format(tags=words)}" if words else caption
+    return template.format(tags=words) if words else None
+
+
+def collect_pairs(
+    store: VectorStore, encoders: Encoders | None, text_source: str, library: str | None, template: str
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Stored image vectors, text vectors (encoded or stored), and each item's tags text."""
+    views = ["image", "text"] if text_source == "stored" else ["image"]
+    images, texts, keys = [], [], []
+    for _, payload, vectors in tqdm(
+        iter_points(store, scope_filter(library), with_vectors=views), desc="pairs", unit="pt", file=sys.stderr
+    ):
+        tags = [t for t in payload.get("tags") or [] if t]
+        caption = payload.get("caption")
+        text = tags_text(template, tags, caption)
+        if "image" not in vectors or not text or (text_source == "stored" and "text" not in vectors):
+            continue
+        images.append(vectors["image"])
+        keys.append(text)
+        if text_source == "stored":
+            texts.append(vectors["text"])
+    if text_source == "clip" and keys:
+        assert encoders is not None
+        unique = list(dict.fromkeys(keys))
+        batch = 64
+        rows = np.concatenate([encoders.clip.encode_texts(unique[i : i + batch]) for i in range(0, len(unique), batch)])
+        of = dict(zip(unique, rows, strict=True))
+        texts = [of[k] for k in keys]
+    return np.asarray(images, dtype=np.float32), np.asarray(texts, dtype=np.float32), keys
+
+
+def format_table(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]) -> str:
+    lines = [f"{'split':<11} {'queries':>7} {'MRR before':>10} {'MRR after':>10} {'mAP before':>10} {'mAP after':>10}"]
+    for split in ("train", "validation"):
+        b, a = before[split], after[split]
+        figures = " ".join(f"{v:>10.4f}" for v in (b["MRR"], a["MRR"], b["mAP"], a["mAP"]))
+        lines.append(f"{split:<11} {int(b['queries']):>7} {figures}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace, settings: Settings, store: VectorStore) -> dict[str, Any]:
+    space = store.space() or {}
+    encoders = load_encoders(settings) if args.text_source == "clip" else None
+    if encoders is not None and space:
+        check_space(store.collection, space, encoders.space(), writing=False)
+    template = str(space.get("text_template") or settings.TEXT_TEMPLATE)
+    image, text, keys = collect_pairs(store, encoders, args.text_source, args.library, template)
+    if len(set(keys)) < 2:
+        raise ClippyError(f"Collection {store.collection!r} has {len(set(keys))} distinct tags texts; need at least 2.")
+    config = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        heads=args.heads,
+    )
+    result = train_adapter(image, text, keys, config)
+    root = args.adapters_root or settings.ADAPTERS_ROOT
+    meta: dict[str, Any] = {
+        "name": args.name,
+        "collection": store.collection,
+        "library": args.library,
+        "model": space.get("model"),
+        "pretrained": space.get("pretrained"),
+        "textSource": args.text_source,
+        "textModel": "clip" if args.text_source == "clip" else space.get("text_model"),
+        "textTemplate": space.get("text_template", settings.TEXT_TEMPLATE),
+        "heads": list(args.heads),
+        "epochs": args.epochs,
+        "batchSize": args.batch_size,
+        "lr": args.lr,
+        "weightDecay": args.weight_decay,
+        "seed": args.seed,
+        "nTrain": result.n_train,
+        "nValidation": result.n_val,
+        "finalLoss": result.losses[-1] if result.losses else None,
+        "metrics": {"before": result.before, "after": result.after},
+        "createdAt": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    weights, sidecar = save_adapter(result.adapter, root / store.collection / args.name, meta)
+    meta["files"] = {"weights": str(weights), "meta": str(sidecar)}
+    return meta
+
+
+def main(argv: list[str] | None = None, store: VectorStore | None = None) -> int:
+    """`store`: an open store to read instead of opening one from the flags (tests)."""
+    args = parse_args(argv)
+    setup_logging(args.verbose)
+    settings = settings_from_flags(
+        QDRANT_URL=args.qdrant_url,
+        QDRANT_PATH=args.qdrant_path,
+        COLLECTION=args.collection,
+        MODEL_NAME=args.model,
+        PRETRAINED=args.pretrained,
+        TEXT_MODEL=args.text_model,
+        DEVICE=args.device,
+    )
+    owned = store is None
+    try:
+        store = store or open_store(settings)
+        try:
+            meta = run(args, settings, store)
+        finally:
+            if owned:
+                store.close()
+    except (ClippyError, ValueError) as e:
+        print(f"error: {getattr(e, 'message', e)}", file=sys.stderr)
+        return 2
+    print(format_table(meta["metrics"]["before"], meta["metrics"]["after"]))
+    print(json.dumps({"adapter": meta["files"], "nTrain": meta["nTrain"], "nValidation": meta["nValidation"]}))
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(json.dumps(meta, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
