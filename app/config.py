@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     # `full_scan_threshold`); smaller ones are scanned exactly. None = the engine's defaults.
     HNSW_INDEXING_THRESHOLD_KB: int | None = Field(default=None, ge=1)
     DEFAULT_LIBRARY: str = "default"
+    # Picture/edge vectors by file content and embedding space (SQLite); None disables it.
+    EMBED_CACHE_PATH: Path | None = Path("./data/embed_cache.sqlite")
 
     # --- search (app/search) ---------------------------------------------------------------
     # Each view prefetches (offset + limit) * CANDIDATE_FACTOR candidates, at least MIN_POOL.

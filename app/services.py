@@ -9,9 +9,11 @@ import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from app.config import Settings
 from app.embedding import Encoders, load_encoders
+from app.embedding.cache import EmbeddingCache
 from app.errors import ClippyError, ModelMismatchError, NotFoundError
 from app.generation.service import GenerationService, build_generation_and_jobs
 from app.ingest.pipeline import IngestOptions, Ingestor
@@ -39,6 +41,7 @@ class Services:
     generation: GenerationService | None = None
     jobs: JobQueue | None = None
     imports: ImportService | None = None
+    cache: EmbeddingCache | None = None
 
     @classmethod
     def open(cls, settings: Settings, encoders: Encoders | None = None, store: VectorStore | None = None) -> Services:
@@ -59,7 +62,9 @@ class Services:
             resolve_library_image=services.resolve_library_image,
             add_to_library=services.add_generated_to_library,
         )
-        services.imports = ImportService(settings, encoders, store, services.jobs)
+        if settings.EMBED_CACHE_PATH is not None:
+            services.cache = EmbeddingCache(Path(settings.EMBED_CACHE_PATH), encoders.space())
+        services.imports = ImportService(services.ingest_options, store, services.jobs, settings, encoders)
         services.imports.register_handlers(handlers)
         return services
 
@@ -78,6 +83,8 @@ class Services:
             await self.jobs.stop()
         if self.generation is not None:
             await self.generation.stop()
+        if self.cache is not None:
+            self.cache.close()
         if close_store:
             self.store.close()
 
@@ -105,16 +112,21 @@ class Services:
             "caption": sidecar.get("prompt") or None,
             "generated": {k: sidecar.get(k) for k in ("jobId", "provider", "model", "seed")},
         }
-        opts = IngestOptions(
-            library=self.settings.DEFAULT_LIBRARY,
-            images_root=root,
-            max_pixels=self.settings.MAX_IMAGE_PIXELS,
-            source=source,
-        )
+        opts = self.ingest_options(source=source)
         report = Ingestor(self.encoders, self.store, opts).run([Item(dest, tags, extra)])
         if report.failures:
             raise ClippyError(f"could not add {path.name} to the library: {report.failures[0].reason}")
         return point_id(content_sha256(dest.read_bytes()), opts.library)
+
+    def ingest_options(self, **overrides: Any) -> IngestOptions:
+        """How this service ingests: its library, root, bounds and embedding cache."""
+        defaults: dict[str, Any] = {
+            "library": self.settings.DEFAULT_LIBRARY,
+            "images_root": Path(self.settings.IMAGES_ROOT),
+            "max_pixels": self.settings.MAX_IMAGE_PIXELS,
+            "cache": self.cache,
+        }
+        return IngestOptions(**(defaults | overrides))
 
     def ingest_sample_library(self) -> None:
         """First run of the demo: ingest IMAGES_ROOT's manifest.jsonl into the empty store."""
@@ -125,9 +137,7 @@ class Services:
             return
         items = list(read_manifest(manifest, base=root))
         log.info("AUTO_INGEST: embedding %d images from %s (first run only)…", len(items), manifest)
-        opts = IngestOptions(
-            library=self.settings.DEFAULT_LIBRARY, images_root=root, max_pixels=self.settings.MAX_IMAGE_PIXELS
-        )
+        opts = self.ingest_options()
         report = Ingestor(self.encoders, self.store, opts).run(items)
         log.info("AUTO_INGEST: %s", report.summary())
         for f in report.failures:

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from app.cli_common import settings_from_flags, setup_logging
 from app.embedding import load_encoders
+from app.embedding.cache import EmbeddingCache
 from app.errors import ClippyError
 from app.ingest.pipeline import IngestOptions, Ingestor, write_failures
 from app.ingest.sources import read_manifest, scan_folder
@@ -78,6 +79,10 @@ def main(
             help="Build the HNSW index at the end (default: above OPTIMIZE_THRESHOLD points).",
         ),
     ] = None,
+    cache: Annotated[
+        bool,
+        typer.Option("--cache/--no-cache", help="Reuse picture/edge vectors of files seen before (EMBED_CACHE_PATH)."),
+    ] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     setup_logging(verbose)
@@ -100,8 +105,12 @@ def main(
             items = items[:limit]
         encoders = load_encoders(settings)
         store = open_store(settings)
+        vector_cache = (
+            EmbeddingCache(settings.EMBED_CACHE_PATH, encoders.space()) if cache and settings.EMBED_CACHE_PATH else None
+        )
         try:
             opts = IngestOptions(
+                cache=vector_cache,
                 library=library or settings.DEFAULT_LIBRARY,
                 clip_batch=clip_batch,
                 upsert_batch=upsert_batch,
@@ -119,6 +128,8 @@ def main(
                 store.optimize()
         finally:
             store.close()
+            if vector_cache:
+                vector_cache.close()
     except ClippyError as e:
         typer.echo(f"error: {e.message}", err=True)
         raise typer.Exit(2) from e

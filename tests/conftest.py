@@ -39,6 +39,7 @@ def tiny_settings(tmp_path: Path, **overrides: object) -> Settings:
         "THUMBS_ROOT": tmp_path / "thumbs",
         "IMAGES_ROOT": tmp_path / "images",
         "AUTO_INGEST": False,
+        "EMBED_CACHE_PATH": tmp_path / "embed_cache.sqlite",
         "ENVIRONMENT": "test",
         **overrides,
     }

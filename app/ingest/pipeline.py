@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from app.embedding import Encoders, edge_map
+from app.embedding.cache import EmbeddingCache
 from app.embedding.edges import EDGE_VERSION
 from app.embedding.tags import normalize_tag, tags_vector
 from app.errors import ClippyError
@@ -55,6 +56,8 @@ class IngestOptions:
     source: str = "library"
     # Polled between chunks: an import job's cancellation stops the run there.
     should_stop: Callable[[], bool] | None = None
+    # Picture/edge vectors by content: a file seen before (any library) skips the model.
+    cache: EmbeddingCache | None = None
 
 
 @dataclass
@@ -103,10 +106,11 @@ class _Hashed:
 @dataclass
 class _Prepared:
     hashed: _Hashed
-    picture: Any  # preprocessed tensor
+    picture: Any  # preprocessed tensor, or the vector when it came from the cache
     edges: Any
     width: int
     height: int
+    cached: bool = False
 
 
 def _ordered_map(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], ahead: int) -> Iterator[Future[R]]:
@@ -173,7 +177,7 @@ class Ingestor:
                     break
                 report.seen += len(chunk)
                 fresh = self._fresh(chunk, seen_ids, report)
-                in_flight.append([pool.submit(self._prepare, h) for h in fresh])
+                in_flight.append(self._submit_prepare(pool, fresh))
                 if progress:
                     progress(len(chunk) - len(fresh))
                 # One chunk decodes in the workers while the model runs on the one before.
@@ -207,15 +211,36 @@ class Ingestor:
                 fresh.append(h)
         return fresh
 
+    def _submit_prepare(self, pool: ThreadPoolExecutor, fresh: list[_Hashed]) -> list[Future[_Prepared | Failure]]:
+        hits = self.opt.cache.get_many([h.sha256 for h in fresh]) if self.opt.cache else {}
+        futures: list[Future[_Prepared | Failure]] = []
+        for h in fresh:
+            if (hit := hits.get(h.sha256)) is not None:
+                done: Future[_Prepared | Failure] = Future()
+                done.set_result(_Prepared(h, hit.image, hit.edge, hit.width, hit.height, cached=True))
+                futures.append(done)
+            else:
+                futures.append(pool.submit(self._prepare, h))
+        return futures
+
     def _embed_and_write(self, futures: list[Future[_Prepared | Failure]], report: IngestReport) -> int:
         results = [f.result() for f in futures]
         report.failures += [r for r in results if isinstance(r, Failure)]
         ready = [r for r in results if isinstance(r, _Prepared)]
         if not ready:
             return len(results)
-        pictures = self._forward([r.picture for r in ready])
-        edges = self._forward([r.edges for r in ready])
-        report.image_forwards += 2 * len(ready)
+        todo = [r for r in ready if not r.cached]
+        if todo:
+            computed = zip(
+                self._forward([r.picture for r in todo]), self._forward([r.edges for r in todo]), strict=True
+            )
+            for r, (picture, edge) in zip(todo, computed, strict=True):
+                r.picture, r.edges = picture, edge
+            report.image_forwards += 2 * len(todo)
+            if self.opt.cache:
+                self.opt.cache.put_many((r.hashed.sha256, r.picture, r.edges, r.width, r.height) for r in todo)
+        pictures = [r.picture for r in ready]
+        edges = [r.edges for r in ready]
         texts = [self.encoders.tags_text(r.hashed.item.tags, r.hashed.item.extra.get("caption")) for r in ready]
         with_text = [(i, t) for i, t in enumerate(texts) if t]
         text_vecs = self.encoders.text.encode_texts([t for _, t in with_text])

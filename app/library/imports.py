@@ -14,7 +14,7 @@ import io
 import re
 import stat
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -126,7 +126,15 @@ class ContentFolder:
 
 
 class ImportService:
-    def __init__(self, settings: Settings, encoders: Encoders, store: VectorStore, jobs: JobQueue) -> None:
+    def __init__(
+        self,
+        ingest_options: Callable[..., IngestOptions],
+        store: VectorStore,
+        jobs: JobQueue,
+        settings: Settings,
+        encoders: Encoders,
+    ) -> None:
+        self.ingest_options = ingest_options  # the service's library root, bounds and cache
         self.settings = settings
         self.encoders = encoders
         self.store = store
@@ -241,13 +249,7 @@ class ImportService:
             done += step
             ctx.report(min(done, total), total)
 
-        opts = IngestOptions(
-            library=library,
-            images_root=self.settings.IMAGES_ROOT,
-            max_pixels=self.settings.MAX_IMAGE_PIXELS,
-            source="import",
-            should_stop=lambda: ctx.cancelled,
-        )
+        opts = self.ingest_options(library=library, source="import", should_stop=lambda: ctx.cancelled)
         report = await asyncio.to_thread(Ingestor(self.encoders, self.store, opts).run, items, progress)
         ctx.check_cancelled()
         failures += [{"path": f.path, "reason": f.reason} for f in report.failures]

@@ -115,3 +115,30 @@ def test_manifest_errors_name_the_line(tmp_path: Path) -> None:
     m.write_text(json.dumps({"path": "a.png"}) + "\n{oops\n")
     with pytest.raises(InvalidInputError, match="m.jsonl:2"):
         list(read_manifest(m))
+
+
+def test_embedding_cache_skips_the_model_for_files_seen_before(
+    encoders: Encoders, store_factory: Any, image_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.embedding.cache import EmbeddingCache
+
+    cache = EmbeddingCache(tmp_path / "cache.sqlite", encoders.space())
+    counter = CountingEncoders(encoders, monkeypatch)
+    items = list(scan_folder(image_folder))[:10]
+    store = store_factory()
+    first = _ingest(encoders, store, items, image_folder, cache=cache, library="a")
+    assert counter.calls == 20
+    # Another library holding the same files: new points, no model run, the same vectors.
+    second = _ingest(encoders, store, items, image_folder, cache=cache, library="b")
+    assert counter.calls == 20
+    assert second.ingested == 10 and store.count() == 20
+    a = store.retrieve(first.ids[:1], with_vectors=True)[0]
+    b = store.retrieve(second.ids[:1], with_vectors=True)[0]
+    assert a.id != b.id
+    for view in ("image", "edge"):
+        np.testing.assert_array_equal(a.vectors[view], b.vectors[view])
+    # Another embedding space misses the cache.
+    other = EmbeddingCache(tmp_path / "cache.sqlite", {**encoders.space(), "model": "other"})
+    assert other.get_many([a.payload["sha256"]]) == {}
+    cache.close()
+    other.close()

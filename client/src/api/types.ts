@@ -67,14 +67,25 @@ export interface SearchResponse {
   timings: SearchTimings;
 }
 
+/**
+ * GET /info. The contract shows `model` as an object; the service sends the
+ * collection's model as strings plus `running` (the loaded model), `usable` and
+ * `problem`. Read it through `summarizeInfo` (state/info.ts), which takes both.
+ */
 export interface InfoResponse {
   collection: string;
+  exists?: boolean;
   points: number;
-  model: { name: string; pretrained: string; randomWeights: boolean };
-  textModel: string;
-  vectors: Partial<Record<ViewName, number>>;
-  sparse: string[];
-  edgeVersion: string;
+  model?: { name: string; pretrained: string; randomWeights: boolean } | string | null;
+  pretrained?: string | null;
+  randomWeights?: boolean;
+  textModel?: string | null;
+  vectors?: Partial<Record<ViewName, number>>;
+  sparse?: string[];
+  edgeVersion?: string | null;
+  running?: { model: string; pretrained: string; randomWeights: boolean; textModel?: string; device?: string };
+  usable?: boolean;
+  problem?: string;
 }
 
 export type RefRole = "style" | "subject";

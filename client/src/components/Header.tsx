@@ -4,17 +4,19 @@ import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Tooltip } from "@/components/ui/tooltip";
 import { describeError } from "@/state/errors";
+import { summarizeInfo } from "@/state/info";
 
 export function Header({ info, error, onRetry }: { info: InfoResponse | null; error: unknown; onRetry: () => void }) {
   const problem = error ? describeError(error) : null;
+  const s = info ? summarizeInfo(info) : null;
   return (
-    <header className="flex h-12 shrink-0 items-center gap-3 border-b bg-background px-4">
+    <header className="flex min-h-12 shrink-0 flex-wrap items-center gap-x-3 gap-y-1 border-b bg-background px-4 py-1.5">
       <div className="flex items-center gap-2">
         <img src="/favicon.svg" alt="" className="size-6" />
         <h1 className="text-sm font-semibold tracking-tight">Clippy</h1>
         <span className="hidden text-xs text-muted-foreground sm:inline">sketch → references → new images</span>
       </div>
-      <div className="ml-auto flex items-center gap-2 text-xs">
+      <div className="ml-auto flex flex-wrap items-center gap-2 text-xs">
         {problem ? (
           <div role="alert" className="flex items-center gap-2 text-red-700">
             <AlertTriangle className="size-4" aria-hidden />
@@ -25,18 +27,27 @@ export function Header({ info, error, onRetry }: { info: InfoResponse | null; er
               <RefreshCw /> Retry
             </Button>
           </div>
-        ) : info ? (
+        ) : s ? (
           <>
-            <Tooltip content={`Collection “${info.collection}” · vectors ${Object.keys(info.vectors).join(", ")} · sparse ${info.sparse.join(", ") || "none"} · edges ${info.edgeVersion}`}>
+            {s.problem && (
+              <span role="alert" className="flex items-center gap-1 text-red-700">
+                <AlertTriangle className="size-4" aria-hidden /> {s.problem}
+              </span>
+            )}
+            <Tooltip content={s.details}>
               <span className="flex items-center gap-1 text-muted-foreground" tabIndex={0}>
                 <Database className="size-3.5" aria-hidden />
-                {info.points.toLocaleString()} images
+                {s.points.toLocaleString()} images
               </span>
             </Tooltip>
-            <Badge variant="outline">
-              {info.model.name} · {info.model.pretrained}
-            </Badge>
-            {info.model.randomWeights && (
+            {s.model && (
+              <Badge variant="outline">
+                {s.model}
+                {s.pretrained && <> · {s.pretrained}</>}
+                {s.device && <> · {s.device}</>}
+              </Badge>
+            )}
+            {s.randomWeights && (
               <Tooltip content="The model runs with random weights (a test setup): rankings are not meaningful.">
                 <Badge variant="warning" tabIndex={0}>
                   random weights

@@ -1,0 +1,80 @@
+"""A disk cache of picture and edge-map vectors keyed by (file content, embedding space).
+
+Re-importing a file into another library, or rebuilding a collection, finds its vectors
+here instead of running the model again. The key's space part covers everything that
+changes the vectors (model, pretrained tag, edge-map parameters), so a new model or edge
+version simply misses. SQLite (stdlib) in WAL mode: safe for one writer and many readers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS vectors (
+    sha256 TEXT NOT NULL,
+    space TEXT NOT NULL,
+    image BLOB NOT NULL,
+    edge BLOB NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    PRIMARY KEY (sha256, space)
+)
+"""
+
+
+def space_key(space: dict[str, Any]) -> str:
+    """What makes picture/edge vectors comparable: model, weights, edge parameters."""
+    relevant = {k: space.get(k) for k in ("model", "pretrained", "image_dim", "edge")}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class CachedVectors:
+    __slots__ = ("edge", "height", "image", "width")
+
+    def __init__(self, image: np.ndarray, edge: np.ndarray, width: int, height: int) -> None:
+        self.image, self.edge, self.width, self.height = image, edge, width, height
+
+
+class EmbeddingCache:
+    def __init__(self, path: Path, space: dict[str, Any]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.space = space_key(space)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def get_many(self, shas: Sequence[str]) -> dict[str, CachedVectors]:
+        if not shas:
+            return {}
+        marks = ",".join("?" * len(shas))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT sha256, image, edge, width, height FROM vectors WHERE space = ? AND sha256 IN ({marks})",
+                [self.space, *shas],
+            ).fetchall()
+        return {
+            sha: CachedVectors(np.frombuffer(img, np.float32), np.frombuffer(edge, np.float32), w, h)
+            for sha, img, edge, w, h in rows
+        }
+
+    def put_many(self, rows: Iterable[tuple[str, np.ndarray, np.ndarray, int, int]]) -> None:
+        values = [
+            (sha, self.space, np.asarray(img, np.float32).tobytes(), np.asarray(edge, np.float32).tobytes(), w, h)
+            for sha, img, edge, w, h in rows
+        ]
+        with self._lock:
+            self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?, ?, ?)", values)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
