@@ -120,3 +120,7 @@ def demo(
     settings = settings.model_copy(update=demo)
     typer.echo(f"Clippy demo on http://{host}:{port}  (API docs at /docs)", err=True)
     uvicorn.run(create_app(settings), host=host, port=port)
+
+
+if __name__ == "__main__":
+    app()

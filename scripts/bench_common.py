@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -35,12 +36,9 @@ def limit_threads(n: int) -> None:
         threadpool_limits(n)  # numpy's BLAS was loaded before the environment was set
     except ImportError:
         pass
-    try:
-        import faiss
-
+    faiss = sys.modules.get("faiss")  # only where the caller uses it: importing it logs noise
+    if faiss is not None:
         faiss.omp_set_num_threads(n)
-    except ImportError:
-        pass
 
 
 def latency_summary(seconds: Sequence[float]) -> dict[str, float]:

@@ -508,6 +508,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
+    if not args.no_faiss:
+        import faiss  # noqa: F401  (imported first so that limit_threads caps its OpenMP pool)
     limit_threads(args.threads)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()] + ([1_000_000] if args.big else [])
     rows: list[dict[str, Any]] = []

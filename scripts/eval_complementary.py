@@ -171,7 +171,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="eval_complementary.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--images", type=Path, help="library folder with manifest.jsonl (with --ingest: embedded if missing)")
+    p.add_argument("--images", type=Path, help="library folder holding manifest.jsonl (--ingest embeds it)")
     p.add_argument("--manifest", type=Path, help="library manifest (default: IMAGES/manifest.jsonl)")
     p.add_argument("--ingest", action="store_true", help="embed the manifest into the collection if it is not there")
     p.add_argument("--k", type=_ints, default=[2, 3, 4], help="cut-offs, comma-separated (default: 2,3,4)")
@@ -183,7 +183,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="view weights image,text,tags for both methods (default: 1,1,1)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="query sampling and PRETRAINED=random seed")
     p.add_argument("--threads", type=int, default=2, help="torch/BLAS threads (default: %(default)s)")
-    p.add_argument("--out", type=Path, help="JSON results (default: bench/results/eval_complementary_<collection>.json)")
+    p.add_argument("--out", type=Path, help="JSON results (default: bench/results/eval_complementary_COLLECTION.json)")
     g = p.add_argument_group("settings (default: environment / .env)")
     g.add_argument("--model", help="MODEL_NAME")
     g.add_argument("--pretrained", help="PRETRAINED (tag, checkpoint, or random)")

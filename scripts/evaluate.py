@@ -185,7 +185,9 @@ def configs_for(mode: str, step: float, tags_weight: float) -> list[Config]:
     out: list[Config] = []
     singles = [*fed, *(["tags"] if has_tags else [])]
     for view in singles:
+        # The service's default (rerank on) and Qdrant's own fusion over one view's list.
         out.append(Config(f"{view} only", "single", ((view, 1.0),), rerank=True))
+        out.append(Config(f"{view} only fusion", "single", ((view, 1.0),), rerank=False))
     if len(fed) > 1 or has_tags:
         for weights, tags_on, rerank in product(simplex(fed, step), (False, True) if has_tags else (False,), (False, True)):
             if tags_on:
@@ -559,7 +561,7 @@ def plot(report: dict[str, Any], out_dir: Path, stem: str) -> list[Path]:
     # Bars: each single view (and the baseline) per mode.
     fig, axes = plt.subplots(1, len(modes), figsize=(3.2 * len(modes) + 1, 3.6), squeeze=False)
     for ax, mode in zip(axes[0], modes, strict=True):
-        rs = [r for r in results if r["mode"] == mode and r["kind"] in ("single", "baseline")]
+        rs = [r for r in results if r["mode"] == mode and (r["kind"] == "baseline" or (r["kind"] == "single" and r["rerank"]))]
         names = [r["config"].replace(" only", "").replace(" (weight-free)", "") for r in rs]
         values = [r.get(metric, 0.0) for r in rs]
         colours = ["#999999" if r["kind"] == "baseline" else "#4477aa" for r in rs]
@@ -592,7 +594,7 @@ def plot(report: dict[str, Any], out_dir: Path, stem: str) -> list[Path]:
                 w = r["weights"]
                 if ("tags" in w) != tags_on:
                     continue
-                if r["kind"] == "hybrid" and r["rerank"] != rerank:
+                if r["rerank"] != rerank:
                     continue
                 if r["kind"] == "single" and (tags_on or "tags" in w):
                     continue

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -355,6 +355,3 @@ class Decomposer:
                 out.append(SubQuery(id="", text=text, kind=kind))
         out = out[: self.max_subqueries]
         return [SubQuery(id=f"q{i + 1}", text=q.text, kind=q.kind, weight=q.weight) for i, q in enumerate(out)]
-
-
-DecomposeFn = Callable[[str], list[SubQuery]]

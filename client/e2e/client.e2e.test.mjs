@@ -268,6 +268,7 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
     });
     // Show the finished job in the README picture.
     await page.locator("aside[aria-label='Settings and generation']").evaluate((el) => el.scrollTo(0, el.scrollHeight));
+    await page.locator("section[aria-label=Results]").evaluate((el) => el.scrollTo(0, 0));
     await page.mouse.move(5, 5);
     await page.waitForTimeout(300);
     const png = await page.screenshot();

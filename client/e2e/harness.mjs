@@ -171,14 +171,28 @@ export async function launch(viewport = { width: 1280, height: 800 }) {
   };
 }
 
-/** Re-encode a PNG smaller (downscaling in the browser) until it fits maxBytes. */
+/**
+ * Re-encode a PNG (in the browser: no image library needed) until it fits
+ * maxBytes: first fewer colour levels (invisible on flat UI), then a smaller scale.
+ */
 export async function fitPng(context, png, maxBytes) {
   if (png.length <= maxBytes) return png;
+  const ladder = [
+    [1, 64],
+    [1, 32],
+    [0.85, 32],
+    [0.8, 32],
+    [0.75, 32],
+    [0.7, 32],
+    [0.7, 16],
+    [0.6, 16],
+    [0.5, 16],
+  ];
   const page = await context.newPage();
   try {
-    for (const scale of [0.85, 0.75, 0.65, 0.55, 0.45]) {
+    for (const [scale, levels] of ladder) {
       const b64 = await page.evaluate(
-        async ({ src, scale }) => {
+        async ({ src, scale, levels }) => {
           const img = new Image();
           img.src = src;
           await img.decode();
@@ -188,9 +202,13 @@ export async function fitPng(context, png, maxBytes) {
           const ctx = c.getContext("2d");
           ctx.imageSmoothingQuality = "high";
           ctx.drawImage(img, 0, 0, c.width, c.height);
+          const d = ctx.getImageData(0, 0, c.width, c.height);
+          const q = 256 / levels;
+          for (let i = 0; i < d.data.length; i++) if (i % 4 !== 3) d.data[i] = Math.min(255, Math.floor(d.data[i] / q) * q + q / 2);
+          ctx.putImageData(d, 0, 0);
           return c.toDataURL("image/png").split(",")[1];
         },
-        { src: `data:image/png;base64,${png.toString("base64")}`, scale },
+        { src: `data:image/png;base64,${png.toString("base64")}`, scale, levels },
       );
       const out = Buffer.from(b64, "base64");
       if (out.length <= maxBytes) return out;

@@ -90,6 +90,9 @@ def test_decompose_returns_editable_sub_queries(rag: dict[str, Any]) -> None:
         {"id": "q3", "text": "forest", "kind": "setting", "weight": 1.0},
     ]
     assert out["parser"] in ("parser", "rules") and out["requestId"] and out["prompt"] == PROMPT
+    paths = rag["client"].get("/openapi.json").json()["paths"]
+    for path in ("/search/decompose", "/search/complementary"):
+        assert "application/json" in paths[path]["post"]["requestBody"]["content"]
 
 
 def test_complementary_covers_every_tag_where_plain_top_k_does_not(rag: dict[str, Any]) -> None:

@@ -9,13 +9,13 @@ described in the README rather than on every operation).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -27,6 +27,8 @@ from schemathesis.specs.openapi.checks import (
 from app.api.app import create_app
 from app.embedding import Encoders
 from app.services import Services
+from tests.conftest import tiny_settings
+from tests.generation.test_describe import tiny_blip  # noqa: F401  (a fixture: a tiny random BLIP)
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 CHECKS = [
@@ -38,31 +40,30 @@ CHECKS = [
 
 
 @pytest.fixture(scope="module")
-def fuzz_app(library: dict[str, Any], encoders: Encoders, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
+def fuzz_app(
+    library: dict[str, Any], encoders: Encoders, tmp_path_factory: pytest.TempPathFactory, tiny_blip: Path
+) -> FastAPI:
+    """The app under test. Schemathesis runs its lifespan on its own event loop, on first call."""
     gen = tmp_path_factory.mktemp("fuzz-gen")
     settings = library["settings"].model_copy(
         update={
             "GENERATED_ROOT": gen,
             "MAX_UPLOAD_BYTES": 2_000_000,
             "MAX_REQUEST_BYTES": 8_000_000,
-            # Nothing reachable here: providers fail their jobs (4xx/failed job), never the request.
-            "DESCRIBE_MODEL": str(gen / "no-such-model"),
+            "DESCRIBE_MODEL": str(tiny_blip),
+            "DESCRIBE_MAX_TOKENS": 4,
+            # No weights here: generation jobs fail (a failed job), never the request.
             "SDXL_MODEL": str(gen / "no-such-model"),
             "FETCH_TIMEOUT_S": 2.0,
         }
     )
     services = Services.open(settings, encoders=encoders, store=library["store"])
-    app = create_app(settings, services)
-    with TestClient(app):  # runs the lifespan: services started, job workers running
-        yield app
+    return create_app(settings, services)
 
 
-@pytest.fixture(scope="module")
-def fuzz_schema(fuzz_app: FastAPI) -> Any:
-    return schemathesis.openapi.from_asgi("/openapi.json", fuzz_app)
-
-
-schema = schemathesis.pytest.from_fixture("fuzz_schema")
+# The schema is known without a model or a store: the routes describe themselves.
+_bare = create_app(tiny_settings(Path(tempfile.gettempdir()) / "clippy-fuzz-schema"))
+schema = schemathesis.openapi.from_dict(_bare.openapi())
 
 
 @schema.parametrize()
@@ -72,5 +73,5 @@ schema = schemathesis.pytest.from_fixture("fuzz_schema")
     suppress_health_check=list(HealthCheck),
     derandomize=True,
 )
-def test_no_operation_answers_5xx_or_breaks_its_schema(case: Any) -> None:
-    case.call_and_validate(checks=CHECKS)
+def test_no_operation_answers_5xx_or_breaks_its_schema(case: Any, fuzz_app: FastAPI) -> None:
+    case.call_and_validate(app=fuzz_app, checks=CHECKS)

@@ -11,7 +11,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from app.api.bodies import parse_body
 from app.api.deps import ServicesDep
 from app.search.complementary import ComplementarySearcher, to_model
 from app.search.complementary_models import (
@@ -42,8 +41,7 @@ ComplementaryDep = Annotated[ComplementarySearcher, Depends(get_complementary)]
     response_model_by_alias=True,
     summary="Split a prompt into sub-queries: subjects and objects with their modifiers, style, setting",
 )
-async def decompose(request: Request, services: ServicesDep, searcher: ComplementaryDep) -> DecomposeResponse:
-    body, _ = await parse_body(request, DecomposeRequest, (), services.settings)
+async def decompose(request: Request, body: DecomposeRequest, searcher: ComplementaryDep) -> DecomposeResponse:
     subs = await run_in_threadpool(searcher.decompose, body.prompt)
     return DecomposeResponse(
         request_id=request.state.request_id,
@@ -59,8 +57,7 @@ async def decompose(request: Request, services: ServicesDep, searcher: Complemen
     response_model_by_alias=True,
     summary="A small set of references that together cover every sub-query (Pareto-optimal)",
 )
-async def complementary(request: Request, services: ServicesDep, searcher: ComplementaryDep) -> ComplementaryResult:
-    body, _ = await parse_body(request, ComplementaryQuery, (), services.settings)
+async def complementary(request: Request, body: ComplementaryQuery, searcher: ComplementaryDep) -> ComplementaryResult:
     result = await run_in_threadpool(searcher.search, body)
     result.request_id = request.state.request_id
     return result
