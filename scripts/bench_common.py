@@ -90,7 +90,9 @@ def format_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | Non
         parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True)]
         return "| " + " | ".join(parts) + " |"
 
-    sep = "|" + "|".join(("-" * (w + 1) + ":") if num else ("-" * (w + 2)) for w, num in zip(widths, numeric, strict=True))
+    sep = "|" + "|".join(
+        ("-" * (w + 1) + ":") if num else ("-" * (w + 2)) for w, num in zip(widths, numeric, strict=True)
+    )
     return "\n".join([line(cols), sep + "|", *(line(r) for r in cells)])
 
 

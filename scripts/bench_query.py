@@ -312,7 +312,12 @@ def bench_size(args: argparse.Namespace, n: int) -> list[dict[str, Any]]:
     nq = args.queries
     t0 = time.perf_counter()
     data = synthesize(n, args.dim, nq, args.rank, args.noise, args.seed)
-    log.info("n=%d: synthesized in %.1f s (filter tag on %.1f%% of points)", n, time.perf_counter() - t0, 100 * data.filter_share)
+    log.info(
+        "n=%d: synthesized in %.1f s (filter tag on %.1f%% of points)",
+        n,
+        time.perf_counter() - t0,
+        100 * data.filter_share,
+    )
     mask = np.array([data.filter_tag in t for t in data.tags])
     rows: list[dict[str, Any]] = []
 
@@ -328,7 +333,9 @@ def bench_size(args: argparse.Namespace, n: int) -> list[dict[str, Any]]:
     truth_filter = [exact_hybrid(data, i, pool, mask) for i in range(nq)]
 
     # numpy brute force: the exact answers, timed.
-    add("numpy (exact)", "single", lambda i: exact_single(data.vectors["image"], data.queries["image"][i]), truth_single)
+    add(
+        "numpy (exact)", "single", lambda i: exact_single(data.vectors["image"], data.queries["image"][i]), truth_single
+    )
     add("numpy (exact)", "rerank", lambda i: exact_hybrid(data, i, pool), truth_hybrid)
     add("numpy (exact)", "filter", lambda i: exact_hybrid(data, i, pool, mask), truth_filter)
 
@@ -340,7 +347,13 @@ def bench_size(args: argparse.Namespace, n: int) -> list[dict[str, Any]]:
         for kind in ("flat", "hnsw"):
             name = f"faiss {kind}"
             extra = {"build_s": round(sum(fx.build_s.values()), 1)} if kind == "hnsw" else {}
-            add(name, "single", lambda i, k=kind: fx.search(k, "image", data.queries["image"][i], K), truth_single, **extra)
+            add(
+                name,
+                "single",
+                lambda i, k=kind: fx.search(k, "image", data.queries["image"][i], K),
+                truth_single,
+                **extra,
+            )
 
             def hybrid(i: int, k: str = kind, flt: bool = False) -> list[int]:
                 params = fx.params(k, mask_ids) if flt else None
@@ -356,7 +369,13 @@ def bench_size(args: argparse.Namespace, n: int) -> list[dict[str, Any]]:
         log.info("n=%d: upserted in %.1f s", n, up)
         searcher = VectorSearcher(store, data)
         backend = "qdrant server" if args.qdrant_url else "qdrant-edge"
-        phases = ["exact-scan", "optimized"] if args.optimize == "both" else ["optimized"] if args.optimize == "after" else ["exact-scan"]
+        phases = (
+            ["exact-scan", "optimized"]
+            if args.optimize == "both"
+            else ["optimized"]
+            if args.optimize == "after"
+            else ["exact-scan"]
+        )
         if args.qdrant_url:
             phases = ["server"]
         for phase in phases:
@@ -430,7 +449,9 @@ def bench_e2e(args: argparse.Namespace) -> dict[str, Any]:
             sketches.append(buf.getvalue())
         texts = ["a red bicycle", "a cat sleeping on a chair", "a lighthouse at night", "two apples"]
 
-        split: dict[str, list[float]] = {k: [] for k in ("decode", "normalise", "encoders", "qdrant", "rerank", "rest", "total")}
+        split: dict[str, list[float]] = {
+            k: [] for k in ("decode", "normalise", "encoders", "qdrant", "rerank", "rest", "total")
+        }
         with TestClient(create_app(settings, services)) as client:
             for i in range(args.e2e_requests + 3):
                 png, text = sketches[i % len(sketches)], texts[i % len(texts)]
@@ -477,7 +498,9 @@ def bench_e2e(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="bench_query.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="bench_query.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--sizes", default="10000,100000", help="library sizes, comma-separated (default: %(default)s)")
     p.add_argument("--big", action="store_true", help="add 1,000,000 points")
     p.add_argument("--dim", type=int, default=512, help="vector dimension (ViT-B-32: 512) (default: %(default)s)")
@@ -488,7 +511,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--optimize", choices=("none", "after", "both"), default="both",
                    help="embedded store: time the exact scan (none), only after optimize() (after), or both "
                    "(default: %(default)s)")  # fmt: skip
-    p.add_argument("--hnsw-ef", type=int, default=256, help="FAISS efSearch (Qdrant uses HNSW_EF) (default: %(default)s)")
+    p.add_argument(
+        "--hnsw-ef", type=int, default=256, help="FAISS efSearch (Qdrant uses HNSW_EF) (default: %(default)s)"
+    )
     p.add_argument("--faiss-m", type=int, default=16, help="FAISS HNSW M (Qdrant's default m is 16)")
     p.add_argument("--faiss-ef-construction", type=int, default=100, help="FAISS efConstruction (Qdrant's default 100)")
     p.add_argument("--no-faiss", action="store_true")
@@ -498,7 +523,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2, help="torch/BLAS/FAISS threads (default: %(default)s)")
     p.add_argument("--e2e", action="store_true", help="also time POST /search/hybrid end to end")
     p.add_argument("--e2e-only", action="store_true", help="only the end-to-end timing")
-    p.add_argument("--e2e-model", default="ViT-B-32", help="OpenCLIP model for --e2e, random weights (default: %(default)s)")
+    p.add_argument(
+        "--e2e-model", default="ViT-B-32", help="OpenCLIP model for --e2e, random weights (default: %(default)s)"
+    )
     p.add_argument("--e2e-points", type=int, default=10_000)
     p.add_argument("--e2e-requests", type=int, default=30)
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "bench_query.json")

@@ -189,7 +189,9 @@ def configs_for(mode: str, step: float, tags_weight: float) -> list[Config]:
         out.append(Config(f"{view} only", "single", ((view, 1.0),), rerank=True))
         out.append(Config(f"{view} only fusion", "single", ((view, 1.0),), rerank=False))
     if len(fed) > 1 or has_tags:
-        for weights, tags_on, rerank in product(simplex(fed, step), (False, True) if has_tags else (False,), (False, True)):
+        for weights, tags_on, rerank in product(
+            simplex(fed, step), (False, True) if has_tags else (False,), (False, True)
+        ):
             if tags_on:
                 weights = {**weights, "tags": tags_weight}
             nonzero = tuple((v, w) for v, w in weights.items() if w > 0)
@@ -366,7 +368,9 @@ def _check_congruent(batched: Any, single: Any, mode: str) -> None:
             continue
         cos = float(np.dot(np.asarray(vec), np.asarray(b[view])))
         if cos < 0.999:
-            raise RuntimeError(f"mode {mode}, view {view}: batched encoding differs from the searcher's (cos {cos:.4f})")
+            raise RuntimeError(
+                f"mode {mode}, view {view}: batched encoding differs from the searcher's (cos {cos:.4f})"
+            )
 
 
 class PreEncodedSearcher:
@@ -425,7 +429,9 @@ def hog_rankings(
         else:
             continue
         out[(q.id, mode)] = [p for p, _ in rank_by_cosine(vec, matrix, lib_paths, depth)]
-    log.info("HOG baseline: %d library items, %d queries in %.1f s", len(lib_paths), len(out), time.perf_counter() - started)
+    log.info(
+        "HOG baseline: %d library items, %d queries in %.1f s", len(lib_paths), len(out), time.perf_counter() - started
+    )
     return out
 
 
@@ -497,7 +503,13 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
                     "ms_per_query": round((time.perf_counter() - t0) * 1000 / len(mode_items), 2),
                 }
                 results.append(row)
-            log.info("mode %s: %d configs × %d queries in %.0f s", mode, len(configs), len(mode_items), time.perf_counter() - started)
+            log.info(
+                "mode %s: %d configs × %d queries in %.0f s",
+                mode,
+                len(configs),
+                len(mode_items),
+                time.perf_counter() - started,
+            )
     finally:
         store.close()
     return {
@@ -561,7 +573,11 @@ def plot(report: dict[str, Any], out_dir: Path, stem: str) -> list[Path]:
     # Bars: each single view (and the baseline) per mode.
     fig, axes = plt.subplots(1, len(modes), figsize=(3.2 * len(modes) + 1, 3.6), squeeze=False)
     for ax, mode in zip(axes[0], modes, strict=True):
-        rs = [r for r in results if r["mode"] == mode and (r["kind"] == "baseline" or (r["kind"] == "single" and r["rerank"]))]
+        rs = [
+            r
+            for r in results
+            if r["mode"] == mode and (r["kind"] == "baseline" or (r["kind"] == "single" and r["rerank"]))
+        ]
         names = [r["config"].replace(" only", "").replace(" (weight-free)", "") for r in rs]
         values = [r.get(metric, 0.0) for r in rs]
         colours = ["#999999" if r["kind"] == "baseline" else "#4477aa" for r in rs]

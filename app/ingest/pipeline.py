@@ -242,9 +242,10 @@ class Ingestor:
         pictures = [r.picture for r in ready]
         edges = [r.edges for r in ready]
         texts = [self.encoders.tags_text(r.hashed.item.tags, r.hashed.item.extra.get("caption")) for r in ready]
-        with_text = [(i, t) for i, t in enumerate(texts) if t]
-        text_vecs = self.encoders.text.encode_texts([t for _, t in with_text])
-        text_of = {i: v for (i, _), v in zip(with_text, text_vecs, strict=True)}
+        # Items often share a tags sentence: each distinct one goes through the tower once.
+        distinct = list(dict.fromkeys(t for t in texts if t))
+        by_text = dict(zip(distinct, self.encoders.text.encode_texts(distinct), strict=True))
+        text_of = {i: by_text[t] for i, t in enumerate(texts) if t}
         points = []
         for i, r in enumerate(ready):
             vectors: dict[str, Vector] = {"image": pictures[i].tolist(), "edge": edges[i].tolist()}

@@ -93,7 +93,8 @@ def assign_ids(subs: list[SubQueryModel], max_subqueries: int) -> list[SubQuery]
 
 
 def to_model(q: SubQuery) -> SubQueryModel:
-    return SubQueryModel(id=q.id, text=q.text, kind=q.kind, weight=q.weight)
+    # A decomposed prompt can hold one phrase longer than the model allows (200): clip, don't 500.
+    return SubQueryModel(id=q.id, text=q.text.strip()[:200], kind=q.kind, weight=q.weight)
 
 
 class ComplementarySearcher:

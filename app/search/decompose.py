@@ -124,6 +124,7 @@ SETTING_PHRASES: tuple[tuple[str, ...], ...] = tuple(
     )
 )
 CLAUSE_ENDS = frozenset(";.!?")
+MAX_TEXT = 200  # characters of one sub-query (the API's limit on `subQueries[].text`)
 _WORD = re.compile(r"[a-z0-9]")
 
 
@@ -340,7 +341,7 @@ class Decomposer:
         first_group: dict[int, int] = {}  # clause → the group of its subject
         for phrase in phrases:
             for words, forced in self._split(phrase.words):
-                text = " ".join(words).replace("_", " ").strip()
+                text = " ".join(words).replace("_", " ").strip()[:MAX_TEXT].strip()
                 if not text or text in seen:
                     continue
                 kind: Kind

@@ -52,9 +52,11 @@ def hog_descriptor(drawing: Image.Image, params: HogParams = HOG_PARAMS) -> np.n
     from skimage.feature import hog  # slow import; only the evaluation needs it
 
     grey = np.asarray(drawing.convert("L"), dtype=np.float32) / 255.0
-    ink = 1.0 - cv2.resize(grey, (params.size, params.size), interpolation=cv2.INTER_AREA)
+    ink: np.ndarray = 1.0 - np.asarray(
+        cv2.resize(grey, (params.size, params.size), interpolation=cv2.INTER_AREA), dtype=np.float32
+    )
     if params.blur > 0:
-        ink = cv2.GaussianBlur(ink, (0, 0), params.blur)
+        ink = np.asarray(cv2.GaussianBlur(ink, (0, 0), params.blur), dtype=np.float32)
     features = hog(
         ink,
         orientations=params.orientations,
@@ -63,7 +65,8 @@ def hog_descriptor(drawing: Image.Image, params: HogParams = HOG_PARAMS) -> np.n
         block_norm="L2-Hys",
         feature_vector=True,
     )
-    return l2_normalize(np.asarray(features, dtype=np.float32)[None, :])[0]
+    unit: np.ndarray = l2_normalize(np.asarray(features, dtype=np.float32)[None, :])[0]
+    return unit
 
 
 def picture_descriptor(picture: Image.Image, params: HogParams = HOG_PARAMS) -> np.ndarray:

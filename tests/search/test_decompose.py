@@ -118,3 +118,8 @@ def test_the_parser_path_uses_noun_chunks_and_dependency_roles() -> None:
     assert d.path == "parser"
     got = [(q.kind, q.text) for q in d.decompose(" ".join(words))]
     assert got == [("style", "watercolor"), ("subject", "fox"), ("object", "mouse"), ("setting", "dark forest")]
+
+
+def test_a_phrase_longer_than_the_api_allows_is_cut_to_200_characters(rules: Decomposer) -> None:
+    (q,) = rules.decompose("a " + " ".join(["verylongword"] * 40))
+    assert len(q.text) == 200 and q.text == q.text.strip()

@@ -42,11 +42,11 @@ export function ScoreBars({ hit, large = false }: { hit: SearchHit; large?: bool
         </div>
         <span className={cn("tabular-nums text-foreground/80", large ? "text-sm" : "text-[10px]")}>{fmt(hit.score)}</span>
       </div>
-      <div className={cn("grid gap-x-1.5", large ? "grid-cols-1 gap-y-1.5" : "grid-cols-4")}>
+      <div className={cn(large ? "grid grid-cols-1 gap-y-1.5" : "flex gap-x-1.5")}>
         {views.map((v) => (
           <div
             key={v.view}
-            className={cn("flex items-center gap-1", v.s.weight <= 0 && "opacity-40")}
+            className={cn("flex min-w-0 items-center gap-1", !large && "flex-1", v.s.weight <= 0 && "opacity-40")}
             title={`${v.label}: calibrated ${fmt(v.s.calibrated)}, raw ${fmt(v.s.raw)}, weight ${fmt(v.s.weight)}`}
           >
             <span className={cn("shrink-0 text-muted-foreground", large ? "w-12 text-xs" : "text-[9px] leading-none")}>{large ? v.label : v.short}</span>
