@@ -52,7 +52,10 @@ def fuzz_app(
             "MAX_REQUEST_BYTES": 8_000_000,
             "DESCRIBE_MODEL": str(tiny_blip),
             "DESCRIBE_MAX_TOKENS": 4,
-            # No weights here: generation jobs fail (a failed job), never the request.
+            # No weights nor credentials here: generation jobs fail (a failed job), never the request.
+            # Unset, a request naming a Google provider is a deliberate 503 (not configured here).
+            "GOOGLE_CLOUD_PROJECT": "clippy-fuzz",
+            "JOB_MAX_TRIES": 1,
             "SDXL_MODEL": str(gen / "no-such-model"),
             "FETCH_TIMEOUT_S": 2.0,
         }
