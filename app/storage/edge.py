@@ -15,14 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import qdrant_edge as qe
 
 from app.errors import StoreLockedError
 from app.storage.base import VectorStore
 from app.storage.schema import PAYLOAD_INDEXES, CollectionSchema
 from app.storage.types import (
-    DENSE_VIEWS,
     Condition,
     Filter,
     HasId,
@@ -34,6 +32,8 @@ from app.storage.types import (
     StoredPoint,
     Vector,
     ViewQuery,
+    dense_vectors,
+    vector_selection,
 )
 
 log = logging.getLogger(__name__)
@@ -64,16 +64,6 @@ def _filter(flt: Filter | None) -> qe.Filter | None:
 
 def _vector(v: Vector) -> Any:
     return qe.SparseVector(indices=v.indices, values=v.values) if isinstance(v, Sparse) else v
-
-
-def _dense(raw: Any) -> dict[str, np.ndarray]:
-    if not isinstance(raw, dict):
-        return {}
-    return {k: np.asarray(v, dtype=np.float32) for k, v in raw.items() if k in DENSE_VIEWS and isinstance(v, list)}
-
-
-def _with_vectors(with_vectors: bool | Sequence[str]) -> bool | list[str]:
-    return with_vectors if isinstance(with_vectors, bool) else list(with_vectors)
 
 
 class EdgeStore(VectorStore):
@@ -225,9 +215,10 @@ class EdgeStore(VectorStore):
     def retrieve(self, ids: Sequence[str], with_vectors: bool | Sequence[str] = False) -> list[StoredPoint]:
         if not ids or not self.exists():
             return []
-        records = self.shard.retrieve(list(ids), True, _with_vectors(with_vectors))  # type: ignore[arg-type]
+        records = self.shard.retrieve(list(ids), True, vector_selection(with_vectors))  # type: ignore[arg-type]
         by_id = {
-            str(r.id): StoredPoint(id=str(r.id), payload=r.payload or {}, vectors=_dense(r.vector)) for r in records
+            str(r.id): StoredPoint(id=str(r.id), payload=r.payload or {}, vectors=dense_vectors(r.vector))
+            for r in records
         }
         return [by_id[i] for i in ids if i in by_id]
 
@@ -249,10 +240,10 @@ class EdgeStore(VectorStore):
                 limit=limit,
                 filter=_filter(flt),
                 with_payload=True,
-                with_vector=_with_vectors(with_vectors),
+                with_vector=vector_selection(with_vectors),
             )
         )
-        points = [StoredPoint(id=str(r.id), payload=r.payload or {}, vectors=_dense(r.vector)) for r in records]
+        points = [StoredPoint(id=str(r.id), payload=r.payload or {}, vectors=dense_vectors(r.vector)) for r in records]
         return points, (str(nxt) if nxt is not None else None)
 
     def _nearest(self, q: ViewQuery) -> Any:
@@ -261,7 +252,7 @@ class EdgeStore(VectorStore):
     @staticmethod
     def _scored(points: list[Any]) -> list[ScoredPoint]:
         return [
-            ScoredPoint(id=str(p.id), score=float(p.score), payload=p.payload or {}, vectors=_dense(p.vector))
+            ScoredPoint(id=str(p.id), score=float(p.score), payload=p.payload or {}, vectors=dense_vectors(p.vector))
             for p in points
         ]
 

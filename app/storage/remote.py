@@ -10,14 +10,12 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from qdrant_client import QdrantClient, models
 
 from app.errors import StoreLockedError
 from app.storage.base import VectorStore
 from app.storage.schema import PAYLOAD_INDEXES, CollectionSchema
 from app.storage.types import (
-    DENSE_VIEWS,
     Condition,
     Filter,
     HasId,
@@ -29,6 +27,8 @@ from app.storage.types import (
     StoredPoint,
     Vector,
     ViewQuery,
+    dense_vectors,
+    vector_selection,
 )
 
 log = logging.getLogger(__name__)
@@ -59,16 +59,6 @@ def _filter(flt: Filter | None) -> models.Filter | None:
 
 def _vector(v: Vector) -> Any:
     return models.SparseVector(indices=v.indices, values=v.values) if isinstance(v, Sparse) else v
-
-
-def _dense(raw: Any) -> dict[str, np.ndarray]:
-    if not isinstance(raw, dict):
-        return {}
-    return {k: np.asarray(v, dtype=np.float32) for k, v in raw.items() if k in DENSE_VIEWS and isinstance(v, list)}
-
-
-def _with_vectors(with_vectors: bool | Sequence[str]) -> bool | list[str]:
-    return with_vectors if isinstance(with_vectors, bool) else list(with_vectors)
 
 
 def connect(url: str, api_key: str | None) -> QdrantClient:
@@ -172,10 +162,11 @@ class RemoteStore(VectorStore):
         if not ids or not self.exists():
             return []
         records = self.client.retrieve(
-            self.collection, ids=list(ids), with_payload=True, with_vectors=_with_vectors(with_vectors)
+            self.collection, ids=list(ids), with_payload=True, with_vectors=vector_selection(with_vectors)
         )
         by_id = {
-            str(r.id): StoredPoint(id=str(r.id), payload=r.payload or {}, vectors=_dense(r.vector)) for r in records
+            str(r.id): StoredPoint(id=str(r.id), payload=r.payload or {}, vectors=dense_vectors(r.vector))
+            for r in records
         }
         return [by_id[i] for i in ids if i in by_id]
 
@@ -197,15 +188,15 @@ class RemoteStore(VectorStore):
             limit=limit,
             offset=offset,
             with_payload=True,
-            with_vectors=_with_vectors(with_vectors),
+            with_vectors=vector_selection(with_vectors),
         )
-        points = [StoredPoint(id=str(r.id), payload=r.payload or {}, vectors=_dense(r.vector)) for r in records]
+        points = [StoredPoint(id=str(r.id), payload=r.payload or {}, vectors=dense_vectors(r.vector)) for r in records]
         return points, (str(nxt) if nxt is not None else None)
 
     @staticmethod
     def _scored(points: list[models.ScoredPoint]) -> list[ScoredPoint]:
         return [
-            ScoredPoint(id=str(p.id), score=float(p.score), payload=p.payload or {}, vectors=_dense(p.vector))
+            ScoredPoint(id=str(p.id), score=float(p.score), payload=p.payload or {}, vectors=dense_vectors(p.vector))
             for p in points
         ]
 

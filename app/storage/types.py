@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -96,3 +97,17 @@ class ViewQuery:
 
 
 Fusion = Literal["dbsf", "rrf"]
+
+
+# --- what both backends do with their clients' answers ------------------------------------
+
+
+def dense_vectors(raw: Any) -> dict[str, np.ndarray]:
+    """A client's named vectors → the dense views as float32 arrays (sparse ones dropped)."""
+    if not isinstance(raw, dict):
+        return {}
+    return {k: np.asarray(v, dtype=np.float32) for k, v in raw.items() if k in DENSE_VIEWS and isinstance(v, list)}
+
+
+def vector_selection(with_vectors: bool | Sequence[str]) -> bool | list[str]:
+    return with_vectors if isinstance(with_vectors, bool) else list(with_vectors)

@@ -1,4 +1,18 @@
-import type { ErrorBody, GenerateRequest, InfoResponse, Job, SearchRequest, SearchResponse } from "./types";
+import type {
+  ComplementaryRequest,
+  ComplementaryResult,
+  DecomposeResponse,
+  DeletedImage,
+  DuplicateReport,
+  ErrorBody,
+  GenerateRequest,
+  ImagePage,
+  ImportResult,
+  InfoResponse,
+  Job,
+  SearchRequest,
+  SearchResponse,
+} from "./types";
 
 /** Something the API (or the way to it) said no to; `code` is the contract's error code. */
 export class ApiError extends Error {
@@ -99,4 +113,44 @@ export const api = {
     fetchJson<Job>("/images/generate", { body: req, signal, headers: { "Idempotency-Key": idempotencyKey } }),
   job: (id: string, signal?: AbortSignal) => fetchJson<Job>(`/jobs/${encodeURIComponent(id)}`, { signal }),
   cancelJob: (id: string) => fetchJson<Job>(`/jobs/${encodeURIComponent(id)}`, { method: "DELETE" }),
+  importJob: (id: string, signal?: AbortSignal) => fetchJson<Job<ImportResult>>(`/jobs/${encodeURIComponent(id)}`, { signal }),
+
+  decompose: (prompt: string, signal?: AbortSignal) => fetchJson<DecomposeResponse>("/search/decompose", { body: { prompt }, signal }),
+  complementary: (req: ComplementaryRequest, signal?: AbortSignal) =>
+    fetchJson<ComplementaryResult>("/search/complementary", { body: req, signal }),
+
+  listImages: (q: ListImagesQuery, signal?: AbortSignal) => fetchJson<ImagePage>(`/images${queryString({ ...q })}`, { signal }),
+  deleteImage: (id: string) => fetchJson<DeletedImage>(`/images/${encodeURIComponent(id)}`, { method: "DELETE" }),
+  duplicates: (q: { threshold?: number | null; library?: string | null }, signal?: AbortSignal) =>
+    fetchJson<DuplicateReport>(`/images/duplicates${queryString({ ...q })}`, { signal }),
+  /** Multipart: images and/or ZIPs in `files`, `tags` comma-separated. */
+  importFiles: (library: string, files: readonly File[], tags: readonly string[], idempotencyKey: string) => {
+    const form = new FormData();
+    for (const f of files) form.append("files", f, f.name);
+    if (tags.length) form.append("tags", JSON.stringify(tags));
+    return fetchJson<Job<ImportResult>>(`/libraries/${encodeURIComponent(library)}/imports`, {
+      body: form,
+      headers: { "Idempotency-Key": idempotencyKey },
+    });
+  },
+  importUrls: (library: string, urls: readonly string[], tags: readonly string[], idempotencyKey: string) =>
+    fetchJson<Job<ImportResult>>(`/libraries/${encodeURIComponent(library)}/imports`, {
+      body: { urls, tags },
+      headers: { "Idempotency-Key": idempotencyKey },
+    }),
 };
+
+export interface ListImagesQuery {
+  library?: string | null;
+  tag?: string | null;
+  cursor?: string | null;
+  limit?: number;
+}
+
+/** `?a=1&b=x` from the given values, leaving out null, undefined and "". */
+export function queryString(params: Record<string, string | number | null | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined && v !== "") q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : "";
+}

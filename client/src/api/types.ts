@@ -111,6 +111,10 @@ export interface GenerateRequest {
   steps?: number;
   guidance?: number;
   addToLibrary?: boolean;
+  /** Cross-modal RAG: add the refs of `complementary` with roles and weights from what they cover. */
+  grounding?: boolean;
+  /** The POST /search/complementary answer, as is (needs `grounding: true`). */
+  complementary?: ComplementaryResult | null;
 }
 
 export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
@@ -120,12 +124,46 @@ export interface JobResultImage {
   id?: string | null;
 }
 
-export interface Job {
+/** Per sub-query of a grounded generation: which reference informed it (job result `attribution`). */
+export interface GenerationAttribution {
+  subQueryId: string;
+  text: string;
+  kind: SubQueryKind | string;
+  refId: string | null;
+  /** Index into the job's refs (the request's own refs come first). */
+  refIndex: number | null;
+  role: RefRole | null;
+  weight: number | null;
+  score: number;
+}
+
+export interface GenerateResult {
+  images: JobResultImage[];
+  provider: string;
+  model: string;
+  seed: number | null;
+  notes?: string[];
+  /** Grounded requests only. */
+  attribution?: GenerationAttribution[];
+}
+
+/** Result of an `import` job. */
+export interface ImportResult {
+  library: string;
+  total: number;
+  ingested: number;
+  skipped: number;
+  failed: { path: string; reason: string }[];
+  ids: string[];
+}
+
+export interface Job<R = GenerateResult> {
   id: string;
   kind: string;
   status: JobStatus;
+  /** Generation: steps; imports: files done / total. */
   progress: { step: number; total: number } | null;
-  result: { images: JobResultImage[]; provider: string; model: string; seed: number | null } | null;
+  result: R | null;
   error: { code: string; message: string } | null;
   createdAt: string;
   updatedAt: string;
@@ -135,4 +173,142 @@ export interface Job {
 export interface ErrorBody {
   error: { code: string; message: string; details?: Record<string, unknown> };
   requestId?: string;
+}
+
+// --- Cross-modal RAG: /search/decompose, /search/complementary -------------------------
+
+export type SubQueryKind = "subject" | "object" | "style" | "setting";
+
+export interface SubQuery {
+  /** q1, q2, … ([A-Za-z0-9_-], ≤ 32); assigned by the server when missing. */
+  id?: string | null;
+  text: string;
+  kind: SubQueryKind;
+  weight: number;
+}
+
+export interface DecomposeResponse {
+  requestId: string | null;
+  prompt: string;
+  subQueries: (SubQuery & { id: string })[];
+  parser: "parser" | "rules";
+}
+
+export interface ComplementaryRequest {
+  prompt?: string | null;
+  /** Wins over `prompt` when given. */
+  subQueries?: SubQuery[] | null;
+  limit?: number;
+  wImg?: number;
+  wTxt?: number;
+  wTags?: number;
+  filter?: SearchFilter | null;
+  method?: "auto" | "greedy" | "exact";
+}
+
+export interface ComplementaryRef {
+  id: string;
+  rank: number;
+  gain: number;
+  /** Sub-query id → score 0..1. */
+  coverage: Record<string, number>;
+  covers: string[];
+  attributed: string[];
+  role: RefRole;
+  weight: number;
+  imageUrl: string;
+  thumbUrl: string;
+  tags: string[];
+  width: number | null;
+  height: number | null;
+  source: string | null;
+  path: string | null;
+}
+
+export interface CoverageMatrixBody {
+  /** Reference ids (the order of `refs`). */
+  rows: string[];
+  /** Sub-query ids (the order of `subQueries`). */
+  columns: string[];
+  values: number[][];
+  threshold: number;
+}
+
+export interface SubQueryCoverage {
+  subQueryId: string;
+  text: string;
+  kind: SubQueryKind;
+  refId: string | null;
+  score: number;
+  covered: boolean;
+}
+
+export interface ComplementaryResult {
+  requestId: string | null;
+  prompt: string | null;
+  subQueries: (SubQuery & { id: string })[];
+  refs: ComplementaryRef[];
+  matrix: CoverageMatrixBody;
+  attribution: SubQueryCoverage[];
+  coverage: number;
+  covered: number;
+  frontier: number;
+  candidates: number;
+  method: "greedy" | "exact";
+  weights: Record<string, number>;
+  timings: SearchTimings;
+}
+
+// --- Library: /images, /images/duplicates, /libraries/{library}/imports ---------------
+
+export interface ImageSummary {
+  id: string;
+  library: string | null;
+  tags: string[];
+  width: number | null;
+  height: number | null;
+  source: string | null;
+  path: string | null;
+  imageUrl: string;
+  thumbUrl: string;
+}
+
+export interface ImagePage {
+  items: ImageSummary[];
+  nextCursor: string | null;
+  total: number;
+}
+
+export interface DeletedImage {
+  id: string;
+  thumbnailRemoved: boolean;
+  fileRemoved: boolean;
+  fileKeptReason: string | null;
+}
+
+export interface DuplicateMember {
+  id: string;
+  library: string | null;
+  path: string | null;
+  width: number | null;
+  height: number | null;
+  /** Cosine to `keep` (near groups); null for `keep`. */
+  score: number | null;
+}
+
+export interface DuplicateGroup {
+  kind: "exact" | "near" | string;
+  /** The suggested keeper. */
+  keep: string;
+  members: DuplicateMember[];
+  minScore: number | null;
+  maxScore: number | null;
+}
+
+export interface DuplicateReport {
+  library: string | null;
+  threshold: number;
+  scanned: number;
+  exact: DuplicateGroup[];
+  near: DuplicateGroup[];
 }
