@@ -178,6 +178,11 @@ class Settings(BaseSettings):
     RATE_LIMIT_STORAGE: str = "memory://"
     # A whole request body above this gets 413 before it is read.
     MAX_REQUEST_BYTES: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # A collection created on a Qdrant cluster (QDRANT_URL): shards, copies of each shard, and
+    # copies a write must reach before it is acknowledged. Unset: the server's defaults (1, 1, 1).
+    QDRANT_SHARDS: int | None = Field(default=None, ge=1, le=1024)
+    QDRANT_REPLICAS: int | None = Field(default=None, ge=1, le=64)
+    QDRANT_WRITE_CONSISTENCY: int | None = Field(default=None, ge=1, le=64)
     LOG_FORMAT: Literal["text", "json"] = "text"
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     METRICS_ENABLED: bool = True

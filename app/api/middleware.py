@@ -4,6 +4,8 @@
   else a new one; on ``request.state.request_id``, in every log record, echoed on the response.
 * Body bound: ``Content-Length`` above MAX_REQUEST_BYTES is refused with 413 before the app
   runs; a body without a length (chunked) is counted as it streams and refused the same way.
+  Library imports (``POST /libraries/{library}/imports``, ZIP uploads) are bounded by
+  ZIP_MAX_TOTAL_BYTES instead.
 * One access-log line and the request metrics per request, labelled by route template
   (``/image/{image_id}``), never by the raw path.
 
@@ -32,6 +34,7 @@ from app.errors import PayloadTooLargeError
 access_log = logging.getLogger("clippy.access")
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+IMPORT_PATH = re.compile(r"^/libraries/[^/]+/imports/?$")
 
 
 def _request_id(given: str | None) -> str:
@@ -47,16 +50,24 @@ def _route_label(scope: Scope) -> str:
 
 
 class OperationsMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body: int, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body: int, max_import_body: int | None = None, metrics: Metrics | None = None
+    ) -> None:
         self.app = app
         self.max_body = max_body
+        self.max_import_body = max_import_body or max_body
         self.metrics = metrics
 
-    def _too_large(self, rid: str) -> tuple[Message, Message]:
-        message = f"The request body is larger than {self.max_body} bytes (MAX_REQUEST_BYTES)."
+    def _limit(self, path: str) -> tuple[int, str]:
+        if IMPORT_PATH.match(path):
+            return self.max_import_body, "ZIP_MAX_TOTAL_BYTES"
+        return self.max_body, "MAX_REQUEST_BYTES"
+
+    def _too_large(self, rid: str, limit: int, setting: str) -> tuple[Message, Message]:
+        message = f"The request body is larger than {limit} bytes ({setting})."
         body = json.dumps(
             {
-                "error": {"code": "payload_too_large", "message": message, "details": {"limit": self.max_body}},
+                "error": {"code": "payload_too_large", "message": message, "details": {"limit": limit}},
                 "requestId": rid,
             }
         ).encode()
@@ -80,6 +91,7 @@ class OperationsMiddleware:
         rid = _request_id(headers.get("x-request-id"))
         scope.setdefault("state", {})["request_id"] = rid
         token = request_id_var.set(rid)
+        limit, setting = self._limit(scope.get("path", ""))
         started = time.perf_counter()
         state: dict[str, Any] = {"status": 500, "received": 0, "exceeded": False, "replaced": False}
         if self.metrics is not None:
@@ -89,11 +101,10 @@ class OperationsMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 state["received"] += len(message.get("body", b""))
-                if state["received"] > self.max_body:
+                if state["received"] > limit:
                     state["exceeded"] = True
                     raise PayloadTooLargeError(
-                        f"The request body is larger than {self.max_body} bytes (MAX_REQUEST_BYTES).",
-                        limit=self.max_body,
+                        f"The request body is larger than {limit} bytes ({setting}).", limit=limit
                     )
             return message
 
@@ -103,7 +114,7 @@ class OperationsMiddleware:
                     # Whatever the app made of the cut-off body (a parse error, say), the answer is 413.
                     state["replaced"] = True
                     state["status"] = 413
-                    for part in self._too_large(rid):
+                    for part in self._too_large(rid, limit, setting):
                         await send(part)
                     return
                 state["status"] = message["status"]
@@ -114,9 +125,9 @@ class OperationsMiddleware:
 
         try:
             declared = headers.get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            if declared is not None and declared.isdigit() and int(declared) > limit:
                 state["status"] = 413
-                for part in self._too_large(rid):
+                for part in self._too_large(rid, limit, setting):
                     await send(part)
                 return
             try:
@@ -125,7 +136,7 @@ class OperationsMiddleware:
                 if not state["exceeded"] or state["replaced"]:
                     raise
                 state["status"] = 413
-                for part in self._too_large(rid):
+                for part in self._too_large(rid, limit, setting):
                     await send(part)
         finally:
             seconds = time.perf_counter() - started
@@ -159,4 +170,10 @@ def install_operations(app: FastAPI, settings: Settings) -> None:
     app.state.metrics = metrics
     if metrics is not None:
         app.include_router(metrics_module.router)
-    app.add_middleware(OperationsMiddleware, max_body=settings.MAX_REQUEST_BYTES, metrics=metrics)
+    app.add_middleware(
+        OperationsMiddleware,
+        max_body=settings.MAX_REQUEST_BYTES,
+        # Library imports take ZIP uploads; their own bound is ZIP_MAX_TOTAL_BYTES (app/library).
+        max_import_body=getattr(settings, "ZIP_MAX_TOTAL_BYTES", None),
+        metrics=metrics,
+    )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from limits.storage import storage_from_string
 
 from app.config import Settings
 from app.errors import ForbiddenError, OverloadedError, UnauthorizedError
+
+log = logging.getLogger(__name__)
 
 Scope = Literal["read", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "admin")
@@ -97,7 +100,9 @@ class RateLimiter:
         except ValueError as e:
             raise ValueError(f"RATE_LIMIT={spec!r} is not in `limits` notation (e.g. `600/minute;50/second`).") from e
         url = storage_url if storage_url.startswith("async+") else f"async+{storage_url}"
-        storage = storage_from_string(url)
+        # redis-py is installed already (the job queue uses it); `limits` would ask for coredis.
+        options = {"implementation": "redispy"} if url.startswith(("async+redis", "async+rediss")) else {}
+        storage = storage_from_string(url, **options)
         assert isinstance(storage, Storage)
         self.limiter = SlidingWindowCounterRateLimiter(storage)
 
@@ -177,6 +182,8 @@ def guard_dependencies(settings: Settings) -> list[Any]:
 def install_security(app: FastAPI, settings: Settings) -> None:
     """Put the guard on `app.state` and add CORS when CORS_ORIGINS is set."""
     app.state.guard = Guard.from_settings(settings)
+    if settings.ENVIRONMENT == "production" and not app.state.guard.keys.enabled:
+        log.warning("ENVIRONMENT=production without API_KEYS: every route is open to anyone who can reach it.")
     origins = [o.strip() for o in (settings.CORS_ORIGINS or "").split(",") if o.strip()]
     if origins:
         app.add_middleware(

@@ -46,17 +46,22 @@ class Grounding(_Loose):
     refs: list[GroundingRef] = Field(min_length=1, max_length=16)
 
 
-def apply_grounding(request: GenerateRequest) -> tuple[GenerateRequest, list[dict[str, Any]] | None]:
+def apply_grounding(
+    request: GenerateRequest, max_refs: int | None = None
+) -> tuple[GenerateRequest, list[dict[str, Any]] | None]:
     """The request with the grounded refs appended after its own, and the attribution
-    (None when the request is not grounded)."""
+    (None when the request is not grounded). With `max_refs`, only the first references of
+    the answer (the largest coverage gains) that fit beside the request's own refs are used,
+    and the attribution is computed over those."""
     from app.generation.models import RefSpec  # models imports this module
 
     if not request.grounding or request.complementary is None:
         return request, None
     g = request.complementary
     parts = [Part(q.id, q.text, q.kind, q.weight) for q in g.sub_queries]
+    room = len(g.refs) if max_refs is None else max(0, max_refs - len(request.refs))
     try:
-        grounded, attribution = ground(parts, [(r.id, r.coverage) for r in g.refs])
+        grounded, attribution = ground(parts, [(r.id, r.coverage) for r in g.refs[:room]])
     except ValueError as e:
         from app.errors import InvalidInputError
 

@@ -208,7 +208,8 @@ class GenerationService:
         uploads = uploads or []
         if sketch_upload is not None and request.sketch is not None:
             raise InvalidInputError("Send the sketch as a file or as `sketch`, not both.", field="sketch")
-        request, attribution = apply_grounding(request)  # grounding: true → refs from coverage
+        # grounding: true → refs from the coverage of a /search/complementary answer
+        request, attribution = apply_grounding(request, self.settings.GENERATION_MAX_REFS)
         provider = self.check(request, uploads)
         if (request.sketch is not None or sketch_upload is not None) and not provider.capabilities.sketch:
             raise InvalidInputError(f"Provider `{provider.name}` does not take a sketch.", field="sketch")

@@ -135,11 +135,14 @@ class ComplementarySearcher:
         """Each sub-query's vectors per view: one batched forward per text tower."""
         texts = [s.text for s in subs]
         out: list[dict[str, Vector]] = [{} for _ in subs]
-        if "image" in views:
-            for row, vec in zip(out, self.encoders.clip.encode_texts(texts), strict=True):
+        clip_rows = self.encoders.clip.encode_texts(texts) if "image" in views else None
+        if clip_rows is not None:
+            for row, vec in zip(out, clip_rows, strict=True):
                 row["image"] = vec.tolist()
         if "text" in views:
-            for row, vec in zip(out, self.encoders.text.encode_texts(texts), strict=True):
+            same = self.encoders.text is self.encoders.clip  # TEXT_MODEL=clip: one forward serves both
+            text_rows = clip_rows if same and clip_rows is not None else self.encoders.text.encode_texts(texts)
+            for row, vec in zip(out, text_rows, strict=True):
                 row["text"] = vec.tolist()
         if "tags" in views:
             for row, s in zip(out, subs, strict=True):
@@ -212,14 +215,17 @@ class ComplementarySearcher:
         sub_weights = [x.weight for x in subs]
         if len(scored.candidates):
             frontier = pareto_frontier(s)
-            selection = select_complementary(
-                s,
-                q.limit,
-                weights=sub_weights,
-                candidates=frontier,
-                method=q.method,
-                max_subsets=self.settings.RAG_EXACT_MAX_SUBSETS,
-            )
+            try:
+                selection = select_complementary(
+                    s,
+                    q.limit,
+                    weights=sub_weights,
+                    candidates=frontier,
+                    method=q.method,
+                    max_subsets=self.settings.RAG_EXACT_MAX_SUBSETS,
+                )
+            except ValueError as e:  # `exact` over too many subsets (RAG_EXACT_MAX_SUBSETS)
+                raise InvalidInputError(f"{e} (RAG_EXACT_MAX_SUBSETS).", field="method") from e
             chosen, gains, method = selection.indices, selection.gains, selection.method
         else:
             frontier, chosen, gains, method = [], [], [], "greedy"

@@ -144,7 +144,8 @@ def select_complementary(
 ) -> Selection:
     """At most `k` rows (from `candidates`, default: the Pareto frontier) maximising coverage.
 
-    `auto` is exact when at most `max_subsets` subsets of size ≤ k need trying, else greedy.
+    `auto` is exact when at most `max_subsets` subsets of size ≤ k need trying, else greedy;
+    `exact` refuses (ValueError) to try more than `max_subsets`.
     """
     s = _matrix(scores)
     w = _weights(weights, s.shape[1])
@@ -159,7 +160,13 @@ def select_complementary(
     if np.any(s < 0):
         raise ValueError("`scores` must be >= 0 (coverage takes the best score per sub-query)")
     k_eff = min(k, len(pool))
-    exact = method == "exact" or (method == "auto" and subsets_to_try(len(pool), k_eff) <= max_subsets)
+    subsets = subsets_to_try(len(pool), k_eff)
+    if method == "exact" and subsets > max_subsets:
+        raise ValueError(
+            f"`method` exact would try {subsets} subsets of {len(pool)} candidates (k={k_eff}), "
+            f"more than `max_subsets` ({max_subsets}); use auto or greedy"
+        )
+    exact = method == "exact" or (method == "auto" and subsets <= max_subsets)
     if k_eff == 0:
         return Selection([], [], 0.0, "exact" if exact else "greedy")
     if exact:

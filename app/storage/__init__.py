@@ -12,7 +12,13 @@ def open_store(settings: Settings) -> VectorStore:
     if settings.QDRANT_URL:
         from app.storage.remote import RemoteStore, connect
 
-        return RemoteStore(connect(settings.QDRANT_URL, settings.QDRANT_API_KEY), settings.COLLECTION)
+        return RemoteStore(
+            connect(settings.QDRANT_URL, settings.QDRANT_API_KEY),
+            settings.COLLECTION,
+            shards=settings.QDRANT_SHARDS,
+            replicas=settings.QDRANT_REPLICAS,
+            write_consistency=settings.QDRANT_WRITE_CONSISTENCY,
+        )
     from app.storage.edge import EdgeStore
 
     return EdgeStore(settings.QDRANT_PATH, settings.COLLECTION, settings.HNSW_INDEXING_THRESHOLD_KB)

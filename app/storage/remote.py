@@ -73,9 +73,20 @@ def connect(url: str, api_key: str | None) -> QdrantClient:
 
 
 class RemoteStore(VectorStore):
-    def __init__(self, client: QdrantClient, collection: str) -> None:
+    def __init__(
+        self,
+        client: QdrantClient,
+        collection: str,
+        *,
+        shards: int | None = None,
+        replicas: int | None = None,
+        write_consistency: int | None = None,
+    ) -> None:
         self.client = client
         self.collection = collection
+        # Cluster layout for a collection this store creates (QDRANT_SHARDS / _REPLICAS / _WRITE_CONSISTENCY).
+        layout = {"shard_number": shards, "replication_factor": replicas, "write_consistency_factor": write_consistency}
+        self.layout: dict[str, int] = {k: v for k, v in layout.items() if v}
 
     # --- lifecycle and metadata ---------------------------------------------------------
     def exists(self) -> bool:
@@ -90,6 +101,7 @@ class RemoteStore(VectorStore):
             },
             sparse_vectors_config={"tags": models.SparseVectorParams(modifier=models.Modifier.IDF)},
             metadata={"clippy": {"space": schema.space}},
+            **self.layout,  # type: ignore[arg-type]
         )
         for name, kind in PAYLOAD_INDEXES.items():
             schema_type: Any

@@ -287,6 +287,198 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
     await wait;
   });
 
+  it("RAG: decompose → editable chips → complementary refs with a coverage matrix → grounded generation with attribution", { timeout: 300_000 }, async (t) => {
+    const spec = await fetch(`${server.base}/openapi.json`).then((r) => r.json()).catch(() => ({ paths: {} }));
+    if (!spec.paths?.["/search/decompose"] || !spec.paths?.["/search/complementary"]) {
+      t.todo("TODO: the server lacks POST /search/decompose or /search/complementary (issue 7)");
+      return;
+    }
+    await page.getByRole("tab", { name: "RAG" }).click();
+    const panel = page.getByTestId("rag-panel");
+    await panel.getByLabel("RAG prompt").fill("a watercolor painting of a cat and a rocket in space at night");
+    let res = page.waitForResponse((r) => r.url().endsWith("/search/decompose"));
+    await panel.getByRole("button", { name: "Decompose" }).click();
+    assert.equal((await res).status(), 200);
+    const chips = panel.getByTestId("subquery-chip");
+    await chips.first().waitFor();
+    const decomposed = await chips.evaluateAll((els) => els.map((e) => ({ id: e.dataset.id, kind: e.dataset.kind })));
+    log(`decomposed into ${JSON.stringify(decomposed)}`);
+    assert.ok(decomposed.length >= 3, `the prompt splits into parts: ${decomposed.length}`);
+    assert.ok(decomposed.some((c) => c.kind === "style"), "watercolor painting is a style part");
+
+    // Edit the chips: remove the last, add one, rename one, change a kind.
+    const texts = await chips.evaluateAll((els) => els.map((e) => e.querySelector("button[aria-label^='Edit']")?.textContent ?? ""));
+    const last = texts[texts.length - 1];
+    await panel.getByRole("button", { name: `Remove sub-query “${last}”` }).click();
+    await panel.getByLabel("Kind of the new sub-query").selectOption("object");
+    await panel.getByLabel("Add a sub-query").fill("owl");
+    await panel.getByLabel("Add a sub-query").press("Enter");
+    await panel.getByRole("button", { name: `Edit sub-query “${texts[1]}”` }).click();
+    await panel.getByLabel("Sub-query 2 text").fill(`${texts[1]} on a sofa`);
+    await panel.getByLabel("Sub-query 2 text").press("Enter");
+    await panel.getByRole("button", { name: "Kind of “owl”: object. Change to style" }).click();
+    const edited = await chips.evaluateAll((els) => els.map((e) => e.querySelector("button[aria-label^='Edit']")?.textContent));
+    assert.deepEqual(edited, [texts[0], `${texts[1]} on a sofa`, ...texts.slice(2, -1), "owl"]);
+
+    const posted = page.waitForRequest((r) => r.url().endsWith("/search/complementary"));
+    res = page.waitForResponse((r) => r.url().endsWith("/search/complementary"));
+    await panel.getByRole("button", { name: "Find complementary refs" }).click();
+    const body = (await posted).postDataJSON();
+    assert.deepEqual(body.subQueries.map((q) => q.text), edited, "the edited chips are what is asked");
+    assert.equal(body.subQueries.at(-1).kind, "style");
+    assert.equal((await res).status(), 200);
+    const matrix = panel.getByTestId("coverage-matrix");
+    await matrix.waitFor();
+    const rows = matrix.getByTestId("complementary-ref");
+    const nRefs = await rows.count();
+    assert.ok(nRefs >= 1 && nRefs <= 4, `1–4 complementary refs: ${nRefs}`);
+    assert.equal(await rows.first().locator("td").count(), edited.length, "a cell per sub-query");
+    assert.equal(await matrix.locator("thead th").count(), edited.length + 1);
+    await page.waitForFunction(() => {
+      const imgs = [...document.querySelectorAll("[data-testid=coverage-matrix] img")];
+      return imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0);
+    });
+    const shades = await matrix.locator("td").evaluateAll((tds) => new Set(tds.map((td) => getComputedStyle(td).backgroundColor)).size);
+    assert.ok(shades >= 2, `cells are shaded by strength (${shades} shades)`);
+    await page.locator("aside[aria-label='Settings and generation']").evaluate((el) => el.scrollTo(0, 0));
+    await shot(page, "08-rag-matrix.png");
+
+    // Grounded generation with the tiny SDXL.
+    await panel.getByLabel("Grounded size").selectOption(process.env.CLIPPY_E2E_SIZE ?? "256x256");
+    await panel.getByLabel("Grounded steps").fill(process.env.CLIPPY_E2E_STEPS ?? "2");
+    await panel.getByLabel("Grounded seed").fill("3");
+    const gen = page.waitForRequest((r) => r.url().endsWith("/images/generate"));
+    await panel.getByRole("button", { name: "Generate grounded" }).click();
+    const g = (await gen).postDataJSON();
+    assert.equal(g.grounding, true);
+    assert.deepEqual(g.refs, []);
+    assert.equal(g.complementary.refs.length, nRefs);
+    assert.deepEqual(g.complementary.subQueries.map((q) => q.text), edited);
+    const job = panel.getByTestId("rag-job").first();
+    await job.waitFor();
+    const deadline = Date.now() + 240_000;
+    let status = "";
+    while (Date.now() < deadline) {
+      status = (await job.getAttribute("data-status")) ?? "";
+      if (["succeeded", "failed", "cancelled"].includes(status)) break;
+      await page.waitForTimeout(250);
+    }
+    const said = await job.getByTestId("rag-job-status").textContent();
+    assert.equal(status, "succeeded", `the grounded job ended ${status}: ${said}`);
+    await page.waitForFunction(() => {
+      const img = document.querySelector("[data-testid=rag-generated-image]");
+      return img && img.complete && img.naturalWidth > 0;
+    });
+    const attribution = job.getByTestId("attribution-row");
+    assert.equal(await attribution.count(), edited.length, "an attribution row per sub-query");
+    const refIds = await attribution.evaluateAll((els) => els.map((e) => e.dataset.ref));
+    const matrixIds = await rows.evaluateAll((els) => els.map((e) => e.dataset.id));
+    assert.ok(refIds.some((id) => matrixIds.includes(id)), "parts are attributed to the chosen refs");
+    await job.scrollIntoViewIfNeeded();
+    await shot(page, "09-rag-grounded.png");
+    await page.getByRole("tab", { name: "Search" }).click();
+  });
+
+  it("Library tab: the grid lists the images; an import of 2 PNGs (and a broken file) shows progress and failures and grows the grid; delete asks first; duplicates", { timeout: 180_000 }, async () => {
+    const p = await browser.context.newPage();
+    p.on("pageerror", (e) => pageErrors.push(String(e)));
+    try {
+      await p.goto(app + "/");
+      await p.getByRole("tab", { name: "Library" }).click();
+      const items = p.getByTestId("library-item");
+      await items.first().waitFor({ timeout: 30_000 });
+      await p.waitForFunction(() => {
+        const imgs = [...document.querySelectorAll("[data-testid=library-item] img")].slice(0, 6);
+        return imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0);
+      }, null, { timeout: 30_000 });
+      const count = async () => Number.parseInt((await p.getByTestId("library-count").textContent()) ?? "", 10);
+      const total0 = await count();
+      const shown0 = await items.count();
+      assert.ok(total0 > 0 && shown0 > 0, `the library lists images: ${shown0} of ${total0}`);
+
+      await p.getByRole("button", { name: "Import", exact: true }).click();
+      const dialog = p.getByTestId("import-dialog");
+      await dialog.waitFor();
+      const pngOf = (color) =>
+        p.evaluate(async (color) => {
+          const c = document.createElement("canvas");
+          c.width = 96;
+          c.height = 64;
+          const ctx = c.getContext("2d");
+          ctx.fillStyle = color;
+          ctx.fillRect(0, 0, 96, 64);
+          ctx.fillStyle = "#fff";
+          ctx.fillRect(20, 16, 40, 24);
+          return c.toDataURL("image/png").split(",")[1];
+        }, color);
+      await dialog.getByLabel("Tags (comma-separated)").fill("e2e, upload");
+      await dialog.getByTestId("import-files").setInputFiles([
+        { name: "e2e-red.png", mimeType: "image/png", buffer: Buffer.from(await pngOf("#c0392b"), "base64") },
+        { name: "e2e-teal.png", mimeType: "image/png", buffer: Buffer.from(await pngOf("#16a085"), "base64") },
+        { name: "e2e-broken.png", mimeType: "image/png", buffer: Buffer.from("this is not a png") },
+      ]);
+      assert.equal(await dialog.getByTestId("import-file-list").locator("li").count(), 3);
+      const posted = p.waitForRequest((r) => r.method() === "POST" && /\/libraries\/[^/]+\/imports$/.test(r.url()));
+      await dialog.getByRole("button", { name: "Start import" }).click();
+      const req = await posted;
+      assert.match(req.headers()["content-type"] ?? "", /^multipart\/form-data/);
+      assert.ok(req.url().endsWith("/libraries/uploads/imports"));
+      const status = dialog.getByTestId("import-status");
+      await status.waitFor();
+      const phases = new Set();
+      const deadline = Date.now() + 120_000;
+      let phase = "";
+      while (Date.now() < deadline) {
+        phase = (await status.getAttribute("data-phase")) ?? "";
+        phases.add(phase);
+        if (["succeeded", "failed", "cancelled"].includes(phase)) break;
+        await p.waitForTimeout(100);
+      }
+      const said = await dialog.getByTestId("import-status-text").textContent();
+      log(`import phases: ${[...phases].join(" → ")}; ${said}`);
+      assert.equal(phase, "succeeded", said);
+      assert.match(said, /2 imported/);
+      assert.match(said, /1 failed/);
+      assert.equal(await dialog.getByTestId("import-progress").getAttribute("aria-valuenow"), "100");
+      assert.equal(await dialog.getByTestId("import-counts").textContent(), "3 / 3");
+      const failures = dialog.getByTestId("import-failures").locator("li");
+      assert.equal(await failures.count(), 1);
+      assert.match((await failures.first().textContent()) ?? "", /not a readable image/);
+      await shot(p, "10-import.png");
+      await dialog.getByRole("button", { name: "Close" }).first().click();
+      await p.waitForFunction((n) => Number.parseInt(document.querySelector("[data-testid=library-count]")?.textContent ?? "", 10) === n, total0 + 2, { timeout: 30_000 });
+      await p.waitForFunction((n) => document.querySelectorAll("[data-testid=library-item]").length > n, shown0, { timeout: 30_000 });
+
+      // Only the uploads library; delete one after confirming.
+      await p.getByLabel("Library", { exact: true }).selectOption("uploads");
+      await p.waitForFunction(() => document.querySelector("[data-testid=library-count]")?.textContent?.startsWith("2 images"));
+      await p.waitForFunction(() => document.querySelectorAll("[data-testid=library-item]").length === 2);
+      const card = items.first();
+      const id = await card.getAttribute("data-id");
+      await card.hover();
+      const del = p.waitForRequest((r) => r.method() === "DELETE" && r.url().endsWith(`/images/${id}`));
+      await card.getByRole("button", { name: /^Delete / }).click();
+      const confirm = p.getByTestId("confirm-dialog");
+      await confirm.waitFor();
+      await confirm.getByRole("button", { name: "Delete", exact: true }).click();
+      await del;
+      await p.waitForFunction(() => document.querySelector("[data-testid=library-count]")?.textContent?.startsWith("1 image"));
+      assert.equal(await items.count(), 1);
+
+      // Duplicates: groups with the suggested keeper highlighted.
+      await p.getByLabel("Library", { exact: true }).selectOption("");
+      await p.getByRole("tab", { name: "Duplicates" }).click();
+      await p.getByTestId("duplicates-summary").waitFor({ timeout: 30_000 });
+      const groups = p.getByTestId("duplicate-group");
+      const nGroups = await groups.count();
+      for (let i = 0; i < Math.min(nGroups, 3); i++) assert.equal(await groups.nth(i).locator("[data-keep]").count(), 1, "one keeper per group");
+      log(`duplicates: ${await p.getByTestId("duplicates-summary").textContent()}`);
+      await shot(p, "11-duplicates.png");
+    } finally {
+      await p.close();
+    }
+  });
+
   it("canvas tools: eraser, clear, undo and redo re-run the search; a dropped image becomes the example query", { timeout: 120_000 }, async () => {
     const p = await browser.context.newPage();
     try {
@@ -384,6 +576,10 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
       assert.ok(overflow <= 1, `no horizontal overflow (${overflow}px)`);
       await thumbsLoaded(p);
       await shot(p, "06-tablet.png");
+      await p.getByRole("tab", { name: "Library" }).click();
+      await p.getByTestId("library-item").first().waitFor({ timeout: 30_000 });
+      const libOverflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(libOverflow <= 1, `the library view has no horizontal overflow (${libOverflow}px)`);
     } finally {
       await p.close();
     }

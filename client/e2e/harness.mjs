@@ -2,7 +2,7 @@
 // (or the mock, or use one already running), and drive Debian's Chromium with
 // playwright-core. Never downloads a browser.
 import { spawn, spawnSync } from "node:child_process";
-import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, request as httpRequest } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -113,6 +113,10 @@ export async function startServer() {
     tmp = mkdtempSync(join(tmpdir(), "clippy-e2e-"));
     const sdxlDir = process.env.CLIPPY_E2E_SDXL_DIR ?? join(tmpdir(), "clippy-e2e-cache", "sdxl");
     mkdirSync(sdxlDir, { recursive: true });
+    // A copy of the fixture library: imports write into IMAGES_ROOT (imports/<library>/…)
+    // and deleting an imported item removes its file, so the repo's assets stay as they are.
+    const images = join(tmp, "images");
+    cpSync(join(REPO, "assets", "sample"), images, { recursive: true });
     const env = {
       ...process.env,
       MODEL_CONFIGS: "tests/fixtures/model_configs",
@@ -121,7 +125,7 @@ export async function startServer() {
       TEXT_MODEL: "clip",
       QDRANT_PATH: join(tmp, "qdrant"),
       THUMBS_ROOT: join(tmp, "thumbs"),
-      IMAGES_ROOT: "assets/sample",
+      IMAGES_ROOT: images,
       AUTO_INGEST: "true",
       GENERATED_ROOT: join(tmp, "generated"),
       ...tinySdxlEnv(sdxlDir),
@@ -230,7 +234,7 @@ export async function servesClient(base) {
   }
 }
 
-const API_PREFIXES = ["/search", "/image", "/thumb", "/info", "/healthz", "/jobs", "/generated", "/docs", "/openapi.json"];
+const API_PREFIXES = ["/search", "/image", "/thumb", "/info", "/healthz", "/libraries", "/jobs", "/generated", "/docs", "/openapi.json"];
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png", ".json": "application/json" };
 
 /**

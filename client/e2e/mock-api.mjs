@@ -16,7 +16,7 @@ function rng(seed) {
   return () => ((s = Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32;
 }
 
-const library = Array.from({ length: N }, (_, i) => {
+let library = Array.from({ length: N }, (_, i) => {
   const r = rng(i + 7);
   const w = [256, 320, 384, 512][i % 4];
   const h = [256, 384, 320, 512, 448][i % 5];
@@ -28,6 +28,7 @@ const library = Array.from({ length: N }, (_, i) => {
     vec: [r(), r(), r(), r()],
     color: COLORS[i % COLORS.length],
     path: `sample/${TAGS[i % TAGS.length]}-${i}.png`,
+    library: "default",
   };
 });
 
@@ -105,9 +106,98 @@ function search(body) {
   return { requestId: "mock", hits: page, nextCursor: next, weights, timings: { encodeMs: 3, searchMs: 1, rerankMs: 0.5, totalMs: 4.5 } };
 }
 
+// --- cross-modal RAG and the library (issues 7 and 9) ---------------------------------------
+const STYLE = /^(watercolou?r|oil|pixel|sketch|cartoon|anime|pencil|ink|vintage|painting|photo)/i;
+const SETTING = /(forest|night|day|city|beach|space|sky|room|snow|sunset|street|field)$/i;
+
+function decompose(prompt) {
+  const parts = prompt
+    .toLowerCase()
+    .split(/,|;|\band\b|\bin\b|\bof\b|\bon\b|\bat\b|\bwith\b/)
+    .map((s) => s.replace(/\b(a|an|the)\b/g, "").replace(/\s+/g, " ").trim())
+    .filter(Boolean);
+  const seen = new Set();
+  return parts
+    .filter((t) => !seen.has(t) && seen.add(t))
+    .slice(0, 8)
+    .map((text, i) => ({ id: `q${i + 1}`, text, kind: STYLE.test(text) ? "style" : SETTING.test(text) ? "setting" : i === 0 ? "subject" : "object", weight: 1 }));
+}
+
+function summary(it) {
+  return { id: it.id, library: it.library, tags: it.tags, width: it.width, height: it.height, source: "mock", path: it.path, imageUrl: `/image/${it.id}`, thumbUrl: `/thumb/${it.id}` };
+}
+
+function complementary(body) {
+  const subs = (body.subQueries?.length ? body.subQueries : decompose(body.prompt ?? "")).map((q, i) => ({ id: q.id || `q${i + 1}`, text: q.text, kind: q.kind ?? "subject", weight: q.weight ?? 1 }));
+  if (!subs.length) return { error: "`subQueries` is empty: send at least one, or a `prompt`." };
+  const limit = Math.min(body.limit ?? 4, subs.length, library.length);
+  const picked = [...library].sort((a, b) => hashStr(subs.map((q) => q.text).join("|") + a.id) - hashStr(subs.map((q) => q.text).join("|") + b.id)).slice(0, limit);
+  const threshold = 0.5;
+  const cov = picked.map((it, r) => Object.fromEntries(subs.map((q, c) => [q.id, Math.round((c % limit === r ? 0.6 + rng(hashStr(q.text + it.id))() * 0.35 : rng(hashStr(it.id + q.text))() * 0.5) * 1e4) / 1e4])));
+  const best = subs.map((q) => {
+    let b = -1;
+    cov.forEach((c, r) => (b < 0 || c[q.id] > cov[b][q.id]) && (b = r));
+    return b;
+  });
+  const refs = picked.map((it, r) => {
+    const attributed = subs.filter((_, c) => best[c] === r).map((q) => q.id);
+    const style = subs.filter((q) => attributed.includes(q.id) && q.kind === "style").length > attributed.length / 2;
+    return { ...summary(it), rank: r + 1, gain: 0.5 / (r + 1), coverage: cov[r], covers: subs.filter((q) => cov[r][q.id] >= threshold).map((q) => q.id), attributed, role: style ? "style" : "subject", weight: 0.6 };
+  });
+  const attribution = subs.map((q, c) => ({ subQueryId: q.id, text: q.text, kind: q.kind, refId: refs[best[c]]?.id ?? null, score: cov[best[c]]?.[q.id] ?? 0, covered: (cov[best[c]]?.[q.id] ?? 0) >= threshold }));
+  return {
+    requestId: "mock",
+    prompt: body.prompt ?? null,
+    subQueries: subs,
+    refs,
+    matrix: { rows: refs.map((r) => r.id), columns: subs.map((q) => q.id), values: cov.map((c) => subs.map((q) => c[q.id])), threshold },
+    attribution,
+    coverage: attribution.reduce((a, x) => a + x.score, 0) / subs.length,
+    covered: attribution.filter((x) => x.covered).length,
+    frontier: refs.length,
+    candidates: library.length,
+    method: "exact",
+    weights: { image: 1 / 3, text: 1 / 3, tags: 1 / 3 },
+    timings: { totalMs: 5 },
+  };
+}
+
+function listImages(q) {
+  const all = library.filter((it) => (!q.get("library") || it.library === q.get("library")) && (!q.get("tag") || it.tags.includes(q.get("tag"))));
+  const offset = Number(q.get("cursor") ?? 0);
+  const limit = Number(q.get("limit") ?? 50);
+  return { items: all.slice(offset, offset + limit).map(summary), nextCursor: offset + limit < all.length ? String(offset + limit) : null, total: all.length };
+}
+
+function duplicates(threshold) {
+  const groups = new Map();
+  for (const it of library) groups.set(it.tags[0], [...(groups.get(it.tags[0]) ?? []), it]);
+  const near = [...groups.values()]
+    .filter((g) => g.length > 1)
+    .slice(0, 4)
+    .map((g) => {
+      const keep = [...g].sort((a, b) => b.width * b.height - a.width * a.height)[0];
+      return { kind: "near", keep: keep.id, members: g.map((it) => ({ id: it.id, library: it.library, path: it.path, width: it.width, height: it.height, score: it === keep ? null : 0.97 })), minScore: 0.97, maxScore: 0.97 };
+    });
+  return { library: null, threshold, scanned: library.length, exact: [], near };
+}
+
 const jobs = new Map();
 function jobView(id) {
   const j = jobs.get(id);
+  if (j.base.kind === "import") {
+    const total = j.files;
+    const done = Math.min(total, Math.floor((Date.now() - j.start) / 300));
+    if (done < total) return { ...j.base, status: done === 0 ? "queued" : "running", progress: { step: done, total } };
+    if (!j.added) {
+      j.added = true;
+      for (let i = 0; i < j.files - j.broken; i++) {
+        const n = library.length;
+        library.push({ ...library[n % N], id: `00000000-0000-4000-9000-${String(n).padStart(12, "0")}`, library: j.library, tags: ["imported"], path: `imports/${j.library}/${n}.png` });
+      }
+    }
+    return { ...j.base, status: "succeeded", progress: { step: total, total }, result: { library: j.library, total, ingested: total - j.broken, skipped: 0, failed: j.names.filter((x) => /broken/.test(x)).map((path) => ({ path, reason: "not a readable image (mock)" })), ids: [] } };
+  }
   const elapsed = Date.now() - j.start;
   const total = 8;
   const step = Math.min(total, Math.floor(elapsed / 250));
@@ -119,7 +209,15 @@ function jobView(id) {
     ...j.base,
     status: "succeeded",
     progress: { step: total, total },
-    result: { images: [{ url: `/generated/${id}.svg`, id: null }], provider: "mock", model: "mock-v0", seed: 42 },
+    result: {
+      images: [{ url: `/generated/${id}.svg`, id: null }],
+      provider: "mock",
+      model: "mock-v0",
+      seed: 42,
+      ...(j.grounded
+        ? { attribution: j.grounded.attribution.map((a) => ({ ...a, refIndex: j.grounded.refs.findIndex((r) => r.id === a.refId), role: "subject", weight: 0.6 })) }
+        : {}),
+    },
   };
 }
 
@@ -145,6 +243,36 @@ const server = createServer(async (req, res) => {
       await new Promise((ok) => setTimeout(ok, 80));
       return send(res, 200, r);
     }
+    if (p === "/search/decompose" && req.method === "POST") {
+      const body = await readJson(req);
+      return send(res, 200, { requestId: "mock", prompt: body.prompt, subQueries: decompose(body.prompt ?? ""), parser: "rules" });
+    }
+    if (p === "/search/complementary" && req.method === "POST") {
+      const r = complementary(await readJson(req));
+      return r.error ? error(res, 422, "invalid_input", r.error) : send(res, 200, r);
+    }
+    if (p === "/images" && req.method === "GET") return send(res, 200, listImages(url.searchParams));
+    if (p === "/images/duplicates") return send(res, 200, duplicates(Number(url.searchParams.get("threshold") ?? 0.95)));
+    const dm = p.match(/^\/images\/([^/]+)$/);
+    if (dm && req.method === "DELETE") {
+      if (!library.some((it) => it.id === dm[1])) return error(res, 404, "not_found", `no library image with id '${dm[1]}'`);
+      library = library.filter((it) => it.id !== dm[1]);
+      return send(res, 200, { id: dm[1], thumbnailRemoved: true, fileRemoved: false, fileKeptReason: "not owned" });
+    }
+    const im = p.match(/^\/libraries\/([^/]+)\/imports$/);
+    if (im && req.method === "POST") {
+      const chunks = [];
+      for await (const c of req) chunks.push(c);
+      const raw = Buffer.concat(chunks).toString("latin1");
+      const names = [...raw.matchAll(/filename="([^"]*)"/g)].map((x) => x[1]);
+      const urls = names.length ? [] : (JSON.parse(raw || "{}").urls ?? []);
+      const all = names.length ? names : urls;
+      if (!all.length) return error(res, 422, "invalid_input", "send at least one file in `files`.");
+      const id = `job-${jobs.size + 1}`;
+      const now = new Date().toISOString();
+      jobs.set(id, { start: Date.now(), files: all.length, names: all, broken: all.filter((x) => /broken/.test(x)).length, library: decodeURIComponent(im[1]), base: { id, kind: "import", status: "queued", progress: null, result: null, error: null, createdAt: now, updatedAt: now } });
+      return send(res, 202, jobView(id), { Location: `/jobs/${id}` });
+    }
     const m = p.match(/^\/(thumb|image)\/(.+)$/);
     if (m) {
       const it = library.find((x) => x.id === m[2]);
@@ -159,6 +287,7 @@ const server = createServer(async (req, res) => {
       jobs.set(id, {
         start: Date.now(),
         fail: /fail/.test(body.prompt ?? ""),
+        grounded: body.grounding ? body.complementary : null,
         base: { id, kind: "generate", status: "queued", progress: null, result: null, error: null, createdAt: now, updatedAt: now },
       });
       return send(res, 202, jobView(id), { Location: `/jobs/${id}` });

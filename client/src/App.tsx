@@ -1,11 +1,14 @@
-import { Sparkles, SlidersHorizontal } from "lucide-react";
+import { Images, Network, PencilLine, Sparkles, SlidersHorizontal } from "lucide-react";
 import { useCallback, useMemo, useReducer, useState } from "react";
-import type { SearchHit } from "@/api/types";
+import type { ComplementaryResult, SearchHit } from "@/api/types";
 import { GeneratePanel } from "@/components/GeneratePanel";
 import { Header } from "@/components/Header";
+import { ImageDialog } from "@/components/ImageDialog";
+import { LibraryView } from "@/components/LibraryView";
 import { Lightbox } from "@/components/Lightbox";
 import { PromptBar } from "@/components/PromptBar";
 import { QueryPanel } from "@/components/QueryPanel";
+import { RagPanel } from "@/components/RagPanel";
 import { ResultsGrid } from "@/components/ResultsGrid";
 import { VIEWS } from "@/components/ScoreBars";
 import { SketchCanvas } from "@/components/SketchCanvas";
@@ -29,7 +32,19 @@ export function App() {
   const [refs, dispatchRefs] = useReducer(refsReducer, []);
   const [open, setOpen] = useState<SearchHit | null>(null);
   const [tab, setTab] = useState("query");
+  const [view, setView] = useState<"sketch" | "library">("sketch");
+  const [libraryMounted, setLibraryMounted] = useState(false);
+  const [openUrl, setOpenUrl] = useState<string | null>(null);
   const jobs = useJobs();
+  const ragJobs = useJobs<ComplementaryResult>();
+  const showView = (v: "sketch" | "library") => {
+    setView(v);
+    if (v === "library") setLibraryMounted(true);
+  };
+  const addComplementaryRefs = useCallback((result: ComplementaryResult) => {
+    for (const r of result.refs) dispatchRefs({ type: "add", source: { kind: "library", id: r.id, thumbUrl: r.thumbUrl }, role: r.role, weight: r.weight });
+    setTab("generate");
+  }, []);
 
   const build = useMemo(() => buildSearchRequest(query, { sketch, image: exampleImage }), [query, sketch, exampleImage]);
   const { state: results, searchNow, loadMore, retryMore, pending } = useSearch(build);
@@ -78,8 +93,29 @@ export function App() {
   return (
     <TooltipProvider delayDuration={300}>
       <div className="flex min-h-full flex-col lg:h-full">
-        <Header info={info} error={infoError} onRetry={retryInfo} />
-        <main className="grid flex-1 gap-0 md:grid-cols-[minmax(300px,360px)_minmax(0,1fr)] lg:min-h-0 lg:grid-cols-[minmax(320px,380px)_minmax(0,1fr)_320px]">
+        <Header
+          info={info}
+          error={infoError}
+          onRetry={retryInfo}
+          nav={
+            <Tabs value={view} onValueChange={(v) => showView(v as "sketch" | "library")}>
+              <TabsList className="h-8 w-auto" aria-label="View">
+                <TabsTrigger value="sketch" className="py-0.5">
+                  <PencilLine className="size-4" aria-hidden /> Sketch
+                </TabsTrigger>
+                <TabsTrigger value="library" className="py-0.5">
+                  <Images className="size-4" aria-hidden /> Library
+                </TabsTrigger>
+              </TabsList>
+            </Tabs>
+          }
+        />
+        {libraryMounted && (
+          <main hidden={view !== "library"} className="flex flex-1 flex-col bg-muted lg:min-h-0">
+            <LibraryView active={view === "library"} onChanged={retryInfo} onOpenImage={setOpenUrl} />
+          </main>
+        )}
+        <main hidden={view !== "sketch"} className="grid flex-1 gap-0 md:grid-cols-[minmax(300px,360px)_minmax(0,1fr)] lg:min-h-0 lg:grid-cols-[minmax(320px,380px)_minmax(0,1fr)_320px]">
           {/* Left: the canvas and the prompt */}
           {/* On tablets both panels share a sticky left column; from lg on they are grid columns of their own. */}
           <div className="flex flex-col border-r bg-background md:sticky md:top-0 md:max-h-screen md:self-start md:overflow-y-auto lg:contents">
@@ -108,12 +144,15 @@ export function App() {
           <aside aria-label="Settings and generation" className="border-t bg-background p-3 lg:col-start-3 lg:row-start-1 lg:min-h-0 lg:overflow-y-auto lg:border-l lg:border-t-0">
             <Tabs value={tab} onValueChange={setTab}>
               <TabsList>
-                <TabsTrigger value="query">
+                <TabsTrigger value="query" className="px-2">
                   <SlidersHorizontal className="size-4" aria-hidden /> Search
                 </TabsTrigger>
-                <TabsTrigger value="generate">
+                <TabsTrigger value="generate" className="px-2">
                   <Sparkles className="size-4" aria-hidden /> Generate
                   {refs.length > 0 && <span className="rounded-full bg-indigo-600 px-1.5 text-[10px] text-white">{refs.length}</span>}
+                </TabsTrigger>
+                <TabsTrigger value="rag" className="px-2">
+                  <Network className="size-4" aria-hidden /> RAG
                 </TabsTrigger>
               </TabsList>
               <TabsContent value="query" className="pt-2">
@@ -135,6 +174,17 @@ export function App() {
                   onUseAsRef={(url) =>
                     void urlToQueryDataUrl(url).then((image) => dispatchRefs({ type: "add", source: { kind: "inline", image, label: "Generated" } }))
                   }
+                />
+              </TabsContent>
+              <TabsContent value="rag" className="pt-2" forceMount hidden={tab !== "rag"}>
+                <RagPanel
+                  defaultPrompt={query.text}
+                  jobs={ragJobs.entries}
+                  onSubmit={(req, result) => void ragJobs.submit(req, result)}
+                  onCancel={(k, id) => void ragJobs.cancel(k, id)}
+                  onDismiss={ragJobs.dismiss}
+                  onUseRefs={addComplementaryRefs}
+                  onOpenImage={setOpenUrl}
                 />
               </TabsContent>
             </Tabs>
@@ -185,6 +235,7 @@ export function App() {
             </div>
           </section>
         </main>
+        <ImageDialog url={openUrl} onClose={() => setOpenUrl(null)} />
         <Lightbox
           hit={open}
           rank={openRank >= 0 ? openRank + 1 : null}

@@ -144,5 +144,25 @@ def test_a_streamed_body_without_length_is_counted_and_cut_off(small: TestClient
 
 
 def test_a_wrong_content_type_is_415_and_malformed_json_422(small: TestClient) -> None:
-    _error(small.post("/search/hybrid", content=b"a=b", headers={"content-type": "text/plain"}), 415, "unsupported_media")
-    _error(small.post("/search/hybrid", content=b"{not json", headers={"content-type": "application/json"}), 422, "invalid_input")
+    _error(
+        small.post("/search/hybrid", content=b"a=b", headers={"content-type": "text/plain"}), 415, "unsupported_media"
+    )
+    _error(
+        small.post("/search/hybrid", content=b"{not json", headers={"content-type": "application/json"}),
+        422,
+        "invalid_input",
+    )
+
+
+def test_library_imports_take_bigger_bodies_bounded_by_their_own_setting(small: TestClient) -> None:
+    junk = b"{" + b" " * 1_200_000 + b"}"  # over MAX_REQUEST_BYTES, under ZIP_MAX_TOTAL_BYTES
+    r = small.post("/libraries/default/imports", content=junk, headers={"content-type": "application/json"})
+    assert r.status_code != 413, r.text
+    limit = small.app.state.settings.ZIP_MAX_TOTAL_BYTES  # type: ignore[attr-defined]
+    huge = small.post(
+        "/libraries/default/imports",
+        content=b"x",
+        headers={"content-type": "application/zip", "content-length": str(limit + 1)},
+    )
+    err = _error(huge, 413, "payload_too_large")
+    assert "ZIP_MAX_TOTAL_BYTES" in err["message"]

@@ -23,6 +23,7 @@ from app.api.routes import generate as generate_routes
 from app.api.routes import jobs as jobs_routes
 from app.config import Settings
 from app.embedding import Encoders
+from app.errors import InvalidInputError
 from app.generation.base import Capabilities, GenerationSpec, Hooks, ImageProvider, ProviderOutput
 from app.generation.service import build_generation_and_jobs
 from app.ingest.pipeline import IngestOptions, Ingestor
@@ -67,7 +68,7 @@ def rag(tmp_path_factory: pytest.TempPathFactory, encoders: Encoders) -> Iterato
     services = Services.open(settings, encoders=encoders, store=store)
     tags_of = {i: set(r["tags"]) for i, r in zip(ids, rows, strict=True)}
     with TestClient(create_app(settings, services)) as client:
-        yield {"client": client, "tags_of": tags_of, "settings": settings}
+        yield {"client": client, "tags_of": tags_of, "settings": settings, "store": store}
     store.close()
 
 
@@ -251,3 +252,37 @@ def test_generate_accepts_the_complementary_answer_with_grounding(rag: dict[str,
     for a, part in zip(attribution, found["attribution"], strict=True):
         assert a["refId"] == part["refId"] and a["score"] == part["score"]
         assert found["refs"][a["refIndex"]]["id"] == a["refId"]
+
+
+def test_grounding_keeps_the_first_refs_that_fit_and_attributes_over_them() -> None:
+    from app.generation.grounding import apply_grounding
+    from app.generation.models import GenerateRequest
+
+    answer = {
+        "subQueries": [{"id": "q1", "text": "watercolor", "kind": "style"}, {"id": "q2", "text": "fox"}],
+        "refs": [
+            {"id": "a", "coverage": {"q1": 0.9, "q2": 0.1}, "thumbUrl": "/thumb/a"},  # extra keys are ignored
+            {"id": "b", "coverage": {"q1": 0.0, "q2": 0.8}},
+        ],
+        "matrix": {"rows": ["a", "b"]},
+    }
+    own = {"role": "subject", "url": "https://example.org/x.png", "weight": 0.5}
+    request = GenerateRequest.model_validate({"prompt": "p", "refs": [own], "grounding": True, "complementary": answer})
+    grounded, attribution = apply_grounding(request, max_refs=2)
+    assert [(r.role, r.id, r.weight) for r in grounded.refs[1:]] == [("style", "a", pytest.approx(0.3 + 0.6 * 0.9))]
+    assert attribution is not None
+    assert [(a["subQueryId"], a["refId"], a["refIndex"]) for a in attribution] == [("q1", "a", 1), ("q2", "a", 1)]
+    full, attribution = apply_grounding(request)
+    assert [r.id for r in full.refs[1:]] == ["a", "b"] and attribution is not None
+    assert [(a["refId"], a["role"]) for a in attribution] == [("a", "style"), ("b", "subject")]
+    plain = request.model_copy(update={"grounding": False})
+    assert apply_grounding(plain) == (plain, None)
+
+
+def test_exact_selection_over_too_many_subsets_is_refused(rag: dict[str, Any], encoders: Encoders) -> None:
+    settings = rag["settings"].model_copy(update={"RAG_EXACT_MAX_SUBSETS": 0})
+    searcher = ComplementarySearcher(encoders, rag["store"], settings)
+    query = ComplementaryQuery(prompt=PROMPT, limit=3, w_img=0, w_txt=0, method="exact")
+    with pytest.raises(InvalidInputError, match="RAG_EXACT_MAX_SUBSETS"):
+        searcher.search(query)
+    assert searcher.search(query.model_copy(update={"method": "auto"})).method == "greedy"

@@ -1,6 +1,6 @@
 """Schemathesis over the whole OpenAPI schema, against the ASGI app with the tiny model.
 
-Every operation gets `FUZZ_EXAMPLES` generated requests (default 25; CI can raise it), valid
+Every operation gets `FUZZ_EXAMPLES` generated requests (default 100, about a minute; CI can raise it), valid
 and invalid. The checks: no 5xx, and every response matches its documented schema and media
 type. Undocumented 4xx codes are allowed (413/415/429 bounds are shared by many routes and
 described in the README rather than on every operation).
@@ -30,7 +30,7 @@ from app.services import Services
 from tests.conftest import tiny_settings
 from tests.generation.test_describe import tiny_blip  # noqa: F401  (a fixture: a tiny random BLIP)
 
-FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
 CHECKS = [
     not_a_server_error,
     response_schema_conformance,
@@ -41,16 +41,20 @@ CHECKS = [
 
 @pytest.fixture(scope="module")
 def fuzz_app(
-    library: dict[str, Any], encoders: Encoders, tmp_path_factory: pytest.TempPathFactory, tiny_blip: Path
+    library: dict[str, Any],
+    encoders: Encoders,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
 ) -> FastAPI:
     """The app under test. Schemathesis runs its lifespan on its own event loop, on first call."""
+    blip: Path = request.getfixturevalue("tiny_blip")
     gen = tmp_path_factory.mktemp("fuzz-gen")
     settings = library["settings"].model_copy(
         update={
             "GENERATED_ROOT": gen,
             "MAX_UPLOAD_BYTES": 2_000_000,
             "MAX_REQUEST_BYTES": 8_000_000,
-            "DESCRIBE_MODEL": str(tiny_blip),
+            "DESCRIBE_MODEL": str(blip),
             "DESCRIBE_MAX_TOKENS": 4,
             # No weights nor credentials here: generation jobs fail (a failed job), never the request.
             # Unset, a request naming a Google provider is a deliberate 503 (not configured here).

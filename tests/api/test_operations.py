@@ -24,7 +24,9 @@ from tests.conftest import TINY_MODEL
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_metrics_expose_latency_per_route_template_and_search_stages(client: TestClient, library: dict[str, Any]) -> None:
+def test_metrics_expose_latency_per_route_template_and_search_stages(
+    client: TestClient, library: dict[str, Any]
+) -> None:
     client.post("/search/hybrid", json={"queryText": "circle", "rerank": True})
     client.get(f"/image/{library['ids'][0]}")
     r = client.get("/metrics")

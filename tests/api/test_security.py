@@ -231,9 +231,19 @@ def test_safe_join_refuses_symlinks_out_but_follows_links_within(root: Path, tmp
 
 @pytest.mark.parametrize(
     "name",
-    ["..%2Fsecret.json", "%2E%2E%2Fsecret.json", "..%2F..%2Fsecret.json", "a%00.png", "sub%2Fx.png", "%5C..%5Csecret.json", "x.txt"],
+    [
+        "..%2Fsecret.json",
+        "%2E%2E%2Fsecret.json",
+        "..%2F..%2Fsecret.json",
+        "a%00.png",
+        "sub%2Fx.png",
+        "%5C..%5Csecret.json",
+        "x.txt",
+    ],
 )
-def test_generated_files_stay_in_their_root(make_client: Any, tmp_path_factory: pytest.TempPathFactory, name: str) -> None:
+def test_generated_files_stay_in_their_root(
+    make_client: Any, tmp_path_factory: pytest.TempPathFactory, name: str
+) -> None:
     gen = tmp_path_factory.mktemp("gen")
     (gen.parent / "secret.json").write_text("{}")
     c = make_client(GENERATED_ROOT=gen / "generated")
@@ -340,7 +350,14 @@ def test_a_host_with_any_private_address_is_refused_unless_allowed() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["file:///etc/passwd", "ftp://img.test/a.png", "gopher://img.test/", "http://img.test:99999/", "http://[::1/", "http:///x"],
+    [
+        "file:///etc/passwd",
+        "ftp://img.test/a.png",
+        "gopher://img.test/",
+        "http://img.test:99999/",
+        "http://[::1/",
+        "http:///x",
+    ],
 )
 def test_only_well_formed_http_urls_are_fetched(url: str) -> None:
     with pytest.raises(InvalidInputError):
@@ -405,7 +422,9 @@ def test_a_real_fetch_connects_to_the_checked_address_and_is_time_bounded(local_
     with pytest.raises(ForbiddenError):
         anyio.run(get, f"http://pictures.test:{local_server}/a.png", False)
     # Allowed: the socket goes to 127.0.0.1 while the server sees the original host name.
-    assert anyio.run(get, f"http://pictures.test:{local_server}/a.png", True) == f"pictures.test:{local_server}".encode()
+    assert (
+        anyio.run(get, f"http://pictures.test:{local_server}/a.png", True) == f"pictures.test:{local_server}".encode()
+    )
     started = time.monotonic()
     with pytest.raises(InvalidInputError, match="FETCH_TIMEOUT_S"):
         anyio.run(get, f"http://pictures.test:{local_server}/slow", True, 0.5)

@@ -87,6 +87,8 @@ def test_exact_beats_greedy_where_greedy_is_myopic() -> None:
     assert sorted(exact.indices) == [1, 2] and exact.coverage == pytest.approx(1.8)
     assert select_complementary(scores, 2).method == "exact"  # auto: small enough
     assert select_complementary(scores, 2, max_subsets=1).method == "greedy"
+    with pytest.raises(ValueError, match="max_subsets"):
+        select_complementary(scores, 2, method="exact", max_subsets=1)
 
 
 def test_k_larger_than_the_frontier_returns_at_most_the_frontier() -> None:

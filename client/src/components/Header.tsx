@@ -6,7 +6,7 @@ import { Tooltip } from "@/components/ui/tooltip";
 import { describeError } from "@/state/errors";
 import { summarizeInfo } from "@/state/info";
 
-export function Header({ info, error, onRetry }: { info: InfoResponse | null; error: unknown; onRetry: () => void }) {
+export function Header({ info, error, onRetry, nav }: { info: InfoResponse | null; error: unknown; onRetry: () => void; nav?: React.ReactNode }) {
   const problem = error ? describeError(error) : null;
   const s = info ? summarizeInfo(info) : null;
   return (
@@ -14,8 +14,9 @@ export function Header({ info, error, onRetry }: { info: InfoResponse | null; er
       <div className="flex items-center gap-2">
         <img src="/favicon.svg" alt="" className="size-6" />
         <h1 className="text-sm font-semibold tracking-tight">Clippy</h1>
-        <span className="hidden text-xs text-muted-foreground sm:inline">sketch → references → new images</span>
+        <span className="hidden text-xs text-muted-foreground xl:inline">sketch → references → new images</span>
       </div>
+      {nav}
       <div className="ml-auto flex flex-wrap items-center gap-2 text-xs">
         {problem ? (
           <div role="alert" className="flex items-center gap-2 text-red-700">

@@ -4,8 +4,10 @@ import type { GenerateRequest, Job } from "@/api/types";
 import { newKey } from "@/lib/images";
 import { isTerminal, pollDelay } from "@/state/jobs";
 
-export interface JobEntry {
+export interface JobEntry<M = undefined> {
   key: string;
+  /** What the caller attached at submit time (e.g. the complementary answer of a grounded job). */
+  meta?: M;
   job: Job | null;
   /** The POST or a poll failed: what happened, for a person. */
   error: unknown;
@@ -15,8 +17,8 @@ export interface JobEntry {
 const KEEP = 6;
 
 /** Submit generation jobs and follow each one until it is done, failed or cancelled. */
-export function useJobs() {
-  const [entries, setEntries] = useState<JobEntry[]>([]);
+export function useJobs<M = undefined>() {
+  const [entries, setEntries] = useState<JobEntry<M>[]>([]);
   const alive = useRef(true);
   useEffect(() => {
     alive.current = true;
@@ -25,7 +27,7 @@ export function useJobs() {
     };
   }, []);
 
-  const update = useCallback((key: string, patch: Partial<JobEntry>) => {
+  const update = useCallback((key: string, patch: Partial<JobEntry<M>>) => {
     setEntries((es) => es.map((e) => (e.key === key ? { ...e, ...patch } : e)));
   }, []);
 
@@ -54,9 +56,9 @@ export function useJobs() {
   );
 
   const submit = useCallback(
-    async (req: GenerateRequest) => {
+    async (req: GenerateRequest, meta?: M) => {
       const key = newKey();
-      setEntries((es) => [{ key, job: null, error: null, submittedAt: Date.now() }, ...es].slice(0, KEEP));
+      setEntries((es) => [{ key, meta, job: null, error: null, submittedAt: Date.now() }, ...es].slice(0, KEEP));
       try {
         const job = await api.generate(req, key);
         update(key, { job });

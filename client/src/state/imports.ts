@@ -12,15 +12,18 @@ export interface ImportState {
   result: ImportResult | null;
   /** The POST or a poll failed, or the job failed: what happened. */
   error: unknown;
+  /** sha256 (hex) of each uploaded file → its name: failures name the stored, content-addressed file. */
+  names: Record<string, string>;
 }
 
-export const initialImport: ImportState = { phase: "idle", jobId: null, done: 0, total: 0, result: null, error: null };
+export const initialImport: ImportState = { phase: "idle", jobId: null, done: 0, total: 0, result: null, error: null, names: {} };
 
 export type ImportAction =
   | { type: "start" }
   /** The 202 answer or a later poll. */
   | { type: "job"; job: Job<ImportResult> }
   | { type: "error"; error: unknown }
+  | { type: "names"; names: Record<string, string> }
   | { type: "reset" };
 
 export function importReducer(state: ImportState, action: ImportAction): ImportState {
@@ -29,6 +32,8 @@ export function importReducer(state: ImportState, action: ImportAction): ImportS
       return { ...initialImport, phase: "uploading" };
     case "reset":
       return initialImport;
+    case "names":
+      return { ...state, names: { ...state.names, ...action.names } };
     case "error":
       return { ...state, phase: "failed", error: action.error };
     case "job": {
@@ -51,7 +56,7 @@ export function importReducer(state: ImportState, action: ImportAction): ImportS
       }
       const phase: ImportPhase = job.status === "succeeded" ? "succeeded" : job.status;
       const error = job.status === "failed" ? new Error(job.error?.message ?? "The import failed without a reason.") : null;
-      return { phase, jobId: job.id, done: Math.min(done, total || done), total, result, error };
+      return { ...state, phase, jobId: job.id, done: Math.min(done, total || done), total, result, error };
     }
   }
 }
@@ -131,4 +136,14 @@ const IMAGE_EXT = /\.(png|jpe?g|gif|webp|bmp|tiff?)$/i;
 /** What the import takes: images and ZIPs. */
 export function isImportable(file: { name: string; type: string }): boolean {
   return file.type.startsWith("image/") || IMAGE_EXT.test(file.name) || /\.zip$/i.test(file.name) || file.type === "application/zip";
+}
+
+/**
+ * The uploaded name of a failed file. The server stores uploads by content
+ * (`imports/<library>/<sha[:2]>/<sha256>.<ext>`) and reports failures under that path;
+ * the client knows each file's sha256, so it can say which file it was. null: unknown.
+ */
+export function uploadedName(path: string, names: Readonly<Record<string, string>>): string | null {
+  const m = /(?:^|[^0-9a-f])([0-9a-f]{64})(?:\.[a-z0-9]+)?$/i.exec(path);
+  return m ? (names[m[1]!.toLowerCase()] ?? null) : null;
 }

@@ -1,0 +1,49 @@
+# Clippy API (and, with another command, the job worker). Build: docker build -t clippy .
+# CPU image; for CUDA, base on an nvidia/cuda runtime image and drop the CPU wheel index below.
+
+# --- the sketch client (Vite build) ---------------------------------------------------------
+FROM node:20-slim AS client
+WORKDIR /client
+COPY client/package.json client/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY client/ ./
+RUN npm run build
+
+# --- the service ----------------------------------------------------------------------------
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HF_HOME=/models/hf \
+    MODEL_CACHE_DIR=/models/open_clip \
+    CLIENT_DIST=/app/client/dist \
+    QDRANT_PATH=/data/qdrant \
+    THUMBS_ROOT=/data/thumbs \
+    GENERATED_ROOT=/data/generated \
+    LOG_FORMAT=json
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libcairo2 curl \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --create-home --uid 1000 clippy \
+    && mkdir -p /data /models && chown clippy:clippy /data /models
+WORKDIR /app
+# torch + torchvision as one matched pair (CPU wheels), before the project so the layer caches.
+RUN pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu
+COPY pyproject.toml README.md ./
+COPY app app
+COPY qdrant qdrant
+COPY scripts scripts
+RUN pip install .
+COPY main.py ./
+COPY assets assets
+COPY --from=client /client/dist client/dist
+USER clippy
+VOLUME ["/data", "/models"]
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=120s \
+    CMD curl -fsS http://127.0.0.1:8000/healthz || exit 1
+# One worker process per container (scale containers, not --workers): the embedded store allows
+# one process, and each process keeps its own Prometheus numbers. On SIGTERM uvicorn stops
+# accepting, finishes requests in flight (up to 30 s), then the lifespan stops jobs and the store.
+CMD ["uvicorn", "main:app", "--host", "0.0.0.0", "--port", "8000", "--timeout-graceful-shutdown", "30", "--no-access-log"]
