@@ -59,7 +59,15 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # A bug, not a refusal: the same JSON shape, no internals; the traceback goes to the log.
+    body = error_body(request, "internal_error", "An unexpected error occurred; quote the requestId to report it.")
+    rid = body["requestId"]
+    return JSONResponse(body, status_code=500, headers={"X-Request-ID": rid} if rid else None)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, _unexpected_error)
     app.add_exception_handler(ClippyError, _clippy_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -252,7 +252,10 @@ class ImportService:
         opts = self.ingest_options(library=library, source="import", should_stop=lambda: ctx.cancelled)
         report = await asyncio.to_thread(Ingestor(self.encoders, self.store, opts).run, items, progress)
         ctx.check_cancelled()
-        failures += [{"path": f.path, "reason": f.reason} for f in report.failures]
+        # Name failures as the caller knows them (upload name, URL, source file), never by
+        # where this server stores them.
+        known_as = {str(i.path): i.extra.get("url") or i.extra.get("origin") or i.extra.get("title") for i in items}
+        failures += [{"path": known_as.get(f.path) or Path(f.path).name, "reason": f.reason} for f in report.failures]
         return {
             "library": library,
             "total": total,

@@ -443,7 +443,9 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
       assert.equal(await dialog.getByTestId("import-counts").textContent(), "3 / 3");
       const failures = dialog.getByTestId("import-failures").locator("li");
       assert.equal(await failures.count(), 1);
-      assert.match((await failures.first().textContent()) ?? "", /not a readable image/);
+      const failure = (await failures.first().textContent()) ?? "";
+      assert.match(failure, /^e2e-broken\.png — /, "the failure names the uploaded file (mapped back from the stored content hash)");
+      assert.match(failure, /not a readable image/);
       await shot(p, "10-import.png");
       await dialog.getByRole("button", { name: "Close" }).first().click();
       await p.waitForFunction((n) => Number.parseInt(document.querySelector("[data-testid=library-count]")?.textContent ?? "", 10) === n, total0 + 2, { timeout: 30_000 });

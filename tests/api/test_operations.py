@@ -149,3 +149,30 @@ def test_sigterm_finishes_the_request_in_flight_then_exits_cleanly(tmp_path: Pat
         if server.poll() is None:
             server.kill()
             server.wait()
+
+
+def test_an_unexpected_error_is_a_json_500_with_the_request_id(
+    library: dict[str, Any], encoders: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.api.app import create_app
+    from app.services import Services
+
+    services = Services.open(library["settings"], encoders=encoders, store=library["store"])
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(services.searcher, "search", broken)
+    with TestClient(create_app(library["settings"], services), raise_server_exceptions=False) as c:
+        r = c.post("/search/hybrid", json={"queryText": "x"}, headers={"X-Request-ID": "bug-1"})
+        assert r.status_code == 500
+        assert r.json() == {
+            "error": {
+                "code": "internal_error",
+                "message": "An unexpected error occurred; quote the requestId to report it.",
+                "details": {},
+            },
+            "requestId": "bug-1",
+        }
+        assert r.headers["x-request-id"] == "bug-1" and "secret" not in r.text
+        assert 'route="/search/hybrid",status="500"' in c.get("/metrics").text

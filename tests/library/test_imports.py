@@ -147,6 +147,13 @@ def test_url_import_fetches_and_reports_failures(app_client: dict[str, Any]) -> 
     assert len(job["result"]["failed"]) == 2 and all(f["reason"] for f in job["result"]["failed"])
 
 
+def test_failures_are_named_as_uploaded_not_by_server_path(app_client: dict[str, Any]) -> None:
+    client: TestClient = app_client["client"]
+    files = [("files", ("broken.png", b"\x89PNG not an image", "image/png"))]
+    job = _wait(client, client.post("/libraries/default/imports", files=files).headers["location"])
+    assert [f["path"] for f in job["result"]["failed"]] == ["broken.png"]
+
+
 def test_bad_import_requests_are_4xx(app_client: dict[str, Any]) -> None:
     client: TestClient = app_client["client"]
     assert client.post("/libraries/default/imports", json={}).status_code == 422

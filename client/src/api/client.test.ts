@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { api, ApiError, fetchJson, isAbort, NetworkError } from "./client";
+import { api, ApiError, fetchJson, isAbort, NetworkError, queryString } from "./client";
 
 function stubFetch(impl: (url: string, init: RequestInit) => Promise<Response>) {
   const fn = vi.fn(impl);
@@ -62,5 +62,25 @@ describe("fetchJson", () => {
     expect((fn.mock.calls[0]![1].headers as Record<string, string>)["Idempotency-Key"]).toBe("key-1");
     await api.job("a/b");
     expect(fn.mock.calls[1]![0]).toBe("/jobs/a%2Fb");
+  });
+
+  it("library calls: query strings leave out empty values; imports go multipart with the files and JSON tags", async () => {
+    expect(queryString({ library: "", tag: "cat toy", cursor: null, limit: 60 })).toBe("?tag=cat+toy&limit=60");
+    expect(queryString({ a: undefined })).toBe("");
+    const fn = stubFetch(async () => new Response("{}", { status: 202 }));
+    await api.listImages({ library: "uploads", tag: null, limit: 10 });
+    expect(fn.mock.calls[0]![0]).toBe("/images?library=uploads&limit=10");
+    await api.importFiles("my lib", [new File(["x"], "a.png", { type: "image/png" })], ["e2e", "x"], "k1");
+    const [url, init] = fn.mock.calls[1]!;
+    expect(url).toBe("/libraries/my%20lib/imports");
+    const form = init.body as FormData;
+    expect((form.getAll("files")[0] as File).name).toBe("a.png");
+    expect(form.get("tags")).toBe('["e2e","x"]');
+    expect((init.headers as Record<string, string>)["Content-Type"]).toBeUndefined(); // the browser sets the boundary
+    expect((init.headers as Record<string, string>)["Idempotency-Key"]).toBe("k1");
+    await api.importUrls("u", ["https://a/x.png"], [], "k2");
+    expect(JSON.parse(fn.mock.calls[2]![1].body as string)).toEqual({ urls: ["https://a/x.png"], tags: [] });
+    await api.deleteImage("id-1");
+    expect(fn.mock.calls[3]![1].method).toBe("DELETE");
   });
 });
