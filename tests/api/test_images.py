@@ -47,7 +47,14 @@ def test_unknown_and_malformed_ids_are_4xx(client: TestClient, route: str) -> No
 
 @pytest.mark.parametrize(
     "stored_path",
-    ["../outside.png", "/etc/passwd", "circle/../../outside.png", "a\x00b.png", "..\\outside.png", "circle%2F..%2F..%2Foutside.png"],
+    [
+        "../outside.png",
+        "/etc/passwd",
+        "circle/../../outside.png",
+        "a\x00b.png",
+        "..\\outside.png",
+        "circle%2F..%2F..%2Foutside.png",
+    ],
 )
 @pytest.mark.parametrize("route", ["image", "thumb"])
 def test_payload_paths_that_escape_the_root_are_refused(
@@ -65,7 +72,9 @@ def test_payload_paths_that_escape_the_root_are_refused(
 
 
 @pytest.mark.parametrize("route", ["image", "thumb"])
-def test_symlinks_pointing_outside_the_root_are_refused(client: TestClient, library: dict[str, Any], route: str) -> None:
+def test_symlinks_pointing_outside_the_root_are_refused(
+    client: TestClient, library: dict[str, Any], route: str
+) -> None:
     secret = library["root"].parent / "secret.png"
     secret.write_bytes((library["root"] / library["rows"][0]["path"]).read_bytes())
     link = library["root"] / "link.png"

@@ -63,14 +63,25 @@ def test_example_image_finds_itself_first(client: TestClient, library: dict[str,
 
 
 def test_all_inputs_combined(client: TestClient) -> None:
-    out = _search(client, queryText="square box", sketch=data_url(shape_image(1, 5)), image=data_url(shape_image(2, 9)),
-                  wImg=1, wEdge=1, wTxt=1, wTags=1, limit=10)
+    out = _search(
+        client,
+        queryText="square box",
+        sketch=data_url(shape_image(1, 5)),
+        image=data_url(shape_image(2, 9)),
+        wImg=1,
+        wEdge=1,
+        wTxt=1,
+        wTags=1,
+        limit=10,
+    )
     assert set(out["weights"]) == {"image", "edge", "text", "tags"}
     assert len(out["hits"]) == 10
 
 
 def test_filters_apply_together_with_a_text_query(client: TestClient) -> None:
-    out = _search(client, queryText="circle", limit=30, filter={"tagsAll": ["big"], "tagsNone": ["square"]}, **TEXT_ONLY)
+    out = _search(
+        client, queryText="circle", limit=30, filter={"tagsAll": ["big"], "tagsNone": ["square"]}, **TEXT_ONLY
+    )
     assert out["hits"], "the filter leaves matches"
     assert all("big" in h["tags"] and "square" not in h["tags"] for h in out["hits"])
     out = _search(client, queryText="shape", limit=30, filter={"match": {"source": "set1"}}, **TEXT_ONLY)
@@ -159,7 +170,9 @@ def test_score_threshold_drops_weak_hits(client: TestClient) -> None:
         ({"queryText": "x", "unknownField": 1}, 422, "unknownField"),
     ],
 )
-def test_bad_input_gets_a_json_4xx_saying_what_is_wrong(client: TestClient, body: dict[str, Any], status: int, needle: str) -> None:
+def test_bad_input_gets_a_json_4xx_saying_what_is_wrong(
+    client: TestClient, body: dict[str, Any], status: int, needle: str
+) -> None:
     r = client.post("/search/hybrid", json=body)
     assert r.status_code == status, r.text
     err = r.json()["error"]
@@ -176,5 +189,7 @@ def test_malformed_json_and_wrong_content_type_are_4xx(client: TestClient) -> No
 
 def test_oversized_upload_is_413(client: TestClient) -> None:
     limit = client.app.state.settings.MAX_UPLOAD_BYTES  # type: ignore[attr-defined]
-    r = client.post("/search/hybrid", files={"sketch": ("s.png", b"\x89PNG" + b"0" * limit, "image/png")}, data={"wEdge": "1"})
+    r = client.post(
+        "/search/hybrid", files={"sketch": ("s.png", b"\x89PNG" + b"0" * limit, "image/png")}, data={"wEdge": "1"}
+    )
     assert r.status_code == 413

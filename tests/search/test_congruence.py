@@ -24,7 +24,9 @@ from tests.conftest import shape_image, tiny_settings
         {"queryText": "pointy", "wTags": 1, "wImg": 0.2, "wEdge": 0, "wTxt": 0, "rerank": False},
     ],
 )
-def test_backends_rank_the_same(encoders: Encoders, image_folder: Path, tmp_path: Path, query: dict[str, object]) -> None:
+def test_backends_rank_the_same(
+    encoders: Encoders, image_folder: Path, tmp_path: Path, query: dict[str, object]
+) -> None:
     settings = tiny_settings(tmp_path)
     items = list(read_manifest(image_folder / "manifest.jsonl"))[:40]
     edge = EdgeStore(tmp_path / "edge", "c")
