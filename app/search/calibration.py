@@ -27,8 +27,9 @@ def calibrate(raw: np.ndarray, low: float, high: float) -> np.ndarray:
     """Raw scores → [0, 1]; NaN (no vector in this view) → 0."""
     raw = np.asarray(raw, dtype=np.float64)
     if high - low < 1e-12:
-        # Every candidate scored the same: the view cannot tell them apart.
-        out = np.full_like(raw, 0.5)
+        # Every candidate of the view's list scored the same: they tie for the best this
+        # view offers (1); anything below them (a sparse non-match) gets 0.
+        out = np.where(raw >= low - 1e-9, 1.0, 0.0)
     else:
         out = np.clip((raw - low) / (high - low), 0.0, 1.0)
     out[np.isnan(raw)] = 0.0

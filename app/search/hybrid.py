@@ -187,9 +187,10 @@ class HybridSearcher:
             query = vectors[view]
             if isinstance(query, Sparse):
                 raw = self._sparse_scores(query, candidates)
+                out[view] = calibrate_view(raw, pool, matched=raw > 0)
             else:
                 raw = dense_scores(np.asarray(query, dtype=np.float32), [c.vectors.get(view) for c in candidates])
-            out[view] = calibrate_view(raw, pool)
+                out[view] = calibrate_view(raw, pool)
         return out
 
     def _sparse_scores(self, query: Sparse, candidates: list[ScoredPoint]) -> np.ndarray:

@@ -31,11 +31,19 @@ def dense_scores(query: np.ndarray, vectors: Sequence[np.ndarray | None]) -> np.
     return out
 
 
-def calibrate_view(raw: np.ndarray, pool: int) -> ViewScores:
-    """Bounds from the view's own top-`pool` scores (the list its prefetch returned)."""
-    present = np.sort(raw[~np.isnan(raw)])[::-1][:pool]
+def calibrate_view(raw: np.ndarray, pool: int, matched: np.ndarray | None = None) -> ViewScores:
+    """Bounds from the view's own top-`pool` scores: the list its prefetch returned.
+
+    `matched` marks the candidates the view can return at all (default: those with a
+    vector). A sparse view returns only points sharing a term, so its non-matches neither
+    pull the bounds down nor score above 0 — as in Qdrant's fusion, which never sees them.
+    """
+    members = ~np.isnan(raw) if matched is None else (matched & ~np.isnan(raw))
+    present = np.sort(raw[members])[::-1][:pool]
     bounds = dbsf_bounds(present) if present.size else (0.0, 1.0)
-    return ViewScores(raw=raw, calibrated=calibrate(raw, *bounds), bounds=bounds)
+    calibrated = calibrate(raw, *bounds)
+    calibrated[~members] = 0.0
+    return ViewScores(raw=raw, calibrated=calibrated, bounds=bounds)
 
 
 def weighted_total(views: Mapping[str, ViewScores], weights: Mapping[str, float]) -> np.ndarray:

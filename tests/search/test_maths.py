@@ -23,7 +23,7 @@ def test_dbsf_bounds_are_mean_plus_minus_three_sigma() -> None:
 def test_calibrate_clips_and_zeroes_missing_vectors() -> None:
     out = calibrate(np.array([0.0, 5.0, 10.0, np.nan, 20.0]), 0.0, 10.0)
     assert out.tolist() == [0.0, 0.5, 1.0, 0.0, 1.0]
-    assert calibrate(np.array([3.0, 3.0]), 3.0, 3.0).tolist() == [0.5, 0.5]
+    assert calibrate(np.array([3.0, 3.0, 0.0]), 3.0, 3.0).tolist() == [1.0, 1.0, 0.0]
 
 
 def test_equal_weights_do_not_let_the_larger_raw_scale_win() -> None:
@@ -89,3 +89,13 @@ def test_tag_terms_match_multiword_tags_by_phrase_and_word() -> None:
     assert set(doc.indices) <= set(q.indices)
     assert tags_vector(["cat", "cat"]).values == [1.0]
     assert query_vector("the of a").indices == []
+
+
+def test_sparse_non_matches_do_not_flatten_the_matches() -> None:
+    # Three candidates share terms with graded IDF scores; many share none (score 0).
+    raw = np.array([3.0, 2.0, 1.0] + [0.0] * 30)
+    flattened = calibrate_view(raw, 64).calibrated  # zeros counted: the matches bunch at the top
+    kept = calibrate_view(raw, 64, matched=raw > 0).calibrated
+    assert flattened[0] == 1.0 and flattened[3] > 0.0, "non-matches even score above 0"
+    assert kept[0] > kept[1] > kept[2] > kept[3] == 0.0
+    assert kept[0] - kept[2] > flattened[0] - flattened[2], "the IDF differences among matches survive"
