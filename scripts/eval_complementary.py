@@ -109,7 +109,15 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     settings, encoders, store = _open(args)
     root = args.images
     if root is not None:
-        ensure_collection(encoders, store, root, args.manifest or root / "manifest.jsonl", args.ingest, "default")
+        ensure_collection(
+            encoders,
+            store,
+            root,
+            args.manifest or root / "manifest.jsonl",
+            args.ingest,
+            settings.DEFAULT_LIBRARY,
+            settings.OPTIMIZE_THRESHOLD,
+        )
     store.ensure(CollectionSchema(encoders.clip.dim, encoders.text.dim, encoders.space()), writing=False)
     tags_of = collection_tags(store)
     queries = compositional_queries(

@@ -230,7 +230,9 @@ def _open(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     return settings, encoders, store
 
 
-def ensure_collection(encoders: Any, store: Any, root: Path, manifest: Path, ingest: bool, library: str) -> None:
+def ensure_collection(
+    encoders: Any, store: Any, root: Path, manifest: Path, ingest: bool, library: str, optimize_threshold: int
+) -> None:
     from app.ingest.pipeline import IngestOptions, Ingestor
     from app.ingest.sources import read_manifest
 
@@ -250,8 +252,8 @@ def ensure_collection(encoders: Any, store: Any, root: Path, manifest: Path, ing
     log.info("ingested: %s", report.summary())
     if report.failures:
         log.warning("%d library items failed to ingest, e.g. %s", report.failed, report.failures[:3])
-    if store.count() >= 20_000:
-        store.optimize()
+    if store.count() >= optimize_threshold:
+        store.optimize()  # as `clippy ingest` does: HNSW for big libraries
 
 
 def id_to_path(store: Any) -> dict[str, str]:
@@ -460,7 +462,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit(f"`--modes` takes {list(MODES)}, got {sorted(unknown)}")
     settings, encoders, store = _open(args)
     try:
-        ensure_collection(encoders, store, root, manifest, args.ingest, settings.DEFAULT_LIBRARY)
+        ensure_collection(
+            encoders, store, root, manifest, args.ingest, settings.DEFAULT_LIBRARY, settings.OPTIMIZE_THRESHOLD
+        )
         paths = id_to_path(store)
         check_same_model(encoders, store, root, paths)
         missing = set(library) - set(paths.values())

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.search.calibration import calibrate, dbsf_bounds
+from app.search.calibration import calibrate, calibration_bounds
 
 
 @dataclass
@@ -40,7 +40,7 @@ def calibrate_view(raw: np.ndarray, pool: int, matched: np.ndarray | None = None
     """
     members = ~np.isnan(raw) if matched is None else (matched & ~np.isnan(raw))
     present = np.sort(raw[members])[::-1][:pool]
-    bounds = dbsf_bounds(present) if present.size else (0.0, 1.0)
+    bounds = calibration_bounds(present) if present.size else (0.0, 1.0)
     calibrated = calibrate(raw, *bounds)
     calibrated[~members] = 0.0
     return ViewScores(raw=raw, calibrated=calibrated, bounds=bounds)

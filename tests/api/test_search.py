@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from app.search.calibration import calibrate, dbsf_bounds
+from app.search.calibration import calibrate, calibration_bounds
 from app.search.hybrid import QueryInputs
 from tests.api.conftest import data_url, png_bytes
 from tests.conftest import shape_image
@@ -117,7 +117,7 @@ def test_exact_rerank_equals_numpy_brute_force(client: TestClient, library: dict
     totals = np.zeros(len(ids))
     for view, w in (("image", 1 / 3), ("text", 2 / 3)):
         raw = np.array([float(np.dot(enc[view], stored[i].vectors[view])) for i in ids])
-        totals += w * calibrate(raw, *dbsf_bounds(raw))
+        totals += w * calibrate(raw, *calibration_bounds(raw))
     want = sorted(range(len(ids)), key=lambda i: (-totals[i], ids[i]))
     assert [h["id"] for h in out["hits"]] == [ids[i] for i in want]
     np.testing.assert_allclose([h["score"] for h in out["hits"]], [totals[i] for i in want], atol=1e-5)

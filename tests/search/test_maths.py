@@ -7,17 +7,29 @@ import pytest
 
 from app.embedding.tags import document_terms, query_terms, query_vector, tags_vector
 from app.errors import InvalidInputError
-from app.search.calibration import calibrate, dbsf_bounds
+from app.search.calibration import calibrate, calibration_bounds
 from app.search.cursor import Cursor
 from app.search.rerank import calibrate_view, combine, dense_scores, normalize_weights, rank, weighted_total
 
 
-def test_dbsf_bounds_are_mean_plus_minus_three_sigma() -> None:
-    lo, hi = dbsf_bounds([1.0, 2.0, 3.0])
+def test_calibration_bounds_are_mean_plus_minus_three_sigma() -> None:
+    lo, hi = calibration_bounds([1.0, 2.0, 3.0])
     sd = np.std([1, 2, 3])
     assert (lo, hi) == pytest.approx((2 - 3 * sd, 2 + 3 * sd))
     with pytest.raises(ValueError, match="empty"):
-        dbsf_bounds([])
+        calibration_bounds([])
+
+
+def test_calibration_never_clips_a_views_best_candidates_into_a_tie() -> None:
+    # A view's candidate list is the top of its distribution: a few clear matches above a
+    # long flat tail put mean + 3σ below the matches, where DBSF would clip them all to 1.
+    raw = np.array([0.90, 0.85, 0.80] + [0.30] * 60)
+    mean, sd = raw.mean(), raw.std()
+    assert mean + 3 * sd < 0.80, "DBSF's upper bound falls below the three matches"
+    lo, hi = calibration_bounds(raw)
+    assert lo == pytest.approx(mean - 3 * sd) and hi == pytest.approx(0.90)
+    out = calibrate_view(raw, 64).calibrated
+    assert out[0] == 1.0 > out[1] > out[2] > out[3], "the matches keep their order"
 
 
 def test_calibrate_clips_and_zeroes_missing_vectors() -> None:
@@ -91,11 +103,11 @@ def test_tag_terms_match_multiword_tags_by_phrase_and_word() -> None:
     assert query_vector("the of a").indices == []
 
 
-def test_sparse_non_matches_do_not_flatten_the_matches() -> None:
+def test_sparse_non_matches_neither_score_nor_set_the_bounds() -> None:
     # Three candidates share terms with graded IDF scores; many share none (score 0).
     raw = np.array([3.0, 2.0, 1.0] + [0.0] * 30)
-    flattened = calibrate_view(raw, 64).calibrated  # zeros counted: the matches bunch at the top
-    kept = calibrate_view(raw, 64, matched=raw > 0).calibrated
-    assert flattened[0] == 1.0 and flattened[3] > 0.0, "non-matches even score above 0"
-    assert kept[0] > kept[1] > kept[2] > kept[3] == 0.0
-    assert kept[0] - kept[2] > flattened[0] - flattened[2], "the IDF differences among matches survive"
+    counted = calibrate_view(raw, 64)  # zeros counted: they drag the lower bound down
+    kept = calibrate_view(raw, 64, matched=raw > 0)
+    assert counted.calibrated[3] > 0.0, "counted, non-matches even score above 0"
+    assert kept.bounds == pytest.approx(calibration_bounds([3.0, 2.0, 1.0]))
+    assert kept.calibrated[0] > kept.calibrated[1] > kept.calibrated[2] > kept.calibrated[3] == 0.0
