@@ -1,7 +1,7 @@
 """`clippy`: one command for the offline scripts and the service.
 
 \b
-  clippy demo          ingest the sample library (first run) and serve it on :8000
+  clippy demo          ingest the sample library (what is missing) and serve it on :8000
   clippy serve         serve the API and client with the current settings
   clippy ingest        = python qdrant/embed_and_upsert.py
   clippy backfill      = python scripts/backfill_vectors.py
@@ -64,11 +64,15 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Serve the API (OpenAPI at /docs) and the sketch client with the current settings."""
+    """Serve the API (OpenAPI at /docs) and the sketch client with the current settings.
+
+    Missing model weights end it at once with the reason and exit status 2 (see main.py).
+    """
     import uvicorn
 
-    setup_logging()
-    uvicorn.run("main:app", host=host, port=port)
+    # main.py configures logging from the settings (a second root handler here would print
+    # every line twice), and is found from any working directory.
+    uvicorn.run("main:app", host=host, port=port, app_dir=str(Path(__file__).resolve().parent.parent))
 
 
 @app.command()
@@ -76,7 +80,8 @@ def demo(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Ingest assets/sample into the embedded store on first run and serve it.
+    """Ingest assets/sample into the embedded store (what it lacks: a first run stopped
+    half-way finishes) and serve it.
 
     Uses MODEL_NAME/PRETRAINED when their weights are cached or downloadable. Offline and
     without cached weights it says so and falls back to random CLIP weights (sketch and
@@ -86,7 +91,7 @@ def demo(
     """
     import uvicorn
 
-    from app.api.app import create_app
+    from app.api.app import create_app, load_encoders_or_exit
     from app.embedding.availability import weights_available
 
     setup_logging()
@@ -118,8 +123,10 @@ def demo(
             "QDRANT_PATH": repo / "data" / "demo" / "qdrant-random",
         }
     settings = settings.model_copy(update=demo)
+    # Loaded before serving: a weights problem is its message and exit status 2, no traceback.
+    asgi = create_app(settings, encoders=load_encoders_or_exit(settings))
     typer.echo(f"Clippy demo on http://{host}:{port}  (API docs at /docs)", err=True)
-    uvicorn.run(create_app(settings), host=host, port=port)
+    uvicorn.run(asgi, host=host, port=port)
 
 
 if __name__ == "__main__":

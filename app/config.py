@@ -67,7 +67,11 @@ class Settings(BaseSettings):
     CANDIDATE_FACTOR: int = Field(default=4, ge=1, le=64)
     MIN_POOL: int = Field(default=64, ge=1, le=10_000)
     HNSW_EF: int = Field(default=256, ge=8, le=8192)
+    # The most hits one page returns (`limit`), and how deep paging may go: offset (or a
+    # cursor's position) + limit. The pool and `hnsw_ef` grow with depth, so an unbounded
+    # cursor would be an unbounded query.
     MAX_LIMIT: int = Field(default=200, ge=1, le=1000)
+    MAX_DEPTH: int = Field(default=2_000, ge=1, le=100_000)
 
     # --- cross-modal RAG (app/search/complementary) ---------------------------------------
     # A prompt decomposes into at most this many sub-queries (POST /search/decompose).
@@ -152,8 +156,12 @@ class Settings(BaseSettings):
     JOB_RETRY_BACKOFF_S: float = Field(default=2.0, ge=0, le=600)
     # How long finished job records (and Idempotency-Key mappings) are kept.
     JOB_TTL_S: int = Field(default=7 * 24 * 3600, ge=60)
+    # One attempt of a job is stopped (failed, code `timeout`) after this long.
     JOB_TIMEOUT_S: int = Field(default=3600, ge=1)
     JOB_QUEUE_NAME: str = "clippy:jobs"
+    # On shutdown (API lifespan end, worker SIGTERM), running jobs get this long to finish
+    # before they are cancelled and marked interrupted.
+    JOB_DRAIN_S: float = Field(default=30.0, ge=0, le=3600)
 
     # --- imports (app/library/imports.py) ---------------------------------------------------
     # Server-side folders `POST /libraries/{library}/imports {"folder": ...}` may read.
@@ -168,7 +176,10 @@ class Settings(BaseSettings):
     CLIENT_DIST: Path = Path(__file__).resolve().parent.parent / "client" / "dist"
 
     # --- security and operations (app/api) -------------------------------------------------
-    # API keys, comma-separated: `key` (read scope) or `key:admin`. Unset: no key is needed.
+    # API keys, comma-separated: `key` (read scope), `key:admin`, or bound to an owner (a user
+    # or team) as `key:read:alice` / `key:admin:alice`: such a key sees its owner's libraries,
+    # the public ones and the default library, and writes only its owner's. A key without an
+    # owner is an operator key (every library). Unset: no key is needed, everything is allowed.
     API_KEYS: str | None = None
     # Browser origins allowed to call the API, comma-separated (`*` for any). Unset: no CORS.
     CORS_ORIGINS: str | None = None
@@ -190,8 +201,17 @@ class Settings(BaseSettings):
     # --- library (app/library) -------------------------------------------------------------
     # Near duplicates: image-vector cosine at or above this (GET /images/duplicates, find_duplicates).
     DUPLICATE_THRESHOLD: float = Field(default=0.95, ge=0, le=1)
+    # Library records (owner, visibility; app/library/registry.py), SQLite. None: next to
+    # the store, QDRANT_PATH/<COLLECTION>.libraries.sqlite.
+    LIBRARIES_DB: Path | None = None
     # Trained projection heads (scripts/finetune_adapter.py): <ADAPTERS_ROOT>/<COLLECTION>/<name>.*
     ADAPTERS_ROOT: Path = Path("./data/adapters")
+    # A trained adapter to apply at ingest and query: a path, `<collection>/<name>` under
+    # ADAPTERS_ROOT, or `<name>` under ADAPTERS_ROOT/COLLECTION. Its image head maps `image`
+    # picture vectors, its text head text queries of the `image` view; `edge` and `text` stay
+    # frozen. Part of the embedding space: a collection ingested without it (or with another)
+    # refuses it — re-ingest into a new COLLECTION (the embedding cache spares the model). Unset: none.
+    ADAPTER: str | None = None
 
     # --- demo (main.py) --------------------------------------------------------------------
     # Ingest IMAGES_ROOT's manifest when the collection is empty at start-up.

@@ -5,11 +5,19 @@ Examples:
 \b
   python qdrant/embed_and_upsert.py --images-dir ./my_images
   python qdrant/embed_and_upsert.py --manifest data/safebooru/manifest.jsonl \\
-      --model ViT-B-32 --pretrained laion2b_s34b_b79k --clip-batch 32 --workers 4
+      --images-root data/safebooru --model ViT-B-32 --pretrained laion2b_s34b_b79k \\
+      --clip-batch 32 --workers 4
 
 \b
 Safe to re-run: items already stored (same file content) are skipped, so an interrupted
 run resumes where it stopped. Unreadable files are listed in the errors file and skipped.
+
+\b
+Payload paths are stored relative to the images root (--images-root, else --images-dir,
+else IMAGES_ROOT), the folder the server serves images from: a file outside it is refused
+(listed with the reason), and when the root is not the configured IMAGES_ROOT the run says
+so, because the server must then run with IMAGES_ROOT set to that folder. Symbolic links
+found by --images-dir are not followed.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from app.cli_common import settings_from_flags, setup_logging
 from app.embedding import load_encoders
 from app.embedding.cache import EmbeddingCache
 from app.errors import ClippyError
-from app.ingest.pipeline import IngestOptions, Ingestor, write_failures
+from app.ingest.pipeline import Failure, IngestOptions, Ingestor, write_failures
 from app.ingest.sources import read_manifest, scan_folder
 from app.storage import open_store
 
@@ -41,7 +49,10 @@ def main(
     ] = None,
     images_root: Annotated[
         Path | None,
-        typer.Option(help="Payload paths are stored relative to this (default: IMAGES_ROOT, or --images-dir)."),
+        typer.Option(
+            help="The folder the server serves images from (its IMAGES_ROOT): payload paths are stored relative "
+            "to it and files outside it are refused (default: --images-dir, else IMAGES_ROOT)."
+        ),
     ] = None,
     qdrant_url: Annotated[
         str | None, typer.Option(help="Qdrant server/cluster URL (default: the embedded store at QDRANT_PATH).")
@@ -98,9 +109,22 @@ def main(
         TEXT_MODEL=text_model,
         TEXT_TEMPLATE=text_template,
     )
-    root = images_root or images_dir or settings.IMAGES_ROOT
+    root = (images_root or images_dir or settings.IMAGES_ROOT).resolve()
+    if root != Path(settings.IMAGES_ROOT).resolve():
+        # Stored paths are relative to `root`; a server with another IMAGES_ROOT cannot serve them.
+        typer.echo(
+            f"note: payload paths are relative to {root}, but IMAGES_ROOT is {Path(settings.IMAGES_ROOT).resolve()}: "
+            f"run the server with IMAGES_ROOT={root} to serve these images.",
+            err=True,
+        )
+    refused: list[Failure] = []
     try:
-        items = list(read_manifest(manifest, base=images_root) if manifest else scan_folder(images_dir))  # type: ignore[arg-type]
+        if manifest:
+            items = list(read_manifest(manifest, base=images_root))
+        else:
+            assert images_dir is not None
+            found = scan_folder(images_dir, lambda path, why: refused.append(Failure(str(path), why)))
+            items = list(found)
         if limit:
             items = items[:limit]
         encoders = load_encoders(settings)
@@ -122,6 +146,7 @@ def main(
             ingestor = Ingestor(encoders, store, opts)
             with tqdm(total=len(items), unit="img", desc="ingest") as bar:
                 report = ingestor.run(items, progress=bar.update)
+            report.failures[:0] = refused
             total = store.count()
             if optimize or (optimize is None and report.ingested and total >= settings.OPTIMIZE_THRESHOLD):
                 typer.echo(f"building the HNSW index over {total} points (blocks until done)…", err=True)

@@ -1,7 +1,9 @@
-"""Compute missing or stale named vectors (edge maps, tags text) for points already stored.
+"""Compute missing or stale named vectors (edge maps, shape descriptors, tags text) for points already stored.
 
-Run it after changing the edge-map parameters or the text template, or for points that
-were stored without a vector. Safe to interrupt and re-run: finished points are skipped.
+Run it after changing the edge-map parameters, the shape descriptor or the text template,
+for points that were stored without a vector, or after opening a collection made before
+the `shape` view (it gets the vector added, empty: `--which shape` fills it, no model
+needed). Safe to interrupt and re-run: finished points are skipped.
 
 \b
 Example:
@@ -13,7 +15,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 from tqdm import tqdm
@@ -21,7 +23,7 @@ from tqdm import tqdm
 from app.cli_common import settings_from_flags, setup_logging
 from app.embedding import load_encoders
 from app.errors import ClippyError
-from app.ingest.backfill import backfill
+from app.ingest.backfill import VIEWS_OF, Which, backfill
 from app.storage import open_store
 
 cli = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None)
@@ -29,7 +31,9 @@ cli = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None)
 
 @cli.command(help=__doc__)
 def main(
-    which: Annotated[str, typer.Option(help="edge | text | both")] = "both",
+    which: Annotated[
+        str, typer.Option(help="edge | text | shape | both (edge + text) | all (edge, shape, text)")
+    ] = "both",
     manifest: Annotated[
         Path | None,
         typer.Option(help="Accepted for the seed's command line; points come from the collection itself."),
@@ -61,9 +65,9 @@ def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     setup_logging(verbose)
-    if which not in ("edge", "text", "both"):
-        raise typer.BadParameter(f"--which must be edge, text or both, not {which!r}")
-    view: Literal["edge", "text", "both"] = which  # type: ignore[assignment]
+    if which not in VIEWS_OF:
+        raise typer.BadParameter(f"--which must be one of {', '.join(VIEWS_OF)}, not {which!r}")
+    view: Which = which  # type: ignore[assignment]
     settings = settings_from_flags(
         QDRANT_URL=qdrant_url,
         QDRANT_PATH=qdrant_path,

@@ -122,7 +122,7 @@ def exact_single(vectors: np.ndarray, q: np.ndarray, mask: np.ndarray | None = N
 
 def exact_hybrid(data: Synthetic, qi: int, pool: int, mask: np.ndarray | None = None) -> list[int]:
     """The service's weighted score over the whole library: per view cosines, calibrated
-    by the view's own top-`pool` (mean ± 3σ, clipped), weighted sum; top K."""
+    by the view's own top-`pool` (app/search/calibration.py), weighted sum; top K."""
     from app.search.rerank import calibrate_view
 
     total = np.zeros(len(data.tags))

@@ -13,13 +13,17 @@ and a collection holding that library (`--ingest` builds it from the manifest wh
 Each query runs in every *mode* its fields allow — `sketch`, `text`, `sketch+text`, `image` —
 through the service's own HybridSearcher, over a grid of configurations:
 
-    each single view (image, edge, text, tags) that the mode feeds;
-    the dense views' weight simplex in steps of --step, sparse `tags` off / on (--tags-weight);
+    each single view (image, edge, text, shape, tags) that the mode feeds;
+    the CLIP-family dense views' weight simplex (image, edge, text; `shape` stays a single view
+    so the grid and its figures match earlier runs) in steps of --step, sparse `tags` off / on
+    (--tags-weight);
     `rerank` false (Qdrant-side fusion: per-view DBSF + weighted formula) and true (exact
     weighted re-rank of the candidate union).
 
 Beside them, a weight-free baseline: HOG descriptors of the same normalised line drawings
-(app/search/shape.py), ranked exactly by cosine, for the modes with a sketch or an image.
+(app/search/shape.py, its fixed 1,764-d settings), ranked exactly by cosine, for the modes
+with a sketch or an image. The stored `shape` view is the same descriptor at the product's
+coarser 576-d settings (app/embedding/shape.py), searched through the service like any view.
 
 Reports mAP@K, mAP@all, P@K, R@K, MRR and nDCG@K (app/search/metrics.py) per configuration:
 a table on stdout, a JSON file, and PNG plots (mAP@K per view; mAP@K over the weight simplex).
@@ -59,10 +63,11 @@ from scripts.bench_common import RESULTS_DIR, format_table, limit_threads, write
 
 log = logging.getLogger("evaluate")
 
-DENSE = ("image", "edge", "text")
+DENSE = ("image", "edge", "text", "shape")
+SINGLE_ONLY = ("shape",)  # in the single views, not in the weight simplex
 MODES = ("sketch", "text", "sketch+text", "image")
 # Which dense views each kind of input feeds (app/search/hybrid.py routes them this way).
-FEEDS = {"sketch": {"edge"}, "text": {"image", "text"}, "image": {"image", "edge"}}
+FEEDS = {"sketch": {"edge", "shape"}, "text": {"image", "text"}, "image": {"image", "edge", "shape"}}
 HOG = "hog (weight-free)"
 METRIC_KEYS = ("mAP@{k}", "mAP@all", "P@{k}", "R@{k}", "MRR", "nDCG@{k}")
 
@@ -175,7 +180,7 @@ def simplex(views: Sequence[str], step: float) -> list[dict[str, float]]:
 
 
 def _label(weights: dict[str, float]) -> str:
-    short = {"image": "img", "edge": "edge", "text": "txt", "tags": "tags"}
+    short = {"image": "img", "edge": "edge", "text": "txt", "shape": "shape", "tags": "tags"}
     return " ".join(f"{short[v]}={w:g}" for v, w in weights.items() if w > 0)
 
 
@@ -188,9 +193,10 @@ def configs_for(mode: str, step: float, tags_weight: float) -> list[Config]:
         # The service's default (rerank on) and Qdrant's own fusion over one view's list.
         out.append(Config(f"{view} only", "single", ((view, 1.0),), rerank=True))
         out.append(Config(f"{view} only fusion", "single", ((view, 1.0),), rerank=False))
-    if len(fed) > 1 or has_tags:
+    mixed = [v for v in fed if v not in SINGLE_ONLY]
+    if len(mixed) > 1 or has_tags:
         for weights, tags_on, rerank in product(
-            simplex(fed, step), (False, True) if has_tags else (False,), (False, True)
+            simplex(mixed, step), (False, True) if has_tags else (False,), (False, True)
         ):
             if tags_on:
                 weights = {**weights, "tags": tags_weight}
@@ -239,6 +245,13 @@ def ensure_collection(
     expected = sum(1 for _ in read_jsonl(manifest))
     have = store.count() if store.exists() else 0
     if have >= expected:
+        # A collection made before the `shape` view gets it added and filled: HOG of the
+        # stored pictures' edge maps, no model, only for points that lack it.
+        from app.ingest.backfill import backfill
+
+        filled = backfill(encoders, store, root, "shape").updated["shape"]
+        if filled:
+            log.info("computed the `shape` view for %d stored items", filled)
         return
     if not ingest:
         raise SystemExit(
@@ -291,6 +304,7 @@ def encode_queries(searcher: Any, items: list[tuple[EvalQuery, str]]) -> dict[tu
     from PIL import Image
 
     from app.embedding import normalize_sketch
+    from app.embedding.shape import hog_descriptor
     from app.embedding.tags import query_vector
     from app.search.hybrid import EncodedQuery, QueryInputs
 
@@ -305,18 +319,23 @@ def encode_queries(searcher: Any, items: list[tuple[EvalQuery, str]]) -> dict[tu
             return img.convert("RGB")
 
     sketch_vec: dict[Path, np.ndarray] = {}
+    shape_vec: dict[Path, np.ndarray] = {}  # the `shape` view of a sketch or an example image
     for i in range(0, len(sketches), 32):
         batch = sketches[i : i + 32]
-        rows = enc.clip.encode_images([normalize_sketch(load(p)) for p in batch])
+        drawings = [normalize_sketch(load(p)) for p in batch]
+        rows = enc.clip.encode_images(drawings)
         sketch_vec.update(zip(batch, rows, strict=True))
+        shape_vec.update((p, hog_descriptor(d)) for p, d in zip(batch, drawings, strict=True))
     image_vec: dict[Path, tuple[np.ndarray, np.ndarray]] = {}
     for i in range(0, len(images), 16):
         batch = images[i : i + 16]
         from app.embedding import edge_map
 
         pics = [load(p) for p in batch]
-        rows = enc.clip.encode_images(pics + [edge_map(p) for p in pics])
+        drawings = [edge_map(p) for p in pics]
+        rows = enc.clip.encode_images(pics + drawings)
         image_vec.update((p, (rows[j], rows[len(batch) + j])) for j, p in enumerate(batch))
+        shape_vec.update((p, hog_descriptor(d)) for p, d in zip(batch, drawings, strict=True))
     clip_text: dict[str, np.ndarray] = {}
     view_text: dict[str, np.ndarray] = {}
     for i in range(0, len(texts), 64):
@@ -339,10 +358,12 @@ def encode_queries(searcher: Any, items: list[tuple[EvalQuery, str]]) -> dict[tu
         e = EncodedQuery()
         if "sketch" in parts and q.sketch:
             e.positives["edge"].append(sketch_vec[q.sketch])
+            e.positives["shape"].append(shape_vec[q.sketch])
         if mode == "image" and q.image:
             img_v, edge_v = image_vec[q.image]
             e.positives["image"].append(img_v)
             e.positives["edge"].append(edge_v)
+            e.positives["shape"].append(shape_vec[q.image])
         if "text" in parts and q.text:
             e.positives["image"].append(clip_text[q.text])
             e.positives["text"].append(view_text[q.text])
@@ -394,6 +415,7 @@ class PreEncodedSearcher:
             w_img=w.get("image", 0.0),
             w_edge=w.get("edge", 0.0),
             w_txt=w.get("text", 0.0),
+            w_shape=w.get("shape", 0.0),
             w_tags=w.get("tags", 0.0),
             limit=depth,
             rerank=config.rerank,
@@ -601,7 +623,11 @@ def plot(report: dict[str, Any], out_dir: Path, stem: str) -> list[Path]:
 
     # Heatmaps over the weight simplex, for modes that feed all three dense views.
     for mode in modes:
-        rs = [r for r in results if r["mode"] == mode and r["kind"] in ("single", "hybrid")]
+        rs = [
+            r
+            for r in results
+            if r["mode"] == mode and r["kind"] in ("single", "hybrid") and not set(r["weights"]) & set(SINGLE_ONLY)
+        ]
         fed = sorted({v for r in rs for v in r["weights"] if v != "tags"}, key=DENSE.index)
         if len(fed) != 3:
             continue

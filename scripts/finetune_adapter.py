@@ -15,6 +15,13 @@ Text→image MRR and mAP on both splits, before (frozen model) and after trainin
 printed as a table and written to the adapter's JSON sidecar (and --report).
 Weights: <ADAPTERS_ROOT>/<COLLECTION>/<name>.safetensors, metadata: <name>.json.
 
+Enabling it: set ADAPTER=<COLLECTION>/<name> (or a path to the file). The image head changes
+the stored `image` vectors, so the library must be re-embedded into a collection of its own —
+the embedding cache holds the raw tower vectors, so no picture goes through the model again:
+  COLLECTION=<COLLECTION>_<name> ADAPTER=<COLLECTION>/<name> clippy ingest --manifest <manifest>
+and serve with the same COLLECTION and ADAPTER. A collection and a service that disagree on
+ADAPTER refuse each other (409). Train on a collection embedded without an adapter.
+
 examples:
   python scripts/finetune_adapter.py --epochs 50 --name tags
   TEXT_MODEL=all-MiniLM-L6-v2 python scripts/finetune_adapter.py --text-source stored --heads text
@@ -126,6 +133,13 @@ def format_table(before: dict[str, dict[str, float]], after: dict[str, dict[str,
 
 def run(args: argparse.Namespace, settings: Settings, store: VectorStore) -> dict[str, Any]:
     space = store.space() or {}
+    if space.get("adapter"):
+        raise ClippyError(
+            f"Collection {store.collection!r} was embedded through adapter {space['adapter'].get('name')!r}: "
+            "its `image` vectors are already projected. Train on a collection embedded without ADAPTER."
+        )
+    # The frozen towers: the heads learn on raw vectors, whatever ADAPTER the environment sets.
+    settings = settings.model_copy(update={"ADAPTER": None})
     encoders = load_encoders(settings) if args.text_source == "clip" else None
     if encoders is not None and space:
         check_space(store.collection, space, encoders.space(), writing=False)
@@ -167,7 +181,19 @@ def run(args: argparse.Namespace, settings: Settings, store: VectorStore) -> dic
     }
     weights, sidecar = save_adapter(result.adapter, root / store.collection / args.name, meta)
     meta["files"] = {"weights": str(weights), "meta": str(sidecar)}
+    # The ADAPTER value that finds it: short under the configured root, else the path.
+    stem = root / store.collection / args.name
+    meta["enable"] = {"ADAPTER": f"{store.collection}/{args.name}" if root == settings.ADAPTERS_ROOT else str(stem)}
     return meta
+
+
+def enable_hint(collection: str, value: str, name: str) -> str:
+    return (
+        f"To apply it: set ADAPTER={value} and re-embed the library into its own collection "
+        "(the embedding cache holds the raw vectors: no picture is re-encoded), e.g.\n"
+        f"  COLLECTION={collection}_{name} ADAPTER={value} clippy ingest --manifest <manifest>\n"
+        f"then serve with COLLECTION={collection}_{name} ADAPTER={value}."
+    )
 
 
 def main(argv: list[str] | None = None, store: VectorStore | None = None) -> int:
@@ -195,7 +221,9 @@ def main(argv: list[str] | None = None, store: VectorStore | None = None) -> int
         print(f"error: {getattr(e, 'message', e)}", file=sys.stderr)
         return 2
     print(format_table(meta["metrics"]["before"], meta["metrics"]["after"]))
-    print(json.dumps({"adapter": meta["files"], "nTrain": meta["nTrain"], "nValidation": meta["nValidation"]}))
+    print(enable_hint(meta["collection"], meta["enable"]["ADAPTER"], meta["name"]))
+    summary = {"adapter": meta["files"], "enable": meta["enable"], "nTrain": meta["nTrain"]}
+    print(json.dumps({**summary, "nValidation": meta["nValidation"]}))
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(json.dumps(meta, indent=2) + "\n")

@@ -3,8 +3,11 @@ manifest that `qdrant/embed_and_upsert.py --manifest` ingests.
 
 For each tag in --tags-file (one per line) it pages through the board's JSON API, then
 downloads the images with a few threads, retrying with backoff, pausing between requests
-to be polite, and refusing files over --max-bytes. Re-running with --resume skips posts
-already in the manifest, so an interrupted fetch continues where it stopped.
+to be polite, and refusing files over --max-bytes (by the declared Content-Length, and by
+counting while it streams). Re-running with --resume skips posts already in the manifest,
+so an interrupted fetch continues where it stopped. File names from the board are reduced
+to a safe base name, so nothing is written outside --out; a tag whose listing fails is
+reported and the run goes on with the others.
 
 \b
 Example:
@@ -17,13 +20,14 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
 import httpx
@@ -33,6 +37,19 @@ from tqdm import tqdm
 log = logging.getLogger("retrieve_safebooru")
 cli = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None)
 RETRY_STATUS = {429, 500, 502, 503, 504}
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class TooLarge(RuntimeError):
+    """Over --max-bytes: not worth retrying."""
+
+
+def safe_filename(post_id: int, image: str) -> str:
+    """`<id>_<base name>` with only letters, digits, `.`, `_` and `-`: a name the board sends
+    (`../../x`, `a/b`, `C:\\x`) can never leave the images folder or hide as a dot file."""
+    base = PurePosixPath(str(image).replace("\\", "/")).name
+    base = _UNSAFE.sub("_", base).lstrip(".")[-120:] or "image"
+    return f"{int(post_id)}_{base}"
 
 
 @dataclass
@@ -66,13 +83,22 @@ class Booru:
             self._last = time.monotonic()
 
     def _get(self, url: str, **params: Any) -> httpx.Response:
+        return self._retrying(url, lambda: self.client.get(url, params=params or None))
+
+    def _retrying(self, url: str, send: Any, handle: Any = None) -> Any:
+        """`send()` with backoff on transport errors and RETRY_STATUS; `handle(response)`
+        (default: the response) runs while the response is open, for streamed bodies."""
         for attempt in range(self.retries + 1):
             self._polite()
             try:
-                response = self.client.get(url, params=params or None)
-                if response.status_code not in RETRY_STATUS:
-                    response.raise_for_status()
-                    return response
+                response = send()
+                try:
+                    if response.status_code not in RETRY_STATUS:
+                        response.raise_for_status()
+                        return handle(response) if handle else response
+                finally:
+                    if handle:
+                        response.close()
                 reason = f"HTTP {response.status_code}"
             except httpx.TransportError as e:
                 reason = str(e)
@@ -93,32 +119,62 @@ class Booru:
                 pid=page,
                 limit=per_page,
             )
-            rows = body.json() if body.content.strip() else []
+            try:
+                rows = body.json() if body.content.strip() else []
+            except ValueError as e:
+                raise RuntimeError(f"{tags!r} page {page}: the listing is not JSON ({e})") from e
+            if not isinstance(rows, list):
+                raise RuntimeError(f"{tags!r} page {page}: expected a JSON list of posts, got {type(rows).__name__}")
             if not rows:
                 return
             for row in rows:
-                image = row.get("image")
-                if not image:
+                image = row.get("image") if isinstance(row, dict) else None
+                try:
+                    post_id = int(row["id"]) if image else None
+                except (KeyError, TypeError, ValueError):
+                    post_id = None
+                if post_id is None:
+                    log.warning("skipped a post without a usable id/image in %r page %s", tags, page)
                     continue
                 url = row.get("file_url") or f"{self.base}/images/{row.get('directory', '')}/{image}"
-                yield Post(
-                    int(row["id"]),
-                    url,
-                    str(row.get("tags", "")).split(),
-                    f"{row['id']}_{image}",
-                )
+                yield Post(post_id, str(url), str(row.get("tags", "")).split(), safe_filename(post_id, str(image)))
             if len(rows) < per_page:
                 return
 
     def download(self, post: Post, dest: Path) -> int:
-        response = self._get(post.url)
-        size = len(response.content)
-        if size > self.max_bytes:
-            raise RuntimeError(f"{post.url}: {size} bytes is over --max-bytes {self.max_bytes}")
-        tmp = dest.with_suffix(dest.suffix + ".part")
-        tmp.write_bytes(response.content)
-        tmp.replace(dest)  # never leave a half-written image under its real name
+        return int(
+            self._retrying(
+                post.url,
+                lambda: self.client.send(self.client.build_request("GET", post.url), stream=True),
+                lambda r: self._save(r, post.url, dest),
+            )
+        )
+
+    def _save(self, response: httpx.Response, url: str, dest: Path) -> int:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            raise TooLarge(f"{url}: Content-Length {declared} is over --max-bytes {self.max_bytes}")
+        tmp = dest.with_name(dest.name + ".part")
+        size = 0
+        try:
+            with tmp.open("wb") as fh:
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    # The header may be missing or lie: count what actually arrives.
+                    if size > self.max_bytes:
+                        raise TooLarge(f"{url}: over --max-bytes {self.max_bytes} while downloading")
+                    fh.write(chunk)
+            tmp.replace(dest)  # never leave a half-written image under its real name
+        finally:
+            tmp.unlink(missing_ok=True)
         return size
+
+
+def _inside(folder: Path, name: str) -> Path:
+    dest = folder / name
+    if dest.resolve().parent != folder.resolve():  # safe_filename makes this unreachable; keep it so
+        raise ValueError(f"file name {name!r} would leave {folder}")
+    return dest
 
 
 def _done_ids(manifest: Path) -> set[int]:
@@ -165,17 +221,22 @@ def main(
         manifest.unlink()
     booru = Booru(base_url, delay, retries, timeout, max_bytes)
     todo: dict[int, Post] = {}
+    listing_failed: list[str] = []
     for q in queries:
-        for post in booru.posts(q, max_pages, per_page):
-            if post.id not in done:
-                todo.setdefault(post.id, post)
+        try:
+            for post in booru.posts(q, max_pages, per_page):
+                if post.id not in done:
+                    todo.setdefault(post.id, post)
+        except (RuntimeError, httpx.HTTPError) as e:  # one tag's listing never stops the others
+            listing_failed.append(q)
+            log.warning("listing %r failed (keeping the posts found before): %s", q, e)
     failed = 0
     with (
         ThreadPoolExecutor(workers) as pool,
         manifest.open("a") as fh,
         tqdm(total=len(todo), unit="img") as bar,
     ):
-        futures = {pool.submit(booru.download, p, images / p.filename): p for p in todo.values()}
+        futures = {pool.submit(booru.download, p, _inside(images, p.filename)): p for p in todo.values()}
         for fut in as_completed(futures):
             post = futures[fut]
             try:
@@ -197,6 +258,7 @@ def main(
         json.dumps(
             {
                 "queries": len(queries),
+                "listing_failed": listing_failed,
                 "downloaded": len(todo) - failed,
                 "failed": failed,
                 "already": len(done),

@@ -41,6 +41,9 @@ def tiny_settings(tmp_path: Path, **overrides: object) -> Settings:
         "AUTO_INGEST": False,
         "EMBED_CACHE_PATH": tmp_path / "embed_cache.sqlite",
         "ENVIRONMENT": "test",
+        # A test that stops its app with a job still running need not wait out the
+        # production drain; the shutdown tests set their own.
+        "JOB_DRAIN_S": 1,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,24 +11,31 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from app.api.bodies import install_body_schemas
 from app.api.errors import install_error_handlers
 from app.api.middleware import install_operations
-from app.api.routes import generate, images, imports, info, jobs, library, rag, search
+from app.api.routes import generate, images, imports, info, jobs, libraries, library, rag, search
 from app.api.security import guard_dependencies, install_security
 from app.config import Settings
+from app.embedding import Encoders, load_encoders
+from app.errors import ClippyError
+from app.search.models import HybridQuery
 from app.services import Services
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
-    """Build the ASGI app. Tests pass ready `services`; production opens them from settings."""
+def create_app(
+    settings: Settings | None = None, services: Services | None = None, encoders: Encoders | None = None
+) -> FastAPI:
+    """Build the ASGI app. Tests pass ready `services`; production opens them from settings,
+    with `encoders` when the entry point loaded them already (`load_encoders_or_exit`)."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
-        app.state.services = services or Services.open(settings)
+        app.state.services = services or Services.open(settings, encoders=encoders)
         try:
             await app.state.services.start()
             yield
@@ -55,9 +63,28 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(generate.router)
     app.include_router(jobs.router)
     app.include_router(library.router)
+    app.include_router(libraries.router)
     app.include_router(imports.router)
+    # Routes that read JSON or multipart themselves: their JSON bodies, named in the schema.
+    install_body_schemas(app, [HybridQuery, imports.ImportRequest])
     mount_client(app, settings.CLIENT_DIST)
     return app
+
+
+def load_encoders_or_exit(settings: Settings) -> Encoders:
+    """The encoders, for an entry point to load before the server starts (`main.py`,
+    `clippy serve`, `clippy demo`).
+
+    Loaded in the lifespan, a weights problem would reach the console as a traceback; here
+    it is its one message (which names MODEL_NAME / PRETRAINED and what to do) and exit
+    status 2. In a uvicorn worker or reloader child the status is uvicorn's
+    STARTUP_FAILURE (3), which stops the supervisor instead of restarting the child forever.
+    """
+    try:
+        return load_encoders(settings)
+    except ClippyError as e:
+        log.error("%s", e.message)
+        raise SystemExit(3 if multiprocessing.parent_process() is not None else 2) from None
 
 
 def mount_client(app: FastAPI, dist: Path) -> None:

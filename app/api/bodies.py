@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from PIL import Image
 from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
 from starlette.datastructures import FormData, UploadFile
 
 from app.config import Settings
@@ -15,6 +17,31 @@ from app.errors import InvalidInputError, PayloadTooLargeError, UnsupportedMedia
 from app.imaging import decode_data_url, decode_image
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def install_body_schemas(app: FastAPI, models: Sequence[type[BaseModel]]) -> None:
+    """Put the JSON bodies of routes that read their own body (JSON or multipart, see
+    `parse_body`) in the OpenAPI schema as `#/components/schemas/<Model>`.
+
+    FastAPI only collects the models of parameters it parses itself; without this, those
+    routes' `$ref`s dangle: /docs cannot render the body and schema-driven clients and
+    fuzzers cannot build one.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()  # FastAPI's schema, cached on the app: completed in place
+        _, defs = models_json_schema(
+            [(m, "validation") for m in models], by_alias=True, ref_template="#/components/schemas/{model}"
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, definition in defs.get("$defs", {}).items():
+            components.setdefault(name, definition)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend it
 
 
 def invalid_input(e: ValidationError) -> InvalidInputError:
@@ -41,13 +68,17 @@ async def parse_body(
         form: FormData = await request.form(max_part_size=settings.MAX_UPLOAD_BYTES)
         fields: dict[str, Any] = {}
         for key, value in form.multi_items():
+            # An empty field is one not sent: HTML forms send their empty inputs (a file
+            # input left empty: no name, no bytes), and so does `curl -F queryText=`.
             if isinstance(value, UploadFile):
+                if not value.filename and not value.size:
+                    continue
                 if key not in file_fields:
                     raise InvalidInputError(
                         f"unexpected file field `{key}`; files go in {list(file_fields)}.", field=key
                     )
                 images[key] = decode_image(await read_upload(value, settings.MAX_UPLOAD_BYTES, key), name=key, **limits)
-            else:
+            elif value.strip():
                 fields[key] = _form_value(value)
         try:
             return model.model_validate(fields), images
@@ -72,7 +103,8 @@ async def parse_body(
 def _form_value(value: str) -> Any:
     """Form fields are strings; objects, arrays, numbers and booleans arrive JSON-encoded."""
     text = value.strip()
-    if text[:1] in "[{" or text in ("true", "false", "null"):
+    # `text[:1] in "[{"` alone is true for "" (the empty string is in every string).
+    if (text and text[0] in "[{") or text in ("true", "false", "null"):
         try:
             return json.loads(text)
         except json.JSONDecodeError as e:

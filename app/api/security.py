@@ -1,10 +1,15 @@
 """API keys with scopes, per-client rate limits, and browser origins (CORS).
 
-* Keys come from ``API_KEYS`` (comma-separated ``key`` or ``key:admin``). When any key is
-  configured, every API route needs one in ``x-api-key`` (or ``Authorization: Bearer``);
-  only ``/healthz`` and ``/readyz`` stay open. A ``read`` key may search, fetch images and
-  poll jobs; changing anything (queueing a generation, cancelling a job, importing) needs
-  ``admin``. Unknown keys get 401, a read key on an admin route 403.
+* Keys come from ``API_KEYS`` (comma-separated ``key``, ``key:admin``, or ``key:scope:owner``).
+  When any key is configured, every API route needs one in ``x-api-key`` (or
+  ``Authorization: Bearer``); only ``/healthz`` and ``/readyz`` stay open. A ``read`` key may
+  search, fetch images and poll jobs; changing anything (queueing a generation, cancelling a
+  job, importing) needs ``admin``. Unknown keys get 401, a read key on an admin route 403.
+* A key bound to an owner (a user or team name) reaches only that owner's libraries, the
+  public ones and the default library; a key without one is an operator key (everything),
+  as every key was before owners existed. The guard puts the caller's `Principal` on
+  ``request.state.principal``; routers take it as `PrincipalDep`, and app/library/access.py
+  turns it into what each library may be read or written by.
 * ``RATE_LIMIT`` (``limits`` notation, ``600/minute;50/second``) counts requests per key,
   or per client address without a valid key; over the limit is 429 with ``Retry-After``.
 
@@ -20,7 +25,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Security
 from fastapi.middleware.cors import CORSMiddleware
@@ -32,11 +37,11 @@ from limits.storage import storage_from_string
 
 from app.config import Settings
 from app.errors import ForbiddenError, OverloadedError, UnauthorizedError
+from app.library.access import OPERATOR, OWNER_NAME, SCOPES, Principal, Scope
 
 log = logging.getLogger(__name__)
 
-Scope = Literal["read", "admin"]
-SCOPES: tuple[Scope, ...] = ("read", "admin")
+__all__ = ["SCOPES", "ApiKeys", "Guard", "Principal", "PrincipalDep", "Scope", "get_principal"]
 
 # Open to anyone, never counted: load balancers and orchestrators probe these.
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
@@ -58,37 +63,46 @@ def required_scope(method: str, path: str) -> Scope | None:
 
 @dataclass(frozen=True)
 class ApiKeys:
-    """Configured keys and their scopes. Lookups compare in constant time."""
+    """Configured keys and who they stand for. Lookups compare in constant time."""
 
-    scopes: dict[str, Scope] = field(default_factory=dict)
+    principals: dict[str, Principal] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, raw: str | None) -> ApiKeys:
-        scopes: dict[str, Scope] = {}
+        """``key`` (read), ``key:admin``, ``key:read:owner`` / ``key:admin:owner`` (an empty
+        scope, ``key::owner``, reads). No owner: an operator key, as before owners existed."""
+        principals: dict[str, Principal] = {}
         for entry in (raw or "").split(","):
             entry = entry.strip()
             if not entry:
                 continue
-            key, _, scope = entry.partition(":")
-            key, scope = key.strip(), (scope.strip() or "read")
+            key, _, rest = entry.partition(":")
+            scope, _, owner = rest.partition(":")
+            key, scope, owner = key.strip(), (scope.strip() or "read"), owner.strip()
             if scope not in SCOPES:
                 raise ValueError(f"API_KEYS: scope {scope!r} of a key is not one of {list(SCOPES)}.")
             if len(key) < 16:
                 raise ValueError(f"API_KEYS: a key of {len(key)} characters is too short; use at least 16.")
-            scopes[key] = "admin" if scope == "admin" else "read"
-        return cls(scopes)
+            if owner and not OWNER_NAME.match(owner):
+                raise ValueError(f"API_KEYS: owner {owner!r} of a key may hold 1-64 letters, digits, - and _ only.")
+            principals[key] = Principal("admin" if scope == "admin" else "read", owner or None)
+        return cls(principals)
 
     @property
     def enabled(self) -> bool:
-        return bool(self.scopes)
+        return bool(self.principals)
+
+    def principal_of(self, key: str) -> Principal | None:
+        found: Principal | None = None
+        given = key.encode()
+        for candidate, principal in self.principals.items():
+            if hmac.compare_digest(candidate.encode(), given):
+                found = principal
+        return found
 
     def scope_of(self, key: str) -> Scope | None:
-        found: Scope | None = None
-        given = key.encode()
-        for candidate, scope in self.scopes.items():
-            if hmac.compare_digest(candidate.encode(), given):
-                found = scope
-        return found
+        principal = self.principal_of(key)
+        return principal.scope if principal else None
 
 
 class RateLimiter:
@@ -138,23 +152,27 @@ class Guard:
             auth = request.headers.get("authorization", "")
             if auth[:7].lower() == "bearer ":
                 key = auth[7:].strip()
-        scope = self.keys.scope_of(key) if key and self.keys.enabled else None
+        principal = self.keys.principal_of(key) if key and self.keys.enabled else None
         if self.limiter is not None and path not in UNLIMITED_PATHS:
             # Count before judging the key, so guessing keys is rate limited too.
-            if scope is not None and key:
+            if principal is not None and key:
                 identity = "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
             else:
                 identity = "ip:" + (request.client.host if request.client else "unknown")
             await self.limiter.hit(identity)
-        if not self.keys.enabled or scope_needed is None:
+        if not self.keys.enabled:
+            request.state.principal = OPERATOR  # one user: every library
             return
-        if scope is None:
+        if scope_needed is None:
+            return
+        if principal is None:
             raise UnauthorizedError(
                 "An API key is required: send it in the `x-api-key` header." if not key else "Unknown API key."
             )
-        if scope_needed == "admin" and scope != "admin":
-            raise ForbiddenError(f"{method} {path} needs an admin key; this key is read-only.", scope=scope)
-        request.state.key_scope = scope
+        if scope_needed == "admin" and principal.scope != "admin":
+            raise ForbiddenError(f"{method} {path} needs an admin key; this key is read-only.", scope=principal.scope)
+        request.state.key_scope = principal.scope
+        request.state.principal = principal
 
 
 _api_key_header = APIKeyHeader(
@@ -172,6 +190,22 @@ async def _guard_with_key(request: Request, key: Annotated[str | None, Security(
 async def _guard(request: Request) -> None:
     guard: Guard = request.app.state.guard
     await guard.check(request, request.headers.get("x-api-key"))
+
+
+def get_principal(request: Request) -> Principal:
+    """The caller the guard let in. An app built without the guard (unit tests of one
+    router) has no keys, so its caller is the operator; with keys, a route the guard did
+    not judge (an open path) has no principal and gets 401 if it asks for one."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is not None:
+        return principal
+    guard: Guard | None = getattr(request.app.state, "guard", None)
+    if guard is None or not guard.keys.enabled:
+        return OPERATOR
+    raise UnauthorizedError("An API key is required: send it in the `x-api-key` header.")
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
 def guard_dependencies(settings: Settings) -> list[Any]:

@@ -76,6 +76,8 @@ class Capabilities:
     aspect_ratios: tuple[str, ...] | None = None
     size_multiple: int = 8
     max_side: int = 4096
+    # The largest seed the provider takes (Vertex AI: int32); image i gets `seed + i`.
+    max_seed: int = 2**32 - 1
 
 
 def aspect_ratio(width: int, height: int, allowed: tuple[str, ...], tolerance: float = 0.02) -> str:
@@ -133,6 +135,13 @@ class ImageProvider(ABC):
                 f"`n` is {request.n}; provider `{self.name}` makes at most {caps.max_n} per request.",
                 field="n",
                 limit=caps.max_n,
+            )
+        if request.seed is not None and request.seed + request.n - 1 > caps.max_seed:
+            raise InvalidInputError(
+                f"`seed` is {request.seed}; provider `{self.name}` takes seeds up to {caps.max_seed}"
+                + (f" (and `seed + n - 1` must fit, `n` is {request.n})." if request.n > 1 else "."),
+                field="seed",
+                limit=caps.max_seed,
             )
         if caps.aspect_ratios is not None:
             aspect_ratio(request.width, request.height, caps.aspect_ratios)

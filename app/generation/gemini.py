@@ -22,6 +22,7 @@ from app.generation.base import (
     aspect_ratio,
 )
 from app.generation.google import (
+    INT32_MAX,
     decode_png,
     make_client,
     map_google_error,
@@ -79,6 +80,7 @@ class GeminiProvider(ImageProvider):
             negative_prompt=True,
             ref_weights=True,
             aspect_ratios=ASPECT_RATIOS,
+            max_seed=INT32_MAX,
         )
 
     @property

@@ -24,6 +24,9 @@ from app.errors import (
     ProviderUnavailableError,
 )
 
+# Vertex AI's `seed` is an int32: larger ones are refused with a 400.
+INT32_MAX = 2**31 - 1
+
 _SAFETY = re.compile(
     r"safety|responsible ai|sensitive|blocked|prohibited|violat|usage guidelines|filtered",
     re.IGNORECASE,

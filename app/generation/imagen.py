@@ -34,6 +34,7 @@ from app.generation.base import (
     aspect_ratio,
 )
 from app.generation.google import (
+    INT32_MAX,
     decode_png,
     make_client,
     map_google_error,
@@ -95,6 +96,7 @@ class ImagenProvider(ImageProvider):
             negative_prompt=True,
             ref_weights=False,
             aspect_ratios=ASPECT_RATIOS,
+            max_seed=INT32_MAX,
         )
 
     @property

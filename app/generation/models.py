@@ -74,6 +74,13 @@ class GenerateRequest(_Camel):
     steps: int | None = Field(default=None, ge=1)
     guidance: float | None = Field(default=None, ge=0.0, le=50.0)
     add_to_library: bool = False
+    library: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="With `addToLibrary`: the library to add into, one the key owns (default: DEFAULT_LIBRARY "
+        "where the key may write it).",
+    )
     # Cross-modal RAG (app/generation/grounding.py): `complementary` is a /search/complementary
     # answer; its refs join `refs` with roles and weights from what they cover.
     grounding: bool = Field(default=False, description="Use `complementary` as grounded references.")
@@ -111,6 +118,8 @@ class GenerateParams(_Camel):
     steps: int | None = None
     guidance: float | None = None
     add_to_library: bool = False
+    library: str | None = None  # where addToLibrary adds; checked against the caller at submit
+    owner: str | None = None  # the key's owner (app/library/access.py): who may fetch the results
     # Grounded requests: per sub-query, which ref (index into `refs`) informed it.
     attribution: list[dict[str, Any]] | None = None
 

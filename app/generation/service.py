@@ -8,7 +8,8 @@ Layout under GENERATED_ROOT::
     <name>.json                its sidecar: prompt, refs, seed, provider, model, size, …
 
 Library references are resolved through an injected `resolve_library_image(id) -> Path`
-and "add to library" through `add_to_library(path, tags, source) -> id`, so this module
+(or one a request passes in, bound to its caller's libraries) and "add to library" through
+`add_to_library(path, tags, source, library) -> id`, so this module
 knows neither Qdrant nor HTTP.
 """
 
@@ -31,7 +32,7 @@ import anyio
 from PIL import Image
 
 from app.config import Settings
-from app.errors import InvalidInputError, NotFoundError, ProviderUnavailableError
+from app.errors import ConflictError, InvalidInputError, NotFoundError, ProviderUnavailableError
 from app.generation.base import GenerationSpec, Hooks, ImageProvider, Ref
 from app.generation.describe import Describer, build_describer
 from app.generation.factory import ProviderRegistry
@@ -73,7 +74,8 @@ _STOPWORDS = frozenset(
 )
 
 ResolveLibraryImage = Callable[[str], Path]
-AddToLibrary = Callable[[Path, list[str], str], str]
+# (path, tags, source, library): library None = the service's default library.
+AddToLibrary = Callable[[Path, list[str], str, str | None], str]
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,13 @@ class GenerationService:
                 "`addToLibrary` is not available: this server has no library store wired to generation.",
                 field="addToLibrary",
             )
+        if request.add_to_library and self.jobs is not None and self.jobs.durable and not s.QDRANT_URL:
+            # The job runs in a worker process, which cannot open the API's embedded store.
+            raise ConflictError(
+                "`addToLibrary` with REDIS_URL needs QDRANT_URL (a Qdrant server) so the job worker "
+                "can write the library; the embedded store belongs to the API process.",
+                field="addToLibrary",
+            )
         used = {r.upload for r in request.refs if r.upload is not None}
         for i, ref in enumerate(request.refs):
             if ref.upload is not None and ref.upload >= len(uploads):
@@ -199,6 +208,8 @@ class GenerationService:
         uploads: list[Upload] | None = None,
         sketch_upload: Upload | None = None,
         idempotency_key: str | None = None,
+        resolve_library_image: ResolveLibraryImage | None = None,
+        owner: str | None = None,
     ) -> Job:
         """Validate, resolve references to stored inputs, and queue a `generate` job."""
         if self.jobs is None:
@@ -213,7 +224,9 @@ class GenerationService:
         provider = self.check(request, uploads)
         if (request.sketch is not None or sketch_upload is not None) and not provider.capabilities.sketch:
             raise InvalidInputError(f"Provider `{provider.name}` does not take a sketch.", field="sketch")
-        refs = [await self._resolve_ref(i, ref, uploads) for i, ref in enumerate(request.refs)]
+        # Refs by `id` through the caller's resolver when given (only the libraries it may read).
+        resolve = resolve_library_image or self.resolve_library_image
+        refs = [await self._resolve_ref(i, ref, uploads, resolve) for i, ref in enumerate(request.refs)]
         sketch_file: str | None = None
         if sketch_upload is not None:
             sketch_file = await self._store_input(self._decode(sketch_upload.data, "sketch"))
@@ -226,16 +239,23 @@ class GenerationService:
             refs=refs,
             sketch=sketch_file,
             sketch_weight=request.sketch_weight,
-            seed=request.seed if request.seed is not None else random.randrange(2**32),
+            # A random seed leaves room for `seed + i` (one per image) under the provider's bound.
+            seed=request.seed
+            if request.seed is not None
+            else random.randrange(provider.capabilities.max_seed - request.n + 2),
             width=request.width,
             height=request.height,
             n=request.n,
             steps=request.steps,
             guidance=request.guidance,
             add_to_library=request.add_to_library,
+            library=request.library,
+            owner=owner,
             attribution=attribution,
         )
-        return await self.jobs.submit(JOB_KIND, params.model_dump(mode="json", by_alias=True), idempotency_key)
+        return await self.jobs.submit(
+            JOB_KIND, params.model_dump(mode="json", by_alias=True), idempotency_key, owner=owner
+        )
 
     def _decode(self, data: bytes, name: str) -> Image.Image:
         s = self.settings
@@ -245,13 +265,15 @@ class GenerationService:
         s = self.settings
         return decode_data_url(url, max_bytes=s.MAX_UPLOAD_BYTES, max_pixels=s.MAX_IMAGE_PIXELS, name=name)
 
-    async def _resolve_ref(self, i: int, ref: RefSpec, uploads: list[Upload]) -> RefParam:
+    async def _resolve_ref(
+        self, i: int, ref: RefSpec, uploads: list[Upload], resolve: ResolveLibraryImage | None
+    ) -> RefParam:
         name = f"refs[{i}]"
         s = self.settings
         if ref.id is not None:
-            assert self.resolve_library_image is not None
+            assert resolve is not None
             try:
-                path = await anyio.to_thread.run_sync(self.resolve_library_image, ref.id)
+                path = await anyio.to_thread.run_sync(resolve, ref.id)
             except NotFoundError as e:
                 raise NotFoundError(f"`{name}.id`: {e.message}", id=ref.id, field=f"refs.{i}.id") from e
             data = await anyio.to_thread.run_sync(path.read_bytes)
@@ -302,6 +324,13 @@ class GenerationService:
         ctx.check_cancelled()
         images: list[dict[str, Any]] = []
         for i, image in enumerate(output.images):
+            if params.add_to_library and (
+                earlier := await anyio.to_thread.run_sync(self._added_earlier, ctx.job_id, i)
+            ):
+                # An earlier attempt of this job already added image i to the library: keep
+                # that one, so a retry neither adds it twice nor orphans the first point.
+                images.append(earlier)
+                continue
             seed = output.seeds[i] if i < len(output.seeds) else None
             path = await anyio.to_thread.run_sync(
                 self._store_result,
@@ -325,8 +354,9 @@ class GenerationService:
                     )
                 tags = prompt_tags(params.prompt, params.provider)
                 entry["id"] = await anyio.to_thread.run_sync(
-                    self.add_to_library, path, tags, f"generated:{params.provider}"
+                    self.add_to_library, path, tags, f"generated:{params.provider}", params.library
                 )
+                await anyio.to_thread.run_sync(self._record_library_id, path, entry["id"])
             images.append(entry)
         return {
             "images": images,
@@ -337,6 +367,22 @@ class GenerationService:
             "notes": output.notes,
             **({"attribution": params.attribution} if params.attribution is not None else {}),
         }
+
+    def _added_earlier(self, job_id: str, index: int) -> dict[str, Any] | None:
+        """The result entry of image `index` if an earlier attempt added it to the library."""
+        sidecar_path = self.root / f"{job_id}-{index}.json"
+        if not sidecar_path.is_file():
+            return None
+        sidecar = json.loads(sidecar_path.read_text())
+        if not sidecar.get("libraryId"):
+            return None
+        return {"url": GENERATED_URL + sidecar["image"], "id": sidecar["libraryId"], "seed": sidecar.get("seed")}
+
+    def _record_library_id(self, path: Path, library_id: str) -> None:
+        sidecar_path = path.with_suffix(".json")
+        sidecar = json.loads(sidecar_path.read_text())
+        sidecar["libraryId"] = library_id
+        _atomic_write(sidecar_path, json.dumps(sidecar, indent=2).encode())
 
     def _spec(self, params: GenerateParams) -> GenerationSpec:
         def load(file: str) -> Image.Image:
@@ -403,6 +449,7 @@ class GenerationService:
             "guidance": params.guidance,
             "notes": notes,
             **({"attribution": params.attribution} if params.attribution is not None else {}),
+            **({"owner": params.owner} if params.owner is not None else {}),
         }
         _atomic_write(self.root / f"{stem}.json", json.dumps(sidecar, indent=2).encode())
         return path
@@ -415,7 +462,12 @@ class GenerationService:
             self._describer = build_describer(self.settings)
         return self._describer
 
-    async def describe(self, request: DescribeRequest, upload: Upload | None = None) -> DescribeResponse:
+    async def describe(
+        self,
+        request: DescribeRequest,
+        upload: Upload | None = None,
+        resolve_library_image: ResolveLibraryImage | None = None,
+    ) -> DescribeResponse:
         """Caption one image given as a file, a data URL, or a library id."""
         given = [name for name, v in (("file", upload), ("image", request.image), ("id", request.id)) if v is not None]
         if len(given) != 1:
@@ -429,9 +481,10 @@ class GenerationService:
             image = self._decode_data_url(request.image, "image")
         else:
             assert request.id is not None
-            if self.resolve_library_image is None:
+            resolve = resolve_library_image or self.resolve_library_image
+            if resolve is None:
                 raise InvalidInputError("`id`: library images are not available on this server.", field="id")
-            path = await anyio.to_thread.run_sync(self.resolve_library_image, request.id)
+            path = await anyio.to_thread.run_sync(resolve, request.id)
             image = self._decode(await anyio.to_thread.run_sync(path.read_bytes), "id")
         describer = self.describer
         caption = await anyio.to_thread.run_sync(describer.caption, image, request.prompt)
@@ -439,12 +492,17 @@ class GenerationService:
 
     # --- serving -------------------------------------------------------------------------
 
-    def generated_file(self, name: str) -> Path:
-        """A generated image or sidecar by name (GET /generated/{name}); 404 otherwise."""
+    def generated_file(self, name: str, may_see: Callable[[str | None], bool] = lambda owner: True) -> Path:
+        """A generated image or sidecar by name (GET /generated/{name}); 404 otherwise, and
+        404 too when `may_see` refuses the owner its sidecar records (another tenant's)."""
         if not _NAME.match(name):
             raise NotFoundError(f"No generated file {name!r}.", name=name)
         path = (self.root / name).resolve()
         if path.parent != self.root.resolve() or not path.is_file():
+            raise NotFoundError(f"No generated file {name!r}.", name=name)
+        sidecar = path.with_suffix(".json")
+        owner = json.loads(sidecar.read_text()).get("owner") if sidecar.is_file() else None
+        if not may_see(owner):
             raise NotFoundError(f"No generated file {name!r}.", name=name)
         return path
 

@@ -1,9 +1,11 @@
 """Compute missing or stale named vectors for points already stored.
 
 A point needs its `edge` vector (re)computed when it has none or its payload says another
-edge version; its `text` vector when it has none (but has tags or a caption) or another
-text template. Work is done in pages and each page is written before the next is read,
-so an interrupted backfill resumes by simply running again.
+edge version; its `shape` vector (HOG of the edge map, no model) likewise with the shape
+version — and whenever its edge map is recomputed, since it describes that map; its `text`
+vector when it has none (but has tags or a caption) or another text template. Work is done
+in pages and each page is written before the next is read, so an interrupted backfill
+resumes by simply running again.
 """
 
 from __future__ import annotations
@@ -14,24 +16,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from app.embedding import Encoders, edge_map
 from app.embedding.edges import EDGE_VERSION
+from app.embedding.shape import SHAPE_VERSION, hog_descriptor
 from app.errors import ClippyError
 from app.imaging import load_image_file
 from app.ingest.pipeline import MAX_FILE_BYTES, Failure
 from app.storage.base import VectorStore
 from app.storage.files import safe_join
 from app.storage.schema import CollectionSchema
-from app.storage.types import PointRecord, StoredPoint
+from app.storage.types import PointRecord, StoredPoint, Vector
 
 log = logging.getLogger(__name__)
-Which = Literal["edge", "text", "both"]
+Which = Literal["edge", "text", "shape", "both", "all"]
+VIEWS_OF: dict[str, list[str]] = {
+    "edge": ["edge"],
+    "text": ["text"],
+    "shape": ["shape"],
+    "both": ["edge", "text"],  # the seed's name for edge + text
+    "all": ["edge", "shape", "text"],
+}
 
 
 @dataclass
 class BackfillReport:
     scanned: int = 0
-    updated: dict[str, int] = field(default_factory=lambda: {"edge": 0, "text": 0})
+    updated: dict[str, int] = field(default_factory=lambda: {"edge": 0, "text": 0, "shape": 0})
     failures: list[Failure] = field(default_factory=list)
 
 
@@ -39,6 +51,8 @@ def _needs(point: StoredPoint, view: str, encoders: Encoders) -> bool:
     p = point.payload
     if view == "edge":
         return "edge" not in point.vectors or p.get("edge_version") != EDGE_VERSION
+    if view == "shape":
+        return "shape" not in point.vectors or p.get("shape_version") != SHAPE_VERSION
     has_words = bool(p.get("tags") or p.get("caption"))
     stale = p.get("text_template") != encoders.text_template
     return has_words and ("text" not in point.vectors or stale)
@@ -53,57 +67,82 @@ def backfill(
     max_pixels: int = 40_000_000,
     progress: Callable[[int], None] | None = None,
 ) -> BackfillReport:
-    views = ["edge", "text"] if which == "both" else [which]
+    if which not in VIEWS_OF:
+        raise ValueError(f"`which` must be one of {sorted(VIEWS_OF)} but is {which!r}")
+    views = VIEWS_OF[which]
     schema = CollectionSchema(encoders.clip.dim, encoders.text.dim, encoders.space())
-    # Readers' check: the edge version may differ — that is what a backfill is for.
+    # Readers' check: the edge/shape versions may differ — that is what a backfill is for.
+    # It also adds a `shape` vector to a collection made before the view existed.
     store.ensure(schema, writing=False)
+    with_shape = "shape" in schema.dense_sizes
     report = BackfillReport()
     offset: str | None = None
     while True:
         page, offset = store.scroll(limit=page_size, offset=offset, with_vectors=views)
         report.scanned += len(page)
+        drawn: set[str] = set()  # points whose shape came with their edge map on this page
         for view in views:
-            todo = [p for p in page if _needs(p, view, encoders)]
-            if todo:
-                written = (
-                    _fill_edge(encoders, store, images_root, todo, max_pixels, report)
-                    if view == "edge"
-                    else _fill_text(encoders, store, todo)
-                )
-                report.updated[view] += written
+            todo = [p for p in page if _needs(p, view, encoders) and not (view == "shape" and p.id in drawn)]
+            if not todo:
+                continue
+            if view == "text":
+                report.updated["text"] += _fill_text(encoders, store, todo)
+                continue
+            fill = {"edge", "shape"} if view == "edge" and with_shape else {view}
+            written = _fill_drawings(encoders, store, images_root, todo, fill, max_pixels, report)
+            for name in fill:
+                report.updated[name] += len(written)
+            if "shape" in fill:
+                drawn |= written
         if progress:
             progress(len(page))
         if offset is None:
             break
-    if "edge" in views and not report.failures:
-        # Every edge vector is now of this version: writers of this version may proceed.
-        store.set_space({**(store.space() or {}), "edge": encoders.space()["edge"]})
+    if not report.failures:
+        # Every vector of these views is now of this version: writers of it may proceed.
+        fresh: dict[str, object] = {k: schema.space[k] for k in ("edge", "shape") if k in schema.space and k in views}
+        if fresh:
+            store.set_space({**(store.space() or {}), **fresh})
     return report
 
 
-def _fill_edge(
+def _fill_drawings(
     encoders: Encoders,
     store: VectorStore,
     root: Path,
     points: list[StoredPoint],
+    views: set[str],
     max_pixels: int,
     report: BackfillReport,
-) -> int:
-    ready: list[tuple[StoredPoint, object]] = []
+) -> set[str]:
+    """`edge` (image tower) and/or `shape` (HOG) from each picture's edge map; the ids written."""
+    ready: list[tuple[StoredPoint, object, object]] = []
     for p in points:
         try:
             img = load_image_file(
                 safe_join(root, str(p.payload.get("path", ""))), max_bytes=MAX_FILE_BYTES, max_pixels=max_pixels
             )
-            ready.append((p, encoders.clip.preprocess(edge_map(img))))
+            drawing = edge_map(img)
+            tensor = encoders.clip.preprocess(drawing) if "edge" in views else None
+            ready.append((p, tensor, hog_descriptor(drawing) if "shape" in views else None))
         except (ClippyError, OSError) as e:
             report.failures.append(Failure(str(p.payload.get("path")), getattr(e, "message", None) or str(e)))
     if not ready:
-        return 0
-    vecs = encoders.clip.encode_preprocessed([t for _, t in ready])
-    store.update_vectors([PointRecord(p.id, {"edge": v.tolist()}, {}) for (p, _), v in zip(ready, vecs, strict=True)])
-    store.set_payload([p.id for p, _ in ready], {"edge_version": EDGE_VERSION})
-    return len(ready)
+        return set()
+    vectors: list[dict[str, Vector]] = [{} for _ in ready]
+    payload: dict[str, str] = {}
+    if "edge" in views:
+        edges = encoders.clip.encode_preprocessed([t for _, t, _ in ready])
+        for out, vec in zip(vectors, edges, strict=True):
+            out["edge"] = vec.tolist()
+        payload["edge_version"] = EDGE_VERSION
+    if "shape" in views:
+        for out, (_, _, shape) in zip(vectors, ready, strict=True):
+            out["shape"] = np.asarray(shape).tolist()
+        payload["shape_version"] = SHAPE_VERSION
+    store.update_vectors([PointRecord(p.id, v, {}) for (p, _, _), v in zip(ready, vectors, strict=True)])
+    store.set_payload([p.id for p, _, _ in ready], payload)
+    return {p.id for p, _, _ in ready}
 
 
 def _fill_text(encoders: Encoders, store: VectorStore, points: list[StoredPoint]) -> int:

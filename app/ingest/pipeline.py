@@ -1,5 +1,5 @@
-"""The ingestion pipeline: read → hash → skip what is stored → decode + edge map (workers)
-→ image/edge/text forwards (batched) → upsert.
+"""The ingestion pipeline: read → hash → skip what is stored → decode + edge map + its HOG
+(`shape`, workers) → image/edge/text forwards (batched) → upsert.
 
 Worker threads read, hash, decode and run Canny for the next chunk while the model runs
 on the current one (Pillow, OpenCV and hashlib release the GIL), so the model does not
@@ -26,15 +26,16 @@ import numpy as np
 import torch
 
 from app.embedding import Encoders, edge_map
-from app.embedding.cache import EmbeddingCache
+from app.embedding.cache import CachedVectors, EmbeddingCache
 from app.embedding.edges import EDGE_VERSION
+from app.embedding.shape import SHAPE_VERSION, hog_descriptor
 from app.embedding.tags import normalize_tag, tags_vector
 from app.errors import ClippyError
 from app.imaging import decode_image
 from app.ingest.sources import Item
 from app.storage.base import VectorStore
 from app.storage.schema import CollectionSchema, content_sha256, point_id
-from app.storage.types import PointRecord, Vector
+from app.storage.types import Filter, MatchAny, PointRecord, Vector, ViewQuery
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,6 +43,12 @@ R = TypeVar("R")
 
 # Library files may be far larger than an upload; bound them all the same.
 MAX_FILE_BYTES = 200 * 1024 * 1024
+OWNED_KEY = "owned"
+# Payload fields only the pipeline writes; an item's extras may not set them.
+RESERVED_KEYS = frozenset(
+    {"path", "tags", "sha256", "width", "height", "bytes", "library", "edge_version", "text_template"}
+    | {"ingested_at", OWNED_KEY}
+)
 
 
 @dataclass
@@ -58,12 +65,26 @@ class IngestOptions:
     should_stop: Callable[[], bool] | None = None
     # Picture/edge vectors by content: a file seen before (any library) skips the model.
     cache: EmbeddingCache | None = None
+    # The files are this server's copies (imports): deleting the image may delete the file.
+    # Set by the caller that made the copies, never by an item's extras.
+    owned: bool = False
+    # Leave out an item whose picture is this close (image-view cosine) to one already in
+    # the library, or to one written earlier in the same run.
+    skip_near_duplicates: bool = False
+    near_duplicate_threshold: float = 0.95
 
 
 @dataclass
 class Failure:
     path: str
     reason: str
+
+
+@dataclass
+class NearDuplicate:
+    path: str
+    duplicate_of: str  # the id of the stored (or earlier) point it matches
+    score: float
 
 
 @dataclass
@@ -75,6 +96,7 @@ class IngestReport:
     seconds: float = 0.0
     image_forwards: int = 0  # images through the image tower (pictures + edge maps)
     ids: list[str] = field(default_factory=list)  # ids written by this run
+    near_duplicates: list[NearDuplicate] = field(default_factory=list)  # left out (skip_near_duplicates)
 
     @property
     def failed(self) -> int:
@@ -90,6 +112,7 @@ class IngestReport:
             "ingested": self.ingested,
             "skipped": self.skipped,
             "failed": self.failed,
+            "near_duplicates": len(self.near_duplicates),
             "seconds": round(self.seconds, 2),
             "items_per_s": round(self.rate, 2),
         }
@@ -111,6 +134,8 @@ class _Prepared:
     width: int
     height: int
     cached: bool = False
+    shape: np.ndarray | None = None  # `shape` view: HOG of the edge map (no model)
+    shape_cached: bool = False
 
 
 def _ordered_map(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], ahead: int) -> Iterator[Future[R]]:
@@ -140,6 +165,13 @@ class Ingestor:
 
     # --- stages run in worker threads -----------------------------------------------------
     def _hash(self, item: Item) -> _Hashed | Failure:
+        root = self.opt.images_root
+        # The server serves only paths relative to its IMAGES_ROOT: a point stored with a path
+        # outside it could be found by search but never shown (403), so it is not written.
+        if root is not None and not item.path.resolve().is_relative_to(root.resolve()):
+            return Failure(
+                str(item.path), f"outside IMAGES_ROOT={root.resolve()}; set IMAGES_ROOT or pass --images-root"
+            )
         try:
             size = item.path.stat().st_size
             if size > MAX_FILE_BYTES:
@@ -155,7 +187,23 @@ class Ingestor:
             img = decode_image(h.data, max_bytes=MAX_FILE_BYTES, max_pixels=self.opt.max_pixels, name=h.item.path.name)
             edges = edge_map(img)
             clip = self.encoders.clip
-            return _Prepared(h, clip.preprocess(img), clip.preprocess(edges), img.width, img.height)
+            prepared = _Prepared(h, clip.preprocess(img), clip.preprocess(edges), img.width, img.height)
+            prepared.shape = hog_descriptor(edges)
+            return prepared
+        except ClippyError as e:
+            return Failure(str(h.item.path), e.message)
+        except Exception as e:  # one bad file must never abort the batch
+            log.exception("unexpected failure preparing %s", h.item.path)
+            return Failure(str(h.item.path), f"{type(e).__name__}: {e}")
+
+    def _prepare_shape(self, h: _Hashed, hit: CachedVectors) -> _Prepared | Failure:
+        """A cache hit made before this shape version: the model's vectors come from the
+        cache, only the edge map and its HOG are computed (no model)."""
+        try:
+            img = decode_image(h.data, max_bytes=MAX_FILE_BYTES, max_pixels=self.opt.max_pixels, name=h.item.path.name)
+            prepared = _Prepared(h, hit.image, hit.edge, hit.width, hit.height, cached=True)
+            prepared.shape = hog_descriptor(edge_map(img))
+            return prepared
         except ClippyError as e:
             return Failure(str(h.item.path), e.message)
         except Exception as e:  # one bad file must never abort the batch
@@ -215,10 +263,14 @@ class Ingestor:
         hits = self.opt.cache.get_many([h.sha256 for h in fresh]) if self.opt.cache else {}
         futures: list[Future[_Prepared | Failure]] = []
         for h in fresh:
-            if (hit := hits.get(h.sha256)) is not None:
+            if (hit := hits.get(h.sha256)) is not None and hit.shape is not None:
                 done: Future[_Prepared | Failure] = Future()
-                done.set_result(_Prepared(h, hit.image, hit.edge, hit.width, hit.height, cached=True))
+                done.set_result(
+                    _Prepared(h, hit.image, hit.edge, hit.width, hit.height, True, hit.shape, shape_cached=True)
+                )
                 futures.append(done)
+            elif hit is not None:
+                futures.append(pool.submit(self._prepare_shape, h, hit))
             else:
                 futures.append(pool.submit(self._prepare, h))
         return futures
@@ -239,6 +291,19 @@ class Ingestor:
             report.image_forwards += 2 * len(todo)
             if self.opt.cache:
                 self.opt.cache.put_many((r.hashed.sha256, r.picture, r.edges, r.width, r.height) for r in todo)
+        if self.opt.cache:
+            self.opt.cache.put_shapes(
+                (r.hashed.sha256, r.shape) for r in ready if r.shape is not None and not r.shape_cached
+            )
+        # After the cache (it keeps raw tower vectors): the adapter's image head, if any, so the
+        # near-duplicate check and the store both see the collection's space.
+        adapted = self.encoders.adapt("image", np.stack([r.picture for r in ready]))
+        for r, picture in zip(ready, adapted, strict=True):
+            r.picture = picture
+        if self.opt.skip_near_duplicates:
+            ready = self._drop_near_duplicates(ready, report)
+            if not ready:
+                return len(results)
         pictures = [r.picture for r in ready]
         edges = [r.edges for r in ready]
         texts = [self.encoders.tags_text(r.hashed.item.tags, r.hashed.item.extra.get("caption")) for r in ready]
@@ -249,6 +314,8 @@ class Ingestor:
         points = []
         for i, r in enumerate(ready):
             vectors: dict[str, Vector] = {"image": pictures[i].tolist(), "edge": edges[i].tolist()}
+            if r.shape is not None:
+                vectors["shape"] = r.shape.tolist()
             if i in text_of:
                 vectors["text"] = text_of[i].tolist()
             tags = [t for t in (normalize_tag(t) for t in r.hashed.item.tags) if t]
@@ -260,6 +327,34 @@ class Ingestor:
         report.ids += [p.id for p in points]
         return len(results)
 
+    def _drop_near_duplicates(self, ready: list[_Prepared], report: IngestReport) -> list[_Prepared]:
+        """The items whose picture matches nothing in the library (the store's `image` view,
+        this library only) nor an item kept earlier in this chunk at or above the threshold;
+        earlier chunks are already stored, so the store query covers them."""
+        threshold = self.opt.near_duplicate_threshold
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"`near_duplicate_threshold` must be between 0 and 1 but is {threshold}")
+        library = Filter(must=(MatchAny("library", (self.opt.library,)),))
+        kept: list[_Prepared] = []
+        kept_unit: list[np.ndarray] = []
+        for r in ready:
+            vec = np.asarray(r.picture, dtype=np.float32)
+            unit = vec / max(float(np.linalg.norm(vec)), 1e-12)
+            best: tuple[str, float] | None = None
+            hits = self.store.search(ViewQuery("image", vec.tolist(), 1), library)
+            if hits:
+                best = (hits[0].id, float(hits[0].score))
+            for other, other_unit in zip(kept, kept_unit, strict=True):
+                score = float(unit @ other_unit)
+                if best is None or score > best[1]:
+                    best = (other.hashed.id, score)
+            if best is not None and best[1] >= threshold:
+                report.near_duplicates.append(NearDuplicate(str(r.hashed.item.path), best[0], round(best[1], 6)))
+            else:
+                kept.append(r)
+                kept_unit.append(unit)
+        return kept
+
     def _forward(self, tensors: list[Any]) -> np.ndarray:
         out = [
             self.encoders.clip.encode_preprocessed(tensors[i : i + self.opt.clip_batch])
@@ -268,10 +363,10 @@ class Ingestor:
         return np.concatenate(out)
 
     def _payload(self, r: _Prepared, tags: list[str]) -> dict[str, Any]:
-        path = r.hashed.item.path
+        path = r.hashed.item.path.resolve()  # as `_hash` checked it against the root
         root = self.opt.images_root.resolve() if self.opt.images_root else None
         stored_path = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
-        return {
+        payload: dict[str, Any] = {
             "path": stored_path,
             "tags": tags,
             "sha256": r.hashed.sha256,
@@ -280,10 +375,19 @@ class Ingestor:
             "bytes": len(r.hashed.data),
             "library": self.opt.library,
             "edge_version": EDGE_VERSION,
+            "shape_version": SHAPE_VERSION,
             "text_template": self.encoders.text_template,
             "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            **{"source": self.opt.source, **r.hashed.item.extra},
         }
+        if self.opt.owned:
+            payload[OWNED_KEY] = True
+        # Extras (manifest columns, import names) describe an item; they never set what the
+        # pipeline computes, its tenant or `owned` (which lets DELETE unlink the file).
+        extra = r.hashed.item.extra
+        refused = sorted(k for k in extra if k in payload or k in RESERVED_KEYS)
+        if refused:
+            log.warning("%s: ignored extra fields %s (reserved)", path, refused)
+        return {"source": self.opt.source} | {k: v for k, v in extra.items() if k not in refused} | payload
 
 
 def write_failures(path: Path, failures: list[Failure]) -> None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+import logging
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from app.errors import InvalidInputError
 
+log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 # Manifest keys copied into the payload as they are (besides path and tags).
 PASSTHROUGH_KEYS = ("title", "caption", "source", "license", "origin", "url", "creator")
@@ -68,10 +71,38 @@ def read_manifest(manifest: Path, base: Path | None = None) -> Iterator[Item]:
             yield _item(row, base, f"{manifest}:{n}")
 
 
-def scan_folder(folder: Path) -> Iterator[Item]:
-    """Every image file below `folder`, sorted; the sub-folder names become tags."""
+def scan_folder(folder: Path, on_refused: Callable[[Path, str], None] | None = None) -> Iterator[Item]:
+    """Every image file below `folder`, sorted; the sub-folder names become tags.
+
+    Symbolic links are never followed: a link can point at any file the process may read,
+    and what a scan finds is copied into (or served from) the library. Each link, and any
+    file whose resolved path leaves `folder`, goes to `on_refused` with the reason (logged
+    when no callback is given) instead of being yielded."""
     folder = folder.resolve()
-    for path in sorted(folder.rglob("*")):
-        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
-            parts = path.relative_to(folder).parts[:-1]
-            yield Item(path=path, tags=[p for p in parts if p])
+
+    def refuse(path: Path, reason: str) -> None:
+        if on_refused is None:
+            log.warning("not ingested: %s: %s", path, reason)
+        else:
+            on_refused(path, reason)
+
+    found: list[Path] = []
+    # os.walk with followlinks=False lists a linked folder but never descends into it.
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        here = Path(dirpath)
+        for name in sorted(dirnames):
+            if (here / name).is_symlink():
+                refuse(here / name, "a symbolic link to a folder (links are not followed)")
+        for name in sorted(filenames):
+            path = here / name
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            if path.is_symlink():
+                refuse(path, "a symbolic link (links are not followed)")
+            elif not path.resolve().is_relative_to(folder):
+                refuse(path, f"resolves outside the folder {folder}")
+            elif path.is_file():
+                found.append(path)
+    for path in sorted(found):
+        parts = path.relative_to(folder).parts[:-1]
+        yield Item(path=path, tags=[p for p in parts if p])

@@ -1,4 +1,4 @@
-"""Slow work off the request path: generation now, bulk imports later.
+"""Slow work off the request path: generation (`generate`) and bulk imports (`import`).
 
 `build_job_queue(settings, handlers)` picks the backend: in-process (default) or arq on
 Redis when REDIS_URL is set. Both implement `JobQueue` (see `base.py`).
@@ -48,6 +48,8 @@ def build_job_queue(
                 max_tries=settings.JOB_MAX_TRIES,
                 backoff_s=settings.JOB_RETRY_BACKOFF_S,
                 ttl_s=settings.JOB_TTL_S,
+                timeout_s=settings.JOB_TIMEOUT_S,
+                drain_s=settings.JOB_DRAIN_S,
             )
         case "redis":
             from app.jobs.arq_queue import ArqJobQueue

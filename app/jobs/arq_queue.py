@@ -128,7 +128,9 @@ class ArqJobQueue(JobQueue):
             return None
         return await self.store.load(raw.decode() if isinstance(raw, bytes) else raw)
 
-    async def submit(self, kind: str, params: dict[str, Any], idempotency_key: str | None = None) -> Job:
+    async def submit(
+        self, kind: str, params: dict[str, Any], idempotency_key: str | None = None, owner: str | None = None
+    ) -> Job:
         if self._kinds is not None and kind not in self._kinds():
             raise ValueError(f"Unknown job kind: {kind!r}. Registered: {self._kinds()}")
         now = utcnow()
@@ -138,6 +140,7 @@ class ArqJobQueue(JobQueue):
             status="queued",
             params=params,
             idempotency_key=idempotency_key,
+            owner=owner,
             created_at=now,
             updated_at=now,
         )

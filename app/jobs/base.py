@@ -1,13 +1,15 @@
 """The job interface: a job is a kind + JSON params + progress + a result or an error.
 
-Handlers are registered by kind (`generate` today, bulk imports later) and run by a backend:
+Handlers are registered by kind (`generate`, `import`) and run by a backend:
 `memory.InProcessJobQueue` (default) or `arq_queue.ArqJobQueue` (REDIS_URL). Both run a
-handler through `run_attempt`, so they agree on what succeeded, failed, was cancelled, or
-should be retried.
+handler through `run_kind` / `run_attempt`, so they agree on what succeeded, failed (with
+`timeout` past JOB_TIMEOUT_S, `unknown_kind` for a kind nobody registered), was cancelled,
+or should be retried.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import uuid
@@ -69,6 +71,9 @@ class Job(JobView):
     params: dict[str, Any] = Field(default_factory=dict)
     idempotency_key: str | None = None
     attempts: int = 0
+    # The owner of the key that queued it (app/library/access.py); None for operator keys.
+    # Only that owner (and operators) may see or cancel it: GET/DELETE /jobs/{id}.
+    owner: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -160,6 +165,35 @@ def backoff_delay(attempt: int, base_s: float) -> float:
     return float(base_s * 2 ** (attempt - 1))
 
 
+def interrupted(message: str) -> JobError:
+    return JobError(code="interrupted", message=message)
+
+
+async def run_kind(
+    handlers: JobHandlers,
+    kind: str,
+    params: dict[str, Any],
+    ctx: JobContext,
+    *,
+    max_tries: int,
+    backoff_s: float,
+    timeout_s: float | None = None,
+) -> Outcome:
+    """`run_attempt` with the handler registered for `kind`; a kind nobody registered here
+    (a worker built without it) fails the job instead of leaving it running."""
+    if kind not in handlers:
+        return Outcome(
+            "failed",
+            error=JobError(
+                code="unknown_kind",
+                message=f"No handler for job kind {kind!r} in this worker. Registered: {handlers.kinds}",
+            ),
+        )
+    return await run_attempt(
+        handlers.get(kind), params, ctx, max_tries=max_tries, backoff_s=backoff_s, timeout_s=timeout_s
+    )
+
+
 async def run_attempt(
     handler: Handler,
     params: dict[str, Any],
@@ -167,10 +201,26 @@ async def run_attempt(
     *,
     max_tries: int,
     backoff_s: float,
+    timeout_s: float | None = None,
 ) -> Outcome:
-    """Run one attempt of a handler and classify how it ended. Never raises."""
+    """Run one attempt of a handler and classify how it ended. Never raises (but lets the
+    caller's own cancellation through: the caller records what a shutdown means)."""
+    deadline = asyncio.timeout(timeout_s)
     try:
-        result = await handler(params, ctx)
+        try:
+            async with deadline:
+                result = await handler(params, ctx)
+        except TimeoutError:
+            if not deadline.expired():
+                raise  # the handler's own TimeoutError: classified below like any crash
+            ctx.cancel()  # the handler's thread stops at its next step
+            return Outcome(
+                "failed",
+                error=JobError(
+                    code="timeout",
+                    message=f"The job ran longer than JOB_TIMEOUT_S ({timeout_s:g} s) and was stopped.",
+                ),
+            )
     except JobCancelled:
         return Outcome("cancelled")
     except ClippyError as e:
@@ -213,7 +263,9 @@ class JobQueue(ABC):
     async def stop(self) -> None: ...
 
     @abstractmethod
-    async def submit(self, kind: str, params: dict[str, Any], idempotency_key: str | None = None) -> Job:
+    async def submit(
+        self, kind: str, params: dict[str, Any], idempotency_key: str | None = None, owner: str | None = None
+    ) -> Job:
         """Queue a job, or return the job an earlier submit with the same key created."""
 
     @abstractmethod

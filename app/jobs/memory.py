@@ -3,6 +3,10 @@
 Bounded concurrency (JOB_CONCURRENCY workers) and a bounded backlog (JOB_QUEUE_LIMIT → 429).
 Jobs live in memory only: a restart forgets every job, queued or finished, and the 404 for
 an unknown job says so. Set REDIS_URL for jobs that survive restarts.
+
+`stop()` drains: running jobs get JOB_DRAIN_S to finish; the rest are cancelled, marked
+failed (`interrupted`), and waited for until their threads let go (CANCEL_GRACE_S), so the
+caller can close the store without a thread still writing to it.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from app.jobs.base import (
     JobHandlers,
     JobProgress,
     JobQueue,
+    Outcome,
+    interrupted,
     new_job_id,
-    run_attempt,
+    run_kind,
     unknown_job,
     utcnow,
 )
@@ -30,6 +36,8 @@ from app.jobs.base import (
 log = logging.getLogger(__name__)
 
 FORGETS = "The in-process job queue forgets jobs when the server restarts; set REDIS_URL to keep them."
+# After the drain, how long a cancelled job's thread gets to reach its next step and stop.
+CANCEL_GRACE_S = 10.0
 
 
 class InProcessJobQueue(JobQueue):
@@ -44,6 +52,8 @@ class InProcessJobQueue(JobQueue):
         max_tries: int = 3,
         backoff_s: float = 2.0,
         ttl_s: float = 7 * 24 * 3600,
+        timeout_s: float | None = None,
+        drain_s: float = 30.0,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"`concurrency` must be >= 1 but is {concurrency}.")
@@ -53,17 +63,22 @@ class InProcessJobQueue(JobQueue):
         self._max_tries = max_tries
         self._backoff_s = backoff_s
         self._ttl = timedelta(seconds=ttl_s)
+        self._timeout_s = timeout_s
+        self._drain_s = drain_s
         self._jobs: dict[str, Job] = {}
         self._keys: dict[str, str] = {}
         self._contexts: dict[str, JobContext] = {}
         self._pending: asyncio.Queue[str] | None = None
         self._workers: list[asyncio.Task[None]] = []
+        self._busy: set[asyncio.Task[None]] = set()  # workers inside a job
+        self._stopping = False  # busy workers finish their job, then exit
         self._timers: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         if self._workers:
             return
         log.info("in-process job queue with %d worker(s); %s", self._concurrency, FORGETS)
+        self._stopping = False
         # Made here, in the running loop (a queue is bound to the loop that first uses it).
         pending: asyncio.Queue[str] = asyncio.Queue()
         for job in self._jobs.values():
@@ -75,22 +90,31 @@ class InProcessJobQueue(JobQueue):
         ]
 
     async def stop(self) -> None:
+        """Drain, then cancel. Queued jobs stay queued (a `start()` in this process runs them)."""
+        # Idle workers and retry timers go first, so no new job starts during the drain.
+        self._stopping = True
+        idle = [task for task in [*self._workers, *self._timers] if task not in self._busy]
+        await _cancel(idle)
+        busy = list(self._busy)
+        if busy and self._drain_s > 0:
+            log.info("waiting up to %gs (JOB_DRAIN_S) for %d running job(s)", self._drain_s, len(busy))
+            await asyncio.wait(busy, timeout=self._drain_s)
         for ctx in self._contexts.values():
             ctx.cancel()
         for job in self._jobs.values():
             if job.status == "running":
                 self._update(
-                    job,
-                    status="failed",
-                    error=JobError(code="interrupted", message=f"The server stopped while this job ran. {FORGETS}"),
+                    job, status="failed", error=interrupted(f"The server stopped while this job ran. {FORGETS}")
                 )
-        tasks = [*self._workers, *self._timers]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        busy = [task for task in busy if not task.done()]
+        if busy:
+            # Their handlers were told to stop; a thread only notices at its next step.
+            _, stuck = await asyncio.wait(busy, timeout=CANCEL_GRACE_S)
+            if stuck:
+                log.error("%d job thread(s) did not stop within %gs of being cancelled", len(stuck), CANCEL_GRACE_S)
+        await _cancel(busy)
         self._workers = []
+        self._busy.clear()
         self._timers.clear()
         self._pending = None
 
@@ -99,7 +123,9 @@ class InProcessJobQueue(JobQueue):
         job = self._jobs.get(job_id) if job_id else None
         return job.model_copy(deep=True) if job else None
 
-    async def submit(self, kind: str, params: dict[str, Any], idempotency_key: str | None = None) -> Job:
+    async def submit(
+        self, kind: str, params: dict[str, Any], idempotency_key: str | None = None, owner: str | None = None
+    ) -> Job:
         if kind not in self._handlers:
             self._handlers.get(kind)  # raises ValueError naming the registered kinds
         if idempotency_key is not None and (existing := await self.find(idempotency_key)):
@@ -117,6 +143,7 @@ class InProcessJobQueue(JobQueue):
             status="queued",
             params=params,
             idempotency_key=idempotency_key,
+            owner=owner,
             created_at=now,
             updated_at=now,
         )
@@ -162,13 +189,25 @@ class InProcessJobQueue(JobQueue):
                     self._keys.pop(job.idempotency_key, None)
 
     async def _work(self, pending: asyncio.Queue[str]) -> None:
-        while True:
+        me = asyncio.current_task()
+        assert me is not None
+        while not self._stopping:
             job_id = await pending.get()
+            self._busy.add(me)
             try:
                 await self._run(job_id)
-            except Exception:  # a bug here must not kill the worker
+            except Exception:  # a bug here must not kill the worker, nor leave the job running
                 log.exception("job worker failed on %s", job_id)
+                if (job := self._jobs.get(job_id)) is not None and job.status == "running":
+                    self._update(
+                        job,
+                        status="failed",
+                        error=JobError(
+                            code="internal_error", message="The job failed unexpectedly; see the server log."
+                        ),
+                    )
             finally:
+                self._busy.discard(me)
                 pending.task_done()
 
     async def _run(self, job_id: str) -> None:
@@ -185,19 +224,21 @@ class InProcessJobQueue(JobQueue):
         self._contexts[job.id] = ctx
         self._update(job, status="running", attempts=ctx.attempt, error=None)
         try:
-            outcome = await run_attempt(
-                self._handlers.get(job.kind),
+            outcome: Outcome = await run_kind(
+                self._handlers,
+                job.kind,
                 job.params,
                 ctx,
                 max_tries=self._max_tries,
                 backoff_s=self._backoff_s,
+                timeout_s=self._timeout_s,
             )
         finally:
             self._contexts.pop(job.id, None)
-        if job.status == "cancelled":  # cancelled while running: keep it that way
+        if job.finished:  # cancelled, or marked interrupted by `stop()`, while running: keep it
             return
         self._update(job, status=outcome.status, result=outcome.result, error=outcome.error)
-        if outcome.retry_in is not None:
+        if outcome.retry_in is not None and not self._stopping:  # stopping: stays queued for `start()`
             timer = asyncio.create_task(self._requeue(job.id, outcome.retry_in))
             self._timers.add(timer)
             timer.add_done_callback(self._timers.discard)
@@ -211,3 +252,11 @@ class InProcessJobQueue(JobQueue):
         job = self._jobs.get(job_id)
         if job is not None and job.status == "queued" and self._pending is not None:
             self._pending.put_nowait(job_id)
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,10 +1,14 @@
 """The Redis job worker: `python -m app.jobs.worker` (needs REDIS_URL).
 
-Runs the same handlers as the in-process queue, JOB_CONCURRENCY at a time. Transient
+Runs the same handlers as the API (`app.services.WorkerServices`), JOB_CONCURRENCY at a
+time: `generate` always; `import` and `addToLibrary` when QDRANT_URL names a store this
+process can open too (the embedded store belongs to one process, the API's). Transient
 failures (retryable provider errors) are retried with exponential backoff up to
 JOB_MAX_TRIES; a job whose worker died is re-delivered by arq. Cancellation: the API marks
 the record `cancelled`; the worker notices within half a second and the handler stops at
-its next step.
+its next step. An attempt longer than JOB_TIMEOUT_S fails with `timeout`; on SIGTERM,
+running jobs get JOB_DRAIN_S to finish, then are cancelled and put back in the queue
+(`interrupted`) for arq to run again, or failed if that was their last try.
 """
 
 from __future__ import annotations
@@ -25,19 +29,26 @@ from app.jobs.base import (
     TERMINAL,
     Job,
     JobContext,
+    JobError,
     JobHandlers,
     JobProgress,
-    run_attempt,
+    Outcome,
+    interrupted,
+    run_kind,
 )
 
 log = logging.getLogger(__name__)
 
 CANCEL_POLL_S = 0.5
+# arq's own timeout is a backstop behind JOB_TIMEOUT_S, which `run_attempt` enforces so the
+# record says `timeout`; the margin leaves time to write it.
+BACKSTOP_S = 60
 Hook = Callable[[], Awaitable[None]]
 
 
 async def run_job(ctx: dict[str, Any], job_id: str) -> None:
-    """arq entry point: one attempt of one Clippy job."""
+    """arq entry point: one attempt of one Clippy job. Whatever happens, the record does not
+    stay `running`: it ends terminal, or `queued` again when arq will re-run it."""
     store: RedisJobStore = ctx["clippy_store"]
     handlers: JobHandlers = ctx["clippy_handlers"]
     settings: Settings = ctx["clippy_settings"]
@@ -49,6 +60,13 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
             return False
         job.status, job.attempts, job.error = "running", attempt, None
         return True
+
+    if attempt > settings.JOB_MAX_TRIES:
+        # arq re-delivered a job whose worker died during its last try (arq is allowed one try
+        # more than JOB_MAX_TRIES for this): say so instead of leaving the record `running`.
+        message = "The worker running this job stopped during its last try (JOB_MAX_TRIES)."
+        await _finish(store, job_id, Outcome("failed", error=interrupted(message)))
+        return
 
     job = await store.update(job_id, start)
     if job is None or job.status != "running":
@@ -78,30 +96,50 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
 
     watcher = asyncio.create_task(watch_cancel())
     try:
-        outcome = await run_attempt(
-            handlers.get(job.kind),
+        outcome = await run_kind(
+            handlers,
+            job.kind,
             job.params,
             jctx,
             max_tries=settings.JOB_MAX_TRIES,
             backoff_s=settings.JOB_RETRY_BACKOFF_S,
+            timeout_s=settings.JOB_TIMEOUT_S,
         )
     except asyncio.CancelledError:
-        jctx.cancel()  # the worker is shutting down: stop the handler's thread at its next step
+        # The worker is shutting down (after JOB_DRAIN_S) or arq's backstop timeout fired:
+        # stop the handler's thread at its next step and say so in the record. arq runs a
+        # job cancelled by a shutdown again, unless this was its last try.
+        jctx.cancel()
+        again = attempt < settings.JOB_MAX_TRIES
+        message = "The worker stopped while this job ran; " + (
+            "it runs again when a worker picks it up." if again else "that was its last try (JOB_MAX_TRIES)."
+        )
+        await _finish(store, job_id, Outcome("queued" if again else "failed", error=interrupted(message)))
         raise
+    except Exception:  # a bug around the handler (the store, the watcher): fail, never hang
+        log.exception("job %s crashed outside its handler", job_id)
+        outcome = Outcome(
+            "failed",
+            error=JobError(code="internal_error", message="The job failed unexpectedly; see the worker log."),
+        )
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
 
+    await _finish(store, job_id, outcome)
+    if outcome.retry_in is not None:
+        raise Retry(defer=outcome.retry_in)
+
+
+async def _finish(store: RedisJobStore, job_id: str, outcome: Outcome) -> None:
     def finish(j: Job) -> bool:
-        if j.status in TERMINAL:
+        if j.status in TERMINAL:  # cancelled meanwhile: keep it that way
             return False
         j.status, j.result, j.error = outcome.status, outcome.result, outcome.error
         return True
 
     await store.update(job_id, finish)
-    if outcome.retry_in is not None:
-        raise Retry(defer=outcome.retry_in)
 
 
 def build_worker(
@@ -129,13 +167,16 @@ def build_worker(
             await on_shutdown()
 
     return Worker(
-        functions=[func(run_job, name=RUN_JOB, max_tries=settings.JOB_MAX_TRIES)],  # type: ignore[arg-type]
+        # One try more than JOB_MAX_TRIES: the extra one only records that the last try died.
+        functions=[func(run_job, name=RUN_JOB, max_tries=settings.JOB_MAX_TRIES + 1)],  # type: ignore[arg-type]
         queue_name=settings.JOB_QUEUE_NAME,
         redis_settings=RedisSettings.from_dsn(settings.REDIS_URL),
         max_jobs=settings.JOB_CONCURRENCY,
-        job_timeout=settings.JOB_TIMEOUT_S,
+        job_timeout=settings.JOB_TIMEOUT_S + BACKSTOP_S,
+        # SIGTERM/SIGINT: stop taking jobs, give running ones JOB_DRAIN_S, then cancel them.
+        job_completion_wait=round(settings.JOB_DRAIN_S),
         keep_result=0,
-        max_tries=settings.JOB_MAX_TRIES,
+        max_tries=settings.JOB_MAX_TRIES + 1,
         on_startup=startup,
         on_shutdown=shutdown,
         handle_signals=handle_signals,
@@ -144,16 +185,15 @@ def build_worker(
 
 
 def main() -> None:
-    from app.generation.service import build_generation_service
+    from app.services import WorkerServices
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
-    handlers = JobHandlers()
-    # The worker has no job queue of its own to submit to, and no library store unless one
-    # is wired: `addToLibrary` jobs are refused at submit time by an API without it.
-    generation = build_generation_service(settings, jobs=None)
-    generation.register_handlers(handlers)
-    worker = build_worker(settings, handlers, on_startup=generation.start, on_shutdown=generation.stop)
+    # The same handlers as the API, built the same way (`Services.open`), so `import` jobs
+    # and `addToLibrary` run here too when the library is reachable (QDRANT_URL).
+    services = WorkerServices.open(settings)
+    log.info("job worker for kinds %s on queue %r", services.handlers.kinds, settings.JOB_QUEUE_NAME)
+    worker = build_worker(settings, services.handlers, on_startup=services.start, on_shutdown=services.stop)
     worker.run()
 
 

@@ -185,13 +185,16 @@ def scan_near_pairs(
     neighbours: int = 10,
     hnsw_ef: int | None = None,
     progress: Callable[[int], None] | None = None,
+    scope: Filter | None = None,
 ) -> tuple[list[Item], list[Pair]]:
     """Each point's `neighbours` nearest in the `image` view (same scope), pairs ≥ threshold.
+    `scope` (the caller's readable libraries, app/library/access.py) narrows both the scan
+    and the neighbours, so a report never names another tenant's private items.
 
     A group larger than `neighbours` + 1 is still found whole when its members chain
     together; raise `neighbours` for libraries with many copies of one picture."""
     _check_threshold(threshold)
-    flt = scope_filter(library)
+    flt = scope.and_(scope_filter(library)) if scope else scope_filter(library)
     items: list[Item] = []
     pairs: dict[tuple[str, str], float] = {}
     for pid, payload, vectors in iter_points(store, flt, with_vectors=["image"]):
@@ -216,13 +219,14 @@ def duplicate_report(
     neighbours: int = 10,
     hnsw_ef: int | None = None,
     progress: Callable[[int], None] | None = None,
+    scope: Filter | None = None,
 ) -> DuplicateReport:
-    """Exact groups (same content; across libraries unless `library` narrows the scan) and
-    near groups (within the scanned scope)."""
+    """Exact groups (same content; across the libraries in `scope` unless `library` narrows
+    the scan) and near groups (within the scanned scope)."""
     if not store.exists():
         return DuplicateReport(library=library, threshold=threshold, scanned=0, exact=[], near=[])
     items, pairs = scan_near_pairs(
-        store, threshold, library=library, neighbours=neighbours, hnsw_ef=hnsw_ef, progress=progress
+        store, threshold, library=library, neighbours=neighbours, hnsw_ef=hnsw_ef, progress=progress, scope=scope
     )
     return DuplicateReport(
         library=library,

@@ -4,13 +4,21 @@ Every imported file is copied into a content-addressed folder under IMAGES_ROOT
 (`imports/<library>/<sha256[:2]>/<sha256><ext>`), so it can be served like any library image
 and the same bytes are stored once; then the ingestion pipeline embeds it. Point ids come
 from content, so importing the same files again is a no-op. The job reports progress
-(done/total) and lists each failure with its reason.
+(done/total) and lists each failure with its reason; a file it copied in that ends up in
+no point (it failed, duplicated a stored image, or the job was cancelled) is removed again.
+
+A folder import never follows symbolic links (each is listed as a failure), and with
+`skipNearDuplicates` an item whose picture is within the threshold of one already in the
+library is left out and listed with the id it duplicates.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import io
+import logging
+import os
 import re
 import stat
 import zipfile
@@ -21,15 +29,23 @@ from typing import Any
 
 from app.config import Settings
 from app.embedding import Encoders
-from app.errors import ConflictError, ForbiddenError, InvalidInputError, PayloadTooLargeError, UnsupportedMediaError
+from app.errors import (
+    ClippyError,
+    ConflictError,
+    ForbiddenError,
+    InvalidInputError,
+    PayloadTooLargeError,
+    UnsupportedMediaError,
+)
 from app.ingest.pipeline import MAX_FILE_BYTES, IngestOptions, Ingestor
 from app.ingest.sources import IMAGE_SUFFIXES, Item, scan_folder
 from app.jobs import JobContext, JobHandlers, JobQueue
 from app.storage.base import VectorStore
 from app.storage.files import atomic_write
-from app.storage.schema import content_sha256
+from app.storage.schema import content_sha256, point_id
 
 JOB_KIND = "import"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,7 +58,11 @@ class ZipLimits:
 def _safe_member(name: str) -> str:
     """An archive member's path, refused if it could land outside the extraction folder."""
     path = PurePosixPath(name.replace("\\", "/"))
-    if name.startswith(("/", "\\")) or path.is_absolute() or ".." in path.parts or ":" in path.parts[0]:
+    if name.startswith(("/", "\\")) or path.is_absolute() or ".." in path.parts:
+        raise InvalidInputError(f"ZIP entry {name!r} would escape the import folder.", entry=name)
+    if not path.parts:  # "", "." or "./.": no file name to store it under
+        raise InvalidInputError(f"ZIP entry {name!r} has no file name.", entry=name)
+    if ":" in path.parts[0]:
         raise InvalidInputError(f"ZIP entry {name!r} would escape the import folder.", entry=name)
     return str(path)
 
@@ -60,6 +80,8 @@ def read_zip(data: bytes, limits: ZipLimits) -> tuple[list[tuple[str, bytes]], l
     except zipfile.BadZipFile as e:
         raise UnsupportedMediaError(f"`archive` is not a ZIP file: {e}") from e
     with archive:
+        if any(not m.filename for m in archive.infolist()):  # before is_dir(), which fails on ""
+            raise InvalidInputError("ZIP entry '' has no file name.", entry="")
         members = [m for m in archive.infolist() if not m.is_dir()]
         if len(members) > limits.max_entries:
             raise PayloadTooLargeError(
@@ -112,17 +134,29 @@ class ContentFolder:
     def __init__(self, images_root: Path, library: str) -> None:
         self.root = Path(images_root) / "imports" / check_library(library)
 
-    def save(self, data: bytes, name: str) -> Path:
+    def save(self, data: bytes, name: str) -> tuple[Path, bool]:
+        """Where `data` is kept, and whether this call wrote it (False: it was there)."""
         suffix = PurePosixPath(name).suffix.lower()
         suffix = suffix if suffix in IMAGE_SUFFIXES else ".bin"
         sha = content_sha256(data)
         path = self.root / sha[:2] / f"{sha}{suffix}"
-        if not path.exists():
-            atomic_write(path, data)
-        return path
+        if path.exists():
+            return path, False
+        atomic_write(path, data)
+        return path, True
 
-    def copy_in(self, source: Path) -> Path:
-        return self.save(source.read_bytes(), source.name)
+    def copy_in(self, source: Path) -> tuple[Path, bool]:
+        # O_NOFOLLOW: a file swapped for a link after the folder was scanned is refused.
+        fd = os.open(source, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise PayloadTooLargeError(f"larger than {MAX_FILE_BYTES} bytes", limit=MAX_FILE_BYTES)
+        return self.save(data, source.name)
+
+    @staticmethod
+    def sha256_of(path: Path) -> str:
+        return path.stem  # the layout above: <sha256><ext>
 
 
 class ImportService:
@@ -155,33 +189,73 @@ class ImportService:
         s = self.settings
         return ZipLimits(s.ZIP_MAX_ENTRIES, s.ZIP_MAX_TOTAL_BYTES, s.ZIP_MAX_RATIO)
 
-    async def _submit(self, library: str, params: dict[str, Any], key: str | None) -> Any:
+    def _near(self, skip: bool, threshold: float | None) -> float | None:
+        """The near-duplicate threshold an import applies (None: keep near duplicates)."""
+        if not skip:
+            return None
+        value = self.settings.DUPLICATE_THRESHOLD if threshold is None else threshold
+        if not 0.0 <= value <= 1.0:
+            raise InvalidInputError(
+                f"`nearDuplicateThreshold` must be between 0 and 1 but is {value}.", field="nearDuplicateThreshold"
+            )
+        return value
+
+    async def _submit(self, library: str, params: dict[str, Any], key: str | None, owner: str | None) -> Any:
         check_library(library)
         self._check_runnable()
         if key is not None and (existing := await self.jobs.find(key)):
             return existing
-        return await self.jobs.submit(JOB_KIND, {"library": library, **params}, key)
+        return await self.jobs.submit(JOB_KIND, {"library": library, **params}, key, owner=owner)
 
     async def submit_files(
-        self, library: str, files: Sequence[tuple[str, bytes]], tags: list[str], key: str | None = None
+        self,
+        library: str,
+        files: Sequence[tuple[str, bytes]],
+        tags: list[str],
+        key: str | None = None,
+        *,
+        skip_near_duplicates: bool = False,
+        near_duplicate_threshold: float | None = None,
+        owner: str | None = None,
     ) -> Any:
         """Uploaded images and ZIPs: stored now (the bytes are in hand), embedded by the job."""
         if not files:
             raise InvalidInputError("send at least one file in `files`.")
         check_library(library)
-        folder = ContentFolder(self.settings.IMAGES_ROOT, library)
-        staged: list[dict[str, Any]] = []
+        near = self._near(skip_near_duplicates, near_duplicate_threshold)
+        self._check_runnable()
+        # A retried request must not stage its files again (the first job owns them).
+        if key is not None and (existing := await self.jobs.find(key)):
+            return existing
+        # Every ZIP is read (and may be refused) before anything is written under IMAGES_ROOT.
+        members: list[tuple[str, bytes]] = []
         skipped: list[dict[str, str]] = []
         for name, data in files:
             if name.lower().endswith(".zip"):
-                members, skipped_here = await asyncio.to_thread(read_zip, data, self._limits())
+                found, skipped_here = await asyncio.to_thread(read_zip, data, self._limits())
+                members += found
                 skipped += skipped_here
-                staged += [{"path": str(folder.save(body, n)), "name": n} for n, body in members]
             else:
-                staged.append({"path": str(folder.save(data, name)), "name": name})
-        return await self._submit(library, {"files": staged, "skipped": skipped, "tags": tags}, key)
+                members.append((name, data))
+        folder = ContentFolder(self.settings.IMAGES_ROOT, library)
+        staged: list[dict[str, Any]] = []
+        for n, body in members:
+            path, new = folder.save(body, n)
+            staged.append({"path": str(path), "name": n, "new": new})
+        params = {"files": staged, "skipped": skipped, "tags": tags, "near_duplicate_threshold": near}
+        return await self._submit(library, params, key, owner)
 
-    async def submit_folder(self, library: str, folder: str, tags: list[str], key: str | None = None) -> Any:
+    async def submit_folder(
+        self,
+        library: str,
+        folder: str,
+        tags: list[str],
+        key: str | None = None,
+        *,
+        skip_near_duplicates: bool = False,
+        near_duplicate_threshold: float | None = None,
+        owner: str | None = None,
+    ) -> Any:
         path = Path(folder).expanduser().resolve()
         roots = [Path(r).resolve() for r in self.settings.IMPORT_ROOTS]
         if not any(path.is_relative_to(r) for r in roots):
@@ -191,40 +265,72 @@ class ImportService:
             )
         if not path.is_dir():
             raise InvalidInputError(f"`folder` {folder!r} is not a folder.")
-        return await self._submit(library, {"folder": str(path), "tags": tags}, key)
+        near = self._near(skip_near_duplicates, near_duplicate_threshold)
+        params = {"folder": str(path), "tags": tags, "near_duplicate_threshold": near}
+        return await self._submit(library, params, key, owner)
 
-    async def submit_urls(self, library: str, urls: list[str], tags: list[str], key: str | None = None) -> Any:
+    async def submit_urls(
+        self,
+        library: str,
+        urls: list[str],
+        tags: list[str],
+        key: str | None = None,
+        *,
+        skip_near_duplicates: bool = False,
+        near_duplicate_threshold: float | None = None,
+        owner: str | None = None,
+    ) -> Any:
         if not urls:
             raise InvalidInputError("`urls` must list at least one URL.")
         if len(urls) > self.settings.IMPORT_MAX_URLS:
             raise PayloadTooLargeError(
                 f"`urls` lists {len(urls)} URLs; the limit is {self.settings.IMPORT_MAX_URLS} (IMPORT_MAX_URLS).",
             )
-        return await self._submit(library, {"urls": urls, "tags": tags}, key)
+        near = self._near(skip_near_duplicates, near_duplicate_threshold)
+        return await self._submit(library, {"urls": urls, "tags": tags, "near_duplicate_threshold": near}, key, owner)
 
     # --- the job ------------------------------------------------------------------------------
     async def _run(self, params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+        library = str(params["library"])
+        folder = ContentFolder(self.settings.IMAGES_ROOT, library)
+        # Files this job copied in; whichever ends up in no point is removed at the end.
+        created = [Path(f["path"]) for f in params.get("files", []) if f.get("new", True)]
+        try:
+            return await self._ingest(params, ctx, library, folder, created)
+        finally:
+            removed = await asyncio.to_thread(self._remove_orphans, library, created)
+            if removed:
+                log.info("import into %s: removed %d copied-in files that got no point", library, removed)
+
+    async def _ingest(
+        self, params: dict[str, Any], ctx: JobContext, library: str, folder: ContentFolder, created: list[Path]
+    ) -> dict[str, Any]:
         from app.generation.fetch import fetch_url
 
-        library = str(params["library"])
         tags = [str(t) for t in params.get("tags", [])]
         failures: list[dict[str, str]] = list(params.get("skipped", []))
-        folder = ContentFolder(self.settings.IMAGES_ROOT, library)
-        items = [
-            Item(Path(f["path"]), list(tags), {"title": f["name"], "owned": True}) for f in params.get("files", [])
-        ]
+        items = [Item(Path(f["path"]), list(tags), {"title": f["name"]}) for f in params.get("files", [])]
         if "folder" in params:
             # Copied in, so they are served from IMAGES_ROOT like every other library image.
-            found = await asyncio.to_thread(lambda: list(scan_folder(Path(params["folder"]))))
+            refused: list[tuple[Path, str]] = []
+            found = await asyncio.to_thread(
+                lambda: list(scan_folder(Path(params["folder"]), lambda p, why: refused.append((p, why))))
+            )
+            failures += [{"path": str(p), "reason": why} for p, why in refused]
             for i in found:
                 ctx.check_cancelled()
-                if i.path.stat().st_size > MAX_FILE_BYTES:
-                    failures.append({"path": str(i.path), "reason": f"larger than {MAX_FILE_BYTES} bytes"})
+                try:
+                    saved, new = await asyncio.to_thread(folder.copy_in, i.path)
+                except ClippyError as e:
+                    failures.append({"path": str(i.path), "reason": e.message})
                     continue
-                saved = await asyncio.to_thread(folder.copy_in, i.path)
-                items.append(
-                    Item(saved, [*i.tags, *tags], {"title": i.path.name, "origin": str(i.path), "owned": True})
-                )
+                except OSError as e:
+                    why = "a symbolic link (links are not followed)" if e.errno == errno.ELOOP else e.strerror
+                    failures.append({"path": str(i.path), "reason": f"unreadable: {why or e}"})
+                    continue
+                if new:
+                    created.append(saved)
+                items.append(Item(saved, [*i.tags, *tags], {"title": i.path.name, "origin": str(i.path)}))
         urls = [str(u) for u in params.get("urls", [])]
         total = len(items) + len(urls)
         for n, url in enumerate(urls, start=1):
@@ -236,8 +342,10 @@ class ImportService:
                     timeout_s=self.settings.FETCH_TIMEOUT_S,
                     allow_private=self.settings.FETCH_ALLOW_PRIVATE,
                 )
-                saved = folder.save(data, PurePosixPath(url.split("?")[0]).name or "download")
-                items.append(Item(saved, list(tags), {"url": url, "owned": True}))
+                saved, new = folder.save(data, PurePosixPath(url.split("?")[0]).name or "download")
+                if new:
+                    created.append(saved)
+                items.append(Item(saved, list(tags), {"url": url}))
             except Exception as e:  # one bad URL never stops the import
                 failures.append({"path": url, "reason": getattr(e, "message", None) or str(e)})
             ctx.report(n, total)
@@ -249,13 +357,25 @@ class ImportService:
             done += step
             ctx.report(min(done, total), total)
 
-        opts = self.ingest_options(library=library, source="import", should_stop=lambda: ctx.cancelled)
+        near = params.get("near_duplicate_threshold")
+        opts = self.ingest_options(
+            library=library,
+            source="import",
+            should_stop=lambda: ctx.cancelled,
+            owned=True,  # every item is a copy this service made under IMAGES_ROOT
+            skip_near_duplicates=near is not None,
+            **({"near_duplicate_threshold": float(near)} if near is not None else {}),
+        )
         report = await asyncio.to_thread(Ingestor(self.encoders, self.store, opts).run, items, progress)
         ctx.check_cancelled()
         # Name failures as the caller knows them (upload name, URL, source file), never by
         # where this server stores them.
         known_as = {str(i.path): i.extra.get("url") or i.extra.get("origin") or i.extra.get("title") for i in items}
-        failures += [{"path": known_as.get(f.path) or Path(f.path).name, "reason": f.reason} for f in report.failures]
+
+        def shown(path: str) -> str:
+            return str(known_as.get(path) or Path(path).name)
+
+        failures += [{"path": shown(f.path), "reason": f.reason} for f in report.failures]
         return {
             "library": library,
             "total": total,
@@ -263,4 +383,26 @@ class ImportService:
             "skipped": report.skipped,
             "failed": failures,
             "ids": report.ids,
+            "nearDuplicates": [
+                {"path": shown(d.path), "duplicateOf": d.duplicate_of, "score": d.score} for d in report.near_duplicates
+            ],
         }
+
+    def _remove_orphans(self, library: str, created: list[Path]) -> int:
+        """Delete the files of `created` that no point of `library` refers to. A point's id is
+        its content in its library, so one retrieve answers for all of them."""
+        if not created:
+            return 0
+        root = Path(self.settings.IMAGES_ROOT)
+        ids = sorted({point_id(ContentFolder.sha256_of(p), library) for p in created})
+        referenced: set[Path] = set()
+        if self.store.exists():
+            for point in self.store.retrieve(ids):
+                if stored := point.payload.get("path"):
+                    referenced.add((root / str(stored)).resolve())
+        removed = 0
+        for path in created:
+            if path.resolve() not in referenced and path.is_file():
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed

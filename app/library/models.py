@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from app.search.models import CamelModel
@@ -55,3 +57,35 @@ class DuplicateReport(CamelModel):
     scanned: int
     exact: list[DuplicateGroup]
     near: list[DuplicateGroup]
+
+
+class CreateLibrary(CamelModel):
+    """POST /libraries. `owner` is for operator keys creating a library for a tenant; an
+    owner key's libraries are always its own."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    visibility: Literal["private", "public"] = Field(
+        default="private", description="`public`: every key may read it; only its owner writes it."
+    )
+    owner: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class LibraryView(CamelModel):
+    name: str
+    owner: str | None = Field(description="The user or team that owns it; null: the operators'.")
+    visibility: Literal["private", "public"]
+    default: bool = Field(description="The default library (DEFAULT_LIBRARY): always there, public-read.")
+    writable: bool = Field(description="Whether the calling key may import into it and delete from it.")
+    images: int
+    created_at: str | None = None
+
+
+class LibraryList(CamelModel):
+    libraries: list[LibraryView]
+
+
+class DeletedLibrary(CamelModel):
+    name: str
+    images_removed: int
+    thumbnails_removed: int
+    files_removed: int

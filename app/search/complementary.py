@@ -135,12 +135,12 @@ class ComplementarySearcher:
         """Each sub-query's vectors per view: one batched forward per text tower."""
         texts = [s.text for s in subs]
         out: list[dict[str, Vector]] = [{} for _ in subs]
-        clip_rows = self.encoders.clip.encode_texts(texts) if "image" in views else None
+        clip_rows = self.encoders.image_text.encode_texts(texts) if "image" in views else None
         if clip_rows is not None:
             for row, vec in zip(out, clip_rows, strict=True):
                 row["image"] = vec.tolist()
         if "text" in views:
-            same = self.encoders.text is self.encoders.clip  # TEXT_MODEL=clip: one forward serves both
+            same = self.encoders.text is self.encoders.image_text  # TEXT_MODEL=clip, no adapter: one forward
             text_rows = clip_rows if same and clip_rows is not None else self.encoders.text.encode_texts(texts)
             for row, vec in zip(out, text_rows, strict=True):
                 row["text"] = vec.tolist()
@@ -198,7 +198,8 @@ class ComplementarySearcher:
 
     # --- the request -----------------------------------------------------------------------
 
-    def search(self, q: ComplementaryQuery) -> ComplementaryResult:
+    def search(self, q: ComplementaryQuery, scope: Filter | None = None) -> ComplementaryResult:
+        """`scope`: the libraries the caller may read (app/library/access.py); None: all."""
         if self.unusable is not None:
             raise self.unusable
         started = time.perf_counter()
@@ -207,7 +208,7 @@ class ComplementarySearcher:
             weights = normalize_weights({"image": q.w_img, "text": q.w_txt, "tags": q.w_tags})
         except ValueError as e:
             raise InvalidInputError(f"`wImg`/`wTxt`/`wTags`: {e}.") from e
-        flt = to_store_filter(q.filter)
+        flt = to_store_filter(q.filter).and_(scope)
         scored, encoded = self.score(subs, weights, flt, q.limit)
         searched = time.perf_counter()
 

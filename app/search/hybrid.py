@@ -1,10 +1,11 @@
 """The hybrid query: each input encoded once, one fused Qdrant query, exact re-rank.
 
 Inputs reach views like this (README, "How a query is routed"):
-  queryText    → `image` (CLIP text tower, cross-modal), `text` (text-view encoder), `tags` (sparse terms)
-  negativeText → pushed away from in `image` and `text`
-  sketch       → normalised like an edge map → `edge`
-  image        → `image`, and its edge map → `edge`
+  queryText    → `image` (CLIP text tower, cross-modal; then ADAPTER's text head if set), `text` (text-view
+                 encoder), `tags` (sparse terms)
+  negativeText → pushed away from in `image` and `text`, where they have a positive input too
+  sketch       → normalised like an edge map → `edge` (image tower) and `shape` (its HOG, no model)
+  image        → `image`, and its edge map → `edge` and `shape`
   positiveIds / negativeIds → their stored vectors join the positives / negatives of every dense view
 """
 
@@ -19,6 +20,7 @@ from PIL import Image
 
 from app.config import Settings
 from app.embedding import Encoders, TextEncoder, edge_map, normalize_sketch
+from app.embedding.shape import hog_descriptor
 from app.embedding.tags import query_vector
 from app.errors import ClippyError, InvalidInputError, NotFoundError
 from app.search.cursor import Cursor
@@ -70,19 +72,25 @@ class HybridSearcher:
         searched; image-tower inputs share one forward."""
         enc = EncodedQuery()
         pictures: list[tuple[str, Image.Image]] = []
-        if inputs.sketch is not None and "edge" in views:
-            pictures.append(("edge", normalize_sketch(inputs.sketch)))
+        drawings: list[Image.Image] = []  # the line drawings both `edge` and `shape` see
+        if inputs.sketch is not None and ("edge" in views or "shape" in views):
+            drawings.append(normalize_sketch(inputs.sketch))
         if inputs.image is not None:
             if "image" in views:
                 pictures.append(("image", inputs.image))
+            if "edge" in views or "shape" in views:
+                drawings.append(edge_map(inputs.image))
+        for drawing in drawings:
             if "edge" in views:
-                pictures.append(("edge", edge_map(inputs.image)))
+                pictures.append(("edge", drawing))
+            if "shape" in views:
+                enc.positives["shape"].append(hog_descriptor(drawing))
         if pictures:
             vecs = self.encoders.clip.encode_images([p for _, p in pictures])
             for (view, _), vec in zip(pictures, vecs, strict=True):
-                enc.positives[view].append(vec)
+                enc.positives[view].append(self.encoders.adapt(view, vec))
         texts = [t for t in (inputs.text, inputs.negative_text) if t]
-        towers: dict[str, TextEncoder] = {"image": self.encoders.clip, "text": self.encoders.text}
+        towers: dict[str, TextEncoder] = {"image": self.encoders.image_text, "text": self.encoders.text}
         rows_of: dict[int, np.ndarray] = {}  # with TEXT_MODEL=clip both views share one forward
         for view, tower in towers.items():
             if not texts or view not in views:
@@ -97,11 +105,19 @@ class HybridSearcher:
             enc.sparse = query_vector(inputs.text)
         return enc
 
-    def _add_examples(self, enc: EncodedQuery, positive: list[str], negative: list[str]) -> None:
+    def _add_examples(
+        self, enc: EncodedQuery, positive: list[str], negative: list[str], scope: Filter | None = None
+    ) -> None:
         wanted = list(dict.fromkeys(positive + negative))
         if not wanted:
             return
-        found = {p.id: p for p in self.store.retrieve(wanted, with_vectors=list(DENSE_VIEWS))}
+        if scope:  # only examples the caller may read: one outside `scope` is missing like an unknown id
+            points, _ = self.store.scroll(
+                Filter(must=(HasId(tuple(wanted)),)).and_(scope), limit=len(wanted), with_vectors=list(DENSE_VIEWS)
+            )
+        else:
+            points = self.store.retrieve(wanted, with_vectors=list(DENSE_VIEWS))
+        found = {p.id: p for p in points}
         missing = [i for i in wanted if i not in found]
         if missing:
             raise NotFoundError(f"`positiveIds`/`negativeIds`: no library items with ids {missing}.", ids=missing)
@@ -110,16 +126,24 @@ class HybridSearcher:
                 for view, vec in found[pid].vectors.items():
                     target[view].append(vec)
 
-    def search(self, q: HybridQuery, inputs: QueryInputs) -> SearchResult:
+    def search(self, q: HybridQuery, inputs: QueryInputs, scope: Filter | None = None) -> SearchResult:
+        """`scope` restricts everything the query touches (hits and example ids) to the
+        libraries the caller may read (app/library/access.py); None: no restriction."""
         if self.unusable is not None:
             raise self.unusable
         started = time.perf_counter()
+        # Paging is checked before anything is encoded: a refused page costs nothing.
+        cursor = Cursor.decode(q.cursor) if q.cursor else None
+        consumed = cursor.consumed if cursor else q.offset
+        self._check_depth(q.limit, consumed, "cursor" if cursor else "offset")
         try:
-            weights_in = normalize_weights({"image": q.w_img, "edge": q.w_edge, "text": q.w_txt, "tags": q.w_tags})
+            weights_in = normalize_weights(
+                {"image": q.w_img, "edge": q.w_edge, "text": q.w_txt, "shape": q.w_shape, "tags": q.w_tags}
+            )
         except ValueError as e:
-            raise InvalidInputError(f"`wImg`/`wEdge`/`wTxt`/`wTags`: {e}.") from e
+            raise InvalidInputError(f"`wImg`/`wEdge`/`wTxt`/`wShape`/`wTags`: {e}.") from e
         enc = self.encode(inputs, weights_in.keys())
-        self._add_examples(enc, q.positive_ids, q.negative_ids)
+        self._add_examples(enc, q.positive_ids, q.negative_ids, scope)
         vectors = enc.vectors()
         active = [v for v in weights_in if v in vectors]
         if not active:
@@ -132,10 +156,8 @@ class HybridSearcher:
         weights = normalize_weights({v: weights_in[v] for v in active})
         encoded = time.perf_counter()
 
-        cursor = Cursor.decode(q.cursor) if q.cursor else None
-        consumed = cursor.consumed if cursor else q.offset
         pool = max(self.settings.MIN_POOL, self.settings.CANDIDATE_FACTOR * (consumed + q.limit))
-        flt = to_store_filter(q.filter)
+        flt = to_store_filter(q.filter).and_(scope)
         examples = tuple(dict.fromkeys(q.positive_ids + q.negative_ids))
         if examples:
             flt = flt.and_(Filter(must_not=(HasId(examples),)))
@@ -150,7 +172,7 @@ class HybridSearcher:
         searched = time.perf_counter()
 
         ids = [c.id for c in candidates]
-        per_view = self._view_scores(candidates, vectors, active, pool)
+        per_view = self._view_scores(candidates, vectors, active)
         totals = weighted_total(per_view, weights) if q.rerank else np.array([c.score for c in candidates])
         order = [i for i in rank(ids, totals) if q.score_threshold is None or totals[i] >= q.score_threshold]
         if cursor:
@@ -179,18 +201,38 @@ class HybridSearcher:
             model={"name": self.encoders.clip.name, "pretrained": self.encoders.clip.pretrained},
         )
 
+    def _check_depth(self, limit: int, consumed: int, via: str) -> None:
+        """The pool and `hnsw_ef` grow with the page's depth: bound it (MAX_LIMIT, MAX_DEPTH)."""
+        if limit > self.settings.MAX_LIMIT:
+            raise InvalidInputError(
+                f"`limit` is at most {self.settings.MAX_LIMIT} (MAX_LIMIT), got {limit}.",
+                field="limit",
+                limit=self.settings.MAX_LIMIT,
+            )
+        if consumed + limit > self.settings.MAX_DEPTH:
+            raise InvalidInputError(
+                f"`{via}`: pages reach at most {self.settings.MAX_DEPTH} hits deep (MAX_DEPTH), but this "
+                f"one would end at {consumed + limit}; narrow the query with `filter` instead.",
+                field=via,
+                limit=self.settings.MAX_DEPTH,
+            )
+
     def _view_scores(
-        self, candidates: list[ScoredPoint], vectors: dict[str, Vector], active: list[str], pool: int
+        self, candidates: list[ScoredPoint], vectors: dict[str, Vector], active: list[str]
     ) -> dict[str, ViewScores]:
+        """Per-view raw and calibrated scores. The bounds come from each view's top MIN_POOL
+        scores, which every page's pool (≥ MIN_POOL per view) contains: an item scores the
+        same on every page, so cursors and offsets compare like with like."""
+        depth = self.settings.MIN_POOL
         out: dict[str, ViewScores] = {}
         for view in active:
             query = vectors[view]
             if isinstance(query, Sparse):
                 raw = self._sparse_scores(query, candidates)
-                out[view] = calibrate_view(raw, pool, matched=raw > 0)
+                out[view] = calibrate_view(raw, depth, matched=raw > 0)
             else:
                 raw = dense_scores(np.asarray(query, dtype=np.float32), [c.vectors.get(view) for c in candidates])
-                out[view] = calibrate_view(raw, pool)
+                out[view] = calibrate_view(raw, depth)
         return out
 
     def _sparse_scores(self, query: Sparse, candidates: list[ScoredPoint]) -> np.ndarray:

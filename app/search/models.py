@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
+
+# A 32x32 circle: the sketch example is a real drawing, so /docs' "Try it out" runs it.
+_EXAMPLE_SKETCH = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAACAAAAAgAQAAAABbAUdZAAAAXElEQVR42nXOsQ1AQABG4Xe/AeiUDKF3mxnBCFa5A"
+    "cwgEg29guTitwDNK7+8YED85q4Q+4nYFsRcg/tnkCGJGNADK9mevgDy4EaCViSjABGPl0V3gNfC+Cod/jZev4MhL7xOGgsAAAAASUVORK5CYII="
+)
 
 
 class CamelModel(BaseModel):
@@ -18,8 +25,8 @@ class SearchFilter(CamelModel):
     tags_none: list[str] = Field(default_factory=list, description="None of these tags.")
     match: dict[str, str | int | bool | list[str | int | bool]] = Field(
         default_factory=dict,
-        description="Indexed keyword/integer payload fields → a value or any of a list "
-        "(fields: source, sha256, library, width, height).",
+        description="Indexed payload fields → a value or any of a list, of the field's type: "
+        "strings for the keyword fields source, sha256, library; integers for width, height.",
     )
     range: dict[str, dict[str, float]] = Field(
         default_factory=dict,
@@ -37,7 +44,7 @@ class HybridQuery(CamelModel):
         json_schema_extra={
             "examples": [
                 {"queryText": "a red circle", "wImg": 1, "wEdge": 0, "wTxt": 1, "wTags": 0.5, "limit": 12},
-                {"sketch": "data:image/png;base64,iVBORw0KGgo...", "wEdge": 1, "wImg": 0, "wTxt": 0, "wTags": 0},
+                {"sketch": _EXAMPLE_SKETCH, "wEdge": 1, "wShape": 1, "wImg": 0, "wTxt": 0, "wTags": 0, "limit": 12},
             ]
         },
     )
@@ -48,16 +55,28 @@ class HybridQuery(CamelModel):
     negative_text: str | None = Field(
         default=None, max_length=1000, description="Pushes the image and text views away."
     )
-    sketch: str | None = Field(default=None, description="Data URL of a drawing; normalised, then the `edge` view.")
+    sketch: str | None = Field(
+        default=None, description="Data URL of a drawing; normalised, then the `edge` and `shape` views."
+    )
     image: str | None = Field(
-        default=None, description="Data URL of an example picture; `image` view, its edge map `edge`."
+        default=None, description="Data URL of an example picture; `image` view, its edge map `edge` and `shape`."
     )
     w_img: float = Field(default=1.0, ge=0, le=100, description="Weight of the `image` view.")
     w_edge: float = Field(default=1.0, ge=0, le=100, description="Weight of the `edge` view.")
     w_txt: float = Field(default=1.0, ge=0, le=100, description="Weight of the `text` view.")
+    # 0 by default: existing callers keep their answers, and HOG of edge maps helps on aligned
+    # line art (clip art, icons) but only adds noise on photos — a library opts in per request.
+    w_shape: float = Field(
+        default=0.0,
+        ge=0,
+        le=100,
+        description="Weight of the weight-free `shape` view (HOG of the line drawing; fed by sketch and image).",
+    )
     w_tags: float = Field(default=0.5, ge=0, le=100, description="Weight of the sparse `tags` view.")
-    limit: int = Field(default=24, ge=1, le=200)
-    offset: int = Field(default=0, ge=0, le=10_000)
+    limit: int = Field(default=24, ge=1, le=1000, description="Hits per page; at most MAX_LIMIT (default 200).")
+    offset: int = Field(
+        default=0, ge=0, le=100_000, description="Hits to skip; offset + limit at most MAX_DEPTH (default 2000)."
+    )
     cursor: str | None = Field(default=None, max_length=512, description="`nextCursor` of the previous page.")
     filter: SearchFilter | None = None
     score_threshold: float | None = Field(default=None, ge=0, le=1)
@@ -69,6 +88,19 @@ class HybridQuery(CamelModel):
     @classmethod
     def _strip(cls, v: str | None) -> str | None:
         return v.strip() or None if v is not None else None
+
+    @field_validator("positive_ids", "negative_ids")
+    @classmethod
+    def _uuids(cls, ids: list[str]) -> list[str]:
+        # Point ids are UUIDs; the embedded engine raises on anything else, so refuse it
+        # here (422 naming the value) and compare in the canonical form the store returns.
+        out = []
+        for value in ids:
+            try:
+                out.append(str(uuid.UUID(value)))
+            except ValueError:
+                raise ValueError(f"{value!r} is not a library item id (a UUID such as `hits[].id`)") from None
+        return out
 
 
 class ViewScore(CamelModel):

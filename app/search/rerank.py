@@ -32,7 +32,8 @@ def dense_scores(query: np.ndarray, vectors: Sequence[np.ndarray | None]) -> np.
 
 
 def calibrate_view(raw: np.ndarray, pool: int, matched: np.ndarray | None = None) -> ViewScores:
-    """Bounds from the view's own top-`pool` scores: the list its prefetch returned.
+    """Bounds from the view's own top-`pool` scores. The search passes MIN_POOL, a depth
+    every page's prefetch reaches, so the bounds (and every score) are the same on each page.
 
     `matched` marks the candidates the view can return at all (default: those with a
     vector). A sparse view returns only points sharing a term, so its non-matches neither

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from app.storage.schema import CollectionSchema, check_space
+from app.storage.schema import CollectionSchema, check_space, missing_vectors_error
 from app.storage.types import Filter, PointRecord, ScoredPoint, StoredPoint, ViewQuery
+
+log = logging.getLogger(__name__)
 
 
 class VectorStore(ABC):
@@ -36,14 +39,41 @@ class VectorStore(ABC):
     @abstractmethod
     def vector_sizes(self) -> dict[str, int]: ...
 
+    @abstractmethod
+    def add_dense_vector(self, name: str, size: int) -> None:
+        """Add an empty cosine named vector to the existing collection (no point has it yet)."""
+
     def ensure(self, schema: CollectionSchema, *, writing: bool) -> None:
-        """Create the collection, or check that it holds this embedding space."""
+        """Create the collection, or check that it holds this embedding space.
+
+        A collection made before a dense view existed (`shape`) gets that named vector added
+        here, empty: its points lack it until `clippy backfill --which shape` fills them, and
+        until then a search in that view simply does not find them."""
         if not self.exists():
             self.create(schema)
             return
         stored = self.space()
-        if stored is not None:
-            check_space(self.collection, stored, schema.space, writing=writing)
+        if stored is None:
+            return
+        check_space(self.collection, stored, schema.space, writing=writing)
+        have = self.vector_sizes()
+        missing = {name: size for name, size in schema.dense_sizes.items() if name not in have}
+        if not missing:
+            return
+        try:
+            for name, size in missing.items():
+                self.add_dense_vector(name, size)
+        except Exception as e:  # e.g. a server without the API: say what to do instead
+            raise missing_vectors_error(self.collection, sorted(missing), e) from e
+        log.warning(
+            "collection %r: added the named vector(s) %s; fill them with `clippy backfill --which %s`",
+            self.collection,
+            sorted(missing),
+            ",".join(sorted(missing)),
+        )
+        added = {k: schema.space[k] for k in missing if k in schema.space}  # their descriptor records
+        if added:
+            self.set_space({**stored, **added})
 
     @abstractmethod
     def optimize(self) -> None:

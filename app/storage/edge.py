@@ -170,6 +170,11 @@ class EdgeStore(VectorStore):
         sizes = self._read_meta().get("sizes", {})
         return {str(k): int(v) for k, v in sizes.items()}
 
+    def add_dense_vector(self, name: str, size: int) -> None:
+        self.shard.update(qe.UpdateOperation.create_dense_vector(name, size, qe.Distance.Cosine))
+        meta = self._read_meta()
+        self._write_meta({**meta, "sizes": {**meta.get("sizes", {}), name: size}})
+
     def optimize(self) -> None:
         self.shard.optimize()
 

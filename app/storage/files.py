@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 from app.errors import ForbiddenError, NotFoundError
@@ -30,7 +31,14 @@ def safe_join(root: Path, relative: str) -> Path:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temp file beside `path`, then rename over it: readers see the old file or
+    the new one, never half of one. The temp name is unique per call (not per process), so
+    two threads writing the same thumbnail cannot truncate each other's temp file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

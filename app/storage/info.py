@@ -22,4 +22,5 @@ def collection_info(store: VectorStore) -> dict[str, Any]:
         "textModel": space.get("text_model"),
         "textTemplate": space.get("text_template"),
         "edgeVersion": (space.get("edge") or {}).get("version"),
+        "shapeVersion": (space.get("shape") or {}).get("version"),
     }

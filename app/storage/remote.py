@@ -133,6 +133,14 @@ class RemoteStore(VectorStore):
         assert isinstance(vectors, dict)
         return {name: int(p.size) for name, p in vectors.items()}
 
+    def add_dense_vector(self, name: str, size: int) -> None:
+        self.client.create_vector_name(
+            self.collection,
+            name,
+            models.DenseVectorNameConfig(dense=models.DenseVectorConfig(size=size, distance=models.Distance.COSINE)),
+            wait=True,
+        )
+
     def optimize(self) -> None:
         # A server indexes in the background by itself; nothing to trigger from here.
         return None

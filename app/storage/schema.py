@@ -38,26 +38,42 @@ class CollectionSchema:
 
     image_dim: int
     text_dim: int
-    space: dict[str, Any]  # Encoders.space(): model, pretrained, text model, edge params
+    space: dict[str, Any]  # Encoders.space(): model, pretrained, text model, edge and shape params
+
+    @property
+    def shape_dim(self) -> int | None:
+        """The `shape` view's size, from the descriptor record in the space (None: no such view)."""
+        dim = (self.space.get("shape") or {}).get("dim")
+        return int(dim) if dim else None
 
     @property
     def dense_sizes(self) -> dict[str, int]:
-        return {"image": self.image_dim, "edge": self.image_dim, "text": self.text_dim}
+        sizes = {"image": self.image_dim, "edge": self.image_dim, "text": self.text_dim}
+        if self.shape_dim:
+            sizes["shape"] = self.shape_dim
+        return sizes
 
 
 # What must match for a writer or reader to use an existing collection.
-_SPACE_KEYS = ("model", "pretrained", "image_dim", "text_model", "text_dim")
+_SPACE_KEYS = ("model", "pretrained", "image_dim", "text_model", "text_dim", "adapter")
 
 
 def check_space(collection: str, stored: dict[str, Any], running: dict[str, Any], *, writing: bool) -> None:
-    """Refuse to mix embedding spaces. The edge version only blocks writers: readers of an
-    older edge version still get meaningful (if slightly different) edge matches."""
+    """Refuse to mix embedding spaces. The edge and shape versions only block writers: readers
+    of an older version still get meaningful (if slightly different) matches. A shape
+    descriptor of another size blocks everyone: its vectors cannot be compared at all."""
     diffs = {k: (stored.get(k), running.get(k)) for k in _SPACE_KEYS if stored.get(k) != running.get(k)}
     if diffs:
         said = ", ".join(f"{k}: collection has {a!r}, running {b!r}" for k, (a, b) in diffs.items())
+        # An adapter (setting ADAPTER) changes the stored `image` vectors: its own remedy.
+        fix = (
+            "Set ADAPTER to the collection's (unset: none), or re-ingest the library into a new "
+            "COLLECTION with this ADAPTER (the embedding cache keeps the raw vectors: no image is re-encoded)."
+            if "adapter" in diffs
+            else "Set MODEL_NAME/PRETRAINED/TEXT_MODEL to match it, or use another COLLECTION."
+        )
         raise ModelMismatchError(
-            f"Collection {collection!r} was built with another embedding space ({said}). Set "
-            f"MODEL_NAME/PRETRAINED/TEXT_MODEL to match it, or use another COLLECTION.",
+            f"Collection {collection!r} was built with another embedding space ({said}). {fix}",
             collection=collection,
             differences={k: {"collection": a, "running": b} for k, (a, b) in diffs.items()},
         )
@@ -69,3 +85,36 @@ def check_space(collection: str, stored: dict[str, Any], running: dict[str, Any]
             f"makes {running_edge!r}. Run `clippy backfill --which edge` to recompute them.",
             collection=collection,
         )
+    stored_shape, running_shape = stored.get("shape") or {}, running.get("shape") or {}
+    if not running_shape:
+        return
+    if not stored_shape:
+        return  # made before the view existed: ensure() adds the vector and records it
+    if stored_shape.get("dim") != running_shape.get("dim"):
+        raise ModelMismatchError(
+            f"Collection {collection!r} holds `shape` descriptors of {stored_shape.get('dim')} dims "
+            f"(version {stored_shape.get('version')!r}), this code makes {running_shape.get('dim')} "
+            f"(version {running_shape.get('version')!r}). A vector's size cannot change in place: "
+            f"re-ingest into a new COLLECTION (EMBED_CACHE_PATH keeps the model's vectors, so it is cheap).",
+            collection=collection,
+        )
+    if writing and stored_shape.get("version") != running_shape.get("version"):
+        raise ModelMismatchError(
+            f"Collection {collection!r} holds `shape` descriptors of version {stored_shape.get('version')!r}, "
+            f"this code makes {running_shape.get('version')!r}. Run `clippy backfill --which shape` "
+            f"to recompute them.",
+            collection=collection,
+        )
+
+
+def missing_vectors_error(collection: str, views: list[str], cause: Exception) -> ModelMismatchError:
+    """A collection made before a named vector existed, on a Qdrant that cannot add one
+    (servers before the `PUT /collections/{name}/vectors/{vector}` API)."""
+    return ModelMismatchError(
+        f"Collection {collection!r} has no {', '.join(f'`{v}`' for v in views)} vector (it was built "
+        f"before that view existed) and adding it failed: {cause}. Upgrade the Qdrant server, or "
+        f"re-ingest the library into a new COLLECTION (with EMBED_CACHE_PATH set, files seen before "
+        f"skip the model, so it is cheap).",
+        collection=collection,
+        missing=views,
+    )

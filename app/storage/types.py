@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-DENSE_VIEWS = ("image", "edge", "text")
+# `shape` is the weight-free HOG of the `edge` view's line drawing (app/embedding/shape.py).
+DENSE_VIEWS = ("image", "edge", "text", "shape")
 SPARSE_VIEWS = ("tags",)
 ALL_VIEWS = DENSE_VIEWS + SPARSE_VIEWS
 

@@ -55,6 +55,7 @@ export function App() {
   const active: Record<WeightKey, boolean> = {
     wImg: hasExamples || hasText || exampleImage !== null,
     wEdge: hasExamples || sketch !== null || exampleImage !== null,
+    wShape: hasExamples || sketch !== null || exampleImage !== null,
     wTxt: hasExamples || hasText,
     wTags: hasExamples || hasText,
   };

@@ -101,7 +101,7 @@ def test_info_reports_collection_model_and_sizes(client: TestClient) -> None:
     info = client.get("/info").json()
     assert info["points"] == 30
     assert info["model"] == "clippy-tiny" and info["pretrained"] == "random" and info["randomWeights"] is True
-    assert info["vectors"] == {"image": 32, "edge": 32, "text": 32}
+    assert info["vectors"] == {"image": 32, "edge": 32, "text": 32, "shape": 576}
     assert info["sparse"] == ["tags"] and info["edgeVersion"]
     assert info["usable"] is True
 

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from app.api.app import create_app
+from app.embedding import Encoders
 from app.search.calibration import calibrate, calibration_bounds
+from app.search.cursor import Cursor
 from app.search.hybrid import QueryInputs
+from app.search.models import HybridQuery
+from app.services import Services
 from tests.api.conftest import data_url, png_bytes
 from tests.conftest import shape_image
 
@@ -106,6 +113,48 @@ def test_pages_do_not_overlap_and_are_stable(client: TestClient) -> None:
     assert [h["id"] for h in by_offset["hits"]] == seen[7:14]
 
 
+@pytest.fixture(scope="module")
+def deep(library: dict[str, Any], encoders: Encoders) -> Iterator[TestClient]:
+    """The 30-image library with a pool smaller than it: MIN_POOL 8, CANDIDATE_FACTOR 2."""
+    settings = library["settings"].model_copy(update={"MIN_POOL": 8, "CANDIDATE_FACTOR": 2})
+    services = Services.open(settings, encoders=encoders, store=library["store"])
+    with TestClient(create_app(settings, services)) as c:
+        yield c
+
+
+DEEP_QUERIES = [
+    {"queryText": "round thing", "wImg": 1, "wEdge": 0, "wTxt": 1, "wTags": 1},
+    {"queryText": "box", "sketch": data_url(shape_image(1, 5)), "wImg": 1, "wEdge": 1, "wTxt": 0.5, "wTags": 0},
+]
+
+
+@pytest.mark.parametrize("query", DEEP_QUERIES)
+def test_pages_over_a_library_bigger_than_the_pool_score_alike_and_add_up(
+    deep: TestClient, query: dict[str, Any]
+) -> None:
+    # One request deep enough to see the whole library: the reference ranking.
+    full = _search(deep, **query, limit=30)
+    assert full["candidates"] == 30
+    want = [(h["id"], h["score"]) for h in full["hits"]]
+    by_cursor: list[tuple[str, float]] = []
+    page = _search(deep, **query, limit=5)
+    assert page["candidates"] < 30, "the first page's pool does not cover the library"
+    while True:
+        by_cursor += [(h["id"], h["score"]) for h in page["hits"]]
+        if not page["nextCursor"]:
+            break
+        page = _search(deep, **query, limit=5, cursor=page["nextCursor"])
+    by_offset = [
+        (h["id"], h["score"]) for o in range(0, 30, 5) for h in _search(deep, **query, limit=5, offset=o)["hits"]
+    ]
+    for pages in (by_cursor, by_offset):
+        ids = [i for i, _ in pages]
+        assert len(ids) == len(set(ids)), "pages overlap"
+        # Same items, same order, and every item scored the same on its page as in the big request.
+        assert ids == [i for i, _ in want]
+        assert [s for _, s in pages] == [s for _, s in want]
+
+
 def test_exact_rerank_equals_numpy_brute_force(client: TestClient, library: dict[str, Any]) -> None:
     searcher = client.app.state.services.searcher  # type: ignore[attr-defined]
     text = "triangle pointy"
@@ -167,6 +216,17 @@ def test_score_threshold_drops_weak_hits(client: TestClient) -> None:
         ({"queryText": "x", "filter": {"tagz": ["a"]}}, 422, "tagz"),
         ({"queryText": "x", "positiveIds": ["00000000-0000-0000-0000-000000000001"]}, 404, "no library items"),
         ({"queryText": "x", "cursor": "garbage"}, 422, "cursor"),
+        ({"queryText": "x", "positiveIds": ["not-a-uuid"]}, 422, "'not-a-uuid' is not a library item id"),
+        ({"queryText": "x", "negativeIds": ["1; DROP"]}, 422, "negativeIds"),
+        ({"queryText": "x", "filter": {"match": {"source": ["a", 1]}}}, 422, "keyword field"),
+        ({"queryText": "x", "filter": {"match": {"width": [True, False]}}}, 422, "integer field"),
+        ({"queryText": "x", "filter": {"match": {"width": "96"}}}, 422, "integer field"),
+        ({"queryText": "x", "filter": {"match": {"width": 2**70}}}, 422, "64-bit"),
+        ({"queryText": "x", "filter": {"match": {"library": True}}}, 422, "keyword field"),
+        ({"queryText": "x", "limit": 500}, 422, "MAX_LIMIT"),
+        ({"queryText": "x", "offset": 1990, "limit": 24}, 422, "MAX_DEPTH"),
+        ({"queryText": "x", "cursor": Cursor(0.5, "a", 10**12).encode()}, 422, "MAX_DEPTH"),
+        ({"queryText": "x", "cursor": Cursor(0.5, "a", -5).encode()}, 422, "cursor"),
         ({"queryText": "x", "unknownField": 1}, 422, "unknownField"),
     ],
 )
@@ -193,3 +253,62 @@ def test_oversized_upload_is_413(client: TestClient) -> None:
         "/search/hybrid", files={"sketch": ("s.png", b"\x89PNG" + b"0" * limit, "image/png")}, data={"wEdge": "1"}
     )
     assert r.status_code == 413
+
+
+def test_ids_are_compared_in_their_canonical_form(client: TestClient, library: dict[str, Any]) -> None:
+    liked = library["ids"][4]
+    lower = _search(client, positiveIds=[liked], wImg=1, wEdge=1, wTxt=0, wTags=0, limit=5)
+    upper = _search(client, positiveIds=[liked.upper()], wImg=1, wEdge=1, wTxt=0, wTags=0, limit=5)
+    assert [h["id"] for h in upper["hits"]] == [h["id"] for h in lower["hits"]]
+    assert liked not in [h["id"] for h in upper["hits"]], "the example is still excluded"
+
+
+def test_an_empty_multipart_field_counts_as_not_sent(client: TestClient) -> None:
+    sketch = ("s.png", png_bytes(shape_image(0, 3)), "image/png")
+    r = client.post(
+        "/search/hybrid",
+        files={"sketch": sketch},
+        data={"queryText": "", "negativeText": " ", "cursor": "", "wImg": "0", "wEdge": "1", "wTxt": "0", "wTags": ""},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["weights"] == {"edge": 1.0}
+    # Without any other input the empty text is simply no input, not malformed JSON.
+    r = client.post("/search/hybrid", files={"sketch": ("", b"", "application/octet-stream")}, data={"queryText": ""})
+    assert r.status_code == 422, r.text
+    assert "Nothing to search with" in r.json()["error"]["message"]
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def test_every_ref_in_the_openapi_schema_resolves(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    refs = set(_refs(schema))
+    assert "#/components/schemas/HybridQuery" in refs
+    for ref in refs:
+        node = schema
+        for part in ref.removeprefix("#/").split("/"):
+            assert part in node, f"{ref} does not resolve"
+            node = node[part]
+    body = schema["paths"]["/search/hybrid"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    component = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
+    assert {"queryText", "positiveIds", "filter"} <= set(component["properties"])
+    # Its examples are real requests: each validates and is answered.
+    assert len(component["examples"]) >= 2
+    for example in component["examples"]:
+        HybridQuery.model_validate(example)
+        assert client.post("/search/hybrid", json=example).status_code == 200
+
+
+def test_the_sketch_example_is_a_real_drawing() -> None:
+    example = HybridQuery.model_json_schema()["examples"][1]["sketch"]
+    assert base64.b64decode(example.split(",", 1)[1]).startswith(b"\x89PNG")

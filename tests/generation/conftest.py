@@ -1,11 +1,15 @@
 """Generation fixtures: a tiny random-weight SDXL + IP-Adapter built once per session
 (scripts/make_tiny_sdxl.py), a warm provider on it, and a small app with the generation and
-job routers over an in-process queue. No network, no downloaded weights."""
+job routers over an in-process queue, or over arq on a real redis-server with an arq worker
+in the same process (`backend_client`). No network, no downloaded weights."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import io
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -30,8 +34,11 @@ from app.generation.service import (
     ResolveLibraryImage,
     build_generation_and_jobs,
 )
-from app.jobs import JobQueue
+from app.jobs import JobHandlers, JobQueue
 from scripts.make_tiny_sdxl import TinySdxl, build_tiny_sdxl
+from tests.jobs.conftest import redis_url  # noqa: F401  (the fixture, for the Redis backend)
+
+BACKENDS = ["memory", "redis"]
 
 torch.set_num_threads(1)
 
@@ -58,6 +65,7 @@ def make_settings(tiny_env: dict[str, str], root: Path, **overrides: Any) -> Set
         "GENERATED_ROOT": root,
         "SDXL_DEFAULT_STEPS": 2,
         "JOB_MAX_TRIES": 1,
+        "JOB_DRAIN_S": 0,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -119,21 +127,41 @@ def make_app(
     *,
     resolve_library_image: ResolveLibraryImage | None = None,
     add_to_library: AddToLibrary | None = None,
+    redis: str | None = None,
 ) -> tuple[FastAPI, GenerationService, JobQueue]:
+    """With `redis` (a URL): jobs on arq (a fresh queue name), run by an arq worker in the lifespan
+    with the same handlers, as `python -m app.jobs.worker` would."""
+    if redis is not None:
+        settings = settings.model_copy(
+            update={"REDIS_URL": redis, "JOB_QUEUE_NAME": f"clippy-gen-test:{time.monotonic_ns()}"}
+        )
+    handlers = JobHandlers()
     generation, jobs = build_generation_and_jobs(
         settings,
         resolve_library_image=resolve_library_image,
         add_to_library=add_to_library,
         providers=providers,
+        handlers=handlers,
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from app.jobs.worker import build_worker
+
         await generation.start()
         await jobs.start()
+        worker = task = None
+        if redis is not None:
+            worker = build_worker(settings, handlers, handle_signals=False, poll_delay=0.02)
+            task = asyncio.create_task(worker.async_run())
         try:
             yield
         finally:
+            if worker is not None and task is not None:
+                await worker.close()
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await jobs.stop()
 
     app = FastAPI(lifespan=lifespan)
@@ -147,6 +175,17 @@ def make_app(
 @pytest.fixture
 def client(settings: Settings, sdxl: SdxlProvider, library: dict[str, Path]) -> Iterator[TestClient]:
     app, _, _ = make_app(settings, {"sdxl": sdxl}, resolve_library_image=resolver(library))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_client(
+    request: pytest.FixtureRequest, settings: Settings, sdxl: SdxlProvider, library: dict[str, Path]
+) -> Iterator[TestClient]:
+    """`client` on each job backend: the same HTTP behaviour from both."""
+    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    app, _, _ = make_app(settings, {"sdxl": sdxl}, resolve_library_image=resolver(library), redis=url)
     with TestClient(app) as test_client:
         yield test_client
 

@@ -1,9 +1,11 @@
-"""POST /images/generate → 202 → GET /jobs/{id} → /generated/{name}, on the tiny SDXL."""
+"""POST /images/generate → 202 → GET /jobs/{id} → /generated/{name}, on the tiny SDXL. The job
+lifecycle tests (`backend_client`) run on both job backends: in-process and arq on Redis."""
 
 from __future__ import annotations
 
 import io
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,17 +15,20 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from app.config import Settings
-from app.errors import ProviderQuotaError
+from app.errors import ProviderQuotaError, ProviderUnavailableError
 from app.generation.base import Capabilities, GenerationSpec, Hooks, ImageProvider, ProviderOutput
 from app.generation.fetch import fetch_url
 from app.generation.sdxl import SdxlProvider
 from app.generation.service import prompt_tags
-from tests.generation.conftest import data_url, make_app, png, poll, resolver
+from tests.generation.conftest import BACKENDS, data_url, make_app, png, poll, resolver
 
 BASE = {"prompt": "pop art still life", "width": 64, "height": 64, "steps": 2, "seed": 7}
 
 
-def test_a_generation_is_queued_polled_and_stored_with_its_sidecar(client: TestClient, settings: Settings) -> None:
+def test_a_generation_is_queued_polled_and_stored_with_its_sidecar(
+    backend_client: TestClient, settings: Settings
+) -> None:
+    client = backend_client
     body = {
         **BASE,
         "negativePrompt": "blurry",
@@ -81,7 +86,8 @@ def test_multipart_takes_a_sketch_file_and_ref_uploads(client: TestClient) -> No
     assert [r["source"] for r in sidecar["refs"]] == [{"upload": 0}, {"upload": 1}]
 
 
-def test_an_idempotency_key_returns_the_same_job(client: TestClient) -> None:
+def test_an_idempotency_key_returns_the_same_job(backend_client: TestClient) -> None:
+    client = backend_client
     headers = {"Idempotency-Key": "retry-me"}
     first = client.post("/images/generate", json=BASE, headers=headers)
     second = client.post("/images/generate", json={**BASE, "seed": 8}, headers=headers)
@@ -91,13 +97,24 @@ def test_an_idempotency_key_returns_the_same_job(client: TestClient) -> None:
     poll(client, first.headers["location"], "succeeded")
 
 
-def test_a_job_can_be_cancelled(client: TestClient) -> None:
+def test_a_job_can_be_cancelled(backend_client: TestClient) -> None:
+    client = backend_client
     response = client.post("/images/generate", json={**BASE, "steps": 100, "n": 4, "width": 256, "height": 256})
     location = response.headers["location"]
     cancelled = client.delete(location)
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     assert poll(client, location, "cancelled")["result"] is None
     assert client.delete("/jobs/" + "0" * 32).status_code == 404
+
+    # Cancelled while running: the pipeline stops at its next step and nothing overwrites it.
+    response = client.post("/images/generate", json={**BASE, "steps": 100, "n": 4, "width": 256, "height": 256})
+    location = response.headers["location"]
+    running = poll(client, location, "running", "succeeded", "failed")
+    assert running["status"] == "running", running
+    assert client.delete(location).json()["status"] == "cancelled"
+    time.sleep(1.0)
+    final = client.get(location).json()
+    assert final["status"] == "cancelled" and final["result"] is None
 
 
 @pytest.mark.parametrize(
@@ -138,7 +155,7 @@ def test_add_to_library_embeds_each_result_through_the_injected_callable(
 ) -> None:
     added: list[tuple[Path, list[str], str]] = []
 
-    def add(path: Path, tags: list[str], source: str) -> str:
+    def add(path: Path, tags: list[str], source: str, library: str | None) -> str:
         added.append((path, tags, source))
         return f"lib-{len(added)}"
 
@@ -150,6 +167,31 @@ def test_add_to_library_embeds_each_result_through_the_injected_callable(
     path, tags, source = added[0]
     assert path.parent == settings.GENERATED_ROOT and path.is_file()
     assert tags[:2] == ["generated", "sdxl"] and "pop" in tags and source == "generated:sdxl"
+
+
+def test_a_retried_add_to_library_job_keeps_what_an_earlier_attempt_added(
+    settings: Settings, sdxl: SdxlProvider
+) -> None:
+    added: list[str] = []
+
+    def add(path: Path, tags: list[str], source: str, library: str | None = None) -> str:
+        added.append(path.name)
+        if len(added) == 2:  # the second image of the first attempt: a transient failure
+            raise ProviderUnavailableError("the store is busy")
+        return f"lib-{len(added)}"
+
+    retrying = settings.model_copy(update={"JOB_MAX_TRIES": 2, "JOB_RETRY_BACKOFF_S": 0.01})
+    app, _, _ = make_app(retrying, {"sdxl": sdxl}, add_to_library=add)
+    with TestClient(app) as client:
+        response = client.post("/images/generate", json={**BASE, "n": 2, "addToLibrary": True})
+        done = poll(client, response.headers["location"], "succeeded", "failed")
+        assert done["status"] == "succeeded", done
+        first = client.get(done["result"]["images"][0]["url"].replace(".png", ".json")).json()
+    job_id = done["id"]
+    # Image 0 was added once (attempt 1); attempt 2 only added image 1.
+    assert added == [f"{job_id}-0.png", f"{job_id}-1.png", f"{job_id}-1.png"]
+    assert [image["id"] for image in done["result"]["images"]] == ["lib-1", "lib-3"]
+    assert first["libraryId"] == "lib-1"
 
 
 class QuotaProvider(ImageProvider):
@@ -170,8 +212,12 @@ class QuotaProvider(ImageProvider):
         raise ProviderQuotaError("Quota exceeded for imagen-3.0: try again later.")
 
 
-def test_a_failing_provider_fails_the_job_with_its_reason(settings: Settings) -> None:
-    app, _, _ = make_app(settings, {"sdxl": QuotaProvider()})
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_failing_provider_fails_the_job_with_its_reason(
+    settings: Settings, backend: str, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("redis_url") if backend == "redis" else None
+    app, _, _ = make_app(settings, {"sdxl": QuotaProvider()}, redis=url)
     with TestClient(app) as client:
         response = client.post("/images/generate", json=BASE)
         failed = poll(client, response.headers["location"], "failed")

@@ -28,6 +28,7 @@ from app.errors import (
 from app.generation.base import GenerationSpec, Hooks, Ref
 from app.generation.gemini import GeminiProvider
 from app.generation.imagen import ImagenProvider, ordered_refs, reference_prompt
+from app.generation.models import GenerateRequest
 from tests.generation.conftest import make_app, png, poll
 
 pytestmark = pytest.mark.anyio
@@ -215,6 +216,32 @@ def test_imagen_quota_and_safety_fail_the_job_with_clear_codes(google: Google, g
         assert bad.status_code == 422 and "aspect ratios" in bad.json()["error"]["message"]
         too_many = client.post("/images/generate", json={**body, "n": 5})
         assert too_many.status_code == 422
+
+
+async def test_google_seeds_fit_in_an_int32(google: Google, google_settings: Settings) -> None:
+    providers = {
+        "imagen": ImagenProvider(google_settings, client=google.client()),
+        "gemini": GeminiProvider(google_settings, client=google.client()),
+    }
+    _, generation, _ = make_app(google_settings, providers)  # not started: jobs only queue
+    base = {"prompt": "a lighthouse", "width": 1024, "height": 1024}
+    for name in providers:
+        with pytest.raises(InvalidInputError, match="2147483647") as info:
+            await generation.submit(GenerateRequest.model_validate({**base, "provider": name, "seed": 2**31}))
+        assert info.value.status_code == 422
+    # Gemini sends `seed + i` per image: the last one must fit too.
+    with pytest.raises(InvalidInputError, match="seed \\+ n - 1"):
+        await generation.submit(
+            GenerateRequest.model_validate({**base, "provider": "gemini", "seed": 2**31 - 1, "n": 2})
+        )
+    ok = await generation.submit(
+        GenerateRequest.model_validate({**base, "provider": "gemini", "seed": 2**31 - 2, "n": 2})
+    )
+    assert ok.params["seed"] == 2**31 - 2
+    # Random seeds are drawn under the bound, with room for every image's `seed + i`.
+    for _ in range(24):
+        job = await generation.submit(GenerateRequest.model_validate({**base, "provider": "gemini", "n": 4}))
+        assert 0 <= job.params["seed"] <= 2**31 - 4
 
 
 def test_a_google_provider_without_a_project_is_unavailable(settings: Settings) -> None:

@@ -31,11 +31,12 @@ def test_backfill_fills_only_missing_vectors(encoders: Encoders, store_factory: 
         result = backfill(encoders, store, image_folder, "both", page_size=5)
     finally:
         del encoders.clip.encode_preprocessed
-    assert result.updated == {"edge": 4, "text": 4}
+    # The shape descriptor comes with each recomputed edge map (no model).
+    assert result.updated == {"edge": 4, "text": 4, "shape": 4}
     assert sum(calls) == 4, "only the four stripped points are re-embedded"
     after = {p.id: p.vectors for p in store.retrieve(ids, with_vectors=True)}
     for pid in ids:
-        assert set(after[pid]) == {"image", "edge", "text"}
-        for view in ("edge", "text"):
+        assert set(after[pid]) == {"image", "edge", "text", "shape"}
+        for view in ("edge", "text", "shape"):
             np.testing.assert_allclose(after[pid][view], before[pid][view], atol=1e-5)
-    assert backfill(encoders, store, image_folder, "both").updated == {"edge": 0, "text": 0}
+    assert backfill(encoders, store, image_folder, "both").updated == {"edge": 0, "text": 0, "shape": 0}

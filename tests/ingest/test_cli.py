@@ -96,14 +96,16 @@ def test_killed_ingest_resumes_to_a_complete_collection_without_duplicates(tmp_p
     info = _info(env)
     assert info["points"] == 100
     assert info["model"] == "clippy-tiny"
-    assert info["vectors"] == {"image": 32, "edge": 32, "text": 32}
-    assert info["edgeVersion"]
+    assert info["vectors"] == {"image": 32, "edge": 32, "text": 32, "shape": 576}
+    assert info["edgeVersion"] and info["shapeVersion"]
 
 
 class FakeBooru(BaseHTTPRequestHandler):
     posts: list[dict[str, Any]] = []
     images: dict[str, bytes] = {}
     flaky: set[str] = set()
+    unsized: set[str] = set()  # sent without Content-Length: only counting while streaming sees the size
+    broken_tags: dict[str, tuple[int, bytes]] = {}
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -112,6 +114,9 @@ class FakeBooru(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         if url.path == "/index.php":
             q = parse_qs(url.query)
+            if q["tags"][0] in self.broken_tags:
+                self._send(*self.broken_tags[q["tags"][0]], "application/json")
+                return
             tags = set(q["tags"][0].split())
             page, limit = int(q["pid"][0]), int(q["limit"][0])
             rows = [p for p in self.posts if tags <= set(p["tags"].split())]
@@ -122,14 +127,15 @@ class FakeBooru(BaseHTTPRequestHandler):
                 self.flaky.discard(url.path)
                 self._send(503, b"busy", "text/plain")
                 return
-            self._send(200, self.images[url.path], "image/png")
+            self._send(200, self.images[url.path], "image/png", sized=url.path not in self.unsized)
         else:
             self._send(404, b"", "text/plain")
 
-    def _send(self, status: int, body: bytes, ctype: str) -> None:
+    def _send(self, status: int, body: bytes, ctype: str, sized: bool = True) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
+        if sized:
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
@@ -146,6 +152,7 @@ def booru(tmp_path: Path) -> Iterator[str]:
         images[f"/images/{i % 3}/p{i}.png"] = buf.getvalue()
         posts.append({"id": 100 + i, "directory": str(i % 3), "image": f"p{i}.png", "tags": " ".join(tags)})
     FakeBooru.posts, FakeBooru.images, FakeBooru.flaky = posts, images, {"/images/0/p3.png"}
+    FakeBooru.unsized, FakeBooru.broken_tags = set(), {}
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeBooru)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}"
@@ -187,6 +194,8 @@ def test_fake_booru_download_then_ingest_end_to_end(tmp_path: Path, booru: str) 
             "ingest",
             "--manifest",
             str(out / "manifest.jsonl"),
+            "--images-root",
+            str(out),
             "--errors-file",
             str(tmp_path / "e.jsonl"),
         ],
@@ -194,6 +203,85 @@ def test_fake_booru_download_then_ingest_end_to_end(tmp_path: Path, booru: str) 
     )
     assert ingest.returncode == 0, ingest.stderr
     assert _info(env)["points"] == 12
+    assert f"run the server with IMAGES_ROOT={out.resolve()}" in ingest.stderr, "the root differs from IMAGES_ROOT"
+
+
+def test_fake_booru_names_sizes_and_listing_errors_stay_contained(tmp_path: Path, booru: str) -> None:
+    small = FakeBooru.images["/images/0/p0.png"]
+    big = small * 8
+    FakeBooru.images |= {"/x/escape.png": small, "/x/win.png": small, "/x/declared.png": big, "/x/streamed.png": big}
+    FakeBooru.unsized = {"/x/streamed.png"}
+    FakeBooru.posts = [
+        {"id": 900, "image": "../../../escape.png", "file_url": f"{booru}/x/escape.png", "tags": "evil"},
+        {"id": 901, "image": "..\\..\\win.png", "file_url": f"{booru}/x/win.png", "tags": "evil"},
+        {"id": 902, "image": "declared.png", "file_url": f"{booru}/x/declared.png", "tags": "evil"},
+        {"id": 903, "image": "streamed.png", "file_url": f"{booru}/x/streamed.png", "tags": "evil"},
+        {"id": "oops", "image": "noid.png", "tags": "evil"},
+    ]
+    FakeBooru.broken_tags = {"broken": (404, b"no"), "garbled": (200, b"<html>not json")}
+    (tmp_path / "tags.txt").write_text("broken\nevil\ngarbled\n")
+    out = tmp_path / "sub" / "booru"
+    got = _run(
+        [
+            "scripts/retrieve_safebooru.py",
+            "--tags-file",
+            str(tmp_path / "tags.txt"),
+            "--out",
+            str(out),
+            "--union",
+            "--delay",
+            "0",
+            "--retries",
+            "0",
+            "--max-bytes",
+            str(len(small) * 4),
+            "--base-url",
+            booru,
+        ],
+        os.environ.copy(),
+    )
+    assert got.returncode == 0, got.stderr
+    assert "Traceback" not in got.stderr
+    summary = json.loads(got.stdout)
+    assert summary["listing_failed"] == ["broken", "garbled"]
+    assert (summary["downloaded"], summary["failed"]) == (2, 2)
+    assert sorted(p.name for p in (out / "images").iterdir()) == ["900_escape.png", "901_win.png"], "no .part left"
+    assert not [p for p in tmp_path.rglob("*.png") if (out / "images") not in p.parents], "nothing outside --out"
+    assert "Content-Length" in got.stderr and "while downloading" in got.stderr
+    rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert sorted(r["path"] for r in rows) == ["images/900_escape.png", "images/901_win.png"]
+
+
+def test_ingest_refuses_files_outside_the_images_root_and_notes_another_root(tmp_path: Path) -> None:
+    lib, elsewhere = tmp_path / "lib", tmp_path / "elsewhere"
+    lib.mkdir()
+    elsewhere.mkdir()
+    shape_image(0, 1).save(lib / "a.png")
+    shape_image(1, 2).save(lib / "b.png")
+    shape_image(2, 3).save(elsewhere / "c.png")
+    (elsewhere / "link.png").symlink_to(lib / "a.png")
+    rows = [{"path": "a.png"}, {"path": "b.png"}, {"path": str(elsewhere / "c.png")}]
+    (lib / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    env = {**_env(tmp_path), "IMAGES_ROOT": str(lib)}
+    errors = tmp_path / "errors.jsonl"
+    got = _run(
+        ["qdrant/embed_and_upsert.py", "--manifest", str(lib / "manifest.jsonl"), "--errors-file", str(errors)], env
+    )
+    assert got.returncode == 0, got.stderr
+    summary = json.loads(got.stdout.strip().splitlines()[-1])
+    assert (summary["ingested"], summary["failed"]) == (2, 1)
+    failure = json.loads(errors.read_text())
+    assert failure["path"] == str((elsewhere / "c.png").resolve())
+    assert failure["reason"] == f"outside IMAGES_ROOT={lib.resolve()}; set IMAGES_ROOT or pass --images-root"
+    assert "note:" not in got.stderr, "the root is IMAGES_ROOT: nothing to say"
+
+    # Another root: allowed, with a note that the server must serve from it; links are not followed.
+    got = _run(["qdrant/embed_and_upsert.py", "--images-dir", str(elsewhere), "--errors-file", str(errors)], env)
+    assert got.returncode == 0, got.stderr
+    assert f"run the server with IMAGES_ROOT={elsewhere.resolve()}" in got.stderr
+    summary = json.loads(got.stdout.strip().splitlines()[-1])
+    assert (summary["ingested"], summary["failed"]) == (1, 1)
+    assert json.loads(errors.read_text())["reason"] == "a symbolic link (links are not followed)"
 
 
 def test_scripts_explain_themselves(tmp_path: Path) -> None:

@@ -76,7 +76,8 @@ def test_random_sigkills_then_resume_leave_every_point_whole_and_unique(tmp_path
     paths = [p.payload.get("path") for p in points]
     assert len(set(paths)) == 100, "each image once"
     for p in points:
-        assert set(p.vectors) == {"image", "edge", "text"}, (p.id, sorted(p.vectors))
+        assert set(p.vectors) == {"image", "edge", "text", "shape"}, (p.id, sorted(p.vectors))
         for name, vec in p.vectors.items():
-            assert vec.shape == (32,) and np.isfinite(vec).all() and np.linalg.norm(vec) > 0, (p.id, name)
+            size = 576 if name == "shape" else 32  # the HOG descriptor vs the tiny model's width
+            assert vec.shape == (size,) and np.isfinite(vec).all() and np.linalg.norm(vec) > 0, (p.id, name)
         assert p.payload.get("sha256") and p.payload.get("tags") is not None, p.payload

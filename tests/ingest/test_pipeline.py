@@ -67,8 +67,8 @@ def test_manifest_ingest_stores_payload_vectors_and_self_retrieves(
     assert point.payload["path"] == "triangle/img_002.png"
     assert point.payload["tags"] == ["triangle", "pointy"]
     assert {"sha256", "width", "height", "library", "source"} <= set(point.payload)
-    assert set(point.vectors) == {"image", "edge", "text"}
-    for view in ("image", "edge", "text"):
+    assert set(point.vectors) == {"image", "edge", "text", "shape"}
+    for view in ("image", "edge", "text", "shape"):
         norm = float(np.linalg.norm(point.vectors[view]))
         assert norm == pytest.approx(1.0, abs=1e-3)
         hits = store.search(ViewQuery(view, point.vectors[view].tolist(), 10), exact=True)
@@ -95,7 +95,7 @@ def test_items_without_tags_get_no_text_vector(encoders: Encoders, store_factory
     store = store_factory()
     report = _ingest(encoders, store, list(scan_folder(tmp_path)), tmp_path)
     point = store.retrieve(report.ids, with_vectors=True)[0]
-    assert set(point.vectors) == {"image", "edge"}
+    assert set(point.vectors) == {"image", "edge", "shape"}
 
 
 def test_another_model_is_refused_before_writing(encoders: Encoders, tmp_path: Path, image_folder: Path) -> None:
@@ -142,3 +142,130 @@ def test_embedding_cache_skips_the_model_for_files_seen_before(
     assert other.get_many([a.payload["sha256"]]) == {}
     cache.close()
     other.close()
+
+
+def test_extras_never_override_reserved_payload_fields(encoders: Encoders, tmp_path: Path) -> None:
+    from app.ingest.sources import Item
+    from tests.conftest import shape_image
+
+    root = tmp_path / "images"
+    root.mkdir()
+    shape_image(1, 7).save(root / "a.png")
+    hostile = {
+        "library": "someone-else",
+        "path": "/etc/passwd",
+        "owned": True,
+        "sha256": "0" * 64,
+        "width": 1,
+        "title": "kept",
+        "source": "manifest",
+    }
+    store = EdgeStore(tmp_path / "q", "c")
+    report = _ingest(encoders, store, [Item(root / "a.png", ["box"], dict(hostile))], root)
+    payload = store.retrieve(report.ids)[0].payload
+    store.close()
+    assert payload["library"] == "default" and payload["path"] == "a.png" and payload["width"] == 96
+    assert payload["sha256"] != "0" * 64
+    assert "owned" not in payload, "only IngestOptions.owned marks a file as the library's to delete"
+    assert payload["title"] == "kept" and payload["source"] == "manifest"
+
+
+def test_owned_comes_from_the_options_not_the_item(encoders: Encoders, tmp_path: Path) -> None:
+    from app.ingest.sources import Item
+    from tests.conftest import shape_image
+
+    shape_image(2, 8).save(tmp_path / "b.png")
+    store = EdgeStore(tmp_path / "q", "c")
+    report = _ingest(encoders, store, [Item(tmp_path / "b.png", [])], tmp_path, owned=True)
+    assert store.retrieve(report.ids)[0].payload["owned"] is True
+    store.close()
+
+
+def test_files_outside_the_images_root_are_refused_with_the_reason(encoders: Encoders, tmp_path: Path) -> None:
+    from app.ingest.sources import Item
+    from tests.conftest import shape_image
+
+    (tmp_path / "root").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    shape_image(0, 3).save(tmp_path / "root" / "in.png")
+    shape_image(1, 4).save(tmp_path / "elsewhere" / "out.png")
+    (tmp_path / "root" / "link.png").symlink_to(tmp_path / "elsewhere" / "out.png")
+    items = [Item(tmp_path / "root" / n) for n in ("in.png", "link.png")] + [Item(tmp_path / "elsewhere" / "out.png")]
+    store = EdgeStore(tmp_path / "q", "c")
+    report = _ingest(encoders, store, items, tmp_path / "root")
+    assert report.ingested == 1 and store.count() == 1
+    assert store.retrieve(report.ids)[0].payload["path"] == "in.png"
+    store.close()
+    assert sorted(Path(f.path).name for f in report.failures) == ["link.png", "out.png"]
+    root = (tmp_path / "root").resolve()
+    assert all(
+        f.reason == f"outside IMAGES_ROOT={root}; set IMAGES_ROOT or pass --images-root" for f in report.failures
+    )
+
+
+def test_folder_scan_does_not_follow_symlinks(tmp_path: Path) -> None:
+    from tests.conftest import shape_image
+
+    outside = tmp_path / "outside"
+    (outside / "deep").mkdir(parents=True)
+    shape_image(0, 1).save(outside / "secret.png")
+    shape_image(1, 2).save(outside / "deep" / "more.png")
+    folder = tmp_path / "folder"
+    (folder / "cats").mkdir(parents=True)
+    shape_image(2, 3).save(folder / "cats" / "real.png")
+    shape_image(2, 4).save(folder / "inside.png")
+    (folder / "cats" / "escape.png").symlink_to(outside / "secret.png")
+    (folder / "alias.png").symlink_to(folder / "inside.png")  # even a link that stays inside
+    (folder / "tree").symlink_to(outside / "deep", target_is_directory=True)
+    refused: list[tuple[Path, str]] = []
+    items = list(scan_folder(folder, lambda p, why: refused.append((p, why))))
+    assert [i.path.relative_to(folder.resolve()).as_posix() for i in items] == ["cats/real.png", "inside.png"]
+    assert items[0].tags == ["cats"]
+    assert {p.name: why for p, why in refused} == {
+        "escape.png": "a symbolic link (links are not followed)",
+        "alias.png": "a symbolic link (links are not followed)",
+        "tree": "a symbolic link to a folder (links are not followed)",
+    }
+
+
+def test_near_duplicates_are_skipped_within_the_library_and_the_run(encoders: Encoders, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from app.ingest.sources import Item
+    from app.storage.schema import content_sha256, point_id
+    from tests.conftest import shape_image
+    from tests.library.conftest import NEAR_THRESHOLD, near_copy
+
+    root = tmp_path / "images"
+    root.mkdir()
+    shape_image(0, 11).save(root / "orig.png")
+    shape_image(1, 12).save(root / "other.png")
+    (root / "near.jpg").write_bytes(near_copy(root / "orig.png"))
+    (root / "other_near.jpg").write_bytes(near_copy(root / "other.png"))
+    # The tiny model has random weights: check the planted copies really are near, not assume it.
+    names = ["orig.png", "near.jpg", "other.png", "other_near.jpg"]
+    with_pictures = [Image.open(root / n).convert("RGB") for n in names]
+    v = encoders.clip.encode_images(with_pictures)
+    v = v / np.linalg.norm(v, axis=1, keepdims=True)
+    assert float(v[0] @ v[1]) >= NEAR_THRESHOLD and float(v[2] @ v[3]) >= NEAR_THRESHOLD
+    assert float(v[0] @ v[2]) < NEAR_THRESHOLD, "unrelated pictures must stay below the threshold"
+
+    def pid(name: str, library: str = "default") -> str:
+        return point_id(content_sha256((root / name).read_bytes()), library)
+
+    store = EdgeStore(tmp_path / "q", "c")
+    near = {"skip_near_duplicates": True, "near_duplicate_threshold": NEAR_THRESHOLD}
+    assert _ingest(encoders, store, [Item(root / "orig.png")], root).ingested == 1
+    run = _ingest(encoders, store, [Item(root / n) for n in ("near.jpg", "other.png", "other_near.jpg")], root, **near)
+    assert run.ids == [pid("other.png")]
+    # near.jpg matches the stored original; other_near.jpg matches other.png, kept earlier in this run.
+    got = [(Path(d.path).name, d.duplicate_of) for d in run.near_duplicates]
+    assert got == [("near.jpg", pid("orig.png")), ("other_near.jpg", pid("other.png"))]
+    assert all(d.score >= NEAR_THRESHOLD for d in run.near_duplicates)
+    assert run.summary()["near_duplicates"] == 2
+    # Another library holds no original: the copy goes in. Without the option it goes in too.
+    fresh = _ingest(encoders, store, [Item(root / "near.jpg")], root, library="fresh", **near)
+    assert fresh.ingested == 1 and not fresh.near_duplicates
+    plain = _ingest(encoders, store, [Item(root / "near.jpg")], root)
+    assert plain.ingested == 1
+    store.close()

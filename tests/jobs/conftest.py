@@ -69,6 +69,7 @@ class QueueRig:
     queue: JobQueue
     handlers: JobHandlers
     settings: Settings
+    worker: Any = None  # arq's Worker, for the Redis backend
     worker_task: asyncio.Task[Any] | None = None
 
     async def restart_api(self) -> JobQueue:
@@ -101,6 +102,7 @@ async def queue_rig(
         "JOB_MAX_TRIES": 3,
         "JOB_RETRY_BACKOFF_S": 0.05,
         "JOB_QUEUE_LIMIT": 16,
+        "JOB_DRAIN_S": 0,  # tests that stop with a job running don't wait for it (see test_shutdown)
         **overrides,
     }
     worker = None
@@ -113,7 +115,7 @@ async def queue_rig(
     await queue.start()
     rig = QueueRig(backend, queue, handlers, settings)
     if backend == "redis":
-        worker = build_worker(settings, handlers, handle_signals=False, poll_delay=0.02)
+        worker = rig.worker = build_worker(settings, handlers, handle_signals=False, poll_delay=0.02)
         rig.worker_task = asyncio.create_task(worker.async_run())
     try:
         yield rig

@@ -53,7 +53,22 @@ def make_handlers() -> tuple[JobHandlers, dict[str, Any]]:
         seen["slow_thread"] = threading.current_thread().name
         return await asyncio.to_thread(work)
 
-    for kind, handler in [("echo", echo), ("refuse", refuse), ("crash", crash), ("flaky", flaky), ("slow", slow)]:
+    async def nap(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+        # Like `slow`, for `params["s"]` seconds; says when its thread has let go.
+        def work() -> dict[str, Any]:
+            try:
+                end = time.monotonic() + params["s"]
+                while time.monotonic() < end:
+                    ctx.check_cancelled()
+                    time.sleep(0.01)
+                return {"slept": params["s"]}
+            finally:
+                seen.setdefault("nap_exits", []).append(ctx.attempt)
+
+        return await asyncio.to_thread(work)
+
+    kinds = [("echo", echo), ("refuse", refuse), ("crash", crash), ("flaky", flaky), ("slow", slow), ("nap", nap)]
+    for kind, handler in kinds:
         handlers.register(kind, handler)
     return handlers, seen
 
@@ -179,6 +194,22 @@ async def test_a_full_queue_answers_overloaded(backend: tuple[str, str | None]) 
         await rig.queue.cancel(first.id)
 
 
+async def test_a_job_longer_than_the_timeout_fails_with_timeout_and_its_thread_stops(
+    backend: tuple[str, str | None],
+) -> None:
+    handlers, seen = make_handlers()
+    async with queue_rig(backend[0], handlers, backend[1], JOB_TIMEOUT_S=1) as rig:
+        job = await rig.queue.submit("nap", {"s": 20})
+        failed = await wait_for(rig.queue, job.id, "failed", timeout=10)
+        assert failed.error.code == "timeout" and "JOB_TIMEOUT_S (1 s)" in failed.error.message
+        assert failed.attempts == 1  # a timeout is not retried
+        for _ in range(100):
+            if seen.get("nap_exits"):
+                break
+            await asyncio.sleep(0.02)
+        assert seen["nap_exits"] == [1]
+
+
 async def test_the_in_process_queue_says_it_forgets_jobs() -> None:
     handlers, _ = make_handlers()
     async with queue_rig("memory", handlers) as rig:
@@ -210,7 +241,7 @@ def test_the_in_process_queue_restarts_in_a_new_loop_and_says_running_jobs_were_
     from app.jobs.memory import InProcessJobQueue
 
     handlers, _ = make_handlers()
-    queue = InProcessJobQueue(handlers)
+    queue = InProcessJobQueue(handlers, drain_s=0)
 
     async def first_life() -> str:
         await queue.start()

@@ -1,4 +1,5 @@
-"""`python -m app.jobs.worker` as its own process runs a generation queued by the API side."""
+"""`python -m app.jobs.worker` as its own process runs a generation queued by the API side, and
+stops on SIGTERM."""
 
 from __future__ import annotations
 
@@ -9,17 +10,12 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from app.config import Settings
 from app.generation.models import GenerateRequest
 from app.generation.service import build_generation_and_jobs
 from scripts.make_tiny_sdxl import build_tiny_sdxl
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not os.environ.get("RUN_SLOW"), reason="starts a worker process (~20 s); set RUN_SLOW=1"),
-]
+# ~15 s on a busy 2-core machine (most of it the worker importing torch and diffusers).
 
 
 def test_the_worker_process_runs_a_queued_generation(redis_url: str, tmp_path: Path) -> None:
@@ -31,7 +27,9 @@ def test_the_worker_process_runs_a_queued_generation(redis_url: str, tmp_path: P
         "GENERATED_ROOT": str(tmp_path / "generated"),
         "DEVICE": "cpu",
         "OMP_NUM_THREADS": "1",
+        "JOB_DRAIN_S": "5",
     }
+    env.pop("QDRANT_URL", None)  # generation only: this worker cannot open the test's store
     worker = subprocess.Popen(
         [sys.executable, "-m", "app.jobs.worker"],
         env=env,
@@ -52,7 +50,7 @@ def test_the_worker_process_runs_a_queued_generation(redis_url: str, tmp_path: P
         await jobs.start()
         try:
             job = await generation.submit(GenerateRequest(prompt="a kite", width=64, height=64, steps=2, seed=9))
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 240  # a busy machine: the worker imports torch first
             while (job := await jobs.get(job.id)).status not in ("succeeded", "failed"):
                 assert time.monotonic() < deadline, "the worker never finished the job"
                 await asyncio.sleep(0.2)
@@ -64,7 +62,9 @@ def test_the_worker_process_runs_a_queued_generation(redis_url: str, tmp_path: P
         job = asyncio.run(submit_and_wait())
     finally:
         worker.terminate()
-        _, stderr = worker.communicate(timeout=30)
-    assert job["status"] == "succeeded", (job, stderr.decode()[-2000:])
+        _, stderr = worker.communicate(timeout=60)
+    log = stderr.decode()
+    assert job["status"] == "succeeded", (job, log[-2000:])
+    assert "kinds ['generate']" in log and worker.returncode == 0, log[-2000:]
     (image,) = job["result"]["images"]  # type: ignore[index]
     assert (tmp_path / "generated" / image["url"].removeprefix("/generated/")).is_file()

@@ -9,18 +9,23 @@ import time
 import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from app.api.app import create_app
 from app.embedding import Encoders
 from app.errors import InvalidInputError, PayloadTooLargeError
 from app.library.imports import ZipLimits, read_zip
 from app.services import Services
+from app.storage.schema import content_sha256
 from tests.api.conftest import png_bytes
 from tests.conftest import shape_image, tiny_settings
+from tests.library.conftest import NEAR_THRESHOLD, near_copy
 
 LIMITS = ZipLimits(max_entries=50, max_total_bytes=50 * 1024 * 1024, max_ratio=100)
 
@@ -62,19 +67,31 @@ def test_zip_bombs_and_oversized_archives_are_refused_before_decompressing() -> 
         read_zip(_zip({"big.png": bytes(range(256)) * 4096}), ZipLimits(50, 1024, 1e9))
 
 
+@pytest.mark.parametrize("name", [".", "./.", ""])
+def test_zip_entries_without_a_file_name_are_refused(name: str) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("ok.png", png_bytes(shape_image(0, 2)))
+        z.writestr("placeholder", b"x")
+        z.filelist[-1].filename = name  # zipfile will not write an empty name itself
+    with pytest.raises(InvalidInputError, match="no file name"):
+        read_zip(buf.getvalue(), LIMITS)
+
+
 class _Images(BaseHTTPRequestHandler):
     body = b""
+    more: dict[str, bytes] = {}
 
     def log_message(self, *args: Any) -> None:
         pass
 
     def do_GET(self) -> None:
-        ok = self.path == "/pic.png"
-        self.send_response(200 if ok else 404)
-        self.send_header("Content-Length", str(len(self.body) if ok else 0))
+        body = self.body if self.path == "/pic.png" else self.more.get(self.path)
+        self.send_response(200 if body is not None else 404)
+        self.send_header("Content-Length", str(len(body or b"")))
         self.end_headers()
-        if ok:
-            self.wfile.write(self.body)
+        if body is not None:
+            self.wfile.write(body)
 
 
 @pytest.fixture(scope="module")
@@ -84,13 +101,29 @@ def app_client(tmp_path_factory: pytest.TempPathFactory, encoders: Encoders) -> 
     (allowed / "cats").mkdir(parents=True)
     for i in range(3):
         shape_image(0, 100 + i).save(allowed / "cats" / f"c{i}.png")
-    settings = tiny_settings(tmp, IMPORT_ROOTS=[allowed], FETCH_ALLOW_PRIVATE=True, GENERATED_ROOT=tmp / "gen")
+    # A second import root holding links out of it: to a file and to a folder.
+    secret, linked = tmp / "secret", tmp / "linked"
+    secret.mkdir()
+    linked.mkdir()
+    shape_image(0, 301).save(secret / "s.png")
+    shape_image(2, 300).save(linked / "real.png")
+    (linked / "escape.png").symlink_to(secret / "s.png")
+    (linked / "tree").symlink_to(secret, target_is_directory=True)
+    settings = tiny_settings(tmp, IMPORT_ROOTS=[allowed, linked], FETCH_ALLOW_PRIVATE=True, GENERATED_ROOT=tmp / "gen")
     services = Services.open(settings, encoders=encoders)
     _Images.body = png_bytes(shape_image(2, 55))
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Images)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     with TestClient(create_app(settings, services)) as client:
-        yield {"client": client, "tmp": tmp, "allowed": allowed, "url": f"http://127.0.0.1:{server.server_port}"}
+        yield {
+            "client": client,
+            "tmp": tmp,
+            "allowed": allowed,
+            "linked": linked,
+            "secret": secret,
+            "images": settings.IMAGES_ROOT,
+            "url": f"http://127.0.0.1:{server.server_port}",
+        }
     server.shutdown()
     services.store.close()
 
@@ -161,3 +194,96 @@ def test_bad_import_requests_are_4xx(app_client: dict[str, Any]) -> None:
     assert client.post("/libraries/bad name!/imports", json={"urls": ["http://x"]}).status_code == 422
     r = client.post("/libraries/default/imports", files=[("files", ("x.zip", b"not a zip", "application/zip"))])
     assert r.status_code == 415
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("placeholder", b"x")
+        z.filelist[-1].filename = "."
+    fresh = png_bytes(shape_image(2, 777))
+    sent = [("files", ("fresh.png", fresh, "image/png")), ("files", ("dot.zip", buf.getvalue(), "application/zip"))]
+    r = client.post("/libraries/refused/imports", files=sent)
+    assert r.status_code == 422 and "no file name" in r.json()["error"]["message"]
+    assert not (app_client["images"] / "imports" / "refused").exists(), "a refused request stages nothing"
+    r = client.post("/libraries/default/imports", json={"urls": ["http://x"], "nearDuplicateThreshold": 1.5})
+    assert r.status_code == 422
+    bad_flag = {"skipNearDuplicates": "maybe"}
+    r = client.post("/libraries/default/imports", files=[("files", ("a.png", b"x", "image/png"))], data=bad_flag)
+    assert r.status_code == 422 and "skipNearDuplicates" in r.json()["error"]["message"]
+
+
+def _copies(images: Path, library: str) -> set[str]:
+    return {p.name for p in (images / "imports" / library).rglob("*") if p.is_file()}
+
+
+def test_folder_import_does_not_follow_symlinks_out_of_the_root(app_client: dict[str, Any]) -> None:
+    client: TestClient = app_client["client"]
+    r = client.post("/libraries/linked/imports", json={"folder": str(app_client["linked"])})
+    job = _wait(client, r.headers["location"])
+    assert job["status"] == "succeeded", job
+    assert job["result"]["ingested"] == 1
+    reasons = {Path(f["path"]).name: f["reason"] for f in job["result"]["failed"]}
+    assert reasons == {
+        "escape.png": "a symbolic link (links are not followed)",
+        "tree": "a symbolic link to a folder (links are not followed)",
+    }
+    secret = content_sha256((app_client["secret"] / "s.png").read_bytes())
+    assert not any(name.startswith(secret) for name in _copies(app_client["images"], "linked")), "never copied in"
+
+
+def test_copied_in_files_that_got_no_point_are_removed(app_client: dict[str, Any]) -> None:
+    client: TestClient = app_client["client"]
+    images: Path = app_client["images"]
+    kept = png_bytes(shape_image(1, 400))
+    first = _wait(
+        client,
+        client.post("/libraries/tidy/imports", files=[("files", ("keep.png", kept, "image/png"))]).headers["location"],
+    )
+    assert first["result"]["ingested"] == 1
+    assert _copies(images, "tidy") == {f"{content_sha256(kept)}.png"}
+    # The same bytes under another extension (a duplicate of a stored point) and a broken file.
+    files = [
+        ("files", ("again.jpeg", kept, "image/jpeg")),
+        ("files", ("broken2.png", b"\x89PNG broken two", "image/png")),
+    ]
+    second = _wait(client, client.post("/libraries/tidy/imports", files=files).headers["location"])
+    assert (second["result"]["ingested"], second["result"]["skipped"]) == (0, 1)
+    assert [f["path"] for f in second["result"]["failed"]] == ["broken2.png"]
+    assert _copies(images, "tidy") == {f"{content_sha256(kept)}.png"}, "the stored point's file stays, the rest go"
+    assert client.get(f"/image/{first['result']['ids'][0]}").status_code == 200
+
+
+def test_near_duplicates_are_skipped_on_import_when_asked(
+    app_client: dict[str, Any], encoders: Encoders, tmp_path: Path
+) -> None:
+    client: TestClient = app_client["client"]
+    shape_image(0, 500).save(tmp_path / "orig.png")
+    original, copy = (tmp_path / "orig.png").read_bytes(), near_copy(tmp_path / "orig.png")
+    other = png_bytes(shape_image(1, 501))
+    # Random tiny weights: measure that the copy is near and the other picture is not.
+    v = encoders.clip.encode_images([Image.open(io.BytesIO(b)).convert("RGB") for b in (original, copy, other)])
+    v = v / np.linalg.norm(v, axis=1, keepdims=True)
+    assert float(v[0] @ v[1]) >= NEAR_THRESHOLD > float(v[0] @ v[2])
+
+    def run(library: str, files: list[tuple[str, bytes]], **data: Any) -> dict[str, Any]:
+        sent = [("files", (n, b, "image/png")) for n, b in files]
+        r = client.post(f"/libraries/{library}/imports", files=sent, data=data)
+        assert r.status_code == 202, r.text
+        job = _wait(client, r.headers["location"])
+        assert job["status"] == "succeeded", job
+        return dict(job["result"])
+
+    first = run("near", [("orig.png", original)])
+    ask = {"skipNearDuplicates": "true", "nearDuplicateThreshold": str(NEAR_THRESHOLD)}
+    second = run("near", [("copy.jpg", copy), ("other.png", other)], **ask)
+    assert second["ingested"] == 1
+    assert [(d["path"], d["duplicateOf"]) for d in second["nearDuplicates"]] == [("copy.jpg", first["ids"][0])]
+    assert second["nearDuplicates"][0]["score"] >= NEAR_THRESHOLD
+    assert f"{content_sha256(copy)}.jpg" not in _copies(app_client["images"], "near"), "the skipped copy is removed"
+    # Without the option the copy is imported (the option, not chance, left it out) ...
+    assert run("near", [("copy.jpg", copy)])["ingested"] == 1
+    # ... and JSON imports take the option too: a URL serving the copy, into a library holding the original.
+    run("near2", [("orig.png", original)])
+    _Images.more = {"/copy.jpg": copy}
+    url = f"{app_client['url']}/copy.jpg"
+    body = {"urls": [url], "skipNearDuplicates": True, "nearDuplicateThreshold": NEAR_THRESHOLD}
+    job = _wait(client, client.post("/libraries/near2/imports", json=body).headers["location"])
+    assert job["result"]["ingested"] == 0 and [d["path"] for d in job["result"]["nearDuplicates"]] == [url]

@@ -92,6 +92,9 @@ def test_example_images_find_themselves_in_the_image_view_and_by_hog(report: dic
 def test_a_sketch_that_is_the_items_edge_map_is_found_by_edge_and_hog(report: dict[str, object]) -> None:
     assert _row(report, "sketch", evaluate.HOG)["MRR"] == 1.0
     assert _row(report, "sketch", "edge only")["MRR"] >= 0.9
+    # The stored `shape` view is the same descriptor (coarser), searched through the service.
+    assert _row(report, "sketch", "shape only")["MRR"] == 1.0
+    assert _row(report, "image", "shape only")["MRR"] == 1.0
 
 
 def test_the_grid_covers_views_weights_tags_and_both_fusion_methods(report: dict[str, object]) -> None:

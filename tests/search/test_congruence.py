@@ -22,6 +22,8 @@ from tests.conftest import shape_image, tiny_settings
         {"queryText": "circle round", "wImg": 1, "wEdge": 0, "wTxt": 1, "wTags": 1},
         {"queryText": "box", "wImg": 1, "wEdge": 1, "wTxt": 0.5, "wTags": 0, "filter": {"tagsNone": ["noise"]}},
         {"queryText": "pointy", "wTags": 1, "wImg": 0.2, "wEdge": 0, "wTxt": 0, "rerank": False},
+        {"wShape": 1, "wEdge": 0.5, "wImg": 0, "wTxt": 0, "wTags": 0},
+        {"queryText": "box", "wShape": 1, "wImg": 0, "wEdge": 0, "wTxt": 0, "wTags": 0, "rerank": False},
     ],
 )
 def test_backends_rank_the_same(

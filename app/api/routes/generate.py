@@ -15,6 +15,8 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
+from app.api.deps import LibraryResolverDep, ScopeDep
+from app.api.security import PrincipalDep
 from app.errors import InvalidInputError, PayloadTooLargeError
 from app.generation.models import DescribeRequest, DescribeResponse, GenerateRequest
 from app.generation.service import GenerationService, Upload
@@ -132,6 +134,8 @@ async def generate(
     request: Request,
     response: Response,
     generation: GenerationDep,
+    scope: ScopeDep,
+    resolve: LibraryResolverDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> JobView:
     """Queue a generation from a prompt, role-weighted references and an optional sketch."""
@@ -141,11 +145,15 @@ async def generate(
         generate_request = GenerateRequest.model_validate(body)
     except ValidationError as e:
         raise RequestValidationError(e.errors()) from e
+    if generate_request.add_to_library:  # into a library the key may write (app/library/access.py)
+        generate_request.library = scope.write_target(generate_request.library)
     job = await generation.submit(
         generate_request,
         uploads=uploads,
         sketch_upload=sketch,
-        idempotency_key=idempotency_key,
+        idempotency_key=scope.principal.idempotency_key(idempotency_key),
+        resolve_library_image=resolve,
+        owner=scope.principal.owner,
     )
     response.headers["Location"] = f"/jobs/{job.id}"
     return job.view()
@@ -156,9 +164,10 @@ async def generate(
     response_class=FileResponse,
     responses={200: {"content": {"image/png": {}, "application/json": {}}}},
 )
-async def generated_file(name: str, generation: GenerationDep) -> FileResponse:
-    """A generated image (`.png`) or its parameters sidecar (`.json`)."""
-    path = generation.generated_file(name)
+async def generated_file(name: str, generation: GenerationDep, principal: PrincipalDep) -> FileResponse:
+    """A generated image (`.png`) or its parameters sidecar (`.json`); only its owner's keys
+    (and operator keys) see another tenant's results."""
+    path = generation.generated_file(name, principal.may_see)
     media = "application/json" if path.suffix == ".json" else "image/png"
     return FileResponse(
         path,
@@ -192,11 +201,11 @@ _DESCRIBE_SCHEMA = _inline_schema(DescribeRequest)
         }
     },
 )
-async def describe(request: Request, generation: GenerationDep) -> DescribeResponse:
+async def describe(request: Request, generation: GenerationDep, resolve: LibraryResolverDep) -> DescribeResponse:
     """Caption an image (an `image` file, a data URL, or a library `id`)."""
     body, uploads, _ = await _read_body(request, generation.settings.MAX_UPLOAD_BYTES, 1, files=("image",))
     try:
         describe_request = DescribeRequest.model_validate(body)
     except ValidationError as e:
         raise RequestValidationError(e.errors()) from e
-    return await generation.describe(describe_request, uploads[0] if uploads else None)
+    return await generation.describe(describe_request, uploads[0] if uploads else None, resolve)

@@ -7,31 +7,34 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import ServicesDep
+from app.api.deps import ScopeDep, ServicesDep
 from app.errors import UnsupportedMediaError
 
 router = APIRouter(tags=["images"])
 CACHE = "public, max-age=86400"
+# Behind API keys an image is for the key that asked (private libraries): no shared cache keeps it.
+CACHE_KEYED = "private, max-age=86400"
 
 
 def _file(request: Request, path: Path, media_type: str | None = None) -> Response:
     # FileResponse answers Range requests and computes ETag / Last-Modified; a client that
     # already holds this version gets 304 and no body.
-    response = FileResponse(path, media_type=media_type, headers={"Cache-Control": CACHE}, stat_result=path.stat())
+    cache = CACHE if getattr(request.state, "key_scope", None) is None else CACHE_KEYED
+    response = FileResponse(path, media_type=media_type, headers={"Cache-Control": cache}, stat_result=path.stat())
     if request.headers.get("if-none-match") == response.headers.get("etag"):
-        return Response(status_code=304, headers={"ETag": response.headers["etag"], "Cache-Control": CACHE})
+        return Response(status_code=304, headers={"ETag": response.headers["etag"], "Cache-Control": cache})
     return response
 
 
 @router.get("/image/{image_id}", response_class=FileResponse, summary="The original image file")
-async def image(image_id: UUID, request: Request, services: ServicesDep) -> Response:
-    path = await run_in_threadpool(services.resolve_library_image, str(image_id))
+async def image(image_id: UUID, request: Request, services: ServicesDep, scope: ScopeDep) -> Response:
+    path = await run_in_threadpool(services.resolve_library_image, str(image_id), scope)
     return _file(request, path)
 
 
 @router.get("/thumb/{image_id}", response_class=FileResponse, summary="A cached JPEG thumbnail")
-async def thumb(image_id: UUID, request: Request, services: ServicesDep) -> Response:
-    original = await run_in_threadpool(services.resolve_library_image, str(image_id))
+async def thumb(image_id: UUID, request: Request, services: ServicesDep, scope: ScopeDep) -> Response:
+    original = await run_in_threadpool(services.resolve_library_image, str(image_id), scope)
     try:
         path = await run_in_threadpool(services.thumbs.get, str(image_id), original, services.settings.MAX_IMAGE_PIXELS)
     except (OSError, ValueError) as e:

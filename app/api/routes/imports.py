@@ -8,7 +8,7 @@ from pydantic import Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from app.api.bodies import invalid_input, read_upload
-from app.api.deps import ServicesDep
+from app.api.deps import ScopeDep, ServicesDep
 from app.errors import ConflictError, InvalidInputError
 from app.jobs import JobView
 from app.library.imports import ImportService
@@ -21,6 +21,17 @@ class ImportRequest(CamelModel):
     folder: str | None = Field(default=None, description="A server-side folder under one of IMPORT_ROOTS.")
     urls: list[str] = Field(default_factory=list, description="http(s) URLs of images, fetched SSRF-safely.")
     tags: list[str] = Field(default_factory=list, description="Tags given to every imported image.")
+    skip_near_duplicates: bool = Field(
+        default=False,
+        description="Leave out images whose picture is within `nearDuplicateThreshold` of one already in the "
+        "library (image-view cosine); each is listed in the result's `nearDuplicates` with the id it duplicates.",
+    )
+    near_duplicate_threshold: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Cosine at or above which an image is a near duplicate (default: DUPLICATE_THRESHOLD).",
+    )
 
 
 def _service(services: Any) -> ImportService:
@@ -47,6 +58,8 @@ def _service(services: Any) -> ImportService:
                         "properties": {
                             "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
                             "tags": {"type": "string", "description": "JSON list or comma-separated"},
+                            "skipNearDuplicates": {"type": "boolean", "default": False},
+                            "nearDuplicateThreshold": {"type": "number", "minimum": 0, "maximum": 1},
                         },
                     }
                 },
@@ -59,9 +72,13 @@ async def create_import(
     request: Request,
     response: Response,
     services: ServicesDep,
+    scope: ScopeDep,
     idempotency_key: str | None = Header(default=None, max_length=200),
 ) -> JobView:
     svc = _service(services)
+    # Only into a library the key owns (operators: any); keys are per caller (app/library/access.py).
+    library = scope.check_write(library)
+    idempotency_key = scope.principal.idempotency_key(idempotency_key)
     limit = services.settings.ZIP_MAX_TOTAL_BYTES
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data":
@@ -73,7 +90,15 @@ async def create_import(
         ]
         raw_tags = form.get("tags")
         tags = _tags(raw_tags if isinstance(raw_tags, str) else "")
-        job = await svc.submit_files(library, files, tags, idempotency_key)
+        job = await svc.submit_files(
+            library,
+            files,
+            tags,
+            idempotency_key,
+            skip_near_duplicates=_flag(form.get("skipNearDuplicates"), "skipNearDuplicates"),
+            near_duplicate_threshold=_number(form.get("nearDuplicateThreshold"), "nearDuplicateThreshold"),
+            owner=scope.principal.owner,
+        )
     else:
         try:
             body = ImportRequest.model_validate_json(await request.body() or b"{}")
@@ -81,10 +106,27 @@ async def create_import(
             raise invalid_input(e) from e
         if bool(body.folder) == bool(body.urls):
             raise InvalidInputError("send exactly one of `folder` or `urls` (or files as multipart).")
+        skip, threshold = body.skip_near_duplicates, body.near_duplicate_threshold
         if body.folder:
-            job = await svc.submit_folder(library, body.folder, body.tags, idempotency_key)
+            job = await svc.submit_folder(
+                library,
+                body.folder,
+                body.tags,
+                idempotency_key,
+                skip_near_duplicates=skip,
+                near_duplicate_threshold=threshold,
+                owner=scope.principal.owner,
+            )
         else:
-            job = await svc.submit_urls(library, body.urls, body.tags, idempotency_key)
+            job = await svc.submit_urls(
+                library,
+                body.urls,
+                body.tags,
+                idempotency_key,
+                skip_near_duplicates=skip,
+                near_duplicate_threshold=threshold,
+                owner=scope.principal.owner,
+            )
     response.headers["Location"] = f"/jobs/{job.id}"
     view: JobView = job.view()
     return view
@@ -99,3 +141,23 @@ def _tags(raw: str) -> list[str]:
             raise InvalidInputError(f"`tags` is malformed JSON: {e}") from e
         return [str(t) for t in value]
     return [t.strip() for t in raw.split(",") if t.strip()]
+
+
+def _flag(raw: object, name: str) -> bool:
+    if raw is None or raw == "":
+        return False
+    value = str(raw).strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise InvalidInputError(f"`{name}` must be true or false but is {raw!r}.", field=name)
+
+
+def _number(raw: object, name: str) -> float | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        return float(str(raw))
+    except ValueError:
+        raise InvalidInputError(f"`{name}` must be a number but is {raw!r}.", field=name) from None

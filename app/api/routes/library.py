@@ -1,4 +1,7 @@
-"""Library browsing: list and delete items, the duplicate report, a GET text search."""
+"""Library browsing: list and delete items, the duplicate report, a GET text search.
+
+Each route takes the caller's `ScopeDep` and hands it on: what a key may see and change is
+decided in app/library/access.py, never here."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import ServicesDep
+from app.api.deps import ScopeDep, ServicesDep
 from app.library.browse import delete_image, list_images, text_search
 from app.library.duplicates import duplicate_report
 from app.library.models import DeletedImage, DuplicateReport, ImagePage
@@ -16,18 +19,23 @@ from app.search.models import SearchResult
 
 router = APIRouter(tags=["library"])
 
-LibraryParam = Annotated[str | None, Query(max_length=200, description="Only this library (all when omitted).")]
+LibraryParam = Annotated[
+    str | None, Query(max_length=200, description="Only this library (every one the key may read when omitted).")
+]
 
 
 @router.get("/images", response_model=ImagePage, response_model_by_alias=True, summary="Page through the library")
 async def images(
     services: ServicesDep,
+    scope: ScopeDep,
     library: LibraryParam = None,
     tag: Annotated[str | None, Query(max_length=200, description="Only items with this tag.")] = None,
     cursor: Annotated[str | None, Query(max_length=64, description="`nextCursor` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> ImagePage:
-    return await run_in_threadpool(list_images, services.store, library=library, tag=tag, cursor=cursor, limit=limit)
+    return await run_in_threadpool(
+        list_images, services.store, library=library, tag=tag, cursor=cursor, limit=limit, scope=scope
+    )
 
 
 @router.get(
@@ -38,6 +46,7 @@ async def images(
 )
 async def duplicates(
     services: ServicesDep,
+    scope: ScopeDep,
     library: LibraryParam = None,
     threshold: Annotated[float | None, Query(ge=0, le=1, description="Default: DUPLICATE_THRESHOLD.")] = None,
     neighbours: Annotated[int, Query(ge=1, le=100, description="Neighbours looked at per item.")] = 10,
@@ -50,6 +59,7 @@ async def duplicates(
         library=library,
         neighbours=neighbours,
         hnsw_ef=settings.HNSW_EF,
+        scope=scope.read_filter(),
     )
 
 
@@ -59,9 +69,9 @@ async def duplicates(
     response_model_by_alias=True,
     summary="Remove an item and its thumbnail (and its file, when the library owns it)",
 )
-async def delete(image_id: UUID, services: ServicesDep) -> DeletedImage:
+async def delete(image_id: UUID, services: ServicesDep, scope: ScopeDep) -> DeletedImage:
     return await run_in_threadpool(
-        delete_image, services.store, services.thumbs, services.settings.IMAGES_ROOT, str(image_id)
+        delete_image, services.store, services.thumbs, services.settings.IMAGES_ROOT, str(image_id), scope
     )
 
 
@@ -74,10 +84,11 @@ async def delete(image_id: UUID, services: ServicesDep) -> DeletedImage:
 async def search(
     request: Request,
     services: ServicesDep,
+    scope: ScopeDep,
     query: Annotated[str, Query(min_length=1, max_length=1000)],
     limit: Annotated[int, Query(ge=1, le=200)] = 24,
     library: LibraryParam = None,
 ) -> SearchResult:
-    result = await run_in_threadpool(text_search, services.searcher, query, limit, library)
+    result = await run_in_threadpool(text_search, services.searcher, query, limit, library, scope)
     result.request_id = getattr(request.state, "request_id", None)
     return result

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import ServicesDep
+from app.api.deps import ScopeDep, ServicesDep
 from app.search.complementary import ComplementarySearcher, to_model
 from app.search.complementary_models import (
     ComplementaryQuery,
@@ -57,7 +57,9 @@ async def decompose(request: Request, body: DecomposeRequest, searcher: Compleme
     response_model_by_alias=True,
     summary="A small set of references that together cover every sub-query (Pareto-optimal)",
 )
-async def complementary(request: Request, body: ComplementaryQuery, searcher: ComplementaryDep) -> ComplementaryResult:
-    result = await run_in_threadpool(searcher.search, body)
+async def complementary(
+    request: Request, body: ComplementaryQuery, searcher: ComplementaryDep, scope: ScopeDep
+) -> ComplementaryResult:
+    result = await run_in_threadpool(searcher.search, body, scope.read_filter())
     result.request_id = request.state.request_id
     return result

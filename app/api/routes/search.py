@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from app.api.bodies import parse_body
-from app.api.deps import ServicesDep
+from app.api.deps import ScopeDep, ServicesDep
 from app.api.metrics import observe_search
 from app.search.hybrid import QueryInputs
 from app.search.models import HybridQuery, SearchResult
@@ -26,6 +26,7 @@ _MULTIPART_SCHEMA: dict[str, Any] = {
                 "wImg",
                 "wEdge",
                 "wTxt",
+                "wShape",
                 "wTags",
                 "limit",
                 "offset",
@@ -56,11 +57,11 @@ _MULTIPART_SCHEMA: dict[str, Any] = {
         }
     },
 )
-async def hybrid(request: Request, services: ServicesDep) -> SearchResult:
+async def hybrid(request: Request, services: ServicesDep, scope: ScopeDep) -> SearchResult:
     query, images = await parse_body(request, HybridQuery, ("sketch", "image"), services.settings)
     inputs = QueryInputs(query.query_text, query.negative_text, images.get("sketch"), images.get("image"))
     # The encoders and the store block: run them off the event loop.
-    result = await run_in_threadpool(services.searcher.search, query, inputs)
+    result = await run_in_threadpool(services.searcher.search, query, inputs, scope.read_filter())
     result.request_id = request.state.request_id
     observe_search(request, result.timings)
     return result

@@ -83,4 +83,22 @@ describe("fetchJson", () => {
     await api.deleteImage("id-1");
     expect(fn.mock.calls[3]![1].method).toBe("DELETE");
   });
+
+  it("imports send skipNearDuplicates (and a threshold) only when asked", async () => {
+    const fn = stubFetch(async () => new Response("{}", { status: 202 }));
+    const file = new File(["x"], "a.png", { type: "image/png" });
+    await api.importFiles("l", [file], [], "k1", { skipNearDuplicates: true, nearDuplicateThreshold: 0.97 });
+    const form = fn.mock.calls[0]![1].body as FormData;
+    expect(form.get("skipNearDuplicates")).toBe("true");
+    expect(form.get("nearDuplicateThreshold")).toBe("0.97");
+    await api.importFiles("l", [file], [], "k2");
+    expect((fn.mock.calls[1]![1].body as FormData).has("skipNearDuplicates")).toBe(false);
+    await api.importUrls("l", ["https://a/x.png"], [], "k3", { skipNearDuplicates: true });
+    expect(JSON.parse(fn.mock.calls[2]![1].body as string)).toEqual({
+      urls: ["https://a/x.png"],
+      tags: [],
+      skipNearDuplicates: true,
+      nearDuplicateThreshold: null,
+    });
+  });
 });

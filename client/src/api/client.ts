@@ -7,6 +7,7 @@ import type {
   ErrorBody,
   GenerateRequest,
   ImagePage,
+  ImportOptions,
   ImportResult,
   InfoResponse,
   Job,
@@ -123,19 +124,21 @@ export const api = {
   deleteImage: (id: string) => fetchJson<DeletedImage>(`/images/${encodeURIComponent(id)}`, { method: "DELETE" }),
   duplicates: (q: { threshold?: number | null; library?: string | null }, signal?: AbortSignal) =>
     fetchJson<DuplicateReport>(`/images/duplicates${queryString({ ...q })}`, { signal }),
-  /** Multipart: images and/or ZIPs in `files`, `tags` comma-separated. */
-  importFiles: (library: string, files: readonly File[], tags: readonly string[], idempotencyKey: string) => {
+  /** Multipart: images and/or ZIPs in `files`, `tags` as a JSON list, options as form fields. */
+  importFiles: (library: string, files: readonly File[], tags: readonly string[], idempotencyKey: string, options: ImportOptions = {}) => {
     const form = new FormData();
     for (const f of files) form.append("files", f, f.name);
     if (tags.length) form.append("tags", JSON.stringify(tags));
+    if (options.skipNearDuplicates) form.append("skipNearDuplicates", "true");
+    if (options.skipNearDuplicates && options.nearDuplicateThreshold != null) form.append("nearDuplicateThreshold", String(options.nearDuplicateThreshold));
     return fetchJson<Job<ImportResult>>(`/libraries/${encodeURIComponent(library)}/imports`, {
       body: form,
       headers: { "Idempotency-Key": idempotencyKey },
     });
   },
-  importUrls: (library: string, urls: readonly string[], tags: readonly string[], idempotencyKey: string) =>
+  importUrls: (library: string, urls: readonly string[], tags: readonly string[], idempotencyKey: string, options: ImportOptions = {}) =>
     fetchJson<Job<ImportResult>>(`/libraries/${encodeURIComponent(library)}/imports`, {
-      body: { urls, tags },
+      body: { urls, tags, ...(options.skipNearDuplicates ? { skipNearDuplicates: true, nearDuplicateThreshold: options.nearDuplicateThreshold ?? null } : {}) },
       headers: { "Idempotency-Key": idempotencyKey },
     }),
 };

@@ -1,6 +1,6 @@
 /** Types of the Clippy HTTP contract (`.plan/CONTRACT.md`). All keys camelCase. */
 
-export type ViewName = "image" | "edge" | "text" | "tags";
+export type ViewName = "image" | "edge" | "text" | "shape" | "tags";
 
 export interface SearchFilter {
   tagsAll: string[];
@@ -22,6 +22,8 @@ export interface SearchRequest {
   wImg: number;
   wEdge: number;
   wTxt: number;
+  /** The weight-free `shape` view (the server's default is 0). */
+  wShape?: number;
   wTags: number;
   limit: number;
   offset?: number;
@@ -83,6 +85,7 @@ export interface InfoResponse {
   vectors?: Partial<Record<ViewName, number>>;
   sparse?: string[];
   edgeVersion?: string | null;
+  shapeVersion?: string | null;
   running?: { model: string; pretrained: string; randomWeights: boolean; textModel?: string; device?: string };
   usable?: boolean;
   problem?: string;
@@ -155,6 +158,16 @@ export interface ImportResult {
   skipped: number;
   failed: { path: string; reason: string }[];
   ids: string[];
+  /** Left out by `skipNearDuplicates`: each with the id of the image it is too close to. */
+  nearDuplicates?: { path: string; duplicateOf: string; score: number }[];
+}
+
+/** Options of POST /libraries/{library}/imports besides the source and tags. */
+export interface ImportOptions {
+  /** Leave out images whose picture is within the threshold of one already in the library. */
+  skipNearDuplicates?: boolean;
+  /** Image-view cosine; the server's DUPLICATE_THRESHOLD when left out. */
+  nearDuplicateThreshold?: number | null;
 }
 
 export interface Job<R = GenerateResult> {

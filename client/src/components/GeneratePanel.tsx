@@ -26,14 +26,46 @@ export interface GeneratePanelProps {
   onUseAsRef: (url: string) => void;
 }
 
-const SIZES: { value: string; label: string }[] = [
-  { value: "1024x1024", label: "1024 × 1024" },
-  { value: "1216x832", label: "1216 × 832 (landscape)" },
-  { value: "832x1216", label: "832 × 1216 (portrait)" },
+interface SizeOption {
+  value: string;
+  label: string;
+}
+
+const DEFAULT_SIZE: SizeOption = { value: "1024x1024", label: "1024 × 1024" };
+const SQUARES: SizeOption[] = [
+  DEFAULT_SIZE,
   { value: "768x768", label: "768 × 768" },
   { value: "512x512", label: "512 × 512" },
   { value: "256x256", label: "256 × 256 (tests)" },
 ];
+// Imagen and Gemini take only these aspect ratios (the server answers 422 otherwise, see
+// app/generation/README.md); the size picks the ratio. 4:3 and 16:9 suit every provider.
+const COMMON: SizeOption[] = [
+  { value: "1024x768", label: "1024 × 768 (4:3)" },
+  { value: "768x1024", label: "768 × 1024 (3:4)" },
+  { value: "1280x720", label: "1280 × 720 (16:9)" },
+  { value: "720x1280", label: "720 × 1280 (9:16)" },
+];
+
+// Every list starts with DEFAULT_SIZE, the size a provider change falls back to.
+const SIZES: Record<"" | Provider, SizeOption[]> = {
+  "": [...SQUARES, ...COMMON],
+  sdxl: [
+    DEFAULT_SIZE,
+    { value: "1216x832", label: "1216 × 832 (landscape)" },
+    { value: "832x1216", label: "832 × 1216 (portrait)" },
+    ...SQUARES.slice(1),
+    ...COMMON,
+  ],
+  imagen: [...SQUARES, ...COMMON],
+  gemini: [
+    ...SQUARES,
+    ...COMMON,
+    { value: "1248x832", label: "1248 × 832 (3:2)" },
+    { value: "832x1248", label: "832 × 1248 (2:3)" },
+    { value: "1344x576", label: "1344 × 576 (21:9)" },
+  ],
+};
 
 const PROVIDERS: { value: "" | Provider; label: string }[] = [
   { value: "", label: "Server default" },
@@ -52,10 +84,15 @@ export function GeneratePanel(props: GeneratePanelProps) {
   const [negative, setNegative] = useState("");
   const [sketchWeight, setSketchWeight] = useState(0.5);
   const [provider, setProvider] = useState<"" | Provider>("");
-  const [size, setSize] = useState("1024x1024");
+  const [size, setSize] = useState(DEFAULT_SIZE.value);
   const [seed, setSeed] = useState("");
   const [steps, setSteps] = useState("");
   const effectivePrompt = prompt ?? defaultPrompt;
+  const chooseProvider = (next: "" | Provider) => {
+    setProvider(next);
+    // Keep the size if the new provider takes it; otherwise 1024 × 1024, which all take.
+    if (!SIZES[next].some((s) => s.value === size)) setSize(DEFAULT_SIZE.value);
+  };
   const running = jobs.some((e) => e.job === null ? e.error === null : !isTerminal(e.job.status));
   const canGenerate = effectivePrompt.trim().length > 0 || refs.length > 0 || sketch !== null;
 
@@ -152,7 +189,7 @@ export function GeneratePanel(props: GeneratePanelProps) {
           <div className="col-span-3 grid grid-cols-2 gap-2">
             <div className="flex min-w-0 flex-col gap-1.5">
               <Label htmlFor={ids.provider}>Provider</Label>
-              <select id={ids.provider} value={provider} onChange={(e) => setProvider(e.target.value as "" | Provider)} className={SELECT}>
+              <select id={ids.provider} value={provider} onChange={(e) => chooseProvider(e.target.value as "" | Provider)} className={SELECT}>
                 {PROVIDERS.map((p) => (
                   <option key={p.value} value={p.value}>
                     {p.label}
@@ -163,7 +200,7 @@ export function GeneratePanel(props: GeneratePanelProps) {
             <div className="flex min-w-0 flex-col gap-1.5">
               <Label htmlFor={ids.size}>Size</Label>
               <select id={ids.size} value={size} onChange={(e) => setSize(e.target.value)} className={SELECT}>
-                {SIZES.map((p) => (
+                {SIZES[provider].map((p) => (
                   <option key={p.value} value={p.value}>
                     {p.label}
                   </option>

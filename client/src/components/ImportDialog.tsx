@@ -1,5 +1,6 @@
 import { AlertTriangle, CheckCircle2, FileArchive, Link2, Loader2, Upload, X } from "lucide-react";
 import { useId, useState } from "react";
+import type { ImportOptions } from "@/api/types";
 import { Button } from "@/components/ui/button";
 import { Dialog, DialogContent, DialogDescription, DialogTitle } from "@/components/ui/dialog";
 import { Input } from "@/components/ui/input";
@@ -15,7 +16,7 @@ export interface ImportDialogProps {
   onOpenChange: (open: boolean) => void;
   defaultLibrary: string;
   state: ImportState;
-  onSubmit: (library: string, source: ImportSource, tags: string[]) => void;
+  onSubmit: (library: string, source: ImportSource, tags: string[], options: ImportOptions) => void;
   onReset: () => void;
 }
 
@@ -25,7 +26,7 @@ function sizeLabel(bytes: number): string {
 
 /** Import images or ZIPs (dropped or chosen) or a list of URLs into a library, as a job. */
 export function ImportDialog({ open, onOpenChange, defaultLibrary, state, onSubmit, onReset }: ImportDialogProps) {
-  const ids = { library: useId(), tags: useId(), files: useId(), urls: useId() };
+  const ids = { library: useId(), tags: useId(), files: useId(), urls: useId(), near: useId() };
   const [library, setLibrary] = useState<string | null>(null);
   const [tags, setTags] = useState("");
   const [mode, setMode] = useState("files");
@@ -33,6 +34,7 @@ export function ImportDialog({ open, onOpenChange, defaultLibrary, state, onSubm
   const [refused, setRefused] = useState<string[]>([]);
   const [urlText, setUrlText] = useState("");
   const [dragging, setDragging] = useState(false);
+  const [skipNear, setSkipNear] = useState(false);
   const lib = library ?? defaultLibrary;
   const libOk = isValidLibrary(lib);
   const parsed = parseUrls(urlText);
@@ -55,7 +57,7 @@ export function ImportDialog({ open, onOpenChange, defaultLibrary, state, onSubm
 
   const submit = () => {
     if (!canSubmit) return;
-    onSubmit(lib, mode === "files" ? { kind: "files", files } : { kind: "urls", urls: parsed.urls }, parseTags(tags));
+    onSubmit(lib, mode === "files" ? { kind: "files", files } : { kind: "urls", urls: parsed.urls }, parseTags(tags), { skipNearDuplicates: skipNear });
   };
 
   const startOver = () => {
@@ -169,6 +171,19 @@ export function ImportDialog({ open, onOpenChange, defaultLibrary, state, onSubm
             </p>
           </TabsContent>
         </Tabs>
+        <label htmlFor={ids.near} className="flex items-center gap-2 text-sm">
+          <input
+            id={ids.near}
+            type="checkbox"
+            data-testid="import-skip-near"
+            className="size-4 accent-indigo-600"
+            checked={skipNear}
+            disabled={active}
+            onChange={(e) => setSkipNear(e.target.checked)}
+          />
+          Skip near-duplicates
+          <span className="text-xs text-muted-foreground">(pictures almost identical to one already in the library)</span>
+        </label>
 
         {state.phase !== "idle" && (
           <div className="flex flex-col gap-1.5 rounded-md border p-2" data-testid="import-status" data-phase={state.phase} aria-live="polite">
@@ -202,6 +217,19 @@ export function ImportDialog({ open, onOpenChange, defaultLibrary, state, onSubm
               <p role="alert" className="text-xs text-red-700">
                 <b>{problem.title}:</b> {problem.message}
               </p>
+            )}
+            {state.result?.nearDuplicates && state.result.nearDuplicates.length > 0 && (
+              <div className="flex flex-col gap-1">
+                <span className="text-xs font-medium text-amber-800">{state.result.nearDuplicates.length} skipped as near-duplicates</span>
+                <ul className="max-h-32 overflow-y-auto text-xs" data-testid="import-near-duplicates">
+                  {state.result.nearDuplicates.map((d, i) => (
+                    <li key={`${d.path}:${i}`} className="border-t py-0.5" title={`cosine ${d.score.toFixed(4)}`}>
+                      <span className="break-all font-mono font-medium">{uploadedName(d.path, state.names) ?? d.path}</span> —{" "}
+                      <span className="text-muted-foreground">like {d.duplicateOf}</span>
+                    </li>
+                  ))}
+                </ul>
+              </div>
             )}
             {state.result && state.result.failed.length > 0 && (
               <div className="flex flex-col gap-1">

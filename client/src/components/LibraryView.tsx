@@ -263,7 +263,7 @@ export function LibraryView({ active, onChanged, onOpenImage }: LibraryViewProps
         onOpenChange={setImportOpen}
         defaultLibrary={library || "uploads"}
         state={imports.state}
-        onSubmit={(lib, source, t) => void imports.submit(lib, source, t)}
+        onSubmit={(lib, source, t, options) => void imports.submit(lib, source, t, options)}
         onReset={imports.reset}
       />
       <ConfirmDialog

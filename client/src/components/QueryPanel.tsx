@@ -24,6 +24,7 @@ import {
 export const VIEW_COLOR: Record<WeightKey, string> = {
   wImg: "bg-view-image",
   wEdge: "bg-view-edge",
+  wShape: "bg-view-shape",
   wTxt: "bg-view-text",
   wTags: "bg-view-tags",
 };

@@ -4,6 +4,7 @@ import { cn } from "@/lib/utils";
 export const VIEWS: readonly { view: ViewName; label: string; short: string; bar: string }[] = [
   { view: "image", label: "Image", short: "Img", bar: "bg-view-image" },
   { view: "edge", label: "Lines", short: "Edge", bar: "bg-view-edge" },
+  { view: "shape", label: "Shape", short: "Shp", bar: "bg-view-shape" },
   { view: "text", label: "Text", short: "Txt", bar: "bg-view-text" },
   { view: "tags", label: "Tags", short: "Tag", bar: "bg-view-tags" },
 ];

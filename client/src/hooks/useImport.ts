@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useReducer, useRef } from "react";
 import { api } from "@/api/client";
-import type { ImportResult, Job } from "@/api/types";
+import type { ImportOptions, ImportResult, Job } from "@/api/types";
 import { newKey } from "@/lib/images";
 import { importReducer, initialImport } from "@/state/imports";
 import { isTerminal, pollDelay } from "@/state/jobs";
@@ -37,7 +37,7 @@ export function useImport(onFinished: (job: Job<ImportResult>) => void) {
     [],
   );
 
-  const submit = useCallback(async (library: string, source: ImportSource, tags: string[]) => {
+  const submit = useCallback(async (library: string, source: ImportSource, tags: string[], options: ImportOptions = {}) => {
     const mine = ++run.current;
     dispatch({ type: "start" });
     if (source.kind === "files") {
@@ -48,7 +48,10 @@ export function useImport(onFinished: (job: Job<ImportResult>) => void) {
     let job: Job<ImportResult>;
     try {
       const key = newKey();
-      job = source.kind === "files" ? await api.importFiles(library, source.files, tags, key) : await api.importUrls(library, source.urls, tags, key);
+      job =
+        source.kind === "files"
+          ? await api.importFiles(library, source.files, tags, key, options)
+          : await api.importUrls(library, source.urls, tags, key, options);
     } catch (error) {
       if (mine === run.current) dispatch({ type: "error", error });
       return;

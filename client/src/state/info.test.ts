@@ -8,12 +8,15 @@ describe("summarizeInfo", () => {
       points: 48,
       model: { name: "ViT-B-32", pretrained: "random", randomWeights: true },
       textModel: "clip",
-      vectors: { image: 512, edge: 512, text: 512 },
+      vectors: { image: 512, edge: 512, text: 512, shape: 576 },
       sparse: ["tags"],
       edgeVersion: "canny-v1",
+      shapeVersion: "hog-5x5-v1",
     });
     expect(s).toMatchObject({ points: 48, model: "ViT-B-32", pretrained: "random", randomWeights: true, problem: null });
     expect(s.details).toContain("edges canny-v1");
+    expect(s.details).toContain("vectors image, edge, text, shape");
+    expect(s.details).toContain("shape hog-5x5-v1");
   });
 
   it("reads the service's shape and prefers the running model", () => {

@@ -25,6 +25,7 @@ export function summarizeInfo(info: InfoResponse): InfoSummary {
     info.vectors ? `vectors ${Object.keys(info.vectors).join(", ")}` : null,
     info.sparse?.length ? `sparse ${info.sparse.join(", ")}` : null,
     info.edgeVersion ? `edges ${info.edgeVersion}` : null,
+    info.shapeVersion ? `shape ${info.shapeVersion}` : null,
     running?.device ? `device ${running.device}` : null,
   ]
     .filter(Boolean)

@@ -22,16 +22,18 @@ function q(over: Partial<QueryState> = {}): QueryState {
 }
 
 describe("presets", () => {
-  it("sketch only weighs the edge view alone", () => {
-    expect(PRESETS.sketch.weights).toEqual({ wImg: 0, wEdge: 1, wTxt: 0, wTags: 0 });
+  it("sketch only weighs the two line views, edge and shape, alone", () => {
+    expect(PRESETS.sketch.weights).toEqual({ wImg: 0, wEdge: 1, wShape: 1, wTxt: 0, wTags: 0 });
   });
   it("text only never weighs the sketch", () => {
     expect(PRESETS.text.weights.wEdge).toBe(0);
+    expect(PRESETS.text.weights.wShape).toBe(0);
     expect(PRESETS.text.weights.wTxt).toBeGreaterThan(0);
   });
   it("matchPreset recognises a preset and forgets it when a slider moves", () => {
     expect(matchPreset(PRESETS.balanced.weights)).toBe("balanced");
     expect(matchPreset({ ...PRESETS.balanced.weights, wTags: 0.7 })).toBeNull();
+    expect(matchPreset({ ...PRESETS.sketch.weights, wShape: 0 })).toBeNull();
   });
   it("the default query is balanced", () => {
     expect(matchPreset(initialQuery.weights)).toBe("balanced");
@@ -54,15 +56,15 @@ describe("parseTags", () => {
 });
 
 describe("effectiveWeights", () => {
-  const w = { wImg: 1, wEdge: 1, wTxt: 1, wTags: 0.5 };
-  it("a sketch alone keeps only the edge view", () => {
-    expect(effectiveWeights(w, { sketch: true, image: false, text: false, examples: false })).toEqual({ wImg: 0, wEdge: 1, wTxt: 0, wTags: 0 });
+  const w = { wImg: 1, wEdge: 1, wShape: 0.5, wTxt: 1, wTags: 0.5 };
+  it("a sketch alone keeps only the edge and shape views", () => {
+    expect(effectiveWeights(w, { sketch: true, image: false, text: false, examples: false })).toEqual({ wImg: 0, wEdge: 1, wShape: 0.5, wTxt: 0, wTags: 0 });
   });
   it("text alone keeps image (cross-modal), text and tags", () => {
-    expect(effectiveWeights(w, { sketch: false, image: false, text: true, examples: false })).toEqual({ wImg: 1, wEdge: 0, wTxt: 1, wTags: 0.5 });
+    expect(effectiveWeights(w, { sketch: false, image: false, text: true, examples: false })).toEqual({ wImg: 1, wEdge: 0, wShape: 0, wTxt: 1, wTags: 0.5 });
   });
-  it("an example image feeds the image and edge views", () => {
-    expect(effectiveWeights(w, { sketch: false, image: true, text: false, examples: false })).toEqual({ wImg: 1, wEdge: 1, wTxt: 0, wTags: 0 });
+  it("an example image feeds the image, edge and shape views", () => {
+    expect(effectiveWeights(w, { sketch: false, image: true, text: false, examples: false })).toEqual({ wImg: 1, wEdge: 1, wShape: 0.5, wTxt: 0, wTags: 0 });
   });
   it("library examples keep every view", () => {
     expect(effectiveWeights(w, { sketch: false, image: false, text: false, examples: true })).toEqual(w);
@@ -89,6 +91,7 @@ describe("buildSearchRequest", () => {
       image: null,
       wImg: 0,
       wEdge: 1,
+      wShape: 0.5,
       wTxt: 0,
       wTags: 0,
       limit: 24,

@@ -5,16 +5,19 @@ export interface Weights {
   wImg: number;
   wEdge: number;
   wTxt: number;
+  /** The weight-free `shape` view: HOG of the line drawing, fed by the sketch and an example image. */
+  wShape: number;
   wTags: number;
 }
 
 export type WeightKey = keyof Weights;
 
-export const WEIGHT_KEYS: readonly WeightKey[] = ["wImg", "wEdge", "wTxt", "wTags"];
+export const WEIGHT_KEYS: readonly WeightKey[] = ["wImg", "wEdge", "wShape", "wTxt", "wTags"];
 
 export const WEIGHT_LABELS: Record<WeightKey, { label: string; hint: string }> = {
   wImg: { label: "Image", hint: "Looks like: the picture itself, matched by the prompt or an example image" },
   wEdge: { label: "Lines", hint: "Line structure: the edge map, matched by your sketch" },
+  wShape: { label: "Shape", hint: "Outline geometry of the line drawing (no model: best on clip art and icons)" },
   wTxt: { label: "Text", hint: "Caption/tags through the text tower, matched by the prompt" },
   wTags: { label: "Tags", hint: "Exact tag words in the prompt (lexical)" },
 };
@@ -22,9 +25,12 @@ export const WEIGHT_LABELS: Record<WeightKey, { label: string; hint: string }> =
 export type PresetName = "sketch" | "balanced" | "text";
 
 export const PRESETS: Record<PresetName, { label: string; weights: Weights }> = {
-  sketch: { label: "Sketch only", weights: { wImg: 0, wEdge: 1, wTxt: 0, wTags: 0 } },
-  balanced: { label: "Balanced", weights: { wImg: 1, wEdge: 1, wTxt: 1, wTags: 0.5 } },
-  text: { label: "Text only", weights: { wImg: 1, wEdge: 0, wTxt: 1, wTags: 0.5 } },
+  // A sketch meets the library in both line views: `shape` wins on aligned line art, `edge`
+  // (with real CLIP weights) on looser drawings. Balanced gives `shape` half weight so it
+  // helps on line-art libraries without dominating on photos.
+  sketch: { label: "Sketch only", weights: { wImg: 0, wEdge: 1, wShape: 1, wTxt: 0, wTags: 0 } },
+  balanced: { label: "Balanced", weights: { wImg: 1, wEdge: 1, wShape: 0.5, wTxt: 1, wTags: 0.5 } },
+  text: { label: "Text only", weights: { wImg: 1, wEdge: 0, wShape: 0, wTxt: 1, wTags: 0.5 } },
 };
 
 export const PRESET_ORDER: readonly PresetName[] = ["sketch", "balanced", "text"];
@@ -88,8 +94,8 @@ export function parseTags(input: string): string[] {
 
 /**
  * Zero the weights of views that have nothing to match in this query, so the
- * server is never asked to weigh an empty input: the edge view needs a sketch or
- * an example image, the image view the prompt or an example image, text and tags
+ * server is never asked to weigh an empty input: the edge and shape views need a
+ * sketch or an example image, the image view the prompt or an example image, text and tags
  * the prompt. Library examples (positiveIds) carry their own stored vectors, so
  * with them every view is kept.
  */
@@ -98,6 +104,7 @@ export function effectiveWeights(w: Weights, has: { sketch: boolean; image: bool
   return {
     wImg: has.text || has.image ? w.wImg : 0,
     wEdge: has.sketch || has.image ? w.wEdge : 0,
+    wShape: has.sketch || has.image ? w.wShape : 0,
     wTxt: has.text ? w.wTxt : 0,
     wTags: has.text ? w.wTags : 0,
   };

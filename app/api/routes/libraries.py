@@ -1,0 +1,67 @@
+"""POST/GET/DELETE /libraries: library records with an owner and a visibility.
+
+Routers only translate HTTP; app/library/manage.py does the work and app/library/access.py
+decides what the caller may touch.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import ScopeDep
+from app.errors import ConflictError
+from app.library.manage import Libraries
+from app.library.models import CreateLibrary, DeletedLibrary, LibraryList, LibraryView
+
+router = APIRouter(prefix="/libraries", tags=["libraries"])
+
+NameParam = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+def get_libraries(request: Request) -> Libraries:
+    libraries: Libraries | None = getattr(request.app.state.services, "libraries", None)
+    if libraries is None:
+        raise ConflictError("library records are not available in this process.")
+    return libraries
+
+
+LibrariesDep = Annotated[Libraries, Depends(get_libraries)]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=LibraryView,
+    response_model_by_alias=True,
+    summary="Create a library owned by the calling key's owner (private or public)",
+)
+async def create_library(body: CreateLibrary, libraries: LibrariesDep, scope: ScopeDep) -> LibraryView:
+    return await run_in_threadpool(libraries.create, scope, body)
+
+
+@router.get(
+    "",
+    response_model=LibraryList,
+    response_model_by_alias=True,
+    summary="The libraries this key may read: its own, the public ones and the default",
+)
+async def list_libraries(libraries: LibrariesDep, scope: ScopeDep) -> LibraryList:
+    return await run_in_threadpool(libraries.list, scope)
+
+
+@router.get("/{name}", response_model=LibraryView, response_model_by_alias=True, summary="One library")
+async def get_library(name: NameParam, libraries: LibrariesDep, scope: ScopeDep) -> LibraryView:
+    return await run_in_threadpool(libraries.get, scope, name)
+
+
+@router.delete(
+    "/{name}",
+    response_model=DeletedLibrary,
+    response_model_by_alias=True,
+    summary="Delete a library: its images, their thumbnails and the files it owns",
+)
+async def delete_library(name: NameParam, libraries: LibrariesDep, scope: ScopeDep) -> DeletedLibrary:
+    return await run_in_threadpool(libraries.delete, scope, name)

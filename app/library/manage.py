@@ -1,0 +1,108 @@
+"""Creating, listing, showing and deleting libraries for a caller (POST/GET/DELETE /libraries).
+
+The records live in the `LibraryRegistry`; what a library holds lives in the store under
+the tenant field. `scope_for` is how every request learns what its caller may touch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.errors import ConflictError, ForbiddenError, NotFoundError
+from app.library.access import LibraryScope, Principal
+from app.library.browse import delete_library_points
+from app.library.models import CreateLibrary, DeletedLibrary, LibraryList, LibraryView
+from app.library.registry import LibraryRecord, LibraryRegistry
+from app.storage.base import VectorStore
+from app.storage.schema import TENANT_FIELD
+from app.storage.thumbs import ThumbnailCache
+from app.storage.types import Filter, MatchAny
+
+
+class Libraries:
+    def __init__(self, registry: LibraryRegistry, store: VectorStore, thumbs: ThumbnailCache, images_root: Path):
+        self.registry = registry
+        self.store = store
+        self.thumbs = thumbs
+        self.images_root = Path(images_root)
+
+    @property
+    def default_library(self) -> str:
+        return self.registry.default_library
+
+    def scope_for(self, principal: Principal) -> LibraryScope:
+        """What `principal` may read and write; operators need no look-up."""
+        if principal.owner is None:  # an operator
+            return LibraryScope.build(principal, (), self.default_library)
+        return LibraryScope.build(principal, self.registry.visible_to(principal.owner), self.default_library)
+
+    def _count(self, name: str) -> int:
+        if not self.store.exists():
+            return 0
+        return self.store.count(Filter(must=(MatchAny(TENANT_FIELD, (name,)),)))
+
+    def _view(self, record: LibraryRecord, scope: LibraryScope) -> LibraryView:
+        return LibraryView(
+            name=record.name,
+            owner=record.owner,
+            visibility=record.visibility,
+            default=record.name == self.default_library,
+            writable=scope.can_write(record.name),
+            images=self._count(record.name),
+            created_at=record.created_at,
+        )
+
+    def _record(self, scope: LibraryScope, name: str) -> LibraryRecord:
+        """The record of a library the caller can see; an operator also sees libraries that
+        hold points but were never registered (written before records existed, or by the CLI)."""
+        scope.check_library_visible(name)
+        record = self.registry.get(name)
+        if record is None and scope.principal.is_operator and self._count(name) > 0:
+            record = LibraryRecord(name, None, "private")
+        if record is None:
+            raise NotFoundError(f"no library {name!r}.", library=name)
+        return record
+
+    # --- the requests ---------------------------------------------------------------------
+    def create(self, scope: LibraryScope, body: CreateLibrary) -> LibraryView:
+        principal = scope.principal
+        if principal.is_operator:
+            owner = body.owner
+        else:
+            if body.owner not in (None, principal.owner):
+                raise ForbiddenError(f"`owner`: this key creates libraries for {principal.owner!r} only.")
+            owner = principal.owner
+            # Registering a name that already holds points would hand those images to the caller.
+            if self._count(body.name) > 0:
+                raise ConflictError(f"library {body.name!r} already exists; pick another name.", library=body.name)
+        record = self.registry.create(body.name, owner, body.visibility)
+        return self._view(record, self.scope_for(principal))
+
+    def list(self, scope: LibraryScope) -> LibraryList:
+        owner = scope.principal.owner
+        records = self.registry.all() if owner is None else self.registry.visible_to(owner)
+        return LibraryList(libraries=[self._view(r, scope) for r in records])
+
+    def get(self, scope: LibraryScope, name: str) -> LibraryView:
+        return self._view(self._record(scope, name), scope)
+
+    def delete(self, scope: LibraryScope, name: str) -> DeletedLibrary:
+        """Its points (by the tenant filter), their thumbnails and owned files, then the record."""
+        if name == self.default_library:
+            raise ConflictError(f"library {name!r} is the default library (DEFAULT_LIBRARY); it cannot be deleted.")
+        self._record(scope, name)
+        scope.check_write(name)
+        deleted = delete_library_points(self.store, self.thumbs, self.images_root, name)
+        self.registry.delete(name)
+        _remove_empty_folders(self.images_root / "imports" / name)  # where imports copied its files
+        return deleted
+
+
+def _remove_empty_folders(root: Path) -> None:
+    if not root.is_dir() or root.is_symlink():
+        return
+    for folder in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        if not any(folder.iterdir()):
+            folder.rmdir()
+    if not any(root.iterdir()):
+        root.rmdir()

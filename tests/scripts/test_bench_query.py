@@ -1,0 +1,28 @@
+"""The query benchmark's own correctness: its exact answers, recalls and JSON on a small library."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from scripts import bench_query
+
+
+def test_bench_query_measures_every_engine_against_the_exact_answer(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    argv = ["--sizes", "600", "--dim", "32", "--rank", "8", "--queries", "6", "--optimize", "none"]
+    assert bench_query.main([*argv, "--threads", "1", "--workdir", str(tmp_path), "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    rows = {(r["engine"], r["case"]): r for r in report["rows"]}
+    for case in ("single", "rerank", "filter"):
+        assert rows[("numpy (exact)", case)]["recall@10"] == 1.0, "brute force is the truth it is compared with"
+    assert rows[("faiss flat", "single")]["recall@10"] == 1.0, "a flat index is exact"
+    edge = {case: r for (engine, case), r in rows.items() if engine.startswith("qdrant-edge")}
+    assert set(edge) == {"single", "fused", "fusion", "rerank", "filter"}
+    assert edge["single"]["recall@10"] == 1.0, "an exact scan finds the exact neighbours"
+    # The exact re-rank over the candidate union is the service's promise: it equals the
+    # brute-force weighted search, with or without a filter.
+    assert edge["rerank"]["recall@10"] == 1.0
+    assert edge["filter"]["recall@10"] == 1.0
+    for r in report["rows"]:
+        assert r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] and r["qps"] > 0
