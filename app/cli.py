@@ -71,8 +71,11 @@ def serve(
     import uvicorn
 
     # main.py configures logging from the settings (a second root handler here would print
-    # every line twice), and is found from any working directory.
-    uvicorn.run("main:app", host=host, port=port, app_dir=str(Path(__file__).resolve().parent.parent))
+    # every line twice). From a checkout it is found from any working directory; a plain
+    # `pip install .` does not package it, so there it must be in the working directory.
+    checkout = Path(__file__).resolve().parent.parent
+    app_dir = str(checkout) if (checkout / "main.py").is_file() else "."
+    uvicorn.run("main:app", host=host, port=port, app_dir=app_dir)
 
 
 @app.command()

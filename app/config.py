@@ -214,7 +214,7 @@ class Settings(BaseSettings):
     ADAPTER: str | None = None
 
     # --- demo (main.py) --------------------------------------------------------------------
-    # Ingest IMAGES_ROOT's manifest when the collection is empty at start-up.
+    # Seed the default library from IMAGES_ROOT's manifest.jsonl once (app/services.py).
     AUTO_INGEST: bool = True
 
     @field_validator("PRETRAINED", "MODEL_NAME", "TEXT_MODEL")

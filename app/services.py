@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import shutil
@@ -26,9 +27,8 @@ from app.library.registry import LibraryRegistry
 from app.search.hybrid import HybridSearcher
 from app.storage import VectorStore, open_store
 from app.storage.files import safe_join
-from app.storage.schema import TENANT_FIELD, CollectionSchema, content_sha256, point_id
+from app.storage.schema import CollectionSchema, content_sha256, point_id
 from app.storage.thumbs import ThumbnailCache
-from app.storage.types import Filter, MatchAny
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +128,8 @@ class Services:
         extra = {
             "caption": sidecar.get("prompt") or None,
             "generated": {k: sidecar.get(k) for k in ("jobId", "provider", "model", "seed")},
-            "owned": True,
         }
-        opts = self.ingest_options(source=source, **({"library": library} if library else {}))
+        opts = self.ingest_options(source=source, owned=True, **({"library": library} if library else {}))
         report = Ingestor(self.encoders, self.store, opts).run([Item(dest, tags, extra)])
         if report.failures:
             raise ClippyError(f"could not add {path.name} to the library: {report.failures[0].reason}")
@@ -147,42 +146,33 @@ class Services:
         return IngestOptions(**(defaults | overrides))
 
     def ingest_sample_library(self) -> None:
-        """AUTO_INGEST: ingest what IMAGES_ROOT's manifest.jsonl lists and the store lacks.
+        """AUTO_INGEST: seed the default library from IMAGES_ROOT's manifest.jsonl, once.
 
-        Not only into an empty store: a demo stopped half-way through its first ingest
-        finishes on the next start. The pipeline skips what is stored (point ids come from
-        file content), so the re-run embeds only the missing images; when the library
-        already holds at least as many points as the manifest lists, start-up does not even
-        read the files.
+        A demo stopped half-way through its first ingest finishes on the next start: the
+        pipeline skips what is stored (point ids come from file content), so the re-run
+        embeds only the missing images. Once a manifest has been ingested to the end, the
+        registry records its digest and later starts leave the library alone, so an image
+        deleted from it stays deleted. A changed manifest is seeded again.
         """
         root = Path(self.settings.IMAGES_ROOT)
         manifest = root / "manifest.jsonl"
         if not manifest.is_file():
             log.warning("AUTO_INGEST: %s has no manifest.jsonl; starting with an empty library", root)
             return
-        items = list(read_manifest(manifest, base=root))
         opts = self.ingest_options()
-        stored = self.store.count(Filter(must=(MatchAny(TENANT_FIELD, (opts.library,)),)))
-        if stored >= len(items):
-            log.info(
-                "AUTO_INGEST: library %r holds %d points for %d listed in %s",
-                opts.library,
-                stored,
-                len(items),
-                manifest,
-            )
+        registry = self.libraries.registry if self.libraries is not None else None
+        digest = hashlib.sha256(manifest.read_bytes()).hexdigest()
+        if registry is not None and registry.was_seeded(opts.library, digest):
+            log.info("AUTO_INGEST: library %r was seeded from %s already", opts.library, manifest)
             return
-        log.info(
-            "AUTO_INGEST: library %r holds %d points, %s lists %d images; ingesting the missing ones…",
-            opts.library,
-            stored,
-            manifest,
-            len(items),
-        )
+        items = list(read_manifest(manifest, base=root))
+        log.info("AUTO_INGEST: seeding library %r from %s (%d images)…", opts.library, manifest, len(items))
         report = Ingestor(self.encoders, self.store, opts).run(items)
         log.info("AUTO_INGEST: %s", report.summary())
-        for f in report.failures:
+        for f in report.failures:  # per file, logged; running again would not mend them
             log.warning("AUTO_INGEST failed: %s: %s", f.path, f.reason)
+        if registry is not None:
+            registry.mark_seeded(opts.library, digest)
 
 
 @dataclass

@@ -289,7 +289,7 @@ def check_same_model(encoders: Any, store: Any, root: Path, paths: dict[str, str
     if stored is None or not (root / rel).is_file():
         return
     with Image.open(root / rel) as img:
-        fresh = encoders.clip.encode_images([img.convert("RGB")])[0]
+        fresh = encoders.adapt("image", encoders.clip.encode_images([img.convert("RGB")]))[0]
     cos = float(np.dot(fresh, stored))
     if cos < 0.99:
         raise SystemExit(
@@ -334,14 +334,18 @@ def encode_queries(searcher: Any, items: list[tuple[EvalQuery, str]]) -> dict[tu
         pics = [load(p) for p in batch]
         drawings = [edge_map(p) for p in pics]
         rows = enc.clip.encode_images(pics + drawings)
-        image_vec.update((p, (rows[j], rows[len(batch) + j])) for j, p in enumerate(batch))
+        # As the service encodes them: picture vectors through ADAPTER's image head, if any.
+        pictures = enc.adapt("image", rows[: len(batch)])
+        image_vec.update((p, (pictures[j], rows[len(batch) + j])) for j, p in enumerate(batch))
         shape_vec.update((p, hog_descriptor(d)) for p, d in zip(batch, drawings, strict=True))
     clip_text: dict[str, np.ndarray] = {}
     view_text: dict[str, np.ndarray] = {}
     for i in range(0, len(texts), 64):
         batch = texts[i : i + 64]
         rows = enc.clip.encode_texts(batch)
-        clip_text.update(zip(batch, rows, strict=True))
+        # Text → `image` goes through ADAPTER's text head when there is one (enc.image_text).
+        to_image = rows if enc.image_text is enc.clip else enc.image_text.encode_texts(batch)
+        clip_text.update(zip(batch, to_image, strict=True))
         view_text.update(zip(batch, rows if enc.text is enc.clip else enc.text.encode_texts(batch), strict=True))
     log.info(
         "encoded %d sketches, %d images, %d texts in %.1f s",

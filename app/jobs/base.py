@@ -194,6 +194,11 @@ async def run_kind(
     )
 
 
+def timeout_error(timeout_s: float | None) -> JobError:
+    limit = f" ({timeout_s:g} s)" if timeout_s is not None else ""
+    return JobError(code="timeout", message=f"The job ran longer than JOB_TIMEOUT_S{limit} and was stopped.")
+
+
 async def run_attempt(
     handler: Handler,
     params: dict[str, Any],
@@ -214,13 +219,7 @@ async def run_attempt(
             if not deadline.expired():
                 raise  # the handler's own TimeoutError: classified below like any crash
             ctx.cancel()  # the handler's thread stops at its next step
-            return Outcome(
-                "failed",
-                error=JobError(
-                    code="timeout",
-                    message=f"The job ran longer than JOB_TIMEOUT_S ({timeout_s:g} s) and was stopped.",
-                ),
-            )
+            return Outcome("failed", error=timeout_error(timeout_s))
     except JobCancelled:
         return Outcome("cancelled")
     except ClippyError as e:

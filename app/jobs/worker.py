@@ -35,6 +35,7 @@ from app.jobs.base import (
     Outcome,
     interrupted,
     run_kind,
+    timeout_error,
 )
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
                 jctx.cancel()
 
     watcher = asyncio.create_task(watch_cancel())
+    started = loop.time()
     try:
         outcome = await run_kind(
             handlers,
@@ -110,6 +112,10 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
         # stop the handler's thread at its next step and say so in the record. arq runs a
         # job cancelled by a shutdown again, unless this was its last try.
         jctx.cancel()
+        if loop.time() - started >= settings.JOB_TIMEOUT_S:
+            # arq's backstop: it counts as a failure and arq does not run the job again.
+            await _finish(store, job_id, Outcome("failed", error=timeout_error(settings.JOB_TIMEOUT_S)))
+            raise
         again = attempt < settings.JOB_MAX_TRIES
         message = "The worker stopped while this job ran; " + (
             "it runs again when a worker picks it up." if again else "that was its last try (JOB_MAX_TRIES)."

@@ -15,6 +15,7 @@ library is left out and listed with the id it duplicates.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import io
 import logging
@@ -294,11 +295,16 @@ class ImportService:
         library = str(params["library"])
         folder = ContentFolder(self.settings.IMAGES_ROOT, library)
         # Files this job copied in; whichever ends up in no point is removed at the end.
-        created = [Path(f["path"]) for f in params.get("files", []) if f.get("new", True)]
+        uploaded = [Path(f["path"]) for f in params.get("files", []) if f.get("new", True)]
+        created: list[Path] = []  # copied in by this run, from the folder or the URLs
         try:
             return await self._ingest(params, ctx, library, folder, created)
+        except asyncio.CancelledError:
+            # Interrupted (a shutdown, a timeout): a re-delivered job needs its uploads again.
+            uploaded = []
+            raise
         finally:
-            removed = await asyncio.to_thread(self._remove_orphans, library, created)
+            removed = await asyncio.to_thread(self._remove_orphans, library, uploaded + created)
             if removed:
                 log.info("import into %s: removed %d copied-in files that got no point", library, removed)
 
@@ -366,7 +372,18 @@ class ImportService:
             skip_near_duplicates=near is not None,
             **({"near_duplicate_threshold": float(near)} if near is not None else {}),
         )
-        report = await asyncio.to_thread(Ingestor(self.encoders, self.store, opts).run, items, progress)
+        ingest = asyncio.ensure_future(
+            asyncio.to_thread(Ingestor(self.encoders, self.store, opts).run, items, progress)
+        )
+        try:
+            report = await asyncio.shield(ingest)
+        except asyncio.CancelledError:
+            # A cancelled await leaves the thread running: stop it at its next batch and wait,
+            # so nothing writes a point after the orphan clean-up has looked.
+            ctx.cancel()
+            with contextlib.suppress(Exception):
+                await ingest
+            raise
         ctx.check_cancelled()
         # Name failures as the caller knows them (upload name, URL, source file), never by
         # where this server stores them.

@@ -37,7 +37,14 @@ CREATE TABLE IF NOT EXISTS libraries (
     owner TEXT,
     visibility TEXT NOT NULL CHECK (visibility IN ('private', 'public')),
     created_at TEXT NOT NULL
-)
+);
+-- Manifests (by content digest) AUTO_INGEST has seeded a library from, to the end.
+CREATE TABLE IF NOT EXISTS seeded (
+    library TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (library, digest)
+);
 """
 
 
@@ -58,7 +65,7 @@ class LibraryRegistry:
         self.default_library = default_library
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._db() as db:
-            db.execute(_SCHEMA)
+            db.executescript(_SCHEMA)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LibraryRegistry:
@@ -127,4 +134,16 @@ class LibraryRegistry:
 
     def delete(self, name: str) -> bool:
         with self._db() as db:
+            db.execute("DELETE FROM seeded WHERE library = ?", (name,))
             return db.execute("DELETE FROM libraries WHERE name = ?", (name,)).rowcount > 0
+
+    # --- the demo's sample library (AUTO_INGEST) ---------------------------------------------
+    def was_seeded(self, library: str, digest: str) -> bool:
+        with self._db() as db:
+            row = db.execute("SELECT 1 FROM seeded WHERE library = ? AND digest = ?", (library, digest)).fetchone()
+        return row is not None
+
+    def mark_seeded(self, library: str, digest: str) -> None:
+        at = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._db() as db:
+            db.execute("INSERT OR REPLACE INTO seeded (library, digest, at) VALUES (?, ?, ?)", (library, digest, at))

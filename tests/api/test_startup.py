@@ -90,5 +90,14 @@ async def test_auto_ingest_finishes_a_sample_library_a_first_run_left_half_done(
         assert store.count() == 6 and services.ready
         assert "AUTO_INGEST failed" not in caplog.text, "no file was read"
         await services.stop(close_store=False)
+        # Seeded to the end: an image deleted from the library stays deleted on the next start.
+        for item in items:
+            shape_image(0, 1).save(item.path)  # even with the files back
+        points, _ = store.scroll(None, limit=1)
+        store.delete([points[0].id])
+        services = Services.open(settings, encoders=encoders, store=store)
+        await services.start()
+        assert store.count() == 5 and services.ready
+        await services.stop(close_store=False)
     finally:
         store.close()

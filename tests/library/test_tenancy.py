@@ -378,7 +378,9 @@ def test_generation_refs_by_id_and_add_to_library_follow_the_scope(world: dict[s
     assert done["status"] == "succeeded", done
     added = done["result"]["images"][0]["id"]
     world["library_of"][added] = "alice-private"
-    assert world["store"].retrieve([added])[0].payload["library"] == "alice-private"
+    payload = world["store"].retrieve([added])[0].payload
+    assert payload["library"] == "alice-private"
+    assert payload.get("owned") is True, "the library owns its copy: deleting the image removes the file"
     assert c.get(f"/image/{added}", headers=B).status_code == 404
 
 
