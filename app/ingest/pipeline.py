@@ -34,8 +34,8 @@ from app.errors import ClippyError
 from app.imaging import decode_image
 from app.ingest.sources import Item
 from app.storage.base import VectorStore
-from app.storage.schema import CollectionSchema, content_sha256, point_id
-from app.storage.types import Filter, MatchAny, PointRecord, Vector, ViewQuery
+from app.storage.schema import OWNED_FIELD, CollectionSchema, content_sha256, point_id, tenant_filter
+from app.storage.types import PointRecord, Vector, ViewQuery
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,11 +43,10 @@ R = TypeVar("R")
 
 # Library files may be far larger than an upload; bound them all the same.
 MAX_FILE_BYTES = 200 * 1024 * 1024
-OWNED_KEY = "owned"
 # Payload fields only the pipeline writes; an item's extras may not set them.
 RESERVED_KEYS = frozenset(
     {"path", "tags", "sha256", "width", "height", "bytes", "library", "edge_version", "text_template"}
-    | {"ingested_at", OWNED_KEY}
+    | {"ingested_at", OWNED_FIELD}
 )
 
 
@@ -182,27 +181,18 @@ class Ingestor:
         sha = content_sha256(data)
         return _Hashed(item, data, sha, point_id(sha, self.opt.library))
 
-    def _prepare(self, h: _Hashed) -> _Prepared | Failure:
+    def _prepare(self, h: _Hashed, hit: CachedVectors | None = None) -> _Prepared | Failure:
+        """Decode, edge map and its HOG (`shape`), and the model's inputs — unless `hit`, a
+        cache hit made before this shape version, already has the model's vectors."""
         try:
             img = decode_image(h.data, max_bytes=MAX_FILE_BYTES, max_pixels=self.opt.max_pixels, name=h.item.path.name)
             edges = edge_map(img)
-            clip = self.encoders.clip
-            prepared = _Prepared(h, clip.preprocess(img), clip.preprocess(edges), img.width, img.height)
+            if hit is None:
+                clip = self.encoders.clip
+                prepared = _Prepared(h, clip.preprocess(img), clip.preprocess(edges), img.width, img.height)
+            else:
+                prepared = _Prepared(h, hit.image, hit.edge, hit.width, hit.height, cached=True)
             prepared.shape = hog_descriptor(edges)
-            return prepared
-        except ClippyError as e:
-            return Failure(str(h.item.path), e.message)
-        except Exception as e:  # one bad file must never abort the batch
-            log.exception("unexpected failure preparing %s", h.item.path)
-            return Failure(str(h.item.path), f"{type(e).__name__}: {e}")
-
-    def _prepare_shape(self, h: _Hashed, hit: CachedVectors) -> _Prepared | Failure:
-        """A cache hit made before this shape version: the model's vectors come from the
-        cache, only the edge map and its HOG are computed (no model)."""
-        try:
-            img = decode_image(h.data, max_bytes=MAX_FILE_BYTES, max_pixels=self.opt.max_pixels, name=h.item.path.name)
-            prepared = _Prepared(h, hit.image, hit.edge, hit.width, hit.height, cached=True)
-            prepared.shape = hog_descriptor(edge_map(img))
             return prepared
         except ClippyError as e:
             return Failure(str(h.item.path), e.message)
@@ -269,10 +259,8 @@ class Ingestor:
                     _Prepared(h, hit.image, hit.edge, hit.width, hit.height, True, hit.shape, shape_cached=True)
                 )
                 futures.append(done)
-            elif hit is not None:
-                futures.append(pool.submit(self._prepare_shape, h, hit))
-            else:
-                futures.append(pool.submit(self._prepare, h))
+            else:  # hit: the model's vectors are cached, not the shape descriptor; None: nothing is
+                futures.append(pool.submit(self._prepare, h, hit))
         return futures
 
     def _embed_and_write(self, futures: list[Future[_Prepared | Failure]], report: IngestReport) -> int:
@@ -334,7 +322,7 @@ class Ingestor:
         threshold = self.opt.near_duplicate_threshold
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"`near_duplicate_threshold` must be between 0 and 1 but is {threshold}")
-        library = Filter(must=(MatchAny("library", (self.opt.library,)),))
+        library = tenant_filter(self.opt.library)
         kept: list[_Prepared] = []
         kept_unit: list[np.ndarray] = []
         for r in ready:
@@ -380,7 +368,7 @@ class Ingestor:
             "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         if self.opt.owned:
-            payload[OWNED_KEY] = True
+            payload[OWNED_FIELD] = True
         # Extras (manifest columns, import names) describe an item; they never set what the
         # pipeline computes, its tenant or `owned` (which lets DELETE unlink the file).
         extra = r.hashed.item.extra

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from app.errors import ForbiddenError, InvalidInputError, NotFoundError
-from app.storage.schema import TENANT_FIELD
-from app.storage.types import Filter, MatchAny
+from app.storage.schema import TENANT_FIELD, tenant_filter
+from app.storage.types import Filter
 
 Scope = Literal["read", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "admin")
@@ -101,7 +101,7 @@ class LibraryScope:
     def read_filter(self) -> Filter | None:
         if self.readable is None:
             return None
-        return Filter(must=(MatchAny(TENANT_FIELD, tuple(sorted(self.readable))),))
+        return tenant_filter(*sorted(self.readable))
 
     def check_read(self, payload: Mapping[str, Any], image_id: str) -> None:
         if not self.can_read(payload.get(TENANT_FIELD)):

@@ -22,15 +22,12 @@ from app.search.hybrid import HybridSearcher, QueryInputs
 from app.search.models import HybridQuery, SearchFilter, SearchResult
 from app.storage.base import VectorStore
 from app.storage.files import safe_join
-from app.storage.schema import TENANT_FIELD
+from app.storage.schema import OWNED_FIELD, TENANT_FIELD
 from app.storage.thumbs import ThumbnailCache
 from app.storage.types import Condition, Filter, MatchAny, StoredPoint
 
 log = logging.getLogger(__name__)
 
-# Payload flag set by whoever copied the file into IMAGES_ROOT for the library (uploads):
-# deleting the item may delete the file. Files the library only points at are never touched.
-OWNED_FLAG = "owned"
 # Callers that pass no scope act as operators (scripts, the CLI): every library.
 OPERATOR_SCOPE = LibraryScope(OPERATOR, "default")
 
@@ -45,7 +42,7 @@ def _uuid(value: str, field: str) -> str:
 def library_filter(library: str | None = None, tag: str | None = None) -> Filter:
     must: list[Condition] = []
     if library:
-        must.append(MatchAny("library", (library,)))
+        must.append(MatchAny(TENANT_FIELD, (library,)))
     if tag is not None:
         normalized = normalize_tag(tag)
         if not normalized:
@@ -128,7 +125,7 @@ def _remove_owned_file(
     """After the point is gone: unlink its file when the library owned it and no remaining
     point refers to the same file. (removed, why it was kept)."""
     rel = str(payload.get("path") or "")
-    if payload.get(OWNED_FLAG) is not True:
+    if payload.get(OWNED_FIELD) is not True:
         return False, "not owned"
     sharing = [p for p in _same_content(store, payload) if p.payload.get("path") == rel]
     if sharing:
@@ -150,7 +147,7 @@ def delete_library_points(
 ) -> DeletedLibrary:
     """Every point of `library` (by the tenant filter), its cached thumbnails and the files
     it owned (unless a point elsewhere still uses them). Access is checked by the caller."""
-    flt = Filter(must=(MatchAny(TENANT_FIELD, (library,)),))
+    flt = library_filter(library)
     removed = thumbs_removed = files_removed = 0
     gone: set[str] = set()
     if not store.exists():

@@ -25,7 +25,8 @@ import numpy as np
 
 from app.library.models import DuplicateGroup, DuplicateMember, DuplicateReport
 from app.storage.base import VectorStore
-from app.storage.types import Filter, HasId, MatchAny, ViewQuery
+from app.storage.schema import tenant_filter
+from app.storage.types import Filter, HasId, ViewQuery
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ def pairs_from_vectors(ids: Sequence[str], vectors: np.ndarray, threshold: float
 
 
 def scope_filter(library: str | None) -> Filter | None:
-    return Filter(must=(MatchAny("library", (library,)),)) if library else None
+    return tenant_filter(library) if library else None
 
 
 def iter_points(

@@ -14,9 +14,8 @@ from app.library.browse import delete_library_points
 from app.library.models import CreateLibrary, DeletedLibrary, LibraryList, LibraryView
 from app.library.registry import LibraryRecord, LibraryRegistry
 from app.storage.base import VectorStore
-from app.storage.schema import TENANT_FIELD
+from app.storage.schema import tenant_filter
 from app.storage.thumbs import ThumbnailCache
-from app.storage.types import Filter, MatchAny
 
 
 class Libraries:
@@ -39,7 +38,7 @@ class Libraries:
     def _count(self, name: str) -> int:
         if not self.store.exists():
             return 0
-        return self.store.count(Filter(must=(MatchAny(TENANT_FIELD, (name,)),)))
+        return self.store.count(tenant_filter(name))
 
     def _view(self, record: LibraryRecord, scope: LibraryScope) -> LibraryView:
         return LibraryView(

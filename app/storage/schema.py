@@ -8,11 +8,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from app.errors import ModelMismatchError
+from app.storage.types import Filter, MatchAny
 
 # Payload fields with an index, and their types. Filters may use exactly these.
 KEYWORD_FIELDS = ("tags", "source", "sha256", "library")
 INTEGER_FIELDS = ("width", "height")
 TENANT_FIELD = "library"
+# The payload flag of files a library owns (copies this service made): deleting the point
+# deletes the file too.
+OWNED_FIELD = "owned"
 IndexType = Literal["keyword", "integer"]
 PAYLOAD_INDEXES: dict[str, IndexType] = {
     **{name: "keyword" for name in KEYWORD_FIELDS},
@@ -118,3 +122,10 @@ def missing_vectors_error(collection: str, views: list[str], cause: Exception) -
         collection=collection,
         missing=views,
     )
+
+
+def tenant_filter(*libraries: str) -> Filter:
+    """Points of these libraries: a match on the tenant field (Qdrant's tenant index)."""
+    if not libraries:
+        raise ValueError("`libraries` must name at least one library")
+    return Filter(must=(MatchAny(TENANT_FIELD, tuple(libraries)),))
