@@ -48,6 +48,7 @@ class EncodedQuery:
     positives: dict[str, list[np.ndarray]] = field(default_factory=lambda: {v: [] for v in DENSE_VIEWS})
     negatives: dict[str, list[np.ndarray]] = field(default_factory=lambda: {v: [] for v in DENSE_VIEWS})
     sparse: Sparse | None = None
+    prepare_ms: float = 0.0  # sketch normalisation, edge maps, HOG: the image work before the model
 
     def vectors(self) -> dict[str, Vector]:
         out: dict[str, Vector] = {
@@ -71,6 +72,7 @@ class HybridSearcher:
         """Each input through its encoder once, and only for the `views` that will be
         searched; image-tower inputs share one forward."""
         enc = EncodedQuery()
+        started = time.perf_counter()
         pictures: list[tuple[str, Image.Image]] = []
         drawings: list[Image.Image] = []  # the line drawings both `edge` and `shape` see
         if inputs.sketch is not None and ("edge" in views or "shape" in views):
@@ -85,6 +87,7 @@ class HybridSearcher:
                 pictures.append(("edge", drawing))
             if "shape" in views:
                 enc.positives["shape"].append(hog_descriptor(drawing))
+        enc.prepare_ms = _ms(started, time.perf_counter())
         if pictures:
             vecs = self.encoders.clip.encode_images([p for _, p in pictures])
             for (view, _), vec in zip(pictures, vecs, strict=True):
@@ -194,6 +197,7 @@ class HybridSearcher:
             candidates=len(candidates),
             timings=Timings(
                 encode_ms=_ms(started, encoded),
+                prepare_ms=enc.prepare_ms,
                 search_ms=_ms(encoded, searched),
                 rerank_ms=_ms(searched, reranked),
                 total_ms=_ms(started, time.perf_counter()),

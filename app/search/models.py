@@ -123,9 +123,14 @@ class Hit(CamelModel):
 
 
 class Timings(CamelModel):
-    encode_ms: float
-    search_ms: float
-    rerank_ms: float
+    """Where a query's time went, in ms. `totalMs` is the search itself; reading and decoding
+    the request's images comes before it (`decodeMs`), serialising the answer after it."""
+
+    decode_ms: float = Field(default=0.0, description="Reading and decoding the request's images.")
+    encode_ms: float = Field(description="Encoding the inputs, `prepareMs` included.")
+    prepare_ms: float = Field(default=0.0, description="Of `encodeMs`: sketch normalisation, edge maps, HOG.")
+    search_ms: float = Field(description="The Qdrant query.")
+    rerank_ms: float = Field(description="Exact re-rank and paging.")
     total_ms: float
 
 

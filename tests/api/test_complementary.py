@@ -132,7 +132,7 @@ def test_complementary_with_every_view_still_returns_a_consistent_set(rag: dict[
     out = _post(rag["client"], "/search/complementary", {"prompt": PROMPT, "limit": 4})
     assert set(out["weights"]) == {"image", "text", "tags"}
     assert 1 <= len(out["refs"]) <= 4
-    assert set(out["timings"]) == {"encodeMs", "searchMs", "rerankMs", "totalMs"}
+    assert set(out["timings"]) == {"decodeMs", "encodeMs", "prepareMs", "searchMs", "rerankMs", "totalMs"}
 
 
 def test_edited_sub_queries_replace_the_prompt(rag: dict[str, Any]) -> None:

@@ -35,7 +35,9 @@ def test_text_query_returns_hits_with_consistent_per_view_scores(client: TestCli
     assert len(out["hits"]) == 5
     assert set(out["weights"]) == {"image", "text", "tags"}
     assert sum(out["weights"].values()) == pytest.approx(1.0)
-    assert out["requestId"] and set(out["timings"]) == {"encodeMs", "searchMs", "rerankMs", "totalMs"}
+    timing_keys = {"decodeMs", "encodeMs", "prepareMs", "searchMs", "rerankMs", "totalMs"}
+    assert out["requestId"] and set(out["timings"]) == timing_keys
+    assert out["timings"]["prepareMs"] == 0.0, "no image to prepare for a text query"
     for hit in out["hits"]:
         total = sum(v["calibrated"] * v["weight"] for v in hit["views"].values())
         assert hit["score"] == pytest.approx(total, abs=1e-5)
@@ -58,6 +60,8 @@ def test_sketch_alone_searches_the_edge_view_multipart(client: TestClient) -> No
     out = r.json()
     assert out["weights"] == {"edge": 1.0}
     assert all(set(h["views"]) == {"edge"} for h in out["hits"])
+    t = out["timings"]  # the sketch is decoded, then normalised before the model sees it
+    assert t["decodeMs"] > 0 and 0 < t["prepareMs"] < t["encodeMs"] <= t["totalMs"]
 
 
 def test_example_image_finds_itself_first(client: TestClient, library: dict[str, Any]) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -58,10 +59,13 @@ _MULTIPART_SCHEMA: dict[str, Any] = {
     },
 )
 async def hybrid(request: Request, services: ServicesDep, scope: ScopeDep) -> SearchResult:
+    started = time.perf_counter()
     query, images = await parse_body(request, HybridQuery, ("sketch", "image"), services.settings)
+    decoded = time.perf_counter()
     inputs = QueryInputs(query.query_text, query.negative_text, images.get("sketch"), images.get("image"))
     # The encoders and the store block: run them off the event loop.
     result = await run_in_threadpool(services.searcher.search, query, inputs, scope.read_filter())
     result.request_id = request.state.request_id
+    result.timings.decode_ms = round((decoded - started) * 1000, 2)
     observe_search(request, result.timings)
     return result

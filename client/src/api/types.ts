@@ -55,7 +55,9 @@ export interface SearchHit {
 }
 
 export interface SearchTimings {
+  decodeMs?: number;
   encodeMs?: number;
+  prepareMs?: number;
   searchMs?: number;
   rerankMs?: number;
   totalMs?: number;
