@@ -205,6 +205,15 @@ def configs_for(mode: str, step: float, tags_weight: float) -> list[Config]:
                 continue  # a single view: listed above
             name = f"{_label(dict(nonzero))} {'rerank' if rerank else 'fusion'}"
             out.append(Config(name, "hybrid", nonzero, rerank))
+    # `shape` stays out of the simplex (it would square the grid); it is paired, half and
+    # half, with each other view the mode feeds, so its mixes are measured too.
+    if "shape" in fed:
+        for partner, tags_on, rerank in product(
+            [v for v in fed if v != "shape"], (False, True) if has_tags else (False,), (False, True)
+        ):
+            pair = {partner: 0.5, "shape": 0.5} | ({"tags": tags_weight} if tags_on else {})
+            name = f"{_label(pair)} {'rerank' if rerank else 'fusion'}"
+            out.append(Config(name, "hybrid", tuple(pair.items()), rerank))
     return out
 
 

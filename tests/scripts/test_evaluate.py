@@ -105,8 +105,11 @@ def test_the_grid_covers_views_weights_tags_and_both_fusion_methods(report: dict
     assert {r["rerank"] for r in hybrids} == {False, True}
     assert any("tags" in r["weights"] for r in hybrids) and any("tags" not in r["weights"] for r in hybrids)
     # step 0.5 over three dense views: 6 weightings, 3 of them mixed; × tags off/on × fusion/rerank,
-    # plus the 3 single dense views with tags on × fusion/rerank.
-    assert len(hybrids) == 3 * 2 * 2 + 3 * 2
+    # plus the 3 single dense views with tags on × fusion/rerank, plus `shape` paired half and half
+    # with each of the 3 others × tags off/on × fusion/rerank.
+    assert len(hybrids) == 3 * 2 * 2 + 3 * 2 + 3 * 2 * 2
+    pairs = {r["config"] for r in hybrids if "shape" in r["weights"]}
+    assert {"edge=0.5 shape=0.5 rerank", "txt=0.5 shape=0.5 tags=0.5 fusion"} <= pairs
     for r in rows:
         for name in ("mAP@3", "mAP@all", "P@3", "R@3", "MRR", "nDCG@3"):
             assert 0.0 <= r[name] <= 1.0
