@@ -243,6 +243,8 @@ def test_the_listing_holds_exactly_the_libraries_the_key_may_read(world: dict[st
     assert body["total"] == len(body["items"])
     asked = c.get("/images", params={"library": "bob-private"}, headers={"x-api-key": key}).json()
     assert asked["total"] == (0 if owner == "alice" else 7)
+    # /info counts what the key may read, not every tenant's images.
+    assert c.get("/info", headers={"x-api-key": key}).json()["points"] == body["total"]
 
 
 @pytest.mark.parametrize(("key", "owner"), [(ALICE, "alice"), (BOB, "bob"), (OPERATOR_KEY, None)])

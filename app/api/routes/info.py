@@ -6,15 +6,16 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import ServicesDep
+from app.api.deps import ScopeDep, ServicesDep
 from app.storage.info import collection_info
 
 router = APIRouter(tags=["info"])
 
 
 @router.get("/info", summary="Collection, model and vector sizes")
-async def info(services: ServicesDep) -> dict[str, Any]:
-    data = await run_in_threadpool(collection_info, services.store)
+async def info(services: ServicesDep, scope: ScopeDep) -> dict[str, Any]:
+    # An owner key counts the images it may read, not every tenant's.
+    data = await run_in_threadpool(collection_info, services.store, scope.read_filter())
     enc = services.encoders
     data["running"] = {
         "model": enc.clip.name,
