@@ -202,10 +202,17 @@ class ImportService:
         return value
 
     async def _submit(self, library: str, params: dict[str, Any], key: str | None, owner: str | None) -> Any:
+        if (existing := await self._existing(library, key)) is not None:
+            return existing
+        return await self._queue(library, params, key, owner)
+
+    async def _existing(self, library: str, key: str | None) -> Any:
+        """Checks every import makes first; the job an earlier request with `key` queued."""
         check_library(library)
         self._check_runnable()
-        if key is not None and (existing := await self.jobs.find(key)):
-            return existing
+        return await self.jobs.find(key) if key is not None else None
+
+    async def _queue(self, library: str, params: dict[str, Any], key: str | None, owner: str | None) -> Any:
         return await self.jobs.submit(JOB_KIND, {"library": library, **params}, key, owner=owner)
 
     async def submit_files(
@@ -222,11 +229,9 @@ class ImportService:
         """Uploaded images and ZIPs: stored now (the bytes are in hand), embedded by the job."""
         if not files:
             raise InvalidInputError("send at least one file in `files`.")
-        check_library(library)
         near = self._near(skip_near_duplicates, near_duplicate_threshold)
-        self._check_runnable()
         # A retried request must not stage its files again (the first job owns them).
-        if key is not None and (existing := await self.jobs.find(key)):
+        if (existing := await self._existing(library, key)) is not None:
             return existing
         # Every ZIP is read (and may be refused) before anything is written under IMAGES_ROOT.
         members: list[tuple[str, bytes]] = []
@@ -244,7 +249,7 @@ class ImportService:
             path, new = folder.save(body, n)
             staged.append({"path": str(path), "name": n, "new": new})
         params = {"files": staged, "skipped": skipped, "tags": tags, "near_duplicate_threshold": near}
-        return await self._submit(library, params, key, owner)
+        return await self._queue(library, params, key, owner)
 
     async def submit_folder(
         self,

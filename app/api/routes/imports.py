@@ -106,27 +106,15 @@ async def create_import(
             raise invalid_input(e) from e
         if bool(body.folder) == bool(body.urls):
             raise InvalidInputError("send exactly one of `folder` or `urls` (or files as multipart).")
-        skip, threshold = body.skip_near_duplicates, body.near_duplicate_threshold
+        how: dict[str, Any] = {
+            "skip_near_duplicates": body.skip_near_duplicates,
+            "near_duplicate_threshold": body.near_duplicate_threshold,
+            "owner": scope.principal.owner,
+        }
         if body.folder:
-            job = await svc.submit_folder(
-                library,
-                body.folder,
-                body.tags,
-                idempotency_key,
-                skip_near_duplicates=skip,
-                near_duplicate_threshold=threshold,
-                owner=scope.principal.owner,
-            )
+            job = await svc.submit_folder(library, body.folder, body.tags, idempotency_key, **how)
         else:
-            job = await svc.submit_urls(
-                library,
-                body.urls,
-                body.tags,
-                idempotency_key,
-                skip_near_duplicates=skip,
-                near_duplicate_threshold=threshold,
-                owner=scope.principal.owner,
-            )
+            job = await svc.submit_urls(library, body.urls, body.tags, idempotency_key, **how)
     response.headers["Location"] = f"/jobs/{job.id}"
     view: JobView = job.view()
     return view
