@@ -121,7 +121,11 @@ async def queue_rig(
         yield rig
     finally:
         if worker is not None:
-            await worker.close()
+            # arq's close() cancels the job tasks still running and gathers them: one cancelled
+            # while arq itself finishes the job (after our handler returned; a busy machine
+            # widens that window) re-raises its CancelledError here, out of the teardown.
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker.close()
         if rig.worker_task is not None:
             rig.worker_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
