@@ -483,6 +483,31 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
       for (let i = 0; i < Math.min(nGroups, 3); i++) assert.equal(await groups.nth(i).locator("[data-keep]").count(), 1, "one keeper per group");
       log(`duplicates: ${await p.getByTestId("duplicates-summary").textContent()}`);
       await shot(p, "11-duplicates.png");
+
+      // A new library through the form (POST /libraries): listed with its visibility and picked.
+      await p.getByRole("tab", { name: "Browse" }).click();
+      await p.getByRole("button", { name: "New library", exact: true }).click();
+      const form = p.getByTestId("new-library-dialog");
+      await form.waitFor();
+      await form.getByLabel("Library name").fill("e2e-lib");
+      await form.getByLabel("Visibility").selectOption("public");
+      const created = p.waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).pathname === "/libraries");
+      await form.getByRole("button", { name: "Create library" }).click();
+      const made = await created;
+      assert.equal(made.status(), 201, await made.text());
+      assert.deepEqual(made.request().postDataJSON(), { name: "e2e-lib", visibility: "public" });
+      await form.waitFor({ state: "detached" });
+      const picker = p.getByLabel("Library", { exact: true });
+      await p.waitForFunction((el) => el.value === "e2e-lib" && el.selectedOptions[0]?.textContent === "e2e-lib (public)", await picker.elementHandle(), { timeout: 15_000 });
+      await p.waitForFunction(() => document.querySelector("[data-testid=library-count]")?.textContent?.startsWith("0 images"), null, { timeout: 15_000 });
+      await shot(p, "12-new-library.png");
+
+      // …and deleted again after confirming (DELETE /libraries/e2e-lib): gone from the picker.
+      const dropped = p.waitForResponse((r) => r.request().method() === "DELETE" && r.url().endsWith("/libraries/e2e-lib"));
+      await p.getByRole("button", { name: "Delete library e2e-lib" }).click();
+      await p.getByTestId("confirm-dialog").getByRole("button", { name: "Delete library" }).click();
+      assert.equal((await dropped).status(), 200);
+      await p.waitForFunction((el) => el.value === "" && ![...el.options].some((o) => o.value === "e2e-lib"), await picker.elementHandle(), { timeout: 15_000 });
     } finally {
       await p.close();
     }

@@ -182,6 +182,41 @@ function duplicates(threshold) {
   return { library: null, threshold, scanned: library.length, exact: [], near };
 }
 
+// Library records (GET/POST/DELETE /libraries), as the real service answers an operator:
+// the default library first, then the records by name; images imported into a name
+// without a record are not listed (the client adds them from what it sees).
+const records = new Map();
+const LIBRARY_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+function libraryView(name) {
+  const r = name === "default" ? { owner: null, visibility: "public", createdAt: null } : records.get(name);
+  return { name, owner: r.owner, visibility: r.visibility, default: name === "default", writable: true, images: library.filter((it) => it.library === name).length, createdAt: r.createdAt };
+}
+
+async function librariesRoute(req, res, name) {
+  if (name === null && req.method === "GET") return send(res, 200, { libraries: ["default", ...[...records.keys()].sort()].map(libraryView) });
+  if (name === null && req.method === "POST") {
+    const body = await readJson(req);
+    if (typeof body.name !== "string" || !LIBRARY_NAME.test(body.name)) return error(res, 422, "invalid_input", "`name`: 1-64 letters, digits, - and _ only.");
+    const visibility = body.visibility ?? "private";
+    if (!["private", "public"].includes(visibility)) return error(res, 422, "invalid_input", "`visibility`: must be 'private' or 'public'.");
+    if (body.name === "default") return error(res, 409, "conflict", "library 'default' is the default library (DEFAULT_LIBRARY); it always exists.");
+    if (records.has(body.name)) return error(res, 409, "conflict", `library '${body.name}' already exists; pick another name.`);
+    records.set(body.name, { owner: body.owner ?? null, visibility, createdAt: new Date().toISOString().slice(0, 19) + "+00:00" });
+    return send(res, 201, libraryView(body.name));
+  }
+  if (name !== null && req.method === "GET") return records.has(name) || name === "default" ? send(res, 200, libraryView(name)) : error(res, 404, "not_found", `no library '${name}'.`);
+  if (name !== null && req.method === "DELETE") {
+    if (name === "default") return error(res, 409, "conflict", "library 'default' is the default library (DEFAULT_LIBRARY); it cannot be deleted.");
+    const images = library.filter((it) => it.library === name).length;
+    if (!records.has(name) && !images) return error(res, 404, "not_found", `no library '${name}'.`);
+    library = library.filter((it) => it.library !== name);
+    records.delete(name);
+    return send(res, 200, { name, imagesRemoved: images, thumbnailsRemoved: images, filesRemoved: images });
+  }
+  return error(res, 405, "method_not_allowed", `${req.method} is not allowed here.`);
+}
+
 const jobs = new Map();
 function jobView(id) {
   const j = jobs.get(id);
@@ -259,6 +294,9 @@ const server = createServer(async (req, res) => {
       library = library.filter((it) => it.id !== dm[1]);
       return send(res, 200, { id: dm[1], thumbnailRemoved: true, fileRemoved: false, fileKeptReason: "not owned" });
     }
+    if (p === "/libraries") return await librariesRoute(req, res, null);
+    const lm = p.match(/^\/libraries\/([^/]+)$/);
+    if (lm) return await librariesRoute(req, res, decodeURIComponent(lm[1]));
     const im = p.match(/^\/libraries\/([^/]+)\/imports$/);
     if (im && req.method === "POST") {
       const chunks = [];

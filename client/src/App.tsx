@@ -35,6 +35,7 @@ export function App() {
   const [view, setView] = useState<"sketch" | "library">("sketch");
   const [libraryMounted, setLibraryMounted] = useState(false);
   const [openUrl, setOpenUrl] = useState<string | null>(null);
+  const [authVersion, bumpAuth] = useReducer((n: number) => n + 1, 0);
   const jobs = useJobs();
   const ragJobs = useJobs<ComplementaryResult>();
   const showView = (v: "sketch" | "library") => {
@@ -98,6 +99,7 @@ export function App() {
           info={info}
           error={infoError}
           onRetry={retryInfo}
+          onApiKeyChange={bumpAuth}
           nav={
             <Tabs value={view} onValueChange={(v) => showView(v as "sketch" | "library")}>
               <TabsList className="h-8 w-auto" aria-label="View">
@@ -113,7 +115,7 @@ export function App() {
         />
         {libraryMounted && (
           <main hidden={view !== "library"} className="flex flex-1 flex-col bg-muted lg:min-h-0">
-            <LibraryView active={view === "library"} onChanged={retryInfo} onOpenImage={setOpenUrl} />
+            <LibraryView active={view === "library"} onChanged={retryInfo} onOpenImage={setOpenUrl} authVersion={authVersion} />
           </main>
         )}
         <main hidden={view !== "sketch"} className="grid flex-1 gap-0 md:grid-cols-[minmax(300px,360px)_minmax(0,1fr)] lg:min-h-0 lg:grid-cols-[minmax(320px,380px)_minmax(0,1fr)_320px]">

@@ -84,6 +84,31 @@ describe("fetchJson", () => {
     expect(fn.mock.calls[3]![1].method).toBe("DELETE");
   });
 
+  it("sends the stored API key as x-api-key on every call, and nothing without one", async () => {
+    const fn = stubFetch(async () => new Response("{}", { status: 200 }));
+    await api.info();
+    expect((fn.mock.calls[0]![1].headers as Record<string, string>)["x-api-key"]).toBeUndefined();
+    const data = new Map([["clippy.apiKey", "k-0123456789abcdef"]]);
+    vi.stubGlobal("localStorage", { getItem: (k: string) => data.get(k) ?? null, setItem: () => {}, removeItem: () => {} });
+    await api.info();
+    await api.importFiles("l", [new File(["x"], "a.png", { type: "image/png" })], [], "k1");
+    for (const call of fn.mock.calls.slice(1)) expect((call[1].headers as Record<string, string>)["x-api-key"]).toBe("k-0123456789abcdef");
+  });
+
+  it("libraries: list, create with a visibility, delete by URL-encoded name", async () => {
+    const fn = stubFetch(async () => new Response(JSON.stringify({ libraries: [] }), { status: 200 }));
+    await expect(api.listLibraries()).resolves.toEqual({ libraries: [] });
+    expect(fn.mock.calls[0]![0]).toBe("/libraries");
+    await api.createLibrary("e2e-lib", "public");
+    expect(fn.mock.calls[1]![1].method).toBe("POST");
+    expect(JSON.parse(fn.mock.calls[1]![1].body as string)).toEqual({ name: "e2e-lib", visibility: "public" });
+    await api.deleteLibrary("a b");
+    expect(fn.mock.calls[2]![0]).toBe("/libraries/a%20b");
+    expect(fn.mock.calls[2]![1].method).toBe("DELETE");
+    stubFetch(async () => new Response(JSON.stringify({ error: { code: "conflict", message: "library 'x' already exists; pick another name." } }), { status: 409 }));
+    await expect(api.createLibrary("x", "private")).rejects.toMatchObject({ status: 409, message: "library 'x' already exists; pick another name." });
+  });
+
   it("imports send skipNearDuplicates (and a threshold) only when asked", async () => {
     const fn = stubFetch(async () => new Response("{}", { status: 202 }));
     const file = new File(["x"], "a.png", { type: "image/png" });

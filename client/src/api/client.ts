@@ -1,8 +1,10 @@
+import { authHeaders, readApiKey } from "@/state/apiKey";
 import type {
   ComplementaryRequest,
   ComplementaryResult,
   DecomposeResponse,
   DeletedImage,
+  DeletedLibrary,
   DuplicateReport,
   ErrorBody,
   GenerateRequest,
@@ -11,6 +13,9 @@ import type {
   ImportResult,
   InfoResponse,
   Job,
+  LibraryInfo,
+  LibraryList,
+  LibraryVisibility,
   SearchRequest,
   SearchResponse,
 } from "./types";
@@ -79,7 +84,8 @@ export interface FetchJsonOptions {
 
 /** fetch + JSON, throwing ApiError (error body) or NetworkError (no answer). AbortError passes through. */
 export async function fetchJson<T>(url: string, opts: FetchJsonOptions = {}): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json", ...opts.headers };
+  // The stored API key (if any) goes on every call; the server ignores it when API_KEYS is unset.
+  const headers: Record<string, string> = { Accept: "application/json", ...authHeaders(readApiKey()), ...opts.headers };
   let body: BodyInit | undefined;
   if (opts.body instanceof FormData) {
     body = opts.body;
@@ -119,6 +125,10 @@ export const api = {
   decompose: (prompt: string, signal?: AbortSignal) => fetchJson<DecomposeResponse>("/search/decompose", { body: { prompt }, signal }),
   complementary: (req: ComplementaryRequest, signal?: AbortSignal) =>
     fetchJson<ComplementaryResult>("/search/complementary", { body: req, signal }),
+
+  listLibraries: (signal?: AbortSignal) => fetchJson<LibraryList>("/libraries", { signal }),
+  createLibrary: (name: string, visibility: LibraryVisibility) => fetchJson<LibraryInfo>("/libraries", { body: { name, visibility } }),
+  deleteLibrary: (name: string) => fetchJson<DeletedLibrary>(`/libraries/${encodeURIComponent(name)}`, { method: "DELETE" }),
 
   listImages: (q: ListImagesQuery, signal?: AbortSignal) => fetchJson<ImagePage>(`/images${queryString({ ...q })}`, { signal }),
   deleteImage: (id: string) => fetchJson<DeletedImage>(`/images/${encodeURIComponent(id)}`, { method: "DELETE" }),

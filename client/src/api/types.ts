@@ -327,3 +327,31 @@ export interface DuplicateReport {
   exact: DuplicateGroup[];
   near: DuplicateGroup[];
 }
+
+// --- Library records: /libraries (owner, visibility) --------------------------------
+
+export type LibraryVisibility = "private" | "public";
+
+export interface LibraryInfo {
+  name: string;
+  /** The user or team that owns it; null: the operators'. */
+  owner: string | null;
+  visibility: LibraryVisibility;
+  /** The default library (DEFAULT_LIBRARY): always there, public-read, never deleted. */
+  default: boolean;
+  /** Whether the calling key may import into it and delete from it. */
+  writable: boolean;
+  images: number;
+  createdAt: string | null;
+}
+
+export interface LibraryList {
+  libraries: LibraryInfo[];
+}
+
+export interface DeletedLibrary {
+  name: string;
+  imagesRemoved: number;
+  thumbnailsRemoved: number;
+  filesRemoved: number;
+}

@@ -5,8 +5,22 @@ import { Button } from "@/components/ui/button";
 import { Tooltip } from "@/components/ui/tooltip";
 import { describeError } from "@/state/errors";
 import { summarizeInfo } from "@/state/info";
+import { ApiKeyButton } from "./ApiKeyButton";
 
-export function Header({ info, error, onRetry, nav }: { info: InfoResponse | null; error: unknown; onRetry: () => void; nav?: React.ReactNode }) {
+export function Header({
+  info,
+  error,
+  onRetry,
+  nav,
+  onApiKeyChange,
+}: {
+  info: InfoResponse | null;
+  error: unknown;
+  onRetry: () => void;
+  nav?: React.ReactNode;
+  /** The API key was saved or forgotten; /info is reloaded either way. */
+  onApiKeyChange?: () => void;
+}) {
   const problem = error ? describeError(error) : null;
   const s = info ? summarizeInfo(info) : null;
   return (
@@ -59,6 +73,12 @@ export function Header({ info, error, onRetry, nav }: { info: InfoResponse | nul
         ) : (
           <span className="text-muted-foreground">Connecting…</span>
         )}
+        <ApiKeyButton
+          onChanged={() => {
+            onRetry();
+            onApiKeyChange?.();
+          }}
+        />
       </div>
     </header>
   );

@@ -1,4 +1,4 @@
-import { AlertTriangle, Copy, ImageOff, Images, Loader2, Trash2, Upload, X } from "lucide-react";
+import { AlertTriangle, Copy, FolderMinus, FolderPlus, ImageOff, Images, Loader2, Trash2, Upload, X } from "lucide-react";
 import { useCallback, useEffect, useId, useMemo, useRef, useState } from "react";
 import { api } from "@/api/client";
 import type { ImageSummary, ImportResult, Job } from "@/api/types";
@@ -7,14 +7,17 @@ import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
 import { Tabs, TabsContent, TabsList, TabsTrigger } from "@/components/ui/tabs";
 import { useImport } from "@/hooks/useImport";
+import { useLibraries } from "@/hooks/useLibraries";
 import { useLibrary } from "@/hooks/useLibrary";
 import { describeError } from "@/state/errors";
 import { describeImport, isImportActive } from "@/state/imports";
+import { canDeleteLibrary, defaultImportLibrary, libraryLabel, mergeLibraries } from "@/state/libraries";
 import { canLoadMoreLibrary, tagCounts } from "@/state/library";
 import { columnCount, masonryColumns } from "@/state/masonry";
 import { ConfirmDialog } from "./ConfirmDialog";
 import { DuplicatesView } from "./DuplicatesView";
 import { ImportDialog } from "./ImportDialog";
+import { NewLibraryDialog } from "./NewLibraryDialog";
 
 export interface LibraryViewProps {
   /** The view is on screen: load (and reload) only then. */
@@ -22,6 +25,8 @@ export interface LibraryViewProps {
   /** The library changed (import, delete): refresh what depends on it (/info). */
   onChanged: () => void;
   onOpenImage: (url: string) => void;
+  /** Bumped when the API key changes: reload the libraries and images it may see. */
+  authVersion?: number;
 }
 
 function useWidth<T extends HTMLElement>() {
@@ -42,7 +47,7 @@ function label(item: ImageSummary): string {
 }
 
 /** Browse the library (masonry, infinite scroll, tag filter), delete, import, duplicates. */
-export function LibraryView({ active, onChanged, onOpenImage }: LibraryViewProps) {
+export function LibraryView({ active, onChanged, onOpenImage, authVersion = 0 }: LibraryViewProps) {
   const ids = { library: useId(), tag: useId(), tags: useId() };
   const [library, setLibrary] = useState("");
   const [tagDraft, setTagDraft] = useState("");
@@ -52,24 +57,42 @@ export function LibraryView({ active, onChanged, onOpenImage }: LibraryViewProps
   const [confirm, setConfirm] = useState<ImageSummary | null>(null);
   const [deleting, setDeleting] = useState(false);
   const [actionError, setActionError] = useState<unknown>(null);
-  const [libraries, setLibraries] = useState<string[]>([]);
+  const [newOpen, setNewOpen] = useState(false);
+  const [confirmLibrary, setConfirmLibrary] = useState<string | null>(null);
+  // Names seen on images, imports and creations: GET /libraries lists records only.
+  const [seen, setSeen] = useState<string[]>([]);
+  const listed = useLibraries(active);
+  const refreshList = listed.refresh;
   const { state, loadMore, reload, removed } = useLibrary(library, tag, active && sub === "browse");
+  const options = useMemo(() => mergeLibraries(listed.libraries, seen), [listed.libraries, seen]);
+  const selected = options.find((o) => o.name === library);
+  const see = useCallback((name: string) => setSeen((l) => (l.includes(name) ? l : [...l, name])), []);
 
   const onImported = useCallback(
     (job: Job<ImportResult>) => {
-      if (job.result?.library) setLibraries((l) => (l.includes(job.result!.library) ? l : [...l, job.result!.library].sort()));
+      if (job.result?.library) see(job.result.library);
       reload();
+      refreshList();
       onChanged();
     },
-    [reload, onChanged],
+    [reload, onChanged, see, refreshList],
   );
   const imports = useImport(onImported);
 
-  // Libraries seen so far (the API has no list of libraries).
   useEffect(() => {
-    const seen = state.items.map((i) => i.library).filter((l): l is string => !!l);
-    if (seen.some((l) => !libraries.includes(l))) setLibraries((prev) => [...new Set([...prev, ...seen])].sort());
-  }, [state.items, libraries]);
+    const names = state.items.map((i) => i.library).filter((l): l is string => !!l);
+    if (names.some((l) => !seen.includes(l))) setSeen((prev) => [...new Set([...prev, ...names])]);
+  }, [state.items, seen]);
+
+  // A new key may see other libraries: list them and the images again.
+  const firstAuth = useRef(authVersion);
+  useEffect(() => {
+    if (authVersion === firstAuth.current) return;
+    firstAuth.current = authVersion;
+    setSeen([]);
+    refreshList();
+    reload();
+  }, [authVersion, refreshList, reload]);
 
   // Apply the tag filter once typing settles.
   useEffect(() => {
@@ -108,7 +131,28 @@ export function LibraryView({ active, onChanged, onOpenImage }: LibraryViewProps
     }
   };
 
+  const doDeleteLibrary = async () => {
+    if (!confirmLibrary) return;
+    const name = confirmLibrary;
+    setDeleting(true);
+    setActionError(null);
+    try {
+      await api.deleteLibrary(name);
+      setSeen((l) => l.filter((n) => n !== name));
+      setLibrary((l) => (l === name ? "" : l));
+      refreshList();
+      reload();
+      onChanged();
+    } catch (e) {
+      setActionError(e);
+    } finally {
+      setDeleting(false);
+      setConfirmLibrary(null);
+    }
+  };
+
   const listProblem = state.status === "error" ? describeError(state.error) : null;
+  const librariesProblem = listed.error !== null ? describeError(listed.error) : null;
   const importing = isImportActive(imports.state);
 
   return (
@@ -133,12 +177,20 @@ export function LibraryView({ active, onChanged, onOpenImage }: LibraryViewProps
             className="h-9 rounded-md border border-input bg-background px-2 text-sm focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-ring"
           >
             <option value="">All libraries</option>
-            {libraries.map((l) => (
-              <option key={l} value={l}>
-                {l}
+            {options.map((o) => (
+              <option key={o.name} value={o.name}>
+                {libraryLabel(o)}
               </option>
             ))}
           </select>
+          <Button size="icon-sm" variant="outline" className="size-9" aria-label="New library" title="New library" onClick={() => setNewOpen(true)}>
+            <FolderPlus />
+          </Button>
+          {canDeleteLibrary(selected) && (
+            <Button size="icon-sm" variant="outline" className="size-9" aria-label={`Delete library ${library}`} title="Delete this library" onClick={() => setConfirmLibrary(library)}>
+              <FolderMinus />
+            </Button>
+          )}
           {sub === "browse" && (
             <div className="relative">
               <label htmlFor={ids.tag} className="sr-only">
@@ -182,6 +234,17 @@ export function LibraryView({ active, onChanged, onOpenImage }: LibraryViewProps
           </div>
         </div>
 
+        {librariesProblem && (
+          <p role="alert" className="mx-3 mt-2 flex items-center gap-2 text-xs text-red-700" data-testid="libraries-error">
+            <AlertTriangle className="size-3.5 shrink-0" aria-hidden />
+            <span className="flex-1">
+              <b>Libraries — {librariesProblem.title}:</b> {librariesProblem.message}
+            </span>
+            <Button size="sm" variant="outline" onClick={listed.refresh}>
+              Retry
+            </Button>
+          </p>
+        )}
         {actionError !== null && (
           <p role="alert" className="mx-3 mt-2 flex items-center gap-2 rounded-md border border-red-200 bg-red-50 p-2 text-sm text-red-800">
             <AlertTriangle className="size-4 shrink-0" aria-hidden />
@@ -209,8 +272,8 @@ export function LibraryView({ active, onChanged, onOpenImage }: LibraryViewProps
             {state.status === "ready" && state.items.length === 0 && (
               <div role="status" className="mx-auto flex max-w-md flex-col items-center gap-2 py-16 text-center">
                 <ImageOff className="size-8 text-muted-foreground" aria-hidden />
-                <h2 className="text-base font-semibold">{tag || library ? "Nothing matches this filter" : "The library is empty"}</h2>
-                <p className="text-sm text-muted-foreground">{tag || library ? "Clear the tag or pick another library." : "Import images or a ZIP to get started."}</p>
+                <h2 className="text-base font-semibold">{tag ? "Nothing matches this filter" : library ? `“${library}” is empty` : "The library is empty"}</h2>
+                <p className="text-sm text-muted-foreground">{tag ? "Clear the tag or pick another library." : "Import images or a ZIP to get started."}</p>
               </div>
             )}
             {state.items.length > 0 && (
@@ -261,11 +324,33 @@ export function LibraryView({ active, onChanged, onOpenImage }: LibraryViewProps
       <ImportDialog
         open={importOpen}
         onOpenChange={setImportOpen}
-        defaultLibrary={library || "uploads"}
+        defaultLibrary={defaultImportLibrary(options, library)}
         state={imports.state}
         onSubmit={(lib, source, t, options) => void imports.submit(lib, source, t, options)}
         onReset={imports.reset}
       />
+      <NewLibraryDialog
+        open={newOpen}
+        onOpenChange={setNewOpen}
+        options={options}
+        onCreated={(created) => {
+          see(created.name);
+          setLibrary(created.name);
+          refreshList();
+        }}
+      />
+      <ConfirmDialog
+        open={confirmLibrary !== null}
+        title={`Delete the library “${confirmLibrary ?? ""}”?`}
+        confirmLabel="Delete library"
+        busy={deleting}
+        onCancel={() => setConfirmLibrary(null)}
+        onConfirm={() => void doDeleteLibrary()}
+      >
+        <span>
+          All {selected?.images != null ? `${selected.images} ` : ""}images in it leave the search, with their thumbnails and the files the library owns. This cannot be undone.
+        </span>
+      </ConfirmDialog>
       <ConfirmDialog
         open={confirm !== null}
         title="Delete this image?"

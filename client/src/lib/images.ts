@@ -1,4 +1,5 @@
 /** Browser-side image helpers: files and URLs → data URLs the API accepts. */
+import { authHeaders, readApiKey } from "@/state/apiKey";
 
 export const MAX_QUERY_IMAGE_SIDE = 768;
 
@@ -42,7 +43,9 @@ export async function fileToQueryDataUrl(file: File): Promise<string> {
 
 /** Fetch a same-origin image (a result, a generated image) into a data URL. */
 export async function urlToQueryDataUrl(url: string): Promise<string> {
-  const res = await fetch(url);
+  // Our own images need the API key when the server has keys; other origins never get it.
+  const own = url.startsWith("/") && !url.startsWith("//");
+  const res = await fetch(url, own ? { headers: authHeaders(readApiKey()) } : undefined);
   if (!res.ok) throw new Error(`Could not load ${url} (HTTP ${res.status}).`);
   const blob = await res.blob();
   const obj = URL.createObjectURL(blob);
