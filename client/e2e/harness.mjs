@@ -86,9 +86,10 @@ async function waitHealthy(base, proc, timeoutMs, stderrTail) {
 
 /**
  * Start the service the browser talks to. CLIPPY_E2E_URL: use that one.
- * CLIPPY_E2E_SERVER=mock: the mock API. Otherwise the real one, from the repo root.
+ * CLIPPY_E2E_SERVER=mock: the mock API. Otherwise the real one, from the repo root,
+ * with `env` added to its environment (e.g. API_KEYS) and its log in ARTIFACTS/`logName`.
  */
-export async function startServer() {
+export async function startServer({ env: extraEnv = {}, logName = "server.log" } = {}) {
   mkdirSync(ARTIFACTS, { recursive: true });
   if (process.env.CLIPPY_E2E_URL) {
     const base = process.env.CLIPPY_E2E_URL.replace(/\/$/, "");
@@ -97,7 +98,7 @@ export async function startServer() {
   }
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const logFile = join(ARTIFACTS, "server.log");
+  const logFile = join(ARTIFACTS, logName);
   const out = createWriteStream(logFile);
   let tail = "";
   const keep = (chunk) => {
@@ -129,6 +130,7 @@ export async function startServer() {
       AUTO_INGEST: "true",
       GENERATED_ROOT: join(tmp, "generated"),
       ...tinySdxlEnv(sdxlDir),
+      ...extraEnv,
     };
     writeFileSync(join(ARTIFACTS, "server.env"), Object.entries(env).filter(([k]) => /^(MODEL|PRETRAINED|TEXT_|QDRANT|THUMBS|IMAGES|AUTO_|GENERAT|SDXL|IP_|DIFFUSERS)/.test(k)).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
     log(`starting uvicorn on ${base} (log: ${logFile})`);

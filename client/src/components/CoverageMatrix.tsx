@@ -1,3 +1,4 @@
+import { AuthImage } from "@/components/AuthImage";
 import { cn } from "@/lib/utils";
 import { cellShade, type ShapedMatrix } from "@/state/coverage";
 import { KIND_STYLE } from "./SubQueryChips";
@@ -42,7 +43,7 @@ export function CoverageMatrix({ matrix, onOpen }: { matrix: ShapedMatrix; onOpe
                     onClick={() => onOpen?.(r.ref.imageUrl)}
                     aria-label={`Reference ${r.ref.rank}: ${refLabel(r.ref)}`}
                   >
-                    <img src={r.ref.thumbUrl} alt={refLabel(r.ref)} className="size-12 rounded border bg-muted object-cover" loading="lazy" />
+                    <AuthImage src={r.ref.thumbUrl} alt={refLabel(r.ref)} className="size-12 rounded border bg-muted object-cover" loading="lazy" />
                   </button>
                 </th>
                 {r.cells.map((cell, c) => (

@@ -2,6 +2,7 @@ import { AlertTriangle, Check, Loader2, ScanSearch, Trash2 } from "lucide-react"
 import { useEffect, useId, useReducer, useState } from "react";
 import { api, isAbort } from "@/api/client";
 import type { DuplicateGroup, DuplicateReport } from "@/api/types";
+import { AuthImage } from "@/components/AuthImage";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
@@ -164,7 +165,7 @@ function GroupCard({
               className={cn("flex w-32 flex-col gap-1 rounded-md border p-1 text-[11px]", isKeep ? "border-emerald-500 ring-2 ring-emerald-500" : marked && "border-red-300 bg-red-50")}
             >
               <button type="button" className="cursor-zoom-in" onClick={() => onOpenImage(`/image/${m.id}`)} aria-label={`Open ${m.path ?? m.id}`}>
-                <img src={`/thumb/${m.id}`} alt={m.path ?? m.id} className={cn("aspect-square w-full rounded bg-muted object-contain", marked && "opacity-60")} loading="lazy" />
+                <AuthImage src={`/thumb/${m.id}`} alt={m.path ?? m.id} className={cn("aspect-square w-full rounded bg-muted object-contain", marked && "opacity-60")} loading="lazy" />
               </button>
               <span className="truncate" title={m.path ?? m.id}>
                 {m.path?.split("/").pop() ?? m.id.slice(0, 8)}

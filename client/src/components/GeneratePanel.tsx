@@ -1,6 +1,7 @@
 import { AlertTriangle, Download, ImagePlus, Layers, Loader2, Search, Sparkles, X } from "lucide-react";
 import { useEffect, useId, useRef, useState } from "react";
 import type { GenerateRequest, Provider, RefRole } from "@/api/types";
+import { AuthImage } from "@/components/AuthImage";
 import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
@@ -249,7 +250,7 @@ function RefRow({ item, dispatch }: { item: RefItem; dispatch: (a: RefsAction) =
   const setRole = (role: RefRole) => dispatch({ type: "setRole", key: item.key, role });
   return (
     <li className="flex gap-2 rounded-md border bg-background p-1.5" data-testid="ref" data-role={item.role}>
-      <img src={src} alt={`Reference ${label}`} className="size-14 shrink-0 rounded object-cover" />
+      <AuthImage src={src} alt={`Reference ${label}`} className="size-14 shrink-0 rounded object-cover" />
       <div className="flex min-w-0 flex-1 flex-col gap-1.5">
         <div className="flex items-center gap-1">
           <div role="radiogroup" aria-label={`Role of reference ${label}`} className="inline-flex rounded-md bg-muted p-0.5">
@@ -331,7 +332,7 @@ function JobCard({ entry, onCancel, onDismiss, onUseAsQuery, onUseAsUnderlay, on
         job.result?.images.map((img) => (
           <figure key={img.url} className="flex flex-col gap-1.5">
             <a href={img.url} target="_blank" rel="noreferrer">
-              <img src={img.url} alt="Generated image" className="w-full rounded border bg-muted" data-testid="generated-image" />
+              <AuthImage src={img.url} alt="Generated image" className="w-full rounded border bg-muted" data-testid="generated-image" />
             </a>
             <figcaption className="text-[10px] text-muted-foreground">
               {job.result?.provider} · {job.result?.model}

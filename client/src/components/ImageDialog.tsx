@@ -1,3 +1,4 @@
+import { AuthImage } from "@/components/AuthImage";
 import { Dialog, DialogContent, DialogTitle } from "@/components/ui/dialog";
 
 /** The original of a library image, full size. */
@@ -6,7 +7,7 @@ export function ImageDialog({ url, onClose }: { url: string | null; onClose: () 
     <Dialog open={url !== null} onOpenChange={(o) => !o && onClose()}>
       <DialogContent className="w-auto max-w-[96vw]" data-testid="image-dialog" aria-describedby={undefined}>
         <DialogTitle className="sr-only">Image</DialogTitle>
-        {url && <img src={url} alt="Library image" className="max-h-[84vh] max-w-full rounded object-contain" />}
+        {url && <AuthImage src={url} alt="Library image" className="max-h-[84vh] max-w-full rounded object-contain" />}
       </DialogContent>
     </Dialog>
   );

@@ -2,6 +2,7 @@ import { AlertTriangle, Copy, FolderMinus, FolderPlus, ImageOff, Images, Loader2
 import { useCallback, useEffect, useId, useMemo, useRef, useState } from "react";
 import { api } from "@/api/client";
 import type { ImageSummary, ImportResult, Job } from "@/api/types";
+import { AuthImage } from "@/components/AuthImage";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
@@ -361,7 +362,7 @@ export function LibraryView({ active, onChanged, onOpenImage, authVersion = 0 }:
       >
         {confirm && (
           <div className="flex items-center gap-3">
-            <img src={confirm.thumbUrl} alt="" className="size-16 shrink-0 rounded border object-cover" />
+            <AuthImage src={confirm.thumbUrl} alt="" className="size-16 shrink-0 rounded border object-cover" />
             <span>
               It leaves the library and its searches. Its file is removed only when the library owns it (an upload or import);
               files the library points at are kept.
@@ -394,7 +395,7 @@ function LibraryCard({
         onClick={() => onOpen(item.imageUrl)}
         aria-label={`Open ${label(item)}`}
       >
-        <img src={item.thumbUrl} alt={label(item)} loading="lazy" decoding="async" className="size-full object-contain" />
+        <AuthImage src={item.thumbUrl} alt={label(item)} loading="lazy" decoding="async" className="size-full object-contain" />
       </button>
       <Button
         size="icon-sm"

@@ -1,5 +1,6 @@
 import { Download, ExternalLink, ImagePlus, Layers, Search, ThumbsDown, ThumbsUp } from "lucide-react";
 import type { SearchHit } from "@/api/types";
+import { AuthImage } from "@/components/AuthImage";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Dialog, DialogContent, DialogDescription, DialogTitle } from "@/components/ui/dialog";
@@ -22,7 +23,7 @@ export function Lightbox({ hit, rank, isRef, onClose, onMoreLike, onNotLike, onT
         {hit && (
           <div className="grid gap-4 md:grid-cols-[minmax(0,1fr)_340px]" data-testid="lightbox">
             <div className="flex min-h-0 items-center justify-center rounded-md bg-[repeating-conic-gradient(#f4f4f5_0%_25%,#fff_0%_50%)] bg-[length:20px_20px]">
-              <img src={hit.imageUrl} alt={hit.tags.join(", ") || (hit.path ?? hit.id)} className="max-h-[80vh] min-h-[40vh] w-auto max-w-full object-contain" />
+              <AuthImage src={hit.imageUrl} alt={hit.tags.join(", ") || (hit.path ?? hit.id)} className="max-h-[80vh] min-h-[40vh] w-auto max-w-full object-contain" />
             </div>
             <div className="flex flex-col gap-3">
               <DialogTitle className="pr-8 break-all">{hit.path ?? hit.id}</DialogTitle>

@@ -1,5 +1,6 @@
 import { ImageIcon, Loader2, Search, X } from "lucide-react";
 import { useId } from "react";
+import { AuthImage } from "@/components/AuthImage";
 import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
@@ -46,7 +47,7 @@ export function PromptBar({ text, onText, onSearch, busy, canSearch, exampleImag
       <div className="flex items-center gap-2 text-xs text-muted-foreground">
         {exampleImage ? (
           <div className="flex items-center gap-2" data-testid="example-image">
-            <img src={exampleImage} alt="Example image for the query" className="size-10 rounded border object-cover" />
+            <AuthImage src={exampleImage} alt="Example image for the query" className="size-10 rounded border object-cover" />
             <span>Searching by this example image too</span>
             <Button size="icon-sm" variant="ghost" className="size-6" aria-label="Remove example image" onClick={onClearExample}>
               <X />

@@ -1,5 +1,6 @@
 import { ThumbsDown, ThumbsUp, X } from "lucide-react";
 import { useId, useState } from "react";
+import { AuthImage } from "@/components/AuthImage";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
@@ -199,7 +200,7 @@ function ExampleList({ ids, kind, onRemove }: { ids: string[]; kind: "positive" 
       </li>
       {ids.map((id) => (
         <li key={id} className="relative">
-          <img src={`/thumb/${encodeURIComponent(id)}`} alt="" className={cn("size-10 rounded border object-cover", kind === "negative" && "grayscale")} />
+          <AuthImage src={`/thumb/${encodeURIComponent(id)}`} alt="" className={cn("size-10 rounded border object-cover", kind === "negative" && "grayscale")} />
           <button
             type="button"
             className="absolute -right-1 -top-1 cursor-pointer rounded-full border bg-background p-0.5 shadow"

@@ -2,6 +2,7 @@ import { AlertTriangle, ImagePlus, Loader2, Network, Sparkles, Split, X } from "
 import { useId, useMemo, useReducer, useRef, useState } from "react";
 import { api, isAbort } from "@/api/client";
 import type { ComplementaryResult, GenerateRequest } from "@/api/types";
+import { AuthImage } from "@/components/AuthImage";
 import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
@@ -285,7 +286,7 @@ function RagJobCard({ entry, onCancel, onDismiss }: { entry: RagJobEntry; onCanc
           <div className="flex flex-col gap-1">
             {job.result?.images.map((img) => (
               <a key={img.url} href={img.url} target="_blank" rel="noreferrer">
-                <img src={img.url} alt="Grounded generated image" className="w-full rounded border bg-muted" data-testid="rag-generated-image" />
+                <AuthImage src={img.url} alt="Grounded generated image" className="w-full rounded border bg-muted" data-testid="rag-generated-image" />
               </a>
             ))}
           </div>
@@ -294,7 +295,7 @@ function RagJobCard({ entry, onCancel, onDismiss }: { entry: RagJobEntry; onCanc
             {rows.map((a) => (
               <li key={a.subQueryId} className="flex items-center gap-1.5 text-[11px]" data-testid="attribution-row" data-ref={a.refId ?? ""}>
                 {a.ref ? (
-                  <img src={a.ref.thumbUrl} alt={refLabel(a.ref)} className="size-7 shrink-0 rounded border object-cover" />
+                  <AuthImage src={a.ref.thumbUrl} alt={refLabel(a.ref)} className="size-7 shrink-0 rounded border object-cover" />
                 ) : (
                   <span className="inline-flex size-7 shrink-0 items-center justify-center rounded border border-dashed text-muted-foreground">–</span>
                 )}

@@ -1,6 +1,7 @@
 import { ImagePlus, Layers, ThumbsDown, ThumbsUp } from "lucide-react";
 import { memo } from "react";
 import type { SearchHit } from "@/api/types";
+import { AuthImage } from "@/components/AuthImage";
 import { Button } from "@/components/ui/button";
 import { Tooltip } from "@/components/ui/tooltip";
 import { cn } from "@/lib/utils";
@@ -42,7 +43,7 @@ export const ResultCard = memo(function ResultCard({ hit, rank, isRef, mark, onO
         aria-label={`Open result ${rank} (${hitLabel(hit)})`}
         draggable={false}
       >
-        <img
+        <AuthImage
           src={hit.thumbUrl}
           alt={hitLabel(hit)}
           loading="lazy"

@@ -1,6 +1,7 @@
 import { Canvas, PencilBrush, type FabricObject } from "fabric";
 import { Brush, Eraser, Layers, Redo2, Trash2, Undo2, X } from "lucide-react";
 import { useCallback, useEffect, useRef, useState } from "react";
+import { AuthImage } from "@/components/AuthImage";
 import { Button } from "@/components/ui/button";
 import { Label } from "@/components/ui/label";
 import { Slider } from "@/components/ui/slider";
@@ -265,7 +266,7 @@ export function SketchCanvas({ onChange, underlayUrl, onClearUnderlay, onImageFi
         onDrop={onDrop}
       >
         {underlayUrl && underlayVisible && (
-          <img src={underlayUrl} alt="" aria-hidden className="pointer-events-none absolute inset-0 size-full object-contain opacity-35" />
+          <AuthImage src={underlayUrl} alt="" aria-hidden className="pointer-events-none absolute inset-0 size-full object-contain opacity-35" />
         )}
         <div ref={hostRef} className="absolute inset-0" />
         {dragOver && (
