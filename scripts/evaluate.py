@@ -704,7 +704,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2, help="torch/BLAS threads (default: %(default)s)")
     p.add_argument("--full", action="store_true", help="print every configuration, not a summary")
     p.add_argument("--out", type=Path, help="JSON results (default: bench/results/eval_<set>.json)")
-    p.add_argument("--plots", type=Path, help="folder for PNG plots (default: beside --out); '' to skip")
+    # A str, not a Path: Path("") is "." and would write the plots into the working directory.
+    p.add_argument("--plots", help="folder for PNG plots (default: beside --out); '' to skip")
     g = p.add_argument_group("settings (default: environment / .env)")
     g.add_argument("--model", help="MODEL_NAME")
     g.add_argument("--pretrained", help="PRETRAINED (tag, checkpoint, or random)")
@@ -730,8 +731,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.out or RESULTS_DIR / f"eval_{args.set.resolve().name}.json"
     write_json(out, report)
     plots: list[Path] = []
-    if args.plots is None or str(args.plots):
-        plots_dir = args.plots or out.parent
+    if args.plots != "":
+        plots_dir = Path(args.plots) if args.plots else out.parent
         plots_dir.mkdir(parents=True, exist_ok=True)
         plots = plot(report, plots_dir, out.stem)
     k = report["k"]

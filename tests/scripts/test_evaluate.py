@@ -122,8 +122,12 @@ def test_writes_json_and_plots(report: dict[str, object]) -> None:
     assert report["random_clip_weights"] is True
 
 
-def test_a_second_run_with_another_seed_is_refused(eval_set: Path, tmp_path: Path) -> None:
+def test_a_second_run_with_another_seed_is_refused(
+    eval_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     assert evaluate.main(_args(eval_set, tmp_path, "--modes", "text", "--no-hog", "--plots", "")) == 0
+    assert not list(tmp_path.glob("*.png")), "--plots '' draws nothing, not into the working directory"
     with pytest.raises(SystemExit, match="--seed"):
         evaluate.main(_args(eval_set, tmp_path, "--modes", "text", "--seed", "1"))
 
