@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from PIL import Image
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from app.config import Settings
@@ -77,7 +79,9 @@ async def parse_body(
                     raise InvalidInputError(
                         f"unexpected file field `{key}`; files go in {list(file_fields)}.", field=key
                     )
-                images[key] = decode_image(await read_upload(value, settings.MAX_UPLOAD_BYTES, key), name=key, **limits)
+                data = await read_upload(value, settings.MAX_UPLOAD_BYTES, key)
+                # Decoding a large PNG takes tens of ms of CPU: off the event loop.
+                images[key] = await run_in_threadpool(partial(decode_image, data, name=key, **limits))
             elif value.strip():
                 fields[key] = _form_value(value)
         try:
@@ -96,7 +100,7 @@ async def parse_body(
     for key in file_fields:
         url = getattr(body, key, None)
         if url:
-            images[key] = decode_data_url(url, name=key, **limits)
+            images[key] = await run_in_threadpool(partial(decode_data_url, url, name=key, **limits))
     return body, images
 
 
