@@ -96,6 +96,10 @@ class Services:
             await self.jobs.stop()
         if self.generation is not None:
             await self.generation.stop()
+        self.close_storage(close_store)
+
+    def close_storage(self, close_store: bool = True) -> None:
+        """The embedding cache, and the store unless the caller keeps it open."""
         if self.cache is not None:
             self.cache.close()
         if close_store:
@@ -209,7 +213,4 @@ class WorkerServices:
     async def stop(self, close_store: bool = True) -> None:
         await self.generation.stop()
         if self.library is not None:
-            if self.library.cache is not None:
-                self.library.cache.close()
-            if close_store:
-                self.library.store.close()
+            self.library.close_storage(close_store)

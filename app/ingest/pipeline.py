@@ -43,11 +43,6 @@ R = TypeVar("R")
 
 # Library files may be far larger than an upload; bound them all the same.
 MAX_FILE_BYTES = 200 * 1024 * 1024
-# Payload fields only the pipeline writes; an item's extras may not set them.
-RESERVED_KEYS = frozenset(
-    {"path", "tags", "sha256", "width", "height", "bytes", "library", "edge_version", "text_template"}
-    | {"ingested_at", OWNED_FIELD}
-)
 
 
 @dataclass
@@ -372,7 +367,8 @@ class Ingestor:
         # Extras (manifest columns, import names) describe an item; they never set what the
         # pipeline computes, its tenant or `owned` (which lets DELETE unlink the file).
         extra = r.hashed.item.extra
-        refused = sorted(k for k in extra if k in payload or k in RESERVED_KEYS)
+        # `owned` is refused even where this item is not owned (absent from `payload`).
+        refused = sorted(k for k in extra if k in payload or k == OWNED_FIELD)
         if refused:
             log.warning("%s: ignored extra fields %s (reserved)", path, refused)
         return {"source": self.opt.source} | {k: v for k, v in extra.items() if k not in refused} | payload
