@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -45,6 +46,23 @@ CANCEL_POLL_S = 0.5
 # record says `timeout`; the margin leaves time to write it.
 BACKSTOP_S = 60
 Hook = Callable[[], Awaitable[None]]
+
+
+class ClippyWorker(Worker):
+    """arq's Worker whose close() always gets to `on_shutdown` (the services' close)."""
+
+    async def close(self) -> None:
+        # arq's close() gathers the job tasks it has just cancelled without
+        # return_exceptions, so a task cancelled after `run_job` returned, while arq writes its
+        # own bookkeeping, re-raises CancelledError out of close() and on_shutdown never runs.
+        # The Clippy record is final by then (run_job wrote it), so wait for the tasks here,
+        # outcome aside, and hand arq a worker with nothing left to gather.
+        if not self._handle_signals:
+            self.handle_sig(signal.SIGUSR1)  # what arq's close() does first
+        if self.tasks:
+            await asyncio.wait(list(self.tasks.values()))
+            self.tasks.clear()
+        await super().close()
 
 
 async def run_job(ctx: dict[str, Any], job_id: str) -> None:
@@ -172,7 +190,7 @@ def build_worker(
         if on_shutdown is not None:
             await on_shutdown()
 
-    return Worker(
+    return ClippyWorker(
         # One try more than JOB_MAX_TRIES: the extra one only records that the last try died.
         functions=[func(run_job, name=RUN_JOB, max_tries=settings.JOB_MAX_TRIES + 1)],  # type: ignore[arg-type]
         queue_name=settings.JOB_QUEUE_NAME,

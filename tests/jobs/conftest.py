@@ -121,11 +121,7 @@ async def queue_rig(
         yield rig
     finally:
         if worker is not None:
-            # arq's close() cancels the job tasks still running and gathers them: one cancelled
-            # while arq itself finishes the job (after our handler returned; a busy machine
-            # widens that window) re-raises its CancelledError here, out of the teardown.
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker.close()
+            await worker.close()  # ClippyWorker: never re-raises a job task's cancellation
         if rig.worker_task is not None:
             rig.worker_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

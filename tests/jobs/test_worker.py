@@ -132,3 +132,46 @@ def test_the_worker_waits_job_drain_s_on_a_signal_and_backs_up_job_timeout_s() -
     assert worker.job_timeout_s > 100
     # arq may deliver a job once more than JOB_MAX_TRIES, only to record a dead last try.
     assert worker.functions["run_job"].max_tries == settings.JOB_MAX_TRIES + 1
+
+
+async def test_a_worker_closed_while_arq_records_a_finished_job_still_runs_its_shutdown(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from app.config import Settings
+    from app.jobs.worker import ClippyWorker
+
+    finishing = asyncio.Event()
+    arq_finish_job = ClippyWorker.finish_job
+
+    async def slow_finish_job(self: ClippyWorker, *args: Any) -> None:
+        finishing.set()  # run_job has returned: the record is final, arq's bookkeeping is not
+        await asyncio.sleep(0.3)
+        await arq_finish_job(self, *args)
+
+    monkeypatch.setattr(ClippyWorker, "finish_job", slow_finish_job)
+    name = f"clippy-test-close:{time.monotonic_ns()}"
+    settings = Settings(_env_file=None, REDIS_URL=redis_url, JOB_QUEUE_NAME=name)  # type: ignore[call-arg]
+    stopped: list[bool] = []
+
+    async def on_shutdown() -> None:
+        stopped.append(True)
+
+    api = ArqJobQueue(redis_url, queue_name=name)
+    await api.start()
+    handlers, _ = make_handlers()
+    worker = build_worker(settings, handlers, on_shutdown=on_shutdown, handle_signals=False, poll_delay=0.02)
+    task = asyncio.create_task(worker.async_run())
+    try:
+        job = await api.submit("echo", {"value": 7})
+        await asyncio.wait_for(finishing.wait(), 15)
+        await worker.close()  # cancels the task inside arq's shielded finish: no CancelledError here
+        done = await api.get(job.id)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await api.stop()
+    assert stopped == [True]
+    assert done.status == "succeeded" and done.result == {"echo": 7}
