@@ -151,6 +151,8 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
 
+    if pending:  # progress the handler's thread sent last must not land after the final status
+        await asyncio.wait([asyncio.wrap_future(f) for f in list(pending)], timeout=5)
     await _finish(store, job_id, outcome)
     if outcome.retry_in is not None:
         raise Retry(defer=outcome.retry_in)

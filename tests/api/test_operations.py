@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -124,12 +125,22 @@ def test_sigterm_finishes_the_request_in_flight_then_exits_cleanly(tmp_path: Pat
             f"Content-Length: {len(body)}\r\nX-Request-ID: inflight-1\r\n\r\n"
         )
         sock.sendall(head.encode() + body[:5])
-        time.sleep(0.5)
+        # Signal only once the app is answering it (the /metrics request counts itself too).
+        in_flight = re.compile(r"^clippy_http_requests_in_flight (\S+)$", re.M)
+        deadline = time.monotonic() + 30
+        while float(in_flight.findall(httpx.get(f"http://127.0.0.1:{port}/metrics").text)[0]) < 2:
+            assert time.monotonic() < deadline, "the half-sent request never reached the app"
+            time.sleep(0.05)
         server.send_signal(signal.SIGTERM)
-        time.sleep(1.0)
+        deadline = time.monotonic() + 30
+        while True:  # no new connections once the signal is handled
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            except httpx.HTTPError:
+                break
+            assert time.monotonic() < deadline, "the server kept accepting connections after SIGTERM"
+            time.sleep(0.1)
         assert server.poll() is None, "the server waited for the request in flight"
-        with pytest.raises(httpx.HTTPError):
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)  # no new connections meanwhile
         sock.sendall(body[5:])
         sock.settimeout(30)
         reply = b""

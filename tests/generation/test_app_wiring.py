@@ -141,11 +141,12 @@ def test_the_redis_worker_runs_imports_and_add_to_library_with_the_apis_handlers
             assert imported.status_code == 202, imported.text
 
             done = poll(client, added.headers["location"], "succeeded", "failed")
+            job = poll(client, imported.headers["location"], "succeeded", "failed")
             assert done["status"] == "succeeded", done
+            assert job["status"] == "succeeded", job
+            # Read once both are written: the local-mode client both sides share has no lock.
             new_id = done["result"]["images"][0]["id"]
             assert new_id and client.get(f"/image/{new_id}").status_code == 200
-            job = poll(client, imported.headers["location"], "succeeded", "failed")
-            assert job["status"] == "succeeded", job
             assert job["result"]["ingested"] == 1
             hits = client.post("/search/hybrid", json={"queryText": "zebra stripes", "limit": 5}).json()["hits"]
             assert new_id in [hit["id"] for hit in hits]

@@ -26,14 +26,14 @@ async def test_stop_lets_a_running_job_finish_within_the_drain() -> None:
     handlers, seen = make_handlers()
     queue = InProcessJobQueue(handlers, concurrency=1, drain_s=10)
     await queue.start()
-    job = await queue.submit("nap", {"s": 0.4})
+    job = await queue.submit("nap", {"s": 2})
     await wait_for(queue, job.id, "running")
     queued = await queue.submit("echo", {"value": 1})  # not started by a draining queue
     started = time.monotonic()
     await queue.stop()
     assert time.monotonic() - started < 5
     done = await queue.get(job.id)
-    assert done.status == "succeeded" and done.result == {"slept": 0.4}
+    assert done.status == "succeeded" and done.result == {"slept": 2}
     assert seen["nap_exits"] == [1]
     assert (await queue.get(queued.id)).status == "queued"  # a draining queue starts nothing new
 

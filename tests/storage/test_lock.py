@@ -23,10 +23,11 @@ from tests.conftest import TINY_MODEL
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Opens (or creates) the store, writes `n` points, says so, then holds the store for `hold` seconds.
+# Opens (or creates) the store, writes `n` points, says so, then holds the store for `hold`
+# seconds or until its stdin closes.
 HOLDER = textwrap.dedent(
     """
-    import sys, time
+    import select, sys
     from pathlib import Path
     from app.errors import StoreLockedError
     from app.storage.edge import EdgeStore
@@ -44,7 +45,7 @@ HOLDER = textwrap.dedent(
         print("LOCKED", e.message, flush=True)
         sys.exit(3)
     print("READY", flush=True)
-    time.sleep(hold)
+    select.select([sys.stdin], [], [], hold)  # hold the store `hold` s, or until stdin closes
     store.close()
     """
 )
@@ -54,6 +55,7 @@ def _holder(path: Path, n: int, hold: float) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", HOLDER, str(path), str(n), str(hold)],
         cwd=ROOT,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -89,8 +91,12 @@ def test_a_second_process_gets_store_locked_then_the_data_is_intact(tmp_path: Pa
 
 
 def test_two_processes_creating_the_same_store_at_once_one_wins(tmp_path: Path) -> None:
-    procs = [_holder(tmp_path / "q", 3, 3) for _ in range(3)]
-    outs = [p.communicate(timeout=120) for p in procs]
+    procs = [_holder(tmp_path / "q", 3, 120) for _ in range(3)]
+    deadline = time.monotonic() + 120
+    while sum(p.poll() is not None for p in procs) < 2:  # the winner holds on until both lost
+        assert time.monotonic() < deadline, "two openers should have been refused"
+        time.sleep(0.1)
+    outs = [p.communicate(timeout=120) for p in procs]  # closes the winner's stdin: it lets go
     codes = sorted(p.returncode for p in procs)
     assert codes == [0, 3, 3], outs
     assert sum("LOCKED" in out for out, _ in outs) == 2
