@@ -50,6 +50,18 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class ImportOptions:
+    """What every import request says besides its images: where they go and how."""
+
+    library: str
+    tags: list[str]
+    key: str | None = None  # Idempotency-Key: a retried request gets the first job
+    owner: str | None = None  # the caller's owner (app/library/access.py)
+    skip_near_duplicates: bool = False
+    near_duplicate_threshold: float | None = None  # default: DUPLICATE_THRESHOLD
+
+
+@dataclass(frozen=True)
 class ZipLimits:
     max_entries: int
     max_total_bytes: int
@@ -190,48 +202,37 @@ class ImportService:
         s = self.settings
         return ZipLimits(s.ZIP_MAX_ENTRIES, s.ZIP_MAX_TOTAL_BYTES, s.ZIP_MAX_RATIO)
 
-    def _near(self, skip: bool, threshold: float | None) -> float | None:
+    def _near(self, how: ImportOptions) -> float | None:
         """The near-duplicate threshold an import applies (None: keep near duplicates)."""
-        if not skip:
+        if not how.skip_near_duplicates:
             return None
-        value = self.settings.DUPLICATE_THRESHOLD if threshold is None else threshold
+        value = (
+            self.settings.DUPLICATE_THRESHOLD if how.near_duplicate_threshold is None else how.near_duplicate_threshold
+        )
         if not 0.0 <= value <= 1.0:
             raise InvalidInputError(
                 f"`nearDuplicateThreshold` must be between 0 and 1 but is {value}.", field="nearDuplicateThreshold"
             )
         return value
 
-    async def _submit(self, library: str, params: dict[str, Any], key: str | None, owner: str | None) -> Any:
-        if (existing := await self._existing(library, key)) is not None:
-            return existing
-        return await self._queue(library, params, key, owner)
-
-    async def _existing(self, library: str, key: str | None) -> Any:
-        """Checks every import makes first; the job an earlier request with `key` queued."""
-        check_library(library)
+    async def _existing(self, how: ImportOptions) -> Any:
+        """Checks every import makes before it stores anything; then the job an earlier
+        request with the same key queued, if any."""
+        check_library(how.library)
         self._check_runnable()
-        return await self.jobs.find(key) if key is not None else None
+        self._near(how)
+        return await self.jobs.find(how.key) if how.key is not None else None
 
-    async def _queue(self, library: str, params: dict[str, Any], key: str | None, owner: str | None) -> Any:
-        return await self.jobs.submit(JOB_KIND, {"library": library, **params}, key, owner=owner)
+    async def _queue(self, how: ImportOptions, params: dict[str, Any]) -> Any:
+        params = {"library": how.library, "tags": how.tags, "near_duplicate_threshold": self._near(how), **params}
+        return await self.jobs.submit(JOB_KIND, params, how.key, owner=how.owner)
 
-    async def submit_files(
-        self,
-        library: str,
-        files: Sequence[tuple[str, bytes]],
-        tags: list[str],
-        key: str | None = None,
-        *,
-        skip_near_duplicates: bool = False,
-        near_duplicate_threshold: float | None = None,
-        owner: str | None = None,
-    ) -> Any:
+    async def submit_files(self, how: ImportOptions, files: Sequence[tuple[str, bytes]]) -> Any:
         """Uploaded images and ZIPs: stored now (the bytes are in hand), embedded by the job."""
         if not files:
             raise InvalidInputError("send at least one file in `files`.")
-        near = self._near(skip_near_duplicates, near_duplicate_threshold)
         # A retried request must not stage its files again (the first job owns them).
-        if (existing := await self._existing(library, key)) is not None:
+        if (existing := await self._existing(how)) is not None:
             return existing
         # Every ZIP is read (and may be refused) before anything is written under IMAGES_ROOT.
         members: list[tuple[str, bytes]] = []
@@ -243,25 +244,15 @@ class ImportService:
                 skipped += skipped_here
             else:
                 members.append((name, data))
-        folder = ContentFolder(self.settings.IMAGES_ROOT, library)
+        folder = ContentFolder(self.settings.IMAGES_ROOT, how.library)
         staged: list[dict[str, Any]] = []
         for n, body in members:
             path, new = folder.save(body, n)
             staged.append({"path": str(path), "name": n, "new": new})
-        params = {"files": staged, "skipped": skipped, "tags": tags, "near_duplicate_threshold": near}
-        return await self._queue(library, params, key, owner)
+        return await self._queue(how, {"files": staged, "skipped": skipped})
 
-    async def submit_folder(
-        self,
-        library: str,
-        folder: str,
-        tags: list[str],
-        key: str | None = None,
-        *,
-        skip_near_duplicates: bool = False,
-        near_duplicate_threshold: float | None = None,
-        owner: str | None = None,
-    ) -> Any:
+    async def submit_folder(self, how: ImportOptions, folder: str) -> Any:
+        """A folder on the server, under one of IMPORT_ROOTS: copied in by the job."""
         path = Path(folder).expanduser().resolve()
         roots = [Path(r).resolve() for r in self.settings.IMPORT_ROOTS]
         if not any(path.is_relative_to(r) for r in roots):
@@ -271,29 +262,21 @@ class ImportService:
             )
         if not path.is_dir():
             raise InvalidInputError(f"`folder` {folder!r} is not a folder.")
-        near = self._near(skip_near_duplicates, near_duplicate_threshold)
-        params = {"folder": str(path), "tags": tags, "near_duplicate_threshold": near}
-        return await self._submit(library, params, key, owner)
+        if (existing := await self._existing(how)) is not None:
+            return existing
+        return await self._queue(how, {"folder": str(path)})
 
-    async def submit_urls(
-        self,
-        library: str,
-        urls: list[str],
-        tags: list[str],
-        key: str | None = None,
-        *,
-        skip_near_duplicates: bool = False,
-        near_duplicate_threshold: float | None = None,
-        owner: str | None = None,
-    ) -> Any:
+    async def submit_urls(self, how: ImportOptions, urls: list[str]) -> Any:
+        """Remote images: fetched by the job, each through the checked, bounded fetcher."""
         if not urls:
             raise InvalidInputError("`urls` must list at least one URL.")
         if len(urls) > self.settings.IMPORT_MAX_URLS:
             raise PayloadTooLargeError(
                 f"`urls` lists {len(urls)} URLs; the limit is {self.settings.IMPORT_MAX_URLS} (IMPORT_MAX_URLS).",
             )
-        near = self._near(skip_near_duplicates, near_duplicate_threshold)
-        return await self._submit(library, {"urls": urls, "tags": tags, "near_duplicate_threshold": near}, key, owner)
+        if (existing := await self._existing(how)) is not None:
+            return existing
+        return await self._queue(how, {"urls": urls})
 
     # --- the job ------------------------------------------------------------------------------
     async def _run(self, params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from app.api.bodies import invalid_input, read_upload
 from app.api.deps import ScopeDep, ServicesDep
 from app.errors import ConflictError, InvalidInputError
 from app.jobs import JobView
-from app.library.imports import ImportService
+from app.library.imports import ImportOptions, ImportService
 from app.search.models import CamelModel
 
 router = APIRouter(prefix="/libraries", tags=["imports"])
@@ -89,16 +89,15 @@ async def create_import(
             if isinstance(f, UploadFile)
         ]
         raw_tags = form.get("tags")
-        tags = _tags(raw_tags if isinstance(raw_tags, str) else "")
-        job = await svc.submit_files(
+        how = ImportOptions(
             library,
-            files,
-            tags,
+            _tags(raw_tags if isinstance(raw_tags, str) else ""),
             idempotency_key,
+            scope.principal.owner,
             skip_near_duplicates=_flag(form.get("skipNearDuplicates"), "skipNearDuplicates"),
             near_duplicate_threshold=_number(form.get("nearDuplicateThreshold"), "nearDuplicateThreshold"),
-            owner=scope.principal.owner,
         )
+        job = await svc.submit_files(how, files)
     else:
         try:
             body = ImportRequest.model_validate_json(await request.body() or b"{}")
@@ -106,15 +105,15 @@ async def create_import(
             raise invalid_input(e) from e
         if bool(body.folder) == bool(body.urls):
             raise InvalidInputError("send exactly one of `folder` or `urls` (or files as multipart).")
-        how: dict[str, Any] = {
-            "skip_near_duplicates": body.skip_near_duplicates,
-            "near_duplicate_threshold": body.near_duplicate_threshold,
-            "owner": scope.principal.owner,
-        }
-        if body.folder:
-            job = await svc.submit_folder(library, body.folder, body.tags, idempotency_key, **how)
-        else:
-            job = await svc.submit_urls(library, body.urls, body.tags, idempotency_key, **how)
+        how = ImportOptions(
+            library,
+            body.tags,
+            idempotency_key,
+            scope.principal.owner,
+            skip_near_duplicates=body.skip_near_duplicates,
+            near_duplicate_threshold=body.near_duplicate_threshold,
+        )
+        job = await (svc.submit_folder(how, body.folder) if body.folder else svc.submit_urls(how, body.urls))
     response.headers["Location"] = f"/jobs/{job.id}"
     view: JobView = job.view()
     return view
