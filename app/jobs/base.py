@@ -123,16 +123,37 @@ class JobContext:
 Handler = Callable[[dict[str, Any], JobContext], Awaitable[dict[str, Any]]]
 
 
+Abandon = Callable[[dict[str, Any]], Awaitable[None]]
+
+
 class JobHandlers:
     """Handlers registered by kind. A queue refuses kinds nobody registered."""
 
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
+        self._on_abandon: dict[str, Abandon] = {}
 
-    def register(self, kind: str, handler: Handler) -> None:
+    def register(self, kind: str, handler: Handler, *, on_abandon: Abandon | None = None) -> None:
+        """`on_abandon(params)` runs once a job of this kind has ended without success and
+        will not run again (failed, cancelled, interrupted on its last try): what the request
+        staged for the job (an import's uploads) can go then, and not before, since a job
+        cut off by a shutdown runs again."""
         if kind in self._handlers:
             raise ValueError(f"A handler for job kind {kind!r} is already registered.")
         self._handlers[kind] = handler
+        if on_abandon is not None:
+            self._on_abandon[kind] = on_abandon
+
+    async def abandon(self, job: Job) -> None:
+        """Let `job`'s kind release what it staged; a failure here is logged, never raised
+        (the job's record is already final)."""
+        hook = self._on_abandon.get(job.kind)
+        if hook is None:
+            return
+        try:
+            await hook(job.params)
+        except Exception:
+            log.exception("releasing what job %s (%s) staged failed", job.id, job.kind)
 
     def get(self, kind: str) -> Handler:
         try:

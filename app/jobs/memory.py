@@ -167,7 +167,9 @@ class InProcessJobQueue(JobQueue):
         if not job.finished:
             self._update(job, status="cancelled")
             if ctx := self._contexts.get(job_id):
-                ctx.cancel()
+                ctx.cancel()  # `_run` releases what it staged once the handler let go
+            else:
+                await self._handlers.abandon(job)  # queued: it never runs
         return job.model_copy(deep=True)
 
     async def depth(self) -> int:
@@ -235,10 +237,11 @@ class InProcessJobQueue(JobQueue):
             )
         finally:
             self._contexts.pop(job.id, None)
-        if job.finished:  # cancelled, or marked interrupted by `stop()`, while running: keep it
-            return
-        self._update(job, status=outcome.status, result=outcome.result, error=outcome.error)
-        if outcome.retry_in is not None and not self._stopping:  # stopping: stays queued for `start()`
+        if not job.finished:  # else cancelled, or marked interrupted by `stop()`, while running: keep it
+            self._update(job, status=outcome.status, result=outcome.result, error=outcome.error)
+        if job.status in ("failed", "cancelled"):
+            await self._handlers.abandon(job)  # an in-process job never runs again once it ended
+        elif outcome.retry_in is not None and not self._stopping:  # stopping: stays queued for `start()`
             timer = asyncio.create_task(self._requeue(job.id, outcome.retry_in))
             self._timers.add(timer)
             timer.add_done_callback(self._timers.discard)

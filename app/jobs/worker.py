@@ -84,11 +84,13 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
         # arq re-delivered a job whose worker died during its last try (arq is allowed one try
         # more than JOB_MAX_TRIES for this): say so instead of leaving the record `running`.
         message = "The worker running this job stopped during its last try (JOB_MAX_TRIES)."
-        await _finish(store, job_id, Outcome("failed", error=interrupted(message)))
+        await _finish(store, handlers, job_id, Outcome("failed", error=interrupted(message)))
         return
 
     job = await store.update(job_id, start)
     if job is None or job.status != "running":
+        if job is not None and job.status == "cancelled":  # cancelled while queued
+            await handlers.abandon(job)
         return  # expired or cancelled before it ran
 
     pending: set[asyncio.Future[Any]] = set()
@@ -132,13 +134,13 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
         jctx.cancel()
         if loop.time() - started >= settings.JOB_TIMEOUT_S:
             # arq's backstop: it counts as a failure and arq does not run the job again.
-            await _finish(store, job_id, Outcome("failed", error=timeout_error(settings.JOB_TIMEOUT_S)))
+            await _finish(store, handlers, job_id, Outcome("failed", error=timeout_error(settings.JOB_TIMEOUT_S)))
             raise
         again = attempt < settings.JOB_MAX_TRIES
         message = "The worker stopped while this job ran; " + (
             "it runs again when a worker picks it up." if again else "that was its last try (JOB_MAX_TRIES)."
         )
-        await _finish(store, job_id, Outcome("queued" if again else "failed", error=interrupted(message)))
+        await _finish(store, handlers, job_id, Outcome("queued" if again else "failed", error=interrupted(message)))
         raise
     except Exception:  # a bug around the handler (the store, the watcher): fail, never hang
         log.exception("job %s crashed outside its handler", job_id)
@@ -153,19 +155,21 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
 
     if pending:  # progress the handler's thread sent last must not land after the final status
         await asyncio.wait([asyncio.wrap_future(f) for f in list(pending)], timeout=5)
-    await _finish(store, job_id, outcome)
+    await _finish(store, handlers, job_id, outcome)
     if outcome.retry_in is not None:
         raise Retry(defer=outcome.retry_in)
 
 
-async def _finish(store: RedisJobStore, job_id: str, outcome: Outcome) -> None:
+async def _finish(store: RedisJobStore, handlers: JobHandlers, job_id: str, outcome: Outcome) -> None:
     def finish(j: Job) -> bool:
         if j.status in TERMINAL:  # cancelled meanwhile: keep it that way
             return False
         j.status, j.result, j.error = outcome.status, outcome.result, outcome.error
         return True
 
-    await store.update(job_id, finish)
+    job = await store.update(job_id, finish)
+    if job is not None and job.status in ("failed", "cancelled"):
+        await handlers.abandon(job)  # arq runs a job again only while it is `queued`
 
 
 def build_worker(

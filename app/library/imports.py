@@ -188,7 +188,7 @@ class ImportService:
         self.jobs = jobs
 
     def register_handlers(self, handlers: JobHandlers) -> None:
-        handlers.register(JOB_KIND, self._run)
+        handlers.register(JOB_KIND, self._run, on_abandon=self._abandon)
 
     def _check_runnable(self) -> None:
         # The worker processes of the Redis queue cannot open the API's embedded store.
@@ -283,18 +283,26 @@ class ImportService:
         library = str(params["library"])
         folder = ContentFolder(self.settings.IMAGES_ROOT, library)
         # Files this job copied in; whichever ends up in no point is removed at the end.
-        uploaded = [Path(f["path"]) for f in params.get("files", []) if f.get("new", True)]
+        uploaded = _uploads(params)
         created: list[Path] = []  # copied in by this run, from the folder or the URLs
         try:
             return await self._ingest(params, ctx, library, folder, created)
         except asyncio.CancelledError:
-            # Interrupted (a shutdown, a timeout): a re-delivered job needs its uploads again.
+            # Interrupted (a shutdown, a timeout): a re-delivered job needs its uploads again;
+            # if none comes, the queue calls `_abandon`.
             uploaded = []
             raise
         finally:
-            removed = await asyncio.to_thread(self._remove_orphans, library, uploaded + created)
-            if removed:
-                log.info("import into %s: removed %d copied-in files that got no point", library, removed)
+            await self._release(library, uploaded + created)
+
+    async def _abandon(self, params: dict[str, Any]) -> None:
+        """The job ended for good without success: its uploads that got no point go."""
+        await self._release(str(params["library"]), _uploads(params))
+
+    async def _release(self, library: str, paths: list[Path]) -> None:
+        removed = await asyncio.to_thread(self._remove_orphans, library, paths)
+        if removed:
+            log.info("import into %s: removed %d copied-in files that got no point", library, removed)
 
     async def _ingest(
         self, params: dict[str, Any], ctx: JobContext, library: str, folder: ContentFolder, created: list[Path]
@@ -411,3 +419,8 @@ class ImportService:
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed
+
+
+def _uploads(params: dict[str, Any]) -> list[Path]:
+    """The files an import request stored for its job (not those it found already there)."""
+    return [Path(f["path"]) for f in params.get("files", []) if f.get("new", True)]

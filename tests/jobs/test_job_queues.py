@@ -67,10 +67,25 @@ def make_handlers() -> tuple[JobHandlers, dict[str, Any]]:
 
         return await asyncio.to_thread(work)
 
+    def abandon(kind: str) -> Any:
+        async def hook(params: dict[str, Any]) -> None:
+            seen.setdefault("abandoned", []).append(params.get("name", kind))
+
+        return hook
+
     kinds = [("echo", echo), ("refuse", refuse), ("crash", crash), ("flaky", flaky), ("slow", slow), ("nap", nap)]
     for kind, handler in kinds:
-        handlers.register(kind, handler)
+        handlers.register(kind, handler, on_abandon=abandon(kind))
     return handlers, seen
+
+
+async def abandoned(seen: dict[str, Any], n: int, timeout: float = 15.0) -> list[str]:
+    """The first `n` jobs whose kind was told to release what they staged (the queue does it
+    just after writing the final status, so a poller can see the status first)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while len(seen.get("abandoned", [])) < n and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.02)
+    return list(seen.get("abandoned", []))
 
 
 @pytest.fixture(params=BACKENDS)
@@ -151,6 +166,26 @@ async def test_cancelling_a_queued_job_means_it_never_runs(backend: tuple[str, s
         await asyncio.sleep(0.5)
         assert (await rig.queue.get(queued.id)).status == "cancelled"
         assert seen["flaky"] == 0
+
+
+async def test_a_job_that_ends_for_good_without_success_releases_what_it_staged(
+    backend: tuple[str, str | None],
+) -> None:
+    handlers, seen = make_handlers()
+    async with queue_rig(backend[0], handlers, backend[1], JOB_CONCURRENCY=1) as rig:
+        ok = await rig.queue.submit("echo", {"value": 1, "name": "succeeded"})
+        retried = await rig.queue.submit("flaky", {"name": "retried, then succeeded"})
+        bad = await rig.queue.submit("refuse", {"name": "failed"})
+        for job, status in [(ok, "succeeded"), (retried, "succeeded"), (bad, "failed")]:
+            await wait_for(rig.queue, job.id, status)
+        blocker = await rig.queue.submit("slow", {"name": "cancelled running"})
+        await wait_for(rig.queue, blocker.id, "running")
+        queued = await rig.queue.submit("echo", {"value": 2, "name": "cancelled queued"})
+        await rig.queue.cancel(queued.id)
+        await rig.queue.cancel(blocker.id)
+        released = await abandoned(seen, 3)
+        await asyncio.sleep(0.3)  # nothing else is released later
+        assert sorted(seen["abandoned"]) == sorted(released) == ["cancelled queued", "cancelled running", "failed"]
 
 
 async def test_cancelling_a_finished_job_returns_its_final_state(backend: tuple[str, str | None]) -> None:

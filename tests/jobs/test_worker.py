@@ -76,10 +76,11 @@ async def test_a_job_cut_off_by_a_worker_shutdown_is_queued_again_and_finished_b
             with contextlib.suppress(asyncio.CancelledError):
                 await task
     assert done.attempts == 2 and done.error is None and done.result == {"slept": 4}
+    assert "abandoned" not in seen, "a job cut off by a shutdown runs again: its staged files stay"
 
 
 async def test_a_shutdown_during_the_last_try_fails_the_job_as_interrupted(redis_url: str) -> None:
-    handlers, _ = make_handlers()
+    handlers, seen = make_handlers()
     async with queue_rig("redis", handlers, redis_url, JOB_MAX_TRIES=1) as rig:
         job = await rig.queue.submit("nap", {"s": 5})
         await wait_for(rig.queue, job.id, "running")
@@ -88,6 +89,7 @@ async def test_a_shutdown_during_the_last_try_fails_the_job_as_interrupted(redis
         failed = await rig.queue.get(job.id)
     assert failed.status == "failed" and failed.error is not None
     assert failed.error.code == "interrupted" and "JOB_MAX_TRIES" in failed.error.message
+    assert seen["abandoned"] == ["nap"], "nothing runs it again: what it staged is released"
 
 
 async def test_a_job_whose_worker_died_during_its_last_try_is_failed_when_arq_delivers_it_again(
@@ -118,7 +120,8 @@ async def test_a_job_whose_worker_died_during_its_last_try_is_failed_when_arq_de
         await api.stop()
     assert failed.status == "failed" and failed.error is not None
     assert failed.error.code == "interrupted" and "last try" in failed.error.message
-    assert failed.result is None and seen == {"flaky": 0}
+    # The handler never ran; what the request staged for it is released.
+    assert failed.result is None and seen == {"flaky": 0, "abandoned": ["echo"]}
 
 
 def test_the_worker_waits_job_drain_s_on_a_signal_and_backs_up_job_timeout_s() -> None:

@@ -20,7 +20,7 @@ from PIL import Image
 from app.api.app import create_app
 from app.embedding import Encoders
 from app.errors import InvalidInputError, PayloadTooLargeError
-from app.library.imports import ZipLimits, read_zip
+from app.library.imports import ImportOptions, ZipLimits, read_zip
 from app.services import Services
 from app.storage.schema import content_sha256
 from tests.api.conftest import png_bytes
@@ -287,3 +287,34 @@ def test_near_duplicates_are_skipped_on_import_when_asked(
     body = {"urls": [url], "skipNearDuplicates": True, "nearDuplicateThreshold": NEAR_THRESHOLD}
     job = _wait(client, client.post("/libraries/near2/imports", json=body).headers["location"])
     assert job["result"]["ingested"] == 0 and [d["path"] for d in job["result"]["nearDuplicates"]] == [url]
+
+
+def test_an_import_cancelled_before_it_ran_removes_the_uploads_it_stored(tmp_path: Path, encoders: Encoders) -> None:
+    import anyio
+
+    services = Services.open(tiny_settings(tmp_path), encoders=encoders)
+    assert services.imports is not None and services.jobs is not None
+    imports, jobs = services.imports, services.jobs
+    body = png_bytes(shape_image(1, 600))
+    sha = content_sha256(body)
+    stored = Path(services.settings.IMAGES_ROOT) / "imports" / "gone" / sha[:2] / f"{sha}.png"
+
+    async def scenario() -> str:
+        # The queue is not started yet, so the job waits `queued` with its upload on disk.
+        job = await imports.submit_files(ImportOptions("gone", ["x"]), [("a.png", body)])
+        assert stored.is_file()
+        await jobs.cancel(job.id)
+        await jobs.start()
+        try:
+            deadline = time.monotonic() + 30
+            while stored.exists() and time.monotonic() < deadline:
+                await anyio.sleep(0.05)
+            return (await jobs.get(job.id)).status
+        finally:
+            await jobs.stop()
+
+    try:
+        assert anyio.run(scenario) == "cancelled"
+    finally:
+        services.store.close()
+    assert not stored.exists(), "a job that never runs releases what its request stored"
