@@ -161,6 +161,13 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
     const json = await res.json();
     const orderAfter = json.hits.map((h) => h.id);
     log(`order changed after wEdge → 0: ${JSON.stringify(orderBefore.slice(0, 5)) !== JSON.stringify(orderAfter.slice(0, 5))}`);
+    // Whether or not it changed, the grid shows the new ranking: result N is the Nth hit.
+    await page.waitForFunction((ids) => {
+      const shown = new Map(
+        [...document.querySelectorAll("[data-testid=result]")].map((el) => [Number(/^Result (\d+):/.exec(el.getAttribute("aria-label") ?? "")?.[1]), el.getAttribute("data-id")]),
+      );
+      return ids.every((id, i) => shown.get(i + 1) === id);
+    }, orderAfter, { timeout: 20_000 });
     if (json.weights) assert.ok(!json.weights.edge, `the server used no edge weight: ${JSON.stringify(json.weights)}`);
     await page.waitForFunction(() => document.querySelector("[data-testid=results-summary]")?.textContent?.includes("results"));
     await thumbsLoaded(page);
