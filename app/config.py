@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     IMAGES_ROOT: Path = Path("./assets/sample")
     THUMBS_ROOT: Path = Path("./data/thumbs")
     THUMB_SIZE: int = Field(default=256, ge=32, le=1024)
+    # POST /atlas: the most ids one atlas packs, and how long its pages stay downloadable.
+    ATLAS_MAX_IDS: int = Field(default=500, ge=1, le=5000)
+    ATLAS_TTL_S: float = Field(default=3600, gt=0)
     # Points above which `embed_and_upsert` builds the HNSW index when it finishes.
     OPTIMIZE_THRESHOLD: int = Field(default=20_000, ge=0)
     # Embedded engine: segments whose vectors exceed this many KB get an HNSW index when

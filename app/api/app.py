@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from app.api.bodies import install_body_schemas
 from app.api.errors import install_error_handlers
 from app.api.middleware import install_operations
-from app.api.routes import generate, images, imports, info, jobs, libraries, library, rag, search
+from app.api.routes import atlas, generate, images, imports, info, jobs, libraries, library, rag, search
 from app.api.security import guard_dependencies, install_security
 from app.config import Settings
 from app.embedding import Encoders, load_encoders
@@ -59,6 +59,7 @@ def create_app(
     app.include_router(search.router)
     app.include_router(rag.router)
     app.include_router(images.router)
+    app.include_router(atlas.router)
     app.include_router(info.router)
     app.include_router(generate.router)
     app.include_router(jobs.router)

@@ -48,7 +48,7 @@ OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 # Scraped by Prometheus; needs a key when keys are set, but is not rate limited.
 UNLIMITED_PATHS = OPEN_PATHS | {"/metrics"}
 # POST routes that only read (queries); every other unsafe method needs an admin key.
-QUERY_PREFIXES = ("/search/", "/images/describe")
+QUERY_PREFIXES = ("/search/", "/images/describe", "/atlas")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

@@ -103,8 +103,12 @@ class LibraryScope:
             return None
         return tenant_filter(*sorted(self.readable))
 
+    def may_read(self, payload: Mapping[str, Any]) -> bool:
+        """Whether the point with this payload is the caller's to see."""
+        return self.can_read(payload.get(TENANT_FIELD))
+
     def check_read(self, payload: Mapping[str, Any], image_id: str) -> None:
-        if not self.can_read(payload.get(TENANT_FIELD)):
+        if not self.may_read(payload):
             raise NotFoundError(f"no library image with id {image_id!r}.", id=image_id)
 
     def check_library_visible(self, library: str) -> None:

@@ -127,6 +127,7 @@ def test_scopes_follow_the_method_with_queries_as_reads() -> None:
     assert required_scope("GET", "/image/x") == "read"
     assert required_scope("POST", "/search/hybrid") == "read"
     assert required_scope("POST", "/images/describe") == "read"
+    assert required_scope("POST", "/atlas") == "read"
     assert required_scope("POST", "/images/generate") == "admin"
     assert required_scope("DELETE", "/jobs/x") == "admin"
     assert required_scope("POST", "/import/url") == "admin", "new write routes are admin by default"

@@ -295,6 +295,20 @@ def test_files_of_another_tenants_private_image_are_404_but_public_ones_are_serv
         assert served.headers["cache-control"].startswith("private"), "no shared cache keeps a keyed image"
 
 
+def test_an_atlas_holds_only_readable_images_and_its_pages_only_for_its_owner(world: dict[str, Any]) -> None:
+    c: TestClient = world["keyed"]
+    mine, theirs = world["ids"]["alice-private"][:2], world["ids"]["bob-private"][:2]
+    r = c.post("/atlas", json={"ids": [*theirs, *mine], "cell": 32}, headers=A)
+    assert r.status_code == 200, r.text
+    atlas = r.json()
+    assert list(atlas["sprites"]) == mine and atlas["missing"] == theirs, "told apart from unknown ids: not at all"
+    url = atlas["pages"][0]["url"]
+    assert c.get(url, headers=A).status_code == 200
+    assert c.get(url, headers=OP).status_code == 200
+    assert c.get(url, headers=B).status_code == 404, "another tenant never reads an atlas made for alice"
+    assert c.get(url).status_code == 401
+
+
 def test_the_duplicate_report_never_names_another_tenants_private_items(world: dict[str, Any]) -> None:
     c: TestClient = world["keyed"]
     twin = world["ids"]["bob-twin"][0]

@@ -16,7 +16,7 @@ CACHE = "public, max-age=86400"
 CACHE_KEYED = "private, max-age=86400"
 
 
-def _file(request: Request, path: Path, media_type: str | None = None) -> Response:
+def file_response(request: Request, path: Path, media_type: str | None = None) -> Response:
     # FileResponse answers Range requests and computes ETag / Last-Modified; a client that
     # already holds this version gets 304 and no body.
     cache = CACHE if getattr(request.state, "key_scope", None) is None else CACHE_KEYED
@@ -29,7 +29,7 @@ def _file(request: Request, path: Path, media_type: str | None = None) -> Respon
 @router.get("/image/{image_id}", response_class=FileResponse, summary="The original image file")
 async def image(image_id: UUID, request: Request, services: ServicesDep, scope: ScopeDep) -> Response:
     path = await run_in_threadpool(services.resolve_library_image, str(image_id), scope)
-    return _file(request, path)
+    return file_response(request, path)
 
 
 @router.get("/thumb/{image_id}", response_class=FileResponse, summary="A cached JPEG thumbnail")
@@ -39,4 +39,4 @@ async def thumb(image_id: UUID, request: Request, services: ServicesDep, scope: 
         path = await run_in_threadpool(services.thumbs.get, str(image_id), original, services.settings.MAX_IMAGE_PIXELS)
     except (OSError, ValueError) as e:
         raise UnsupportedMediaError(f"cannot make a thumbnail of {original.name}: {e}") from e
-    return _file(request, path, "image/jpeg")
+    return file_response(request, path, "image/jpeg")
