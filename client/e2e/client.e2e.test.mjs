@@ -19,6 +19,9 @@ let page;
 const searches = []; // request bodies of POST /search/hybrid, in order
 const answers = []; // their responses, in order
 const pageErrors = [];
+const atlasPosts = []; // {ids} of each POST /atlas from the main page, in order
+const atlasPageGets = []; // GET /atlas/<token>/<page> URLs
+const thumbGets = []; // ids of GET /thumb/{id}
 
 async function shot(p, name) {
   const file = join(ARTIFACTS, name);
@@ -48,17 +51,58 @@ async function drawStrokes(p) {
   }
 }
 
-/** The first `n` result thumbnails have loaded real pixels. */
+/**
+ * The first `n` result thumbnails have loaded real pixels, whether a card draws its sprite
+ * from the page's atlas (a CSS background from a decoded page image) or its own <img>.
+ * Returns each one's natural width (the atlas page's, for a sprite).
+ */
 async function thumbsLoaded(p, n = 4) {
   await p.waitForFunction(
     (n) => {
-      const imgs = [...document.querySelectorAll("[data-testid=result] img")].slice(0, n);
-      return imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0);
+      const cards = [...document.querySelectorAll("[data-testid=result]")].slice(0, n);
+      return (
+        cards.length > 0 &&
+        cards.every((card) => {
+          const sprite = card.querySelector("[data-atlas-sprite]");
+          if (sprite) return /^url\(/.test(getComputedStyle(sprite).backgroundImage) && sprite.getBoundingClientRect().height > 0;
+          const img = card.querySelector("img");
+          return Boolean(img && img.complete && img.naturalWidth > 0);
+        })
+      );
     },
     n,
     { timeout: 30_000 },
   );
-  return p.evaluate(() => [...document.querySelectorAll("[data-testid=result] img")].slice(0, 4).map((i) => i.naturalWidth));
+  return p.evaluate(async () => {
+    const cards = [...document.querySelectorAll("[data-testid=result]")].slice(0, 4);
+    return Promise.all(
+      cards.map(async (card) => {
+        const sprite = card.querySelector("[data-atlas-sprite]");
+        if (!sprite) return card.querySelector("img")?.naturalWidth ?? 0;
+        const url = /^url\("?(.*?)"?\)$/.exec(getComputedStyle(sprite).backgroundImage)?.[1];
+        const img = new Image();
+        img.src = url ?? "";
+        await img.decode().catch(() => {});
+        return img.naturalWidth;
+      }),
+    );
+  });
+}
+
+/** What each result card shows: its sprite (with the page image it comes from) or its own <img>. */
+function cardThumbs(p) {
+  return p.evaluate(() =>
+    [...document.querySelectorAll("[data-testid=result]")].map((card) => {
+      const sprite = card.querySelector("[data-atlas-sprite]");
+      return {
+        id: card.getAttribute("data-id"),
+        sprite: sprite ? (/^url\("?(.*?)"?\)$/.exec(getComputedStyle(sprite).backgroundImage)?.[1] ?? null) : null,
+        label: sprite?.getAttribute("aria-label") ?? null,
+        role: sprite?.getAttribute("role") ?? null,
+        img: card.querySelector("img")?.getAttribute("src") ?? null,
+      };
+    }),
+  );
 }
 
 function lastAnswer() {
@@ -84,6 +128,10 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
     page.on("console", (m) => m.type() === "error" && log("browser console:", m.text()));
     page.on("request", (r) => {
       if (r.method() === "POST" && r.url().endsWith("/search/hybrid")) searches.push(r.postDataJSON());
+      const path = new URL(r.url()).pathname;
+      if (r.method() === "POST" && path === "/atlas") atlasPosts.push({ ids: r.postDataJSON()?.ids ?? [] });
+      else if (r.method() === "GET" && path.startsWith("/atlas/")) atlasPageGets.push(path);
+      else if (r.method() === "GET" && path.startsWith("/thumb/")) thumbGets.push(decodeURIComponent(path.slice("/thumb/".length)));
     });
     page.on("response", async (r) => {
       if (r.request().method() === "POST" && r.url().endsWith("/search/hybrid")) {
@@ -133,6 +181,39 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
     const bars = await page.locator("[data-testid=result] [role=img]").count();
     assert.ok(bars >= 1, "each hit shows its score bars");
     await shot(page, "01-sketch-results.png");
+  });
+
+  it("the first page of results is drawn from one sprite atlas: one request for the page, not one per thumbnail", { timeout: 60_000 }, async () => {
+    const a = lastAnswer();
+    assert.ok(a?.json?.hits?.length, "the sketch search answered");
+    const hitIds = a.json.hits.map((h) => h.id);
+    // Cards switch to their sprite once the atlas page has decoded.
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=result] [data-atlas-sprite]").length > 0, null, { timeout: 30_000 });
+    const cards = await cardThumbs(page);
+    const sprites = cards.filter((c) => c.sprite);
+    log(`atlas: ${atlasPosts.length} POST /atlas, ${atlasPageGets.length} page GETs, ${thumbGets.length} /thumb GETs; ${sprites.length}/${cards.length} cards are sprites`);
+    // At most one atlas per page of results asked for (each answer is a page; the sketch may
+    // have searched up to 3 times and a short first page may already have pulled the next).
+    const pagesAnswered = answers.filter((x) => x.status === 200 && x.json?.hits?.length).length;
+    assert.ok(atlasPosts.length >= 1, "the grid asked for an atlas");
+    assert.ok(atlasPosts.length <= pagesAnswered, `at most one atlas per page: ${atlasPosts.length} for ${pagesAnswered} pages`);
+    const mine = atlasPosts.find((x) => x.ids.length === hitIds.length && hitIds.every((id) => x.ids.includes(id)));
+    assert.ok(mine, "one request carries the whole page's ids (not one per card)");
+    // Sprites come from a loaded page image, named like the thumbnail.
+    assert.ok(sprites.length >= Math.min(hitIds.length, cards.length) / 2, `most cards draw a sprite: ${sprites.length} of ${cards.length}`);
+    for (const c of sprites) {
+      assert.match(c.sprite, /^(blob:|\/atlas\/)/, "a sprite's image is the fetched atlas page");
+      assert.equal(c.role, "img");
+      assert.ok(c.label, "a sprite has the thumbnail's alt text as its label");
+    }
+    assert.ok(new Set(sprites.map((c) => c.sprite)).size <= atlasPageGets.length, "each atlas page image was fetched once for all its cards");
+    const widths = await thumbsLoaded(page, Math.min(8, cards.length));
+    assert.ok(widths.every((w) => w > 0), `sprites have pixels: ${widths}`);
+    // Thumbnails drawn from the atlas did not need their own /thumb/ request.
+    const spriteIds = new Set(sprites.map((c) => c.id));
+    const wasted = thumbGets.filter((id) => spriteIds.has(id));
+    assert.ok(wasted.length <= Math.max(2, spriteIds.size / 4), `few /thumb/ requests for sprite cards: ${wasted.length} of ${spriteIds.size}`);
+    await shot(page, "01b-atlas-sprites.png");
   });
 
   it("move a slider → a new request with the new weights; the order may change", { timeout: 120_000 }, async () => {
@@ -603,6 +684,31 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
       await shot(p, "05-error-state.png");
     } finally {
       await p.close();
+    }
+  });
+
+  it("without /atlas (an older server) or with a failing one, every card shows its own thumbnail", { timeout: 90_000 }, async () => {
+    for (const status of [404, 500]) {
+      const p = await browser.context.newPage();
+      try {
+        let posts = 0;
+        await p.route("**/atlas", (route) => {
+          posts++;
+          return route.fulfill({ status, contentType: "application/json", body: JSON.stringify({ error: { code: status === 404 ? "not_found" : "internal_error", message: "no atlas here" } }) });
+        });
+        await p.goto(app + "/");
+        await drawStrokes(p);
+        await p.getByTestId("result").first().waitFor({ timeout: 60_000 });
+        const widths = await thumbsLoaded(p, 4);
+        assert.ok(widths.every((w) => w > 0), `HTTP ${status}: the thumbnails have pixels: ${widths}`);
+        const cards = await cardThumbs(p);
+        assert.ok(posts >= 1, "the grid asked for an atlas");
+        assert.equal(cards.filter((c) => c.sprite).length, 0, "no sprites without an atlas");
+        assert.ok(cards.slice(0, 4).every((c) => c.img), "the cards fall back to their own <img>");
+        assert.equal(await p.getByRole("alert").count(), 0, "nothing is shown to the user");
+      } finally {
+        await p.close();
+      }
     }
   });
 

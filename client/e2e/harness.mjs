@@ -236,7 +236,7 @@ export async function servesClient(base) {
   }
 }
 
-const API_PREFIXES = ["/search", "/image", "/thumb", "/info", "/healthz", "/libraries", "/jobs", "/generated", "/docs", "/openapi.json"];
+const API_PREFIXES = ["/search", "/image", "/thumb", "/atlas", "/info", "/healthz", "/libraries", "/jobs", "/generated", "/docs", "/openapi.json"];
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png", ".json": "application/json" };
 
 /**

@@ -46,4 +46,27 @@ describe("Clippy client behind API keys", { timeout: 600_000 }, () => {
     assert.match(src ?? "", /^blob:/, "the thumbnail was fetched with the key and shown from a blob");
     await page.close();
   });
+
+  it("with the key stored, search results draw from an atlas page fetched with the key", { timeout: 120_000 }, async () => {
+    const page = await browser.context.newPage();
+    const atlas = [];
+    page.on("response", (r) => {
+      const path = new URL(r.url()).pathname;
+      if (path === "/atlas" || path.startsWith("/atlas/")) atlas.push({ method: r.request().method(), path, status: r.status(), key: r.request().headers()["x-api-key"] ?? null });
+    });
+    await page.addInitScript((key) => localStorage.setItem("clippy.apiKey", key), KEY);
+    await page.goto(server.base + "/");
+    await page.getByText(/\d+ images/).waitFor({ timeout: 30_000 });
+    await page.getByRole("searchbox", { name: "Text prompt" }).fill("cat");
+    await page.getByTestId("result").first().waitFor({ timeout: 60_000 });
+    const sprite = page.locator("[data-testid=result] [data-atlas-sprite]").first();
+    await sprite.waitFor({ timeout: 30_000 });
+    const bg = await sprite.evaluate((el) => getComputedStyle(el).backgroundImage);
+    assert.match(bg, /^url\("?blob:/, "the atlas page was fetched with the key and drawn from a blob");
+    const post = atlas.find((a) => a.method === "POST");
+    const get = atlas.find((a) => a.method === "GET");
+    assert.deepEqual([post?.status, post?.key], [200, KEY], "POST /atlas carried the key");
+    assert.deepEqual([get?.status, get?.key], [200, KEY], "the page image was fetched with the key");
+    await page.close();
+  });
 });

@@ -37,6 +37,37 @@ function svg(item, label) {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}"><rect width="100%" height="100%" fill="#fff"/><circle cx="${w / 2}" cy="${h / 2}" r="${Math.min(w, h) / 3}" fill="none" stroke="${color}" stroke-width="8"/><text x="50%" y="92%" font-family="sans-serif" font-size="${Math.round(w / 12)}" text-anchor="middle" fill="#333">${label}</text></svg>`;
 }
 
+// POST /atlas: the hits' SVGs nested in one SVG page (a real server sends a PNG; the
+// client does not care which), with the same manifest as the contract.
+const atlases = new Map();
+
+function atlas(body) {
+  const ids = Array.isArray(body.ids) ? body.ids.map(String) : [];
+  if (!ids.length || ids.length > 500) return { error: "`ids`: 1 to 500 library image ids" };
+  const cell = body.cell ?? 128;
+  if (!Number.isInteger(cell) || cell < 32 || cell > 256) return { error: "`cell`: 32 to 256" };
+  const padding = 2;
+  const items = ids.map((id) => library.find((it) => it.id === id)).filter(Boolean);
+  const missing = ids.filter((id) => !items.some((it) => it.id === id));
+  const columns = Math.max(1, Math.ceil(Math.sqrt(items.length)));
+  const rows = Math.max(1, Math.ceil(items.length / columns));
+  const sprites = {};
+  const parts = items.map((it, i) => {
+    const scale = Math.min(1, (cell - 2 * padding) / Math.max(it.width, it.height));
+    const w = Math.max(1, Math.round(it.width * scale));
+    const h = Math.max(1, Math.round(it.height * scale));
+    const x = (i % columns) * cell + Math.floor((cell - w) / 2);
+    const y = Math.floor(i / columns) * cell + Math.floor((cell - h) / 2);
+    sprites[it.id] = { page: 0, x, y, w, h };
+    return svg(it, it.tags[0]).replace(/^<svg [^>]*?width="\d+" height="\d+"/, `<svg x="${x}" y="${y}" width="${w}" height="${h}"`);
+  });
+  const token = `mock${atlases.size + 1}`;
+  const width = columns * cell;
+  const height = rows * cell;
+  atlases.set(token, `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${parts.join("")}</svg>`);
+  return { cell, padding, pages: [{ url: `/atlas/${token}/0.svg`, width, height }], sprites, missing };
+}
+
 function send(res, status, body, headers = {}) {
   const json = typeof body === "string" ? body : JSON.stringify(body);
   res.writeHead(status, { "Content-Type": "application/json", "X-Request-ID": `mock-${Date.now()}`, ...headers });
@@ -285,6 +316,16 @@ const server = createServer(async (req, res) => {
     if (p === "/search/complementary" && req.method === "POST") {
       const r = complementary(await readJson(req));
       return r.error ? error(res, 422, "invalid_input", r.error) : send(res, 200, r);
+    }
+    if (p === "/atlas" && req.method === "POST") {
+      const r = atlas(await readJson(req));
+      return r.error ? error(res, 422, "invalid_input", r.error) : send(res, 200, r);
+    }
+    const am = p.match(/^\/atlas\/([^/]+)\/0\.svg$/);
+    if (am) {
+      if (!atlases.has(am[1])) return error(res, 404, "not_found", `No atlas '${am[1]}'`);
+      res.writeHead(200, { "Content-Type": "image/svg+xml" });
+      return res.end(atlases.get(am[1]));
     }
     if (p === "/images" && req.method === "GET") return send(res, 200, listImages(url.searchParams));
     if (p === "/images/duplicates") return send(res, 200, duplicates(Number(url.searchParams.get("threshold") ?? 0.95)));

@@ -127,3 +127,16 @@ describe("fetchJson", () => {
     });
   });
 });
+
+describe("api.atlas", () => {
+  afterEach(() => vi.unstubAllGlobals());
+  it("posts the ids and cell to /atlas and returns the manifest", async () => {
+    const manifest = { cell: 128, padding: 2, pages: [{ url: "/atlas/t/0.png", width: 128, height: 128 }], sprites: { a: { page: 0, x: 2, y: 2, w: 124, h: 124 } }, missing: [] };
+    const fn = stubFetch(async () => new Response(JSON.stringify(manifest), { status: 200 }));
+    await expect(api.atlas({ ids: ["a"], cell: 128 })).resolves.toEqual(manifest);
+    const [url, init] = fn.mock.calls[0]!;
+    expect(url).toBe("/atlas");
+    expect(init.method).toBe("POST");
+    expect(JSON.parse(String(init.body))).toEqual({ ids: ["a"], cell: 128 });
+  });
+});

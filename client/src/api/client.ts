@@ -1,5 +1,7 @@
 import { authHeaders, readApiKey } from "@/state/apiKey";
 import type {
+  AtlasRequest,
+  AtlasResponse,
   ComplementaryRequest,
   ComplementaryResult,
   DecomposeResponse,
@@ -121,6 +123,9 @@ export const api = {
   job: (id: string, signal?: AbortSignal) => fetchJson<Job>(`/jobs/${encodeURIComponent(id)}`, { signal }),
   cancelJob: (id: string) => fetchJson<Job>(`/jobs/${encodeURIComponent(id)}`, { method: "DELETE" }),
   importJob: (id: string, signal?: AbortSignal) => fetchJson<Job<ImportResult>>(`/jobs/${encodeURIComponent(id)}`, { signal }),
+
+  /** One sprite atlas for a page of hits; `missing` lists the ids it could not place. */
+  atlas: (req: AtlasRequest, signal?: AbortSignal) => fetchJson<AtlasResponse>("/atlas", { body: req, signal }),
 
   decompose: (prompt: string, signal?: AbortSignal) => fetchJson<DecomposeResponse>("/search/decompose", { body: { prompt }, signal }),
   complementary: (req: ComplementaryRequest, signal?: AbortSignal) =>

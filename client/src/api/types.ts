@@ -355,3 +355,34 @@ export interface DeletedLibrary {
   thumbnailsRemoved: number;
   filesRemoved: number;
 }
+
+/** POST /atlas: one sprite sheet for many library thumbnails (ids 1–500; `cell` 32–256, default 128). */
+export interface AtlasRequest {
+  ids: string[];
+  cell?: number;
+}
+
+/** One page (texture) of an atlas. `url` needs the same auth as `/thumb/{id}` and expires (about an hour). */
+export interface AtlasPage {
+  url: string;
+  width: number;
+  height: number;
+}
+
+/** Where a thumbnail lies in its page, in page pixels (aspect kept, centred in its cell). */
+export interface AtlasSprite {
+  page: number;
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+export interface AtlasResponse {
+  cell: number;
+  padding: number;
+  pages: AtlasPage[];
+  sprites: Record<string, AtlasSprite>;
+  /** Requested ids that are not in the atlas (unknown, not readable by this key, unreadable file). */
+  missing: string[];
+}

@@ -1,10 +1,11 @@
 import { ImagePlus, Layers, ThumbsDown, ThumbsUp } from "lucide-react";
-import { memo } from "react";
+import { memo, type DragEvent } from "react";
 import type { SearchHit } from "@/api/types";
 import { AuthImage } from "@/components/AuthImage";
 import { Button } from "@/components/ui/button";
 import { Tooltip } from "@/components/ui/tooltip";
 import { cn } from "@/lib/utils";
+import type { AtlasThumb } from "@/state/atlas";
 import { ScoreBars } from "./ScoreBars";
 
 export interface HitActions {
@@ -20,41 +21,65 @@ export interface ResultCardProps extends HitActions {
   rank: number;
   isRef: boolean;
   mark: "positive" | "negative" | null;
+  /** From the page's sprite atlas: a sprite, pending (an empty tile for a moment), or null (its own image). */
+  thumb?: AtlasThumb;
 }
 
 function hitLabel(hit: SearchHit): string {
   return hit.tags.length ? hit.tags.slice(0, 6).join(", ") : (hit.path ?? hit.id);
 }
 
-export const ResultCard = memo(function ResultCard({ hit, rank, isRef, mark, onOpen, onMoreLike, onNotLike, onToggleRef, onTrace }: ResultCardProps) {
-  const ratio = hit.width && hit.height ? `${hit.width} / ${hit.height}` : "1 / 1";
+export const ResultCard = memo(function ResultCard({ hit, rank, isRef, mark, thumb = null, onOpen, onMoreLike, onNotLike, onToggleRef, onTrace }: ResultCardProps) {
+  const sprite = thumb?.kind === "sprite" ? thumb : null;
+  // Without the hit's size the sprite's own shape is the best guess (a square would crop it).
+  const ratio = hit.width && hit.height ? `${hit.width} / ${hit.height}` : sprite ? sprite.style.aspectRatio : "1 / 1";
+  const label = hitLabel(hit);
+  const onDragStart = (e: DragEvent<HTMLElement>) => {
+    e.dataTransfer.setData("application/x-clippy-image", hit.imageUrl);
+    e.dataTransfer.setData("text/uri-list", new URL(hit.imageUrl, location.href).href);
+  };
+  const zoom = "transition-transform duration-200 group-hover:scale-[1.04]";
   return (
     <article
       data-testid="result"
       data-id={hit.id}
       className={cn("group relative flex flex-col gap-1.5 rounded-lg border bg-background p-1.5 shadow-xs transition-shadow hover:shadow-md", isRef && "ring-2 ring-indigo-500")}
-      aria-label={`Result ${rank}: ${hitLabel(hit)}`}
+      aria-label={`Result ${rank}: ${label}`}
     >
       <button
         type="button"
-        className="relative block cursor-zoom-in overflow-hidden rounded-md bg-muted focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-ring"
+        className={cn(
+          "relative block cursor-zoom-in overflow-hidden rounded-md bg-muted focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-ring",
+          sprite && "flex items-center",
+        )}
         style={{ aspectRatio: ratio }}
         onClick={() => onOpen(hit)}
-        aria-label={`Open result ${rank} (${hitLabel(hit)})`}
+        aria-label={`Open result ${rank} (${label})`}
         draggable={false}
       >
-        <AuthImage
-          src={hit.thumbUrl}
-          alt={hitLabel(hit)}
-          loading="lazy"
-          decoding="async"
-          draggable
-          onDragStart={(e) => {
-            e.dataTransfer.setData("application/x-clippy-image", hit.imageUrl);
-            e.dataTransfer.setData("text/uri-list", new URL(hit.imageUrl, location.href).href);
-          }}
-          className="size-full object-contain transition-transform duration-200 group-hover:scale-[1.04]"
-        />
+        {sprite ? (
+          // Percent sizes (state/sprite.ts) scale the sprite with the card; its own aspect
+          // ratio keeps it undistorted should the hit's size and the sprite's disagree.
+          <span
+            role="img"
+            aria-label={label}
+            data-atlas-sprite=""
+            draggable
+            onDragStart={onDragStart}
+            className={cn(zoom, "block w-full shrink-0 bg-no-repeat")}
+            style={{ backgroundImage: `url("${sprite.src}")`, ...sprite.style }}
+          />
+        ) : thumb?.kind === "pending" ? null : (
+          <AuthImage
+            src={hit.thumbUrl}
+            alt={label}
+            loading="lazy"
+            decoding="async"
+            draggable
+            onDragStart={onDragStart}
+            className={cn(zoom, "size-full object-contain")}
+          />
+        )}
         <span className="absolute left-1 top-1 rounded bg-black/60 px-1 text-[10px] font-medium tabular-nums text-white">{rank}</span>
         {mark && (
           <span className={cn("absolute right-1 top-1 rounded-full p-0.5 text-white", mark === "positive" ? "bg-emerald-600" : "bg-red-600")}>

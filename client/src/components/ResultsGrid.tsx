@@ -2,6 +2,7 @@ import { AlertTriangle, ImageOff, Loader2, PencilLine, SlidersHorizontal } from 
 import { useEffect, useMemo, useRef, useState } from "react";
 import type { SearchHit } from "@/api/types";
 import { Button } from "@/components/ui/button";
+import { useAtlas } from "@/hooks/useAtlas";
 import { describeError } from "@/state/errors";
 import { columnCount, masonryColumns } from "@/state/masonry";
 import type { BuildResult } from "@/state/query";
@@ -40,6 +41,9 @@ export function ResultsGrid(props: ResultsGridProps) {
   const n = columnCount(width, 168, 6);
   const columns = useMemo(() => masonryColumns(results.hits, n), [results.hits, n]);
   const more = canLoadMore(results);
+  // Image width inside a card: the column less the 10 px gaps, the card's padding and border.
+  const cardWidth = width > 0 ? (width - (n - 1) * 10) / n - 14 : 0;
+  const thumbFor = useAtlas(results.pageIds, cardWidth);
 
   // Infinite scroll: a fresh observer after each page fires at once if the end is still in view.
   useEffect(() => {
@@ -102,6 +106,7 @@ export function ResultsGrid(props: ResultsGridProps) {
                     key={hit.id}
                     hit={hit}
                     rank={i + 1}
+                    thumb={thumbFor(hit.id)}
                     isRef={refIds.has(hit.id)}
                     mark={positiveIds.includes(hit.id) ? "positive" : negativeIds.includes(hit.id) ? "negative" : null}
                     onOpen={props.onOpen}

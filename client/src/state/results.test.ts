@@ -128,3 +128,29 @@ describe("clearMoreError", () => {
     expect(canLoadMore(s)).toBe(true);
   });
 });
+
+describe("pageIds", () => {
+  it("records the ids each page added, without repeats, for one atlas per page", () => {
+    const s = run([
+      { type: "start", ticket: 1, key: "k" },
+      { type: "page", ticket: 1, response: page(["a", "b"], "c2"), append: false },
+      { type: "startMore", ticket: 1 },
+      { type: "page", ticket: 1, response: page(["b", "c"], "c3"), append: true },
+      { type: "startMore", ticket: 1 },
+      { type: "page", ticket: 1, response: page(["a"], null), append: true },
+    ]);
+    expect(s.pageIds).toEqual([["a", "b"], ["c"]]);
+  });
+
+  it("a new first page starts over; a failed search has none", () => {
+    const s = run([
+      { type: "start", ticket: 1, key: "k" },
+      { type: "page", ticket: 1, response: page(["a"]), append: false },
+      { type: "start", ticket: 2, key: "k2" },
+      { type: "page", ticket: 2, response: page(["x", "y"]), append: false },
+    ]);
+    expect(s.pageIds).toEqual([["x", "y"]]);
+    const failed = run([{ type: "start", ticket: 3, key: "k3" }, { type: "fail", ticket: 3, error: new Error("down"), append: false }], s);
+    expect(failed.pageIds).toEqual([]);
+  });
+});

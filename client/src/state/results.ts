@@ -10,6 +10,8 @@ export interface ResultsState {
   /** The query key the results answer. */
   key: string | null;
   hits: SearchHit[];
+  /** The ids each page added, in order (repeats dropped): the grid asks for one atlas per page. */
+  pageIds: string[][];
   nextCursor: string | null;
   weights: SearchResponse["weights"] | null;
   timings: SearchResponse["timings"] | null;
@@ -24,6 +26,7 @@ export const initialResults: ResultsState = {
   ticket: 0,
   key: null,
   hits: [],
+  pageIds: [],
   nextCursor: null,
   weights: null,
   timings: null,
@@ -67,10 +70,14 @@ export function resultsReducer(state: ResultsState, action: ResultsAction): Resu
       if (action.ticket !== state.ticket) return state; // stale: a newer search owns the screen
       if (action.append && state.status !== "loadingMore") return state;
       const r = action.response;
+      const hits = action.append ? mergePage(state.hits, r.hits) : mergePage([], r.hits);
+      const added = hits.slice(action.append ? state.hits.length : 0).map((h) => h.id);
+      const pageIds = action.append ? state.pageIds : [];
       return {
         ...state,
         status: "ready",
-        hits: action.append ? mergePage(state.hits, r.hits) : mergePage([], r.hits),
+        hits,
+        pageIds: added.length ? [...pageIds, added] : pageIds,
         // An empty page ends the list even if the server offers a cursor.
         nextCursor: r.hits.length === 0 ? null : r.nextCursor,
         weights: action.append ? state.weights : r.weights,
@@ -85,7 +92,7 @@ export function resultsReducer(state: ResultsState, action: ResultsAction): Resu
     case "fail":
       if (action.ticket !== state.ticket) return state;
       if (action.append) return { ...state, status: "ready", moreError: action.error };
-      return { ...state, status: "error", error: action.error, hits: [], nextCursor: null };
+      return { ...state, status: "error", error: action.error, hits: [], pageIds: [], nextCursor: null };
   }
 }
 
