@@ -182,7 +182,7 @@ def thumbnails_of(
 ) -> Iterator[tuple[str, Image.Image]]:
     """Each id's cached thumbnail (made on the way when absent), in order. Ids that are not
     in the store, or whose file cannot be read, land in `missing` with the reason; so do
-    points whose payload `readable` refuses (another tenant's: told apart from none)."""
+    points whose payload `readable` refuses (another tenant's), not told apart from unknown ids."""
     for start in range(0, len(ids), batch):
         chunk = ids[start : start + batch]
         found = {p.id: p for p in store.retrieve(chunk)}

@@ -16,6 +16,7 @@ from app.api.security import PrincipalDep
 from app.errors import PayloadTooLargeError
 from app.library.atlas import AtlasFiles, build_for_caller, check_cell
 from app.search.models import CamelModel
+from app.services import Services
 
 router = APIRouter(tags=["images"])
 
@@ -51,7 +52,7 @@ class AtlasResponse(CamelModel):
     missing: list[str] = Field(description="Ids not placed (unknown, not readable with this key, unreadable file).")
 
 
-def _files(services: Any) -> AtlasFiles:
+def _files(services: Services) -> AtlasFiles:
     s = services.settings
     return AtlasFiles(Path(s.THUMBS_ROOT) / "atlas", s.ATLAS_TTL_S)
 
