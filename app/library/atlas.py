@@ -275,9 +275,12 @@ class AtlasFiles:
         return removed
 
 
-def check_cell(cell: int, thumb_size: int) -> int:
-    """A cell side for an API atlas: 32 px up to the thumbnail size, a multiple of 16."""
+def check_cell(cell: int | None, thumb_size: int) -> int:
+    """A cell side for an API atlas: 32 px up to the thumbnail size, a multiple of 16;
+    None asks for the default, the thumbnail size (at most 256) on that grid."""
     top = max(32, thumb_size // CELL_STEP * CELL_STEP)
+    if cell is None:
+        return min(256, top)
     if not 32 <= cell <= top or cell % CELL_STEP:
         raise InvalidInputError(
             f"`cell` must be a multiple of {CELL_STEP} from 32 to {top} (THUMB_SIZE) but is {cell}.", field="cell"

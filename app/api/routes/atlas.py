@@ -71,8 +71,7 @@ async def create_atlas(body: AtlasRequest, services: ServicesDep, scope: ScopeDe
             f"`ids` lists {len(body.ids)} images; the limit is {s.ATLAS_MAX_IDS} (ATLAS_MAX_IDS).",
             limit=s.ATLAS_MAX_IDS,
         )
-    default_cell = max(32, min(256, s.THUMB_SIZE) // 16 * 16)
-    cell = check_cell(body.cell if body.cell is not None else default_cell, s.THUMB_SIZE)
+    cell = check_cell(body.cell, s.THUMB_SIZE)
     return await run_in_threadpool(
         build_for_caller,
         [str(i) for i in body.ids],
