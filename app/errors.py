@@ -113,3 +113,13 @@ class ContentBlockedError(ClippyError):
 
     status_code = 422
     code = "content_blocked"
+
+
+class UnavailableError(InvalidInputError):
+    """The request needs a part this process was started without (the library store in a
+    job worker, a job queue); the message names the setting that provides it. 422 with the
+    `invalid_input` code, as the request asks for what this server cannot do."""
+
+    def __init__(self, message: str, setting: str, **details: Any) -> None:
+        super().__init__(message, setting=setting, **details)
+        self.setting = setting

@@ -1,4 +1,6 @@
-"""Dependencies handed to routers with `Depends`: state lives on app.state, not in globals."""
+"""Dependencies handed to routers with `Depends`, one per resource: state lives on
+app.state (the composition root, app/services.py), not in globals. Tests replace any of
+them with `app.dependency_overrides[get_x] = ...`."""
 
 from __future__ import annotations
 
@@ -10,8 +12,16 @@ from fastapi import Depends, Request
 
 from app.api.security import PrincipalDep
 from app.config import Settings
+from app.generation.service import GenerationService
+from app.jobs.base import JobQueue
 from app.library.access import LibraryScope
+from app.library.imports import ImportService
+from app.library.manage import Libraries
+from app.search.complementary import ComplementarySearcher
+from app.search.hybrid import HybridSearcher
 from app.services import Services
+
+LibraryResolver = Callable[[str], Path]
 
 
 def get_services(request: Request) -> Services:
@@ -19,39 +29,72 @@ def get_services(request: Request) -> Services:
     return services
 
 
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_scope(request: Request, principal: PrincipalDep) -> LibraryScope:
+def get_searcher(services: ServicesDep) -> HybridSearcher:
+    """The hybrid searcher, refused (409) when the collection holds another embedding space."""
+    services.space.check()
+    return services.searcher
+
+
+def get_complementary(services: ServicesDep) -> ComplementarySearcher:
+    """The complementary searcher, refused like `get_searcher`."""
+    services.space.check()
+    return services.complementary
+
+
+def get_decomposer(services: ServicesDep) -> ComplementarySearcher:
+    """The complementary searcher for prompt decomposition only, which reads no vectors and
+    so works whatever the collection holds."""
+    return services.complementary
+
+
+def get_libraries(services: ServicesDep) -> Libraries:
+    return services.libraries
+
+
+def get_imports(services: ServicesDep) -> ImportService:
+    return services.imports
+
+
+def get_generation(services: ServicesDep) -> GenerationService:
+    return services.generation
+
+
+def get_jobs(services: ServicesDep) -> JobQueue:
+    return services.jobs
+
+
+def get_scope(libraries: Annotated[Libraries, Depends(get_libraries)], principal: PrincipalDep) -> LibraryScope:
     """What the caller may read and write (app/library/access.py), built once per request."""
-    services = request.app.state.services
-    libraries = getattr(services, "libraries", None)
-    if libraries is None:  # an app without a library registry (one router under test): operators only
-        return LibraryScope.build(principal, (), services.settings.DEFAULT_LIBRARY)
-    scope: LibraryScope = libraries.scope_for(principal)
-    return scope
+    return libraries.scope_for(principal)
 
 
 def get_library_resolver(
-    request: Request, scope: Annotated[LibraryScope, Depends(get_scope)]
-) -> LibraryResolver | None:
+    libraries: Annotated[Libraries, Depends(get_libraries)], scope: Annotated[LibraryScope, Depends(get_scope)]
+) -> LibraryResolver:
     """Library image ids → files, limited to what the caller may read (generation refs by id,
-    describe by id). None where the app has no library store: generation keeps its own."""
-    services = request.app.state.services
-    if not isinstance(services, Services):
-        return None
+    describe by id)."""
 
     def resolve(image_id: str) -> Path:
-        return services.resolve_library_image(image_id, scope)
+        return libraries.image_path(image_id, scope)
 
     return resolve
 
 
-LibraryResolver = Callable[[str], Path]
-
-ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+SearcherDep = Annotated[HybridSearcher, Depends(get_searcher)]
+ComplementaryDep = Annotated[ComplementarySearcher, Depends(get_complementary)]
+DecomposerDep = Annotated[ComplementarySearcher, Depends(get_decomposer)]
+LibrariesDep = Annotated[Libraries, Depends(get_libraries)]
+ImportsDep = Annotated[ImportService, Depends(get_imports)]
+GenerationDep = Annotated[GenerationService, Depends(get_generation)]
+JobsDep = Annotated[JobQueue, Depends(get_jobs)]
 ScopeDep = Annotated[LibraryScope, Depends(get_scope)]
-LibraryResolverDep = Annotated[LibraryResolver | None, Depends(get_library_resolver)]
+LibraryResolverDep = Annotated[LibraryResolver, Depends(get_library_resolver)]

@@ -7,11 +7,14 @@ each has its own numbers: run one worker per container and let Prometheus sum th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.concurrency import run_in_threadpool
+
+if TYPE_CHECKING:  # app.services imports the whole service; metrics only reads it
+    from app.services import Services
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -54,18 +57,15 @@ class Metrics:
         if timings.rerank_ms:
             self.search_stage.labels("rerank").observe(timings.rerank_ms / 1000)
 
-    async def refresh(self, services: Any) -> None:
-        """Gauges read at scrape time from `app.state.services`."""
+    async def refresh(self, services: Services | None) -> None:
+        """Gauges read at scrape time from `app.state.services` (None before the lifespan)."""
         if services is None:
             self.ready.set(0)
             return
-        self.ready.set(1 if getattr(services, "ready", False) else 0)
-        jobs = getattr(services, "jobs", None)
-        if jobs is not None:
-            self.job_depth.set(await jobs.depth())
-        store = getattr(services, "store", None)
-        if store is not None and getattr(services.searcher, "unusable", None) is None:
-            self.points.set(await run_in_threadpool(store.count))
+        self.ready.set(1 if services.ready else 0)
+        self.job_depth.set(await services.jobs.depth())
+        if services.space.usable:
+            self.points.set(await run_in_threadpool(services.store.count))
 
 
 def observe_search(request: Request, timings: Any) -> None:

@@ -10,7 +10,8 @@ Layout under GENERATED_ROOT::
 Library references are resolved through an injected `resolve_library_image(id) -> Path`
 (or one a request passes in, bound to its caller's libraries) and "add to library" through
 `add_to_library(path, tags, source, library) -> id`, so this module
-knows neither Qdrant nor HTTP.
+knows neither Qdrant nor HTTP. A process without the library store (a job worker without
+QDRANT_URL) passes `LibraryUnavailable` hooks, which refuse with the setting to change.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 from PIL import Image
 
 from app.config import Settings
-from app.errors import ConflictError, InvalidInputError, NotFoundError, ProviderUnavailableError
+from app.errors import ConflictError, InvalidInputError, NotFoundError, ProviderUnavailableError, UnavailableError
 from app.generation.base import GenerationSpec, Hooks, ImageProvider, Ref
 from app.generation.describe import Describer, build_describer
 from app.generation.factory import ProviderRegistry
@@ -79,6 +80,24 @@ AddToLibrary = Callable[[Path, list[str], str, str | None], str]
 
 
 @dataclass(frozen=True)
+class LibraryUnavailable:
+    """Both library hooks of a process that has no library store: a call raises
+    `UnavailableError` naming `setting`, and `check` refuses such a request at submit."""
+
+    reason: str
+    setting: str = "QDRANT_URL"
+
+    def error(self, what: str, field: str) -> UnavailableError:
+        return UnavailableError(f"{what} is not available: {self.reason}", self.setting, field=field)
+
+    def __call__(self, *args: object) -> NoReturn:
+        raise self.error("The library", "addToLibrary")
+
+
+NO_LIBRARY = LibraryUnavailable("this server has no library store wired to generation.")
+
+
+@dataclass(frozen=True)
 class Upload:
     data: bytes
     filename: str = "upload"
@@ -99,10 +118,10 @@ class GenerationService:
         self,
         settings: Settings,
         providers: ProviderRegistry,
-        jobs: JobQueue | None,
+        jobs: JobQueue,
         *,
-        resolve_library_image: ResolveLibraryImage | None = None,
-        add_to_library: AddToLibrary | None = None,
+        resolve_library_image: ResolveLibraryImage = NO_LIBRARY,
+        add_to_library: AddToLibrary = NO_LIBRARY,
         url_transport: Any = None,
         describer: Describer | None = None,
     ) -> None:
@@ -141,8 +160,12 @@ class GenerationService:
             )
         return provider
 
-    def check(self, request: GenerateRequest, uploads: list[Upload]) -> ImageProvider:
-        """Every 4xx that needs no I/O: limits, provider capabilities, upload references."""
+    def check(
+        self, request: GenerateRequest, uploads: list[Upload], resolve: ResolveLibraryImage | None = None
+    ) -> ImageProvider:
+        """Every 4xx that needs no I/O: limits, provider capabilities, upload references.
+        `resolve`: the request's library resolver (default: the service's own)."""
+        resolve = resolve or self.resolve_library_image
         s = self.settings
         if not request.prompt.strip() and not request.refs and request.sketch is None:
             raise InvalidInputError(
@@ -167,11 +190,8 @@ class GenerationService:
                 field="steps",
                 limit=s.GENERATION_MAX_STEPS,
             )
-        if request.add_to_library and self.add_to_library is None:
-            raise InvalidInputError(
-                "`addToLibrary` is not available: this server has no library store wired to generation.",
-                field="addToLibrary",
-            )
+        if request.add_to_library and isinstance(self.add_to_library, LibraryUnavailable):
+            raise self.add_to_library.error("`addToLibrary`", "addToLibrary")
         if request.add_to_library and self.jobs is not None and self.jobs.durable and not s.QDRANT_URL:
             # The job runs in a worker process, which cannot open the API's embedded store.
             raise ConflictError(
@@ -186,11 +206,8 @@ class GenerationService:
                     f"`refs[{i}].upload` is {ref.upload} but only {len(uploads)} `refUploads` files were sent.",
                     field=f"refs.{i}.upload",
                 )
-            if ref.id is not None and self.resolve_library_image is None:
-                raise InvalidInputError(
-                    f"`refs[{i}].id`: library references are not available on this server.",
-                    field=f"refs.{i}.id",
-                )
+            if ref.id is not None and isinstance(resolve, LibraryUnavailable):
+                raise resolve.error(f"`refs[{i}].id` (a library reference)", f"refs.{i}.id")
         for j in range(len(uploads)):
             if j not in used:
                 raise InvalidInputError(
@@ -212,8 +229,6 @@ class GenerationService:
         owner: str | None = None,
     ) -> Job:
         """Validate, resolve references to stored inputs, and queue a `generate` job."""
-        if self.jobs is None:
-            raise RuntimeError("This GenerationService has no job queue to submit to.")
         if idempotency_key is not None and (existing := await self.jobs.find(idempotency_key)):
             return existing
         uploads = uploads or []
@@ -221,11 +236,11 @@ class GenerationService:
             raise InvalidInputError("Send the sketch as a file or as `sketch`, not both.", field="sketch")
         # grounding: true → refs from the coverage of a /search/complementary answer
         request, attribution = apply_grounding(request, self.settings.GENERATION_MAX_REFS)
-        provider = self.check(request, uploads)
-        if (request.sketch is not None or sketch_upload is not None) and not provider.capabilities.sketch:
-            raise InvalidInputError(f"Provider `{provider.name}` does not take a sketch.", field="sketch")
         # Refs by `id` through the caller's resolver when given (only the libraries it may read).
         resolve = resolve_library_image or self.resolve_library_image
+        provider = self.check(request, uploads, resolve)
+        if (request.sketch is not None or sketch_upload is not None) and not provider.capabilities.sketch:
+            raise InvalidInputError(f"Provider `{provider.name}` does not take a sketch.", field="sketch")
         refs = [await self._resolve_ref(i, ref, uploads, resolve) for i, ref in enumerate(request.refs)]
         sketch_file: str | None = None
         if sketch_upload is not None:
@@ -265,13 +280,10 @@ class GenerationService:
         s = self.settings
         return decode_data_url(url, max_bytes=s.MAX_UPLOAD_BYTES, max_pixels=s.MAX_IMAGE_PIXELS, name=name)
 
-    async def _resolve_ref(
-        self, i: int, ref: RefSpec, uploads: list[Upload], resolve: ResolveLibraryImage | None
-    ) -> RefParam:
+    async def _resolve_ref(self, i: int, ref: RefSpec, uploads: list[Upload], resolve: ResolveLibraryImage) -> RefParam:
         name = f"refs[{i}]"
         s = self.settings
         if ref.id is not None:
-            assert resolve is not None
             try:
                 path = await anyio.to_thread.run_sync(resolve, ref.id)
             except NotFoundError as e:
@@ -348,10 +360,6 @@ class GenerationService:
                 "seed": seed,
             }
             if params.add_to_library:
-                if self.add_to_library is None:
-                    raise InvalidInputError(
-                        "`addToLibrary` is not available in this worker: no library store is wired."
-                    )
                 tags = prompt_tags(params.prompt, params.provider)
                 entry["id"] = await anyio.to_thread.run_sync(
                     self.add_to_library, path, tags, f"generated:{params.provider}", params.library
@@ -482,8 +490,8 @@ class GenerationService:
         else:
             assert request.id is not None
             resolve = resolve_library_image or self.resolve_library_image
-            if resolve is None:
-                raise InvalidInputError("`id`: library images are not available on this server.", field="id")
+            if isinstance(resolve, LibraryUnavailable):
+                raise resolve.error("`id` (a library image)", "id")
             path = await anyio.to_thread.run_sync(resolve, request.id)
             image = self._decode(await anyio.to_thread.run_sync(path.read_bytes), "id")
         describer = self.describer
@@ -521,10 +529,10 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 def build_generation_service(
     settings: Settings,
-    jobs: JobQueue | None,
+    jobs: JobQueue,
     *,
-    resolve_library_image: ResolveLibraryImage | None = None,
-    add_to_library: AddToLibrary | None = None,
+    resolve_library_image: ResolveLibraryImage = NO_LIBRARY,
+    add_to_library: AddToLibrary = NO_LIBRARY,
     providers: dict[str, ImageProvider] | None = None,
     describer: Describer | None = None,
 ) -> GenerationService:
@@ -537,30 +545,3 @@ def build_generation_service(
         add_to_library=add_to_library,
         describer=describer,
     )
-
-
-def build_generation_and_jobs(
-    settings: Settings,
-    *,
-    resolve_library_image: ResolveLibraryImage | None = None,
-    add_to_library: AddToLibrary | None = None,
-    providers: dict[str, ImageProvider] | None = None,
-    describer: Describer | None = None,
-    handlers: JobHandlers | None = None,
-) -> tuple[GenerationService, JobQueue]:
-    """Wire both for the API process (handlers registered, nothing started yet). Pass
-    `handlers` to register other job kinds (bulk imports) on the same queue."""
-    from app.jobs import build_job_queue
-
-    handlers = handlers if handlers is not None else JobHandlers()
-    jobs = build_job_queue(settings, handlers)
-    generation = build_generation_service(
-        settings,
-        jobs,
-        resolve_library_image=resolve_library_image,
-        add_to_library=add_to_library,
-        providers=providers,
-        describer=describer,
-    )
-    generation.register_handlers(handlers)
-    return generation, jobs

@@ -16,6 +16,7 @@ from app.jobs.base import (
     JobHandlers,
     JobQueue,
     JobView,
+    UnavailableJobQueue,
 )
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "JobHandlers",
     "JobQueue",
     "JobView",
+    "UnavailableJobQueue",
     "build_job_queue",
 ]
 

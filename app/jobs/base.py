@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from app.errors import ClippyError, NotFoundError
+from app.errors import ClippyError, NotFoundError, UnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -303,3 +303,39 @@ class JobQueue(ABC):
     @abstractmethod
     async def depth(self) -> int:
         """Jobs queued or running (for readiness checks and backpressure)."""
+
+
+class UnavailableJobQueue(JobQueue):
+    """The queue of a process that runs jobs but queues none (`python -m app.jobs.worker`):
+    every call answers with an `UnavailableError` that says why, so the services that hold
+    a queue never hold None."""
+
+    def __init__(self, reason: str, setting: str = "REDIS_URL") -> None:
+        self.reason = reason
+        self.setting = setting
+
+    def _error(self) -> UnavailableError:
+        return UnavailableError(f"No job queue in this process: {self.reason}", self.setting)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def submit(
+        self, kind: str, params: dict[str, Any], idempotency_key: str | None = None, owner: str | None = None
+    ) -> Job:
+        raise self._error()
+
+    async def find(self, idempotency_key: str) -> Job | None:
+        raise self._error()
+
+    async def get(self, job_id: str) -> Job:
+        raise self._error()
+
+    async def cancel(self, job_id: str) -> Job:
+        raise self._error()
+
+    async def depth(self) -> int:
+        return 0

@@ -6,6 +6,7 @@ the tenant field. `scope_for` is how every request learns what its caller may to
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from app.errors import ConflictError, ForbiddenError, NotFoundError
@@ -14,6 +15,7 @@ from app.library.browse import delete_library_points
 from app.library.models import CreateLibrary, DeletedLibrary, LibraryList, LibraryView
 from app.library.registry import LibraryRecord, LibraryRegistry
 from app.storage.base import VectorStore
+from app.storage.files import safe_join
 from app.storage.schema import tenant_filter
 from app.storage.thumbs import ThumbnailCache
 
@@ -34,6 +36,20 @@ class Libraries:
         if principal.owner is None:  # an operator
             return LibraryScope.build(principal, (), self.default_library)
         return LibraryScope.build(principal, self.registry.visible_to(principal.owner), self.default_library)
+
+    def image_path(self, image_id: str, scope: LibraryScope | None = None) -> Path:
+        """The file of a library image (generation refs by `id`, /image, /thumb); NotFoundError
+        otherwise, also for an image outside the caller's `scope` (ids do not leak)."""
+        try:
+            image_id = str(uuid.UUID(image_id))
+        except ValueError:
+            raise NotFoundError(f"no library image with id {image_id!r}.", id=image_id) from None
+        found = self.store.retrieve([image_id])
+        if not found:
+            raise NotFoundError(f"no library image with id {image_id!r}.", id=image_id)
+        if scope is not None:
+            scope.check_read(found[0].payload, image_id)
+        return safe_join(self.images_root, str(found[0].payload.get("path", "")))
 
     def _count(self, name: str) -> int:
         if not self.store.exists():

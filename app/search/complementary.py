@@ -28,7 +28,7 @@ import numpy as np
 from app.config import Settings
 from app.embedding import Encoders
 from app.embedding.tags import query_vector
-from app.errors import ClippyError, InvalidInputError
+from app.errors import InvalidInputError
 from app.search.complementary_models import (
     ComplementaryQuery,
     ComplementaryRef,
@@ -105,8 +105,6 @@ class ComplementarySearcher:
         self.store = store
         self.settings = settings
         self._decomposer = decomposer
-        # Set when the collection holds another embedding space (as HybridSearcher.unusable).
-        self.unusable: ClippyError | None = None
 
     @property
     def decomposer(self) -> Decomposer:
@@ -200,8 +198,6 @@ class ComplementarySearcher:
 
     def search(self, q: ComplementaryQuery, scope: Filter | None = None) -> ComplementaryResult:
         """`scope`: the libraries the caller may read (app/library/access.py); None: all."""
-        if self.unusable is not None:
-            raise self.unusable
         started = time.perf_counter()
         subs = self.sub_queries(q)
         try:

@@ -22,7 +22,7 @@ from app.config import Settings
 from app.embedding import Encoders, TextEncoder, edge_map, normalize_sketch
 from app.embedding.shape import hog_descriptor
 from app.embedding.tags import query_vector
-from app.errors import ClippyError, InvalidInputError, NotFoundError
+from app.errors import InvalidInputError, NotFoundError
 from app.search.cursor import Cursor
 from app.search.filters import to_store_filter
 from app.search.models import Hit, HybridQuery, SearchResult, Timings, ViewScore
@@ -64,9 +64,6 @@ class HybridSearcher:
         self.encoders = encoders
         self.store = store
         self.settings = settings
-        # Set when the collection was built with another embedding space: every search
-        # answers with it (409) instead of returning meaningless neighbours.
-        self.unusable: ClippyError | None = None
 
     def encode(self, inputs: QueryInputs, views: Collection[str] = ALL_VIEWS) -> EncodedQuery:
         """Each input through its encoder once, and only for the `views` that will be
@@ -132,8 +129,6 @@ class HybridSearcher:
     def search(self, q: HybridQuery, inputs: QueryInputs, scope: Filter | None = None) -> SearchResult:
         """`scope` restricts everything the query touches (hits and example ids) to the
         libraries the caller may read (app/library/access.py); None: no restriction."""
-        if self.unusable is not None:
-            raise self.unusable
         started = time.perf_counter()
         # Paging is checked before anything is encoded: a refused page costs nothing.
         cursor = Cursor.decode(q.cursor) if q.cursor else None

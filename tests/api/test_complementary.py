@@ -9,7 +9,6 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -25,17 +24,17 @@ from app.config import Settings
 from app.embedding import Encoders
 from app.errors import InvalidInputError
 from app.generation.base import Capabilities, GenerationSpec, Hooks, ImageProvider, ProviderOutput
-from app.generation.service import build_generation_and_jobs
 from app.ingest.pipeline import IngestOptions, Ingestor
 from app.ingest.sources import read_manifest
 from app.search.complementary import ComplementarySearcher
 from app.search.complementary_models import ComplementaryQuery, SubQueryModel
 from app.search.pareto import coverage_at_k
-from app.services import Services
+from app.services import Services, build_generation_and_jobs
 from app.storage.base import VectorStore
 from app.storage.edge import EdgeStore
 from app.storage.schema import CollectionSchema
 from tests.conftest import shape_image, tiny_settings
+from tests.generation.serving import serve_generation
 
 PROMPT = "a fox and an owl in a forest"
 TAGS_ONLY = {"wImg": 0, "wTxt": 0, "wTags": 1}
@@ -232,7 +231,7 @@ def test_generate_accepts_the_complementary_answer_with_grounding(rag: dict[str,
     install_error_handlers(app)
     app.include_router(generate_routes.router)
     app.include_router(jobs_routes.router)
-    app.state.services = SimpleNamespace(generation=generation, jobs=jobs, settings=settings)
+    serve_generation(app, generation, jobs, settings)
     body = {"prompt": PROMPT, "width": 64, "height": 64, "grounding": True, "complementary": found}
     with TestClient(app) as client:
         refused = client.post("/images/generate", json={**body, "complementary": None})

@@ -13,7 +13,6 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -28,14 +27,11 @@ from app.api.routes import jobs as jobs_routes
 from app.config import Settings
 from app.generation.base import ImageProvider
 from app.generation.sdxl import SdxlProvider
-from app.generation.service import (
-    AddToLibrary,
-    GenerationService,
-    ResolveLibraryImage,
-    build_generation_and_jobs,
-)
+from app.generation.service import NO_LIBRARY, AddToLibrary, GenerationService, ResolveLibraryImage
 from app.jobs import JobHandlers, JobQueue
+from app.services import build_generation_and_jobs
 from scripts.make_tiny_sdxl import TinySdxl, build_tiny_sdxl
+from tests.generation.serving import serve_generation
 from tests.jobs.conftest import redis_url  # noqa: F401  (the fixture, for the Redis backend)
 
 BACKENDS = ["memory", "redis"]
@@ -125,8 +121,8 @@ def make_app(
     settings: Settings,
     providers: dict[str, ImageProvider],
     *,
-    resolve_library_image: ResolveLibraryImage | None = None,
-    add_to_library: AddToLibrary | None = None,
+    resolve_library_image: ResolveLibraryImage = NO_LIBRARY,
+    add_to_library: AddToLibrary = NO_LIBRARY,
     redis: str | None = None,
 ) -> tuple[FastAPI, GenerationService, JobQueue]:
     """With `redis` (a URL): jobs on arq (a fresh queue name), run by an arq worker in the lifespan
@@ -168,7 +164,7 @@ def make_app(
     install_error_handlers(app)
     app.include_router(generate_routes.router)
     app.include_router(jobs_routes.router)
-    app.state.services = SimpleNamespace(generation=generation, jobs=jobs, settings=settings)
+    serve_generation(app, generation, jobs, settings)
     return app, generation, jobs
 
 

@@ -22,10 +22,9 @@ from app.embedding import Encoders
 from app.errors import ConflictError
 from app.generation.google import png_bytes
 from app.generation.models import GenerateRequest
-from app.generation.service import build_generation_and_jobs
 from app.ingest.pipeline import IngestOptions, Ingestor
 from app.ingest.sources import read_manifest
-from app.services import Services, WorkerServices
+from app.services import Services, WorkerServices, build_generation_and_jobs
 from app.storage import open_store
 from app.storage.edge import EdgeStore
 from tests.conftest import shape_image, tiny_settings

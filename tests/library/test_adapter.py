@@ -267,7 +267,7 @@ def test_a_collection_and_a_service_that_disagree_on_the_adapter_refuse_each_oth
 
     settings = adapted["settings"].model_copy(update={"COLLECTION": "plain"})
     services = Services.open(settings, encoders=adapted["encoders"], store=adapted["plain"])
-    assert isinstance(services.searcher.unusable, ModelMismatchError)
+    assert isinstance(services.space.problem, ModelMismatchError)
     with TestClient(create_app(settings, services)) as client:
         r = client.post("/search/hybrid", json={"queryText": "circle"})
     assert r.status_code == 409 and r.json()["error"]["code"] == "model_mismatch"

@@ -429,7 +429,7 @@ def test_deleting_a_library_removes_its_points_thumbnails_and_owned_files(world:
     assert all(c.get(f"/thumb/{i}", headers=A).status_code == 200 for i in ids)
     services = c.app.state.services  # type: ignore[attr-defined]
     thumbs = [services.thumbs.path_for(i) for i in ids]
-    originals = [services.resolve_library_image(i) for i in ids]
+    originals = [services.libraries.image_path(i) for i in ids]
     assert all(p.is_file() for p in thumbs + originals)
 
     assert c.delete("/libraries/alice-scratch", headers=B).status_code == 404

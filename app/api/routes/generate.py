@@ -9,30 +9,22 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
-from app.api.deps import LibraryResolverDep, ScopeDep
+from app.api.deps import GenerationDep, LibraryResolverDep, ScopeDep
 from app.api.security import PrincipalDep
 from app.errors import InvalidInputError, PayloadTooLargeError
 from app.generation.models import DescribeRequest, DescribeResponse, GenerateRequest
-from app.generation.service import GenerationService, Upload
+from app.generation.service import Upload
 from app.jobs.base import JobView
 
 router = APIRouter(tags=["generation"])
 
 MAX_FORM_FIELDS = 64
-
-
-def get_generation(request: Request) -> GenerationService:
-    generation: GenerationService = request.app.state.services.generation
-    return generation
-
-
-GenerationDep = Annotated[GenerationService, Depends(get_generation)]
 
 
 def _inline_schema(model: type[BaseModel]) -> dict[str, Any]:

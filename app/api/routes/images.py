@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import ScopeDep, ServicesDep
+from app.api.deps import LibrariesDep, ScopeDep, ServicesDep
 from app.errors import UnsupportedMediaError
 
 router = APIRouter(tags=["images"])
@@ -27,14 +27,16 @@ def file_response(request: Request, path: Path, media_type: str | None = None) -
 
 
 @router.get("/image/{image_id}", response_class=FileResponse, summary="The original image file")
-async def image(image_id: UUID, request: Request, services: ServicesDep, scope: ScopeDep) -> Response:
-    path = await run_in_threadpool(services.resolve_library_image, str(image_id), scope)
+async def image(image_id: UUID, request: Request, libraries: LibrariesDep, scope: ScopeDep) -> Response:
+    path = await run_in_threadpool(libraries.image_path, str(image_id), scope)
     return file_response(request, path)
 
 
 @router.get("/thumb/{image_id}", response_class=FileResponse, summary="A cached JPEG thumbnail")
-async def thumb(image_id: UUID, request: Request, services: ServicesDep, scope: ScopeDep) -> Response:
-    original = await run_in_threadpool(services.resolve_library_image, str(image_id), scope)
+async def thumb(
+    image_id: UUID, request: Request, services: ServicesDep, libraries: LibrariesDep, scope: ScopeDep
+) -> Response:
+    original = await run_in_threadpool(libraries.image_path, str(image_id), scope)
     try:
         path = await run_in_threadpool(services.thumbs.get, str(image_id), original, services.settings.MAX_IMAGE_PIXELS)
     except (OSError, ValueError) as e:

@@ -1,17 +1,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from app.api.bodies import invalid_input, read_upload
-from app.api.deps import ScopeDep, ServicesDep
-from app.errors import ConflictError, InvalidInputError
+from app.api.deps import ImportsDep, ScopeDep
+from app.errors import InvalidInputError
 from app.jobs import JobView
-from app.library.imports import ImportOptions, ImportService
+from app.library.imports import ImportOptions
 from app.search.models import CamelModel
 
 router = APIRouter(prefix="/libraries", tags=["imports"])
@@ -32,13 +31,6 @@ class ImportRequest(CamelModel):
         le=1,
         description="Cosine at or above which an image is a near duplicate (default: DUPLICATE_THRESHOLD).",
     )
-
-
-def _service(services: Any) -> ImportService:
-    if services.imports is None:
-        raise ConflictError("imports are not available in this process.")
-    svc: ImportService = services.imports
-    return svc
 
 
 @router.post(
@@ -71,15 +63,14 @@ async def create_import(
     library: str,
     request: Request,
     response: Response,
-    services: ServicesDep,
+    svc: ImportsDep,
     scope: ScopeDep,
     idempotency_key: str | None = Header(default=None, max_length=200),
 ) -> JobView:
-    svc = _service(services)
     # Only into a library the key owns (operators: any); keys are per caller (app/library/access.py).
     library = scope.check_write(library)
     idempotency_key = scope.principal.idempotency_key(idempotency_key)
-    limit = services.settings.ZIP_MAX_TOTAL_BYTES
+    limit = svc.settings.ZIP_MAX_TOTAL_BYTES
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data":
         form = await request.form(max_part_size=limit)

@@ -24,9 +24,9 @@ async def info(services: ServicesDep, scope: ScopeDep) -> dict[str, Any]:
         "textModel": "clip" if enc.text is enc.clip else enc.text.name,
         "device": str(enc.clip.device),
     }
-    data["usable"] = services.searcher.unusable is None
-    if services.searcher.unusable is not None:
-        data["problem"] = services.searcher.unusable.message
+    data["usable"] = services.space.usable
+    if services.space.problem is not None:
+        data["problem"] = services.space.problem.message
     return data
 
 
@@ -37,5 +37,5 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", summary="Model and store are loaded")
 async def readyz(services: ServicesDep) -> JSONResponse:
-    ok = services.ready and services.searcher.unusable is None
+    ok = services.ready and services.space.usable
     return JSONResponse({"status": "ready" if ok else "not ready"}, status_code=200 if ok else 503)

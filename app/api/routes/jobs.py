@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Depends, Request
-
+from app.api.deps import JobsDep
 from app.api.security import PrincipalDep
 from app.jobs.base import Job, JobQueue, JobView, unknown_job
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
-
-
-def get_jobs(request: Request) -> JobQueue:
-    jobs: JobQueue = request.app.state.services.jobs
-    return jobs
-
-
-JobsDep = Annotated[JobQueue, Depends(get_jobs)]
 
 
 async def _own_job(job_id: str, jobs: JobQueue, principal: PrincipalDep) -> Job:

@@ -8,27 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import ScopeDep
-from app.errors import ConflictError
-from app.library.manage import Libraries
+from app.api.deps import LibrariesDep, ScopeDep
 from app.library.models import CreateLibrary, DeletedLibrary, LibraryList, LibraryView
 
 router = APIRouter(prefix="/libraries", tags=["libraries"])
 
 NameParam = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-
-
-def get_libraries(request: Request) -> Libraries:
-    libraries: Libraries | None = getattr(request.app.state.services, "libraries", None)
-    if libraries is None:
-        raise ConflictError("library records are not available in this process.")
-    return libraries
-
-
-LibrariesDep = Annotated[Libraries, Depends(get_libraries)]
 
 
 @router.post(

@@ -11,7 +11,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import ScopeDep, ServicesDep
+from app.api.deps import ScopeDep, SearcherDep, ServicesDep
 from app.library.browse import delete_image, list_images, text_search
 from app.library.duplicates import duplicate_report
 from app.library.models import DeletedImage, DuplicateReport, ImagePage
@@ -83,12 +83,12 @@ async def delete(image_id: UUID, services: ServicesDep, scope: ScopeDep) -> Dele
 )
 async def search(
     request: Request,
-    services: ServicesDep,
+    searcher: SearcherDep,
     scope: ScopeDep,
     query: Annotated[str, Query(min_length=1, max_length=1000)],
     limit: Annotated[int, Query(ge=1, le=200)] = 24,
     library: LibraryParam = None,
 ) -> SearchResult:
-    result = await run_in_threadpool(text_search, services.searcher, query, limit, library, scope)
+    result = await run_in_threadpool(text_search, searcher, query, limit, library, scope)
     result.request_id = getattr(request.state, "request_id", None)
     return result

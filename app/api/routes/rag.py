@@ -1,18 +1,16 @@
 """Cross-modal RAG: POST /search/decompose and POST /search/complementary.
 
 Routers only translate HTTP; app/search/complementary.py does the work. The searcher is
-built on first use from the running services and kept on `app.state`.
+built once with the other services (app/services.py).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import ScopeDep, ServicesDep
-from app.search.complementary import ComplementarySearcher, to_model
+from app.api.deps import ComplementaryDep, DecomposerDep, ScopeDep
+from app.search.complementary import to_model
 from app.search.complementary_models import (
     ComplementaryQuery,
     ComplementaryResult,
@@ -23,25 +21,13 @@ from app.search.complementary_models import (
 router = APIRouter(prefix="/search", tags=["search"])
 
 
-def get_complementary(request: Request, services: ServicesDep) -> ComplementarySearcher:
-    searcher: ComplementarySearcher | None = getattr(request.app.state, "complementary", None)
-    if searcher is None or searcher.store is not services.store:
-        searcher = ComplementarySearcher(services.encoders, services.store, services.settings)
-        request.app.state.complementary = searcher
-    searcher.unusable = services.searcher.unusable
-    return searcher
-
-
-ComplementaryDep = Annotated[ComplementarySearcher, Depends(get_complementary)]
-
-
 @router.post(
     "/decompose",
     response_model=DecomposeResponse,
     response_model_by_alias=True,
     summary="Split a prompt into sub-queries: subjects and objects with their modifiers, style, setting",
 )
-async def decompose(request: Request, body: DecomposeRequest, searcher: ComplementaryDep) -> DecomposeResponse:
+async def decompose(request: Request, body: DecomposeRequest, searcher: DecomposerDep) -> DecomposeResponse:
     subs = await run_in_threadpool(searcher.decompose, body.prompt)
     return DecomposeResponse(
         request_id=request.state.request_id,

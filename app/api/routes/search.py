@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from app.api.bodies import parse_body
-from app.api.deps import ScopeDep, ServicesDep
+from app.api.deps import ScopeDep, SearcherDep
 from app.api.metrics import observe_search
 from app.search.hybrid import QueryInputs
 from app.search.models import HybridQuery, SearchResult
@@ -58,13 +58,13 @@ _MULTIPART_SCHEMA: dict[str, Any] = {
         }
     },
 )
-async def hybrid(request: Request, services: ServicesDep, scope: ScopeDep) -> SearchResult:
+async def hybrid(request: Request, searcher: SearcherDep, scope: ScopeDep) -> SearchResult:
     started = time.perf_counter()
-    query, images = await parse_body(request, HybridQuery, ("sketch", "image"), services.settings)
+    query, images = await parse_body(request, HybridQuery, ("sketch", "image"), searcher.settings)
     decoded = time.perf_counter()
     inputs = QueryInputs(query.query_text, query.negative_text, images.get("sketch"), images.get("image"))
     # The encoders and the store block: run them off the event loop.
-    result = await run_in_threadpool(services.searcher.search, query, inputs, scope.read_filter())
+    result = await run_in_threadpool(searcher.search, query, inputs, scope.read_filter())
     result.request_id = request.state.request_id
     result.timings.decode_ms = round((decoded - started) * 1000, 2)
     observe_search(request, result.timings)
