@@ -37,7 +37,6 @@ from app.errors import ConflictError, InvalidInputError, NotFoundError, Provider
 from app.generation.base import GenerationSpec, Hooks, ImageProvider, Ref
 from app.generation.describe import Describer, build_describer
 from app.generation.factory import ProviderRegistry
-from app.generation.fetch import fetch_url
 from app.generation.grounding import apply_grounding
 from app.generation.models import (
     DescribeRequest,
@@ -49,6 +48,7 @@ from app.generation.models import (
 )
 from app.imaging import decode_data_url, decode_image
 from app.jobs.base import Job, JobContext, JobHandlers, JobQueue, utcnow
+from app.net.fetch import fetch_url
 
 log = logging.getLogger(__name__)
 

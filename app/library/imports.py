@@ -307,7 +307,7 @@ class ImportService:
     async def _ingest(
         self, params: dict[str, Any], ctx: JobContext, library: str, folder: ContentFolder, created: list[Path]
     ) -> dict[str, Any]:
-        from app.generation.fetch import fetch_url
+        from app.net.fetch import fetch_url
 
         tags = [str(t) for t in params.get("tags", [])]
         failures: list[dict[str, str]] = list(params.get("skipped", []))

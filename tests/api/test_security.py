@@ -20,7 +20,7 @@ from app.api.app import create_app
 from app.api.security import ApiKeys, RateLimiter, required_scope
 from app.embedding import Encoders
 from app.errors import ForbiddenError, InvalidInputError, NotFoundError, OverloadedError, PayloadTooLargeError
-from app.generation.fetch import fetch_url, is_public
+from app.net.fetch import fetch_url, is_public
 from app.services import Services
 from app.storage.files import safe_join
 

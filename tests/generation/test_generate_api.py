@@ -17,9 +17,9 @@ from PIL import Image
 from app.config import Settings
 from app.errors import ProviderQuotaError, ProviderUnavailableError
 from app.generation.base import Capabilities, GenerationSpec, Hooks, ImageProvider, ProviderOutput
-from app.generation.fetch import fetch_url
 from app.generation.sdxl import SdxlProvider
 from app.generation.service import prompt_tags
+from app.net.fetch import fetch_url
 from tests.generation.conftest import BACKENDS, data_url, make_app, png, poll, resolver
 
 BASE = {"prompt": "pop art still life", "width": 64, "height": 64, "steps": 2, "seed": 7}
