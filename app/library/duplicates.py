@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ import numpy as np
 
 from app.library.models import DuplicateGroup, DuplicateMember, DuplicateReport
 from app.storage.base import VectorStore
-from app.storage.schema import tenant_filter
+from app.storage.paging import iter_points, scope_filter
 from app.storage.types import Filter, HasId, ViewQuery
 
 
@@ -160,22 +160,6 @@ def pairs_from_vectors(ids: Sequence[str], vectors: np.ndarray, threshold: float
 
 
 # --- over a store --------------------------------------------------------------------------
-
-
-def scope_filter(library: str | None) -> Filter | None:
-    return tenant_filter(library) if library else None
-
-
-def iter_points(
-    store: VectorStore, flt: Filter | None, page: int = 256, with_vectors: bool | Sequence[str] = False
-) -> Iterator[tuple[str, dict[str, Any], dict[str, np.ndarray]]]:
-    offset: str | None = None
-    while True:
-        points, offset = store.scroll(flt, limit=page, offset=offset, with_vectors=with_vectors)
-        for p in points:
-            yield p.id, p.payload, p.vectors
-        if offset is None or not points:
-            return
 
 
 def scan_near_pairs(
