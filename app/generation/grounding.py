@@ -10,40 +10,11 @@ sub-query, which reference informed it and how strongly.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
-
+from app.errors import InvalidInputError
+from app.generation.models import GenerateRequest, RefSpec
 from app.search.grounding import Part, ground
-
-if TYPE_CHECKING:
-    from app.generation.models import GenerateRequest
-
-
-class _Loose(BaseModel):
-    """Accepts the search answer as is: unknown keys are ignored, not refused."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
-
-
-class GroundingSubQuery(_Loose):
-    id: str = Field(max_length=32)
-    text: str = Field(max_length=200)
-    kind: str = "subject"
-    weight: float = Field(default=1.0, ge=0, le=10)
-
-
-class GroundingRef(_Loose):
-    id: str = Field(description="A library image id.")
-    coverage: dict[str, float] = Field(description="Sub-query id → score (0..1).")
-
-
-class Grounding(_Loose):
-    """The POST /search/complementary answer (its `subQueries` and `refs` are used)."""
-
-    sub_queries: list[GroundingSubQuery] = Field(min_length=1, max_length=32)
-    refs: list[GroundingRef] = Field(min_length=1, max_length=16)
 
 
 def apply_grounding(
@@ -53,8 +24,6 @@ def apply_grounding(
     (None when the request is not grounded). With `max_refs`, only the first references of
     the answer (the largest coverage gains) that fit beside the request's own refs are used,
     and the attribution is computed over those."""
-    from app.generation.models import RefSpec  # models imports this module
-
     if not request.grounding or request.complementary is None:
         return request, None
     g = request.complementary
@@ -63,8 +32,6 @@ def apply_grounding(
     try:
         grounded, attribution = ground(parts, [(r.id, r.coverage) for r in g.refs[:room]])
     except ValueError as e:
-        from app.errors import InvalidInputError
-
         raise InvalidInputError(f"`complementary.subQueries`: {e}.", field="complementary.subQueries") from e
     kept = [x for x in grounded if x.weight > 0]
     refs = [*request.refs, *(RefSpec(role=x.role, id=x.ref_id, weight=x.weight) for x in kept)]  # type: ignore[arg-type]

@@ -7,8 +7,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from app.generation.grounding import Grounding
-
 Role = Literal["style", "subject"]
 ProviderName = Literal["sdxl", "imagen", "gemini"]
 PROVIDERS: tuple[str, ...] = ("sdxl", "imagen", "gemini")
@@ -19,6 +17,34 @@ MAX_PROMPT_CHARS = 2000
 
 class _Camel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+# --- grounding: a /search/complementary answer posted as is (app/generation/grounding.py) ---
+
+
+class _Loose(BaseModel):
+    """Accepts the search answer as is: unknown keys are ignored, not refused."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class GroundingSubQuery(_Loose):
+    id: str = Field(max_length=32)
+    text: str = Field(max_length=200)
+    kind: str = "subject"
+    weight: float = Field(default=1.0, ge=0, le=10)
+
+
+class GroundingRef(_Loose):
+    id: str = Field(description="A library image id.")
+    coverage: dict[str, float] = Field(description="Sub-query id → score (0..1).")
+
+
+class Grounding(_Loose):
+    """The POST /search/complementary answer (its `subQueries` and `refs` are used)."""
+
+    sub_queries: list[GroundingSubQuery] = Field(min_length=1, max_length=32)
+    refs: list[GroundingRef] = Field(min_length=1, max_length=16)
 
 
 class RefSpec(_Camel):
