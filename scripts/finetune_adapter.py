@@ -46,8 +46,9 @@ from tqdm import tqdm  # noqa: E402
 from app.cli_common import settings_from_flags, setup_logging  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.embedding import Encoders, load_encoders  # noqa: E402
+from app.embedding.adapter import HEADS, save_adapter  # noqa: E402
 from app.errors import ClippyError  # noqa: E402
-from app.library.adapter import HEADS, TrainConfig, save_adapter, train_adapter  # noqa: E402
+from app.library.adapter import TrainConfig, train_adapter  # noqa: E402
 from app.library.duplicates import iter_points, scope_filter  # noqa: E402
 from app.storage import VectorStore, open_store  # noqa: E402
 from app.storage.schema import check_space  # noqa: E402

@@ -3,7 +3,7 @@
 `Encoders` bundles what a collection's embedding space needs: the OpenCLIP model (image
 tower for `image` and `edge`; text tower for text→image), and the `text` view's encoder
 (the same OpenCLIP text tower, or a sentence-transformers model) — and, when the setting
-`ADAPTER` names one, the trained projection heads of app/library/adapter.py: `adapt("image", …)`
+`ADAPTER` names one, the trained projection heads of app/embedding/adapter.py: `adapt("image", …)`
 maps picture vectors and `image_text` encodes text queries of the `image` view through them.
 The `edge` and `text` views stay as the frozen towers make them (no head was trained there).
 The `shape` view needs no model: HOG of the `edge` view's line drawing (app/embedding/shape.py).
@@ -27,7 +27,7 @@ from app.embedding.edges import EDGE_VERSION, edge_map, edge_params_record, norm
 from app.embedding.shape import SHAPE_VERSION, shape_params_record
 
 if TYPE_CHECKING:
-    from app.library.adapter import AppliedAdapter
+    from app.embedding.adapter import AppliedAdapter
 
 __all__ = [
     "EDGE_VERSION",
@@ -126,7 +126,7 @@ def load_encoders(settings: Settings) -> Encoders:
     )
     adapter = None
     if settings.ADAPTER:
-        from app.library.adapter import open_adapter, resolve_adapter
+        from app.embedding.adapter import open_adapter, resolve_adapter
 
         path = resolve_adapter(settings.ADAPTER, settings.ADAPTERS_ROOT, settings.COLLECTION)
         adapter = open_adapter(

@@ -9,15 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.library.adapter import (
-    Adapter,
-    TrainConfig,
-    load_adapter,
-    save_adapter,
-    split_by_key,
-    text_to_image_metrics,
-    train_adapter,
-)
+from app.embedding.adapter import Adapter, load_adapter, save_adapter
+from app.library.adapter import TrainConfig, split_by_key, text_to_image_metrics, train_adapter
 
 
 def rotated_pairs(n: int = 400, dim: int = 32, noise: float = 0.3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -284,8 +277,8 @@ def test_a_collection_and_a_service_that_disagree_on_the_adapter_refuse_each_oth
 
 
 def test_adapter_names_resolve_under_the_root_and_a_miss_lists_the_available_ones(adapted: dict[str, Any]) -> None:
+    from app.embedding.adapter import resolve_adapter
     from app.errors import WeightsUnavailableError
-    from app.library.adapter import resolve_adapter
 
     root = adapted["settings"].ADAPTERS_ROOT
     stem = root / "plain" / "tags"
@@ -297,8 +290,8 @@ def test_adapter_names_resolve_under_the_root_and_a_miss_lists_the_available_one
 
 
 def test_an_adapter_trained_for_other_towers_is_refused(tmp_path: Path) -> None:
+    from app.embedding.adapter import open_adapter
     from app.errors import ModelMismatchError
-    from app.library.adapter import open_adapter
 
     save_adapter(Adapter(32, 32), tmp_path / "a", {"model": "ViT-B-32", "pretrained": "openai", "textModel": "clip"})
     with pytest.raises(ModelMismatchError, match="model: adapter has 'ViT-B-32', running 'clippy-tiny'"):
