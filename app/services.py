@@ -20,14 +20,8 @@ from app.embedding.cache import EmbeddingCache
 from app.errors import ModelMismatchError
 from app.generation.base import ImageProvider
 from app.generation.describe import Describer
-from app.generation.service import (
-    NO_LIBRARY,
-    AddToLibrary,
-    GenerationService,
-    LibraryUnavailable,
-    ResolveLibraryImage,
-    build_generation_service,
-)
+from app.generation.library import NO_LIBRARY, AddToLibrary, LibraryUnavailable, ResolveLibraryImage
+from app.generation.service import GenerationService, build_generation_service
 from app.ingest.seed import seed_sample_library
 from app.ingest.target import IngestTarget
 from app.jobs import JobHandlers, JobQueue, UnavailableJobQueue, build_job_queue

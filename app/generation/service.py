@@ -1,43 +1,33 @@
-"""The generation service: validate a request, resolve its references, queue a job, and —
-as the `generate` job handler — run the provider and store the results with a sidecar.
+"""The generation service (API side): validate a request, resolve its references to stored
+inputs, queue a `generate` job; and describe an image. The parts it wires:
 
-Layout under GENERATED_ROOT::
-
-    inputs/<sha256>.png        normalised references and sketches (content-addressed)
-    <name>.png                 a generated image, served at /generated/<name>.png
-    <name>.json                its sidecar: prompt, refs, seed, provider, model, size, …
-
-Library references are resolved through an injected `resolve_library_image(id) -> Path`
-(or one a request passes in, bound to its caller's libraries) and "add to library" through
-`add_to_library(path, tags, source, library) -> id`, so this module
-knows neither Qdrant nor HTTP. A process without the library store (a job worker without
-QDRANT_URL) passes `LibraryUnavailable` hooks, which refuse with the setting to change.
+* app/generation/files.py — the files under GENERATED_ROOT (inputs, results, sidecars);
+* app/generation/job.py — the `generate` job handler (worker side);
+* app/generation/library.py — the library hooks (refs by id, `addToLibrary`), injected so
+  generation knows neither Qdrant nor HTTP.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import logging
-import os
 import random
-import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import anyio
 from PIL import Image
 
 from app.config import Settings
-from app.errors import ConflictError, InvalidInputError, NotFoundError, ProviderUnavailableError, UnavailableError
-from app.generation.base import GenerationSpec, Hooks, ImageProvider, Ref
+from app.errors import ConflictError, InvalidInputError, NotFoundError, ProviderUnavailableError
+from app.generation.base import ImageProvider
 from app.generation.describe import Describer, build_describer
 from app.generation.factory import ProviderRegistry
+from app.generation.files import GeneratedFiles
 from app.generation.grounding import apply_grounding
+from app.generation.job import JOB_KIND, GenerateJob
+from app.generation.library import NO_LIBRARY, AddToLibrary, LibraryUnavailable, ResolveLibraryImage
 from app.generation.models import (
     DescribeRequest,
     DescribeResponse,
@@ -47,70 +37,16 @@ from app.generation.models import (
     RefSpec,
 )
 from app.imaging import decode_data_url, decode_image
-from app.jobs.base import Job, JobContext, JobHandlers, JobQueue, utcnow
+from app.jobs.base import Job, JobHandlers, JobQueue
 from app.net.fetch import fetch_url
 
 log = logging.getLogger(__name__)
-
-JOB_KIND = "generate"
-INPUTS = "inputs"
-GENERATED_URL = "/generated/"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.(png|json)$")
-_WORD = re.compile(r"[a-z][a-z0-9-]{2,}")
-_STOPWORDS = frozenset(
-    {
-        "the",
-        "and",
-        "with",
-        "for",
-        "from",
-        "into",
-        "onto",
-        "over",
-        "under",
-        "this",
-        "that",
-    }
-    | {"its", "are", "was", "were", "has", "have", "not", "but", "very"}
-)
-
-ResolveLibraryImage = Callable[[str], Path]
-# (path, tags, source, library): library None = the service's default library.
-AddToLibrary = Callable[[Path, list[str], str, str | None], str]
-
-
-@dataclass(frozen=True)
-class LibraryUnavailable:
-    """Both library hooks of a process that has no library store: a call raises
-    `UnavailableError` naming `setting`, and `check` refuses such a request at submit."""
-
-    reason: str
-    setting: str = "QDRANT_URL"
-
-    def error(self, what: str, field: str) -> UnavailableError:
-        return UnavailableError(f"{what} is not available: {self.reason}", self.setting, field=field)
-
-    def __call__(self, *args: object) -> NoReturn:
-        raise self.error("The library", "addToLibrary")
-
-
-NO_LIBRARY = LibraryUnavailable("this server has no library store wired to generation.")
 
 
 @dataclass(frozen=True)
 class Upload:
     data: bytes
     filename: str = "upload"
-
-
-def prompt_tags(prompt: str, provider: str, limit: int = 16) -> list[str]:
-    """Tags for a generated image added to the library: `generated`, the provider, and the
-    prompt's words (lowercase, ≥ 3 letters, no stop words), so it is findable by text."""
-    words: list[str] = []
-    for word in _WORD.findall(prompt.lower()):
-        if word not in _STOPWORDS and word not in words:
-            words.append(word)
-    return ["generated", provider, *words[:limit]]
 
 
 class GenerationService:
@@ -133,6 +69,8 @@ class GenerationService:
         self._url_transport = url_transport
         self._describer = describer
         self.root = settings.GENERATED_ROOT
+        self.files = GeneratedFiles(settings.GENERATED_ROOT, settings.REF_MAX_SIDE)
+        self.job = GenerateJob(providers, self.files, add_to_library)
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -146,7 +84,7 @@ class GenerationService:
         self.providers.close()
 
     def register_handlers(self, handlers: JobHandlers) -> None:
-        handlers.register(JOB_KIND, self.run_job)
+        handlers.register(JOB_KIND, self.job)
 
     # --- submit (API side) ---------------------------------------------------------------
 
@@ -244,9 +182,13 @@ class GenerationService:
         refs = [await self._resolve_ref(i, ref, uploads, resolve) for i, ref in enumerate(request.refs)]
         sketch_file: str | None = None
         if sketch_upload is not None:
-            sketch_file = await self._store_input(self._decode(sketch_upload.data, "sketch"))
+            sketch_file = await anyio.to_thread.run_sync(
+                self.files.store_input, self._decode(sketch_upload.data, "sketch")
+            )
         elif request.sketch is not None:
-            sketch_file = await self._store_input(self._decode_data_url(request.sketch, "sketch"))
+            sketch_file = await anyio.to_thread.run_sync(
+                self.files.store_input, self._decode_data_url(request.sketch, "sketch")
+            )
         params = GenerateParams(
             provider=provider.name,  # type: ignore[arg-type]
             prompt=request.prompt,
@@ -304,163 +246,8 @@ class GenerationService:
         else:
             assert ref.upload is not None
             image = self._decode(uploads[ref.upload].data, f"refUploads[{ref.upload}]")
-        file = await self._store_input(image)
+        file = await anyio.to_thread.run_sync(self.files.store_input, image)
         return RefParam(role=ref.role, weight=ref.weight, file=file, source=ref.source)
-
-    async def _store_input(self, image: Image.Image) -> str:
-        """Normalise (RGB, longest side ≤ REF_MAX_SIDE) and store by content hash."""
-
-        def work() -> str:
-            img = image.convert("RGB")
-            side = self.settings.REF_MAX_SIDE
-            if max(img.size) > side:
-                img.thumbnail((side, side), Image.Resampling.LANCZOS)
-            buf = io.BytesIO()
-            img.save(buf, format="PNG")
-            data = buf.getvalue()
-            name = f"{hashlib.sha256(data).hexdigest()}.png"
-            path = self.root / INPUTS / name
-            if not path.exists():
-                _atomic_write(path, data)
-            return name
-
-        return await anyio.to_thread.run_sync(work)
-
-    # --- the job (worker side) -----------------------------------------------------------
-
-    async def run_job(self, raw: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
-        params = GenerateParams.model_validate(raw)
-        provider = self.providers.get(params.provider)
-        spec = await anyio.to_thread.run_sync(self._spec, params)
-        output = await provider.generate(spec, Hooks(report=ctx.report, check_cancelled=ctx.check_cancelled))
-        ctx.check_cancelled()
-        images: list[dict[str, Any]] = []
-        for i, image in enumerate(output.images):
-            if params.add_to_library and (
-                earlier := await anyio.to_thread.run_sync(self._added_earlier, ctx.job_id, i)
-            ):
-                # An earlier attempt of this job already added image i to the library: keep
-                # that one, so a retry neither adds it twice nor orphans the first point.
-                images.append(earlier)
-                continue
-            seed = output.seeds[i] if i < len(output.seeds) else None
-            path = await anyio.to_thread.run_sync(
-                self._store_result,
-                ctx.job_id,
-                i,
-                image,
-                params,
-                output.model,
-                seed,
-                output.notes,
-            )
-            entry: dict[str, Any] = {
-                "url": GENERATED_URL + path.name,
-                "id": None,
-                "seed": seed,
-            }
-            if params.add_to_library:
-                tags = prompt_tags(params.prompt, params.provider)
-                entry["id"] = await anyio.to_thread.run_sync(
-                    self.add_to_library, path, tags, f"generated:{params.provider}", params.library
-                )
-                await anyio.to_thread.run_sync(self._record_library_id, path, entry["id"])
-            images.append(entry)
-        return {
-            "images": images,
-            "provider": params.provider,
-            "model": output.model,
-            # The seed actually used (null where the provider could not honour one).
-            "seed": output.seeds[0] if output.seeds else None,
-            "notes": output.notes,
-            **({"attribution": params.attribution} if params.attribution is not None else {}),
-        }
-
-    def _added_earlier(self, job_id: str, index: int) -> dict[str, Any] | None:
-        """The result entry of image `index` if an earlier attempt added it to the library."""
-        sidecar_path = self.root / f"{job_id}-{index}.json"
-        if not sidecar_path.is_file():
-            return None
-        sidecar = json.loads(sidecar_path.read_text())
-        if not sidecar.get("libraryId"):
-            return None
-        return {"url": GENERATED_URL + sidecar["image"], "id": sidecar["libraryId"], "seed": sidecar.get("seed")}
-
-    def _record_library_id(self, path: Path, library_id: str) -> None:
-        sidecar_path = path.with_suffix(".json")
-        sidecar = json.loads(sidecar_path.read_text())
-        sidecar["libraryId"] = library_id
-        _atomic_write(sidecar_path, json.dumps(sidecar, indent=2).encode())
-
-    def _spec(self, params: GenerateParams) -> GenerationSpec:
-        def load(file: str) -> Image.Image:
-            path = self.root / INPUTS / file
-            if "/" in file or not path.is_file():
-                raise NotFoundError(f"Stored input {file!r} is missing under GENERATED_ROOT/{INPUTS}.")
-            with Image.open(path) as img:
-                return img.convert("RGB")
-
-        refs = [
-            Ref(
-                role=r.role,
-                weight=r.weight,
-                image=load(r.file),
-                label=json.dumps(r.source),
-            )
-            for r in params.refs
-        ]
-        return GenerationSpec(
-            prompt=params.prompt,
-            negative_prompt=params.negative_prompt,
-            refs=refs,
-            sketch=load(params.sketch) if params.sketch else None,
-            sketch_weight=params.sketch_weight,
-            seed=params.seed if params.seed is not None else 0,
-            width=params.width,
-            height=params.height,
-            n=params.n,
-            steps=params.steps,
-            guidance=params.guidance,
-        )
-
-    def _store_result(
-        self,
-        job_id: str,
-        index: int,
-        image: Image.Image,
-        params: GenerateParams,
-        model: str,
-        seed: int | None,
-        notes: list[str],
-    ) -> Path:
-        stem = f"{job_id}-{index}"
-        buf = io.BytesIO()
-        image.save(buf, format="PNG")
-        path = self.root / f"{stem}.png"
-        _atomic_write(path, buf.getvalue())
-        sidecar = {
-            "image": path.name,
-            "jobId": job_id,
-            "index": index,
-            "createdAt": utcnow().isoformat(),
-            "provider": params.provider,
-            "model": model,
-            "seed": seed,
-            "prompt": params.prompt,
-            "negativePrompt": params.negative_prompt,
-            "refs": [r.model_dump(by_alias=True) for r in params.refs],
-            "sketch": params.sketch,
-            "sketchWeight": params.sketch_weight,
-            "width": image.width,
-            "height": image.height,
-            "steps": params.steps,
-            "guidance": params.guidance,
-            "notes": notes,
-            **({"attribution": params.attribution} if params.attribution is not None else {}),
-            **({"owner": params.owner} if params.owner is not None else {}),
-        }
-        _atomic_write(self.root / f"{stem}.json", json.dumps(sidecar, indent=2).encode())
-        return path
 
     # --- describe (image → text) ------------------------------------------------------
 
@@ -501,30 +288,8 @@ class GenerationService:
     # --- serving -------------------------------------------------------------------------
 
     def generated_file(self, name: str, may_see: Callable[[str | None], bool] = lambda owner: True) -> Path:
-        """A generated image or sidecar by name (GET /generated/{name}); 404 otherwise, and
-        404 too when `may_see` refuses the owner its sidecar records (another tenant's)."""
-        if not _NAME.match(name):
-            raise NotFoundError(f"No generated file {name!r}.", name=name)
-        path = (self.root / name).resolve()
-        if path.parent != self.root.resolve() or not path.is_file():
-            raise NotFoundError(f"No generated file {name!r}.", name=name)
-        sidecar = path.with_suffix(".json")
-        owner = json.loads(sidecar.read_text()).get("owner") if sidecar.is_file() else None
-        if not may_see(owner):
-            raise NotFoundError(f"No generated file {name!r}.", name=name)
-        return path
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        """A generated image or sidecar by name (GET /generated/{name}); see GeneratedFiles.served."""
+        return self.files.served(name, may_see)
 
 
 def build_generation_service(

@@ -26,8 +26,9 @@ from app.api.routes import generate as generate_routes
 from app.api.routes import jobs as jobs_routes
 from app.config import Settings
 from app.generation.base import ImageProvider
+from app.generation.library import NO_LIBRARY, AddToLibrary, ResolveLibraryImage
 from app.generation.sdxl import SdxlProvider
-from app.generation.service import NO_LIBRARY, AddToLibrary, GenerationService, ResolveLibraryImage
+from app.generation.service import GenerationService
 from app.jobs import JobHandlers, JobQueue
 from app.services import build_generation_and_jobs
 from scripts.make_tiny_sdxl import TinySdxl, build_tiny_sdxl

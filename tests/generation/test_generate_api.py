@@ -17,8 +17,8 @@ from PIL import Image
 from app.config import Settings
 from app.errors import ProviderQuotaError, ProviderUnavailableError
 from app.generation.base import Capabilities, GenerationSpec, Hooks, ImageProvider, ProviderOutput
+from app.generation.job import prompt_tags
 from app.generation.sdxl import SdxlProvider
-from app.generation.service import prompt_tags
 from app.net.fetch import fetch_url
 from tests.generation.conftest import BACKENDS, data_url, make_app, png, poll, resolver
 
