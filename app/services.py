@@ -30,6 +30,7 @@ from app.library.imports import ImportService
 from app.library.manage import Libraries
 from app.library.registry import LibraryRegistry
 from app.search.complementary import ComplementarySearcher
+from app.search.encoder import QueryEncoder
 from app.search.hybrid import HybridSearcher
 from app.storage import VectorStore, open_store
 from app.storage.schema import CollectionSchema
@@ -128,13 +129,15 @@ class Services:
         )
         imports = ImportService(ingest.options, store, jobs, settings, encoders)
         imports.register_handlers(handlers)
+        # One query encoder for every searcher: a query is encoded the same way wherever it goes.
+        query_encoder = QueryEncoder(encoders)
         return cls(
             settings=settings,
             encoders=encoders,
             store=store,
             space=space,
-            searcher=HybridSearcher(encoders, store, settings),
-            complementary=ComplementarySearcher(encoders, store, settings),
+            searcher=HybridSearcher(encoders, store, settings, encoder=query_encoder),
+            complementary=ComplementarySearcher(encoders, store, settings, encoder=query_encoder),
             thumbs=thumbs,
             ingest=ingest,
             libraries=libraries,

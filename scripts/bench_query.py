@@ -248,32 +248,29 @@ def upsert(store: Any, data: Synthetic, batch: int = 512) -> float:
 
 
 class VectorSearcher:
-    """The service's HybridSearcher with encode() answered by synthetic query vectors."""
+    """The service's HybridSearcher, given synthetic query vectors through `search_encoded`."""
 
     def __init__(self, store: Any, data: Synthetic) -> None:
         from app.config import Settings
-        from app.search.hybrid import EncodedQuery, HybridSearcher
+        from app.search.hybrid import HybridSearcher
 
         settings = Settings(_env_file=None)  # type: ignore[call-arg]  # defaults: pool, hnsw_ef
+        # No model: the queries come encoded; the searcher only names the model in its answer.
         encoders: Any = SimpleNamespace(clip=SimpleNamespace(name="synthetic", pretrained="synthetic"))
         self.searcher = HybridSearcher(encoders, store, settings)
         self.settings = settings
         self.data = data
-        self._enc: Any = None
-        self.searcher.encode = lambda inputs, views=(): self._enc  # type: ignore[method-assign]
-        self._make = EncodedQuery
 
     def pool(self) -> int:
         return max(self.settings.MIN_POOL, self.settings.CANDIDATE_FACTOR * K)
 
     def hybrid(self, qi: int, rerank: bool, filter_tag: str | None = None) -> list[int]:
-        from app.search.hybrid import QueryInputs
+        from app.search.encoder import EncodedQuery
         from app.search.models import HybridQuery, SearchFilter
 
-        enc = self._make()
+        enc = EncodedQuery()
         for view in VIEWS:
             enc.positives[view].append(self.data.queries[view][qi])
-        self._enc = enc
         query = HybridQuery(
             w_img=WEIGHTS["image"],
             w_edge=WEIGHTS["edge"],
@@ -283,7 +280,7 @@ class VectorSearcher:
             rerank=rerank,
             filter=SearchFilter(tags_all=[filter_tag]) if filter_tag else None,
         )
-        hits = self.searcher.search(query, QueryInputs()).hits
+        hits = self.searcher.search_encoded(query, enc).hits
         return [int(h.id.rsplit("-", 1)[1]) for h in hits]
 
     def fused(self, qi: int) -> list[int]:

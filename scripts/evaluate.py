@@ -307,135 +307,68 @@ def check_same_model(encoders: Any, store: Any, root: Path, paths: dict[str, str
         )
 
 
-def encode_queries(searcher: Any, items: list[tuple[EvalQuery, str]]) -> dict[tuple[str, str], Any]:
-    """Every (query, mode) encoded once, in batches; the first of each mode is checked
-    against the searcher's own encode() so the batching cannot drift from the service."""
+def encode_queries(encoder: Any, items: list[tuple[EvalQuery, str]], per_batch: int = 16) -> dict[tuple[str, str], Any]:
+    """Every (query, mode) through the service's own QueryEncoder, `per_batch` queries (all
+    their modes) per `encode_many`: a sketch that `sketch` and `sketch+text` share, or a text
+    that `text` and `sketch+text` share, goes through its tower once."""
+    started = time.perf_counter()
+    by_query: dict[str, list[tuple[EvalQuery, str]]] = {}
+    for q, mode in items:
+        by_query.setdefault(q.id, []).append((q, mode))
+    groups = list(by_query.values())
+    out: dict[tuple[str, str], Any] = {}
+    for i in range(0, len(groups), per_batch):
+        batch = [item for group in groups[i : i + per_batch] for item in group]
+        encoded = encoder.encode_many(_query_inputs(batch))
+        out.update(((q.id, mode), e) for (q, mode), e in zip(batch, encoded, strict=True))
+    log.info("encoded %d queries (%d query modes) in %.1f s", len(groups), len(out), time.perf_counter() - started)
+    return out
+
+
+def _query_inputs(batch: list[tuple[EvalQuery, str]]) -> list[Any]:
+    """What the service would receive for each (query, mode); one image object per file, so
+    the encoder prepares and encodes a picture the batch shares once (it dedups by identity)."""
     from PIL import Image
 
-    from app.embedding import normalize_sketch
-    from app.embedding.shape import hog_descriptor
-    from app.embedding.tags import query_vector
-    from app.search.hybrid import EncodedQuery, QueryInputs
+    from app.search.encoder import QueryInputs
 
-    enc = searcher.encoders
-    sketches = sorted({q.sketch for q, m in items if "sketch" in m.split("+") and q.sketch})
-    images = sorted({q.image for q, m in items if m == "image" and q.image})
-    texts = sorted({q.text for q, m in items if "text" in m.split("+") and q.text})
-    started = time.perf_counter()
+    loaded: dict[Path, Image.Image] = {}
 
-    def load(path: Path) -> Any:
-        with Image.open(path) as img:
-            return img.convert("RGB")
+    def load(path: Path) -> Image.Image:
+        if path not in loaded:
+            with Image.open(path) as img:
+                loaded[path] = img.convert("RGB")
+        return loaded[path]
 
-    sketch_vec: dict[Path, np.ndarray] = {}
-    shape_vec: dict[Path, np.ndarray] = {}  # the `shape` view of a sketch or an example image
-    for i in range(0, len(sketches), 32):
-        batch = sketches[i : i + 32]
-        drawings = [normalize_sketch(load(p)) for p in batch]
-        rows = enc.clip.encode_images(drawings)
-        sketch_vec.update(zip(batch, rows, strict=True))
-        shape_vec.update((p, hog_descriptor(d)) for p, d in zip(batch, drawings, strict=True))
-    image_vec: dict[Path, tuple[np.ndarray, np.ndarray]] = {}
-    for i in range(0, len(images), 16):
-        batch = images[i : i + 16]
-        from app.embedding import edge_map
-
-        pics = [load(p) for p in batch]
-        drawings = [edge_map(p) for p in pics]
-        rows = enc.clip.encode_images(pics + drawings)
-        # As the service encodes them: picture vectors through ADAPTER's image head, if any.
-        pictures = enc.adapt("image", rows[: len(batch)])
-        image_vec.update((p, (pictures[j], rows[len(batch) + j])) for j, p in enumerate(batch))
-        shape_vec.update((p, hog_descriptor(d)) for p, d in zip(batch, drawings, strict=True))
-    clip_text: dict[str, np.ndarray] = {}
-    view_text: dict[str, np.ndarray] = {}
-    for i in range(0, len(texts), 64):
-        batch = texts[i : i + 64]
-        rows = enc.clip.encode_texts(batch)
-        # Text → `image` goes through ADAPTER's text head when there is one (enc.image_text).
-        to_image = rows if enc.image_text is enc.clip else enc.image_text.encode_texts(batch)
-        clip_text.update(zip(batch, to_image, strict=True))
-        view_text.update(zip(batch, rows if enc.text is enc.clip else enc.text.encode_texts(batch), strict=True))
-    log.info(
-        "encoded %d sketches, %d images, %d texts in %.1f s",
-        len(sketches),
-        len(images),
-        len(texts),
-        time.perf_counter() - started,
-    )
-
-    out: dict[tuple[str, str], Any] = {}
-    checked: set[str] = set()
-    for q, mode in items:
+    out = []
+    for q, mode in batch:
         parts = mode.split("+")
-        e = EncodedQuery()
-        if "sketch" in parts and q.sketch:
-            e.positives["edge"].append(sketch_vec[q.sketch])
-            e.positives["shape"].append(shape_vec[q.sketch])
-        if mode == "image" and q.image:
-            img_v, edge_v = image_vec[q.image]
-            e.positives["image"].append(img_v)
-            e.positives["edge"].append(edge_v)
-            e.positives["shape"].append(shape_vec[q.image])
-        if "text" in parts and q.text:
-            e.positives["image"].append(clip_text[q.text])
-            e.positives["text"].append(view_text[q.text])
-            e.sparse = query_vector(q.text)
-        out[(q.id, mode)] = e
-        if mode not in checked:
-            checked.add(mode)
-            inputs = QueryInputs(
+        out.append(
+            QueryInputs(
                 text=q.text if "text" in parts else None,
                 sketch=load(q.sketch) if "sketch" in parts and q.sketch else None,
                 image=load(q.image) if mode == "image" and q.image else None,
             )
-            _check_congruent(e, searcher.encode(inputs), mode)
+        )
     return out
 
 
-def _check_congruent(batched: Any, single: Any, mode: str) -> None:
-    a, b = batched.vectors(), single.vectors()
-    if set(a) != set(b):
-        raise RuntimeError(f"mode {mode}: batched encoding feeds {sorted(a)}, the searcher {sorted(b)}")
-    for view, vec in a.items():
-        if view == "tags":
-            if vec != b[view]:
-                raise RuntimeError(f"mode {mode}: sparse terms differ from the searcher's")
-            continue
-        cos = float(np.dot(np.asarray(vec), np.asarray(b[view])))
-        if cos < 0.999:
-            raise RuntimeError(
-                f"mode {mode}, view {view}: batched encoding differs from the searcher's (cos {cos:.4f})"
-            )
+def ranked(searcher: Any, encoded: Any, config: Config, depth: int, paths: dict[str, str]) -> list[str]:
+    """One pre-encoded query through the service's own search (fusion, re-rank, calibration)."""
+    from app.search.models import HybridQuery
 
-
-class PreEncodedSearcher:
-    """The service's HybridSearcher with its encode() step answered from a cache, so the
-    grid re-runs fusion, re-rank and calibration exactly as the service does."""
-
-    def __init__(self, searcher: Any, encoded: dict[tuple[str, str], Any]) -> None:
-        self.searcher = searcher
-        self.encoded = encoded
-        self._current: Any = None
-        searcher.encode = lambda inputs, views=(): self._current  # the one seam we replace
-
-    def ranked(self, key: tuple[str, str], config: Config, depth: int, paths: dict[str, str]) -> list[str]:
-        from app.search.hybrid import QueryInputs
-        from app.search.models import HybridQuery
-
-        w = config.weight_map
-        query = HybridQuery(
-            w_img=w.get("image", 0.0),
-            w_edge=w.get("edge", 0.0),
-            w_txt=w.get("text", 0.0),
-            w_shape=w.get("shape", 0.0),
-            w_tags=w.get("tags", 0.0),
-            limit=depth,
-            rerank=config.rerank,
-        )
-        self._current = self.encoded[key]
-        result = self.searcher.search(query, QueryInputs())
-        return [paths.get(h.id, h.path or h.id) for h in result.hits]
+    w = config.weight_map
+    query = HybridQuery(
+        w_img=w.get("image", 0.0),
+        w_edge=w.get("edge", 0.0),
+        w_txt=w.get("text", 0.0),
+        w_shape=w.get("shape", 0.0),
+        w_tags=w.get("tags", 0.0),
+        limit=depth,
+        rerank=config.rerank,
+    )
+    result = searcher.search_encoded(query, encoded)
+    return [paths.get(h.id, h.path or h.id) for h in result.hits]
 
 
 # --- the weight-free baseline ------------------------------------------------------------
@@ -513,7 +446,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
 
         items = [(q, m) for q in queries for m in q.modes() if m in modes]
         searcher = HybridSearcher(encoders, store, settings)
-        pre = PreEncodedSearcher(searcher, encode_queries(searcher, items))
+        encoded = encode_queries(searcher.encoder, items)
         hog = hog_rankings(root, library, items, args.depth) if args.hog else {}
 
         results: list[dict[str, Any]] = []
@@ -531,7 +464,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
                 if config.kind == "baseline":
                     rankings = {q.id: hog[(q.id, mode)] for q, _ in mode_items}
                 else:
-                    rankings = {q.id: pre.ranked((q.id, mode), config, args.depth, paths) for q, _ in mode_items}
+                    rankings = {
+                        q.id: ranked(searcher, encoded[(q.id, mode)], config, args.depth, paths) for q, _ in mode_items
+                    }
                 row = {
                     "mode": mode,
                     "config": config.name,

@@ -27,7 +27,6 @@ import numpy as np
 
 from app.config import Settings
 from app.embedding import Encoders
-from app.embedding.tags import query_vector
 from app.errors import InvalidInputError
 from app.search.complementary_models import (
     ComplementaryQuery,
@@ -38,6 +37,7 @@ from app.search.complementary_models import (
     SubQueryModel,
 )
 from app.search.decompose import Decomposer, SubQuery
+from app.search.encoder import QueryEncoder, QueryInputs
 from app.search.filters import to_store_filter
 from app.search.grounding import Part, ground
 from app.search.models import Timings
@@ -99,9 +99,15 @@ def to_model(q: SubQuery) -> SubQueryModel:
 
 class ComplementarySearcher:
     def __init__(
-        self, encoders: Encoders, store: VectorStore, settings: Settings, decomposer: Decomposer | None = None
+        self,
+        encoders: Encoders,
+        store: VectorStore,
+        settings: Settings,
+        decomposer: Decomposer | None = None,
+        encoder: QueryEncoder | None = None,
     ) -> None:
         self.encoders = encoders
+        self.encoder = encoder if encoder is not None else QueryEncoder(encoders)
         self.store = store
         self.settings = settings
         self._decomposer = decomposer
@@ -130,23 +136,16 @@ class ComplementarySearcher:
     # --- scoring ---------------------------------------------------------------------------
 
     def encode(self, subs: list[SubQuery], views: set[str]) -> list[dict[str, Vector]]:
-        """Each sub-query's vectors per view: one batched forward per text tower."""
-        texts = [s.text for s in subs]
-        out: list[dict[str, Vector]] = [{} for _ in subs]
-        clip_rows = self.encoders.image_text.encode_texts(texts) if "image" in views else None
-        if clip_rows is not None:
-            for row, vec in zip(out, clip_rows, strict=True):
-                row["image"] = vec.tolist()
-        if "text" in views:
-            same = self.encoders.text is self.encoders.image_text  # TEXT_MODEL=clip, no adapter: one forward
-            text_rows = clip_rows if same and clip_rows is not None else self.encoders.text.encode_texts(texts)
-            for row, vec in zip(out, text_rows, strict=True):
-                row["text"] = vec.tolist()
-        if "tags" in views:
-            for row, s in zip(out, subs, strict=True):
-                sparse = query_vector(s.text)
-                if sparse.indices:
-                    row["tags"] = sparse
+        """Each sub-query's vector per view, from the service's QueryEncoder: one batched
+        forward per text tower for them all."""
+        encoded = self.encoder.encode_many([QueryInputs(text=s.text) for s in subs], views)
+        out: list[dict[str, Vector]] = []
+        for enc in encoded:
+            # One text per sub-query: its own vector, not combined with anything.
+            row: dict[str, Vector] = {view: vecs[0].tolist() for view, vecs in enc.positives.items() if vecs}
+            if enc.sparse is not None and enc.sparse.indices:
+                row["tags"] = enc.sparse
+            out.append(row)
         return out
 
     def score(

@@ -1,34 +1,32 @@
-"""The hybrid query: each input encoded once, one fused Qdrant query, exact re-rank.
+"""The hybrid query: each input encoded once (app/search/encoder.py), one fused Qdrant query,
+exact re-rank.
 
-Inputs reach views like this (README, "How a query is routed"):
-  queryText    → `image` (CLIP text tower, cross-modal; then ADAPTER's text head if set), `text` (text-view
-                 encoder), `tags` (sparse terms)
-  negativeText → pushed away from in `image` and `text`, where they have a positive input too
-  sketch       → normalised like an edge map → `edge` (image tower) and `shape` (its HOG, no model)
-  image        → `image`, and its edge map → `edge` and `shape`
-  positiveIds / negativeIds → their stored vectors join the positives / negatives of every dense view
+Inputs reach views as QueryEncoder routes them (README, "How a query is routed"); here
+positiveIds / negativeIds add their stored vectors to the positives / negatives of every
+dense view, and `negativeText` pushes away only in views that have a positive input too.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
 from app.config import Settings
-from app.embedding import Encoders, TextEncoder, edge_map, normalize_sketch
-from app.embedding.shape import hog_descriptor
-from app.embedding.tags import query_vector
+from app.embedding import Encoders
 from app.errors import InvalidInputError, NotFoundError
 from app.search.cursor import Cursor
+from app.search.encoder import EncodedQuery, QueryEncoder, QueryInputs
 from app.search.filters import to_store_filter
 from app.search.models import Hit, HybridQuery, SearchResult, Timings, ViewScore
-from app.search.rerank import ViewScores, calibrate_view, combine, dense_scores, normalize_weights, rank, weighted_total
+from app.search.rerank import ViewScores, calibrate_view, dense_scores, normalize_weights, rank, weighted_total
 from app.storage.base import VectorStore
 from app.storage.types import ALL_VIEWS, DENSE_VIEWS, Filter, HasId, ScoredPoint, Sparse, Vector, ViewQuery
+
+# Re-exported: callers build queries from here (routes, library browse, scripts).
+__all__ = ["EncodedQuery", "HybridSearcher", "QueryEncoder", "QueryInputs"]
 
 
 def _ms(start: float, end: float) -> float:
@@ -36,74 +34,27 @@ def _ms(start: float, end: float) -> float:
 
 
 @dataclass
-class QueryInputs:
-    text: str | None = None
-    negative_text: str | None = None
-    sketch: Image.Image | None = None
-    image: Image.Image | None = None
+class _Plan:
+    """What a query asks for, checked before anything is encoded or searched."""
 
-
-@dataclass
-class EncodedQuery:
-    positives: dict[str, list[np.ndarray]] = field(default_factory=lambda: {v: [] for v in DENSE_VIEWS})
-    negatives: dict[str, list[np.ndarray]] = field(default_factory=lambda: {v: [] for v in DENSE_VIEWS})
-    sparse: Sparse | None = None
-    prepare_ms: float = 0.0  # sketch normalisation, edge maps, HOG: the image work before the model
-
-    def vectors(self) -> dict[str, Vector]:
-        out: dict[str, Vector] = {
-            view: combine(pos, self.negatives[view]).tolist() for view, pos in self.positives.items() if pos
-        }
-        if self.sparse is not None and self.sparse.indices:
-            out["tags"] = self.sparse
-        return out
+    cursor: Cursor | None
+    consumed: int  # hits already paged past (offset, or the cursor's count)
+    weights: dict[str, float]  # the weighted views, normalised
 
 
 class HybridSearcher:
-    def __init__(self, encoders: Encoders, store: VectorStore, settings: Settings) -> None:
+    def __init__(
+        self, encoders: Encoders, store: VectorStore, settings: Settings, encoder: QueryEncoder | None = None
+    ) -> None:
         self.encoders = encoders
+        # The service's one query encoder; a composition root may hand the same one to every searcher.
+        self.encoder = encoder if encoder is not None else QueryEncoder(encoders)
         self.store = store
         self.settings = settings
 
     def encode(self, inputs: QueryInputs, views: Collection[str] = ALL_VIEWS) -> EncodedQuery:
-        """Each input through its encoder once, and only for the `views` that will be
-        searched; image-tower inputs share one forward."""
-        enc = EncodedQuery()
-        started = time.perf_counter()
-        pictures: list[tuple[str, Image.Image]] = []
-        drawings: list[Image.Image] = []  # the line drawings both `edge` and `shape` see
-        if inputs.sketch is not None and ("edge" in views or "shape" in views):
-            drawings.append(normalize_sketch(inputs.sketch))
-        if inputs.image is not None:
-            if "image" in views:
-                pictures.append(("image", inputs.image))
-            if "edge" in views or "shape" in views:
-                drawings.append(edge_map(inputs.image))
-        for drawing in drawings:
-            if "edge" in views:
-                pictures.append(("edge", drawing))
-            if "shape" in views:
-                enc.positives["shape"].append(hog_descriptor(drawing))
-        enc.prepare_ms = _ms(started, time.perf_counter())
-        if pictures:
-            vecs = self.encoders.clip.encode_images([p for _, p in pictures])
-            for (view, _), vec in zip(pictures, vecs, strict=True):
-                enc.positives[view].append(self.encoders.adapt(view, vec))
-        texts = [t for t in (inputs.text, inputs.negative_text) if t]
-        towers: dict[str, TextEncoder] = {"image": self.encoders.image_text, "text": self.encoders.text}
-        rows_of: dict[int, np.ndarray] = {}  # with TEXT_MODEL=clip both views share one forward
-        for view, tower in towers.items():
-            if not texts or view not in views:
-                continue
-            if id(tower) not in rows_of:
-                rows_of[id(tower)] = tower.encode_texts(texts)
-            rows = rows_of[id(tower)]
-            (enc.positives if inputs.text else enc.negatives)[view].append(rows[0])
-            if inputs.text and inputs.negative_text:
-                enc.negatives[view].append(rows[1])
-        if inputs.text and "tags" in views:
-            enc.sparse = query_vector(inputs.text)
-        return enc
+        """`inputs` through the searcher's QueryEncoder, for the `views` that will be searched."""
+        return self.encoder.encode(inputs, views)
 
     def _add_examples(
         self, enc: EncodedQuery, positive: list[str], negative: list[str], scope: Filter | None = None
@@ -127,20 +78,39 @@ class HybridSearcher:
                     target[view].append(vec)
 
     def search(self, q: HybridQuery, inputs: QueryInputs, scope: Filter | None = None) -> SearchResult:
-        """`scope` restricts everything the query touches (hits and example ids) to the
-        libraries the caller may read (app/library/access.py); None: no restriction."""
+        """`inputs` encoded for the weighted views, then `search_encoded`. `scope` restricts
+        everything the query touches (hits and example ids) to the libraries the caller may
+        read (app/library/access.py); None: no restriction."""
         started = time.perf_counter()
-        # Paging is checked before anything is encoded: a refused page costs nothing.
+        # Checked before anything is encoded: a refused page costs nothing.
+        plan = self._plan(q)
+        enc = self.encoder.encode(inputs, plan.weights.keys())
+        return self._search(q, plan, enc, scope, started)
+
+    def search_encoded(self, q: HybridQuery, encoded: EncodedQuery, scope: Filter | None = None) -> SearchResult:
+        """The search for a query already encoded (QueryEncoder.encode / encode_many), e.g. an
+        evaluation that encodes its queries once in batches and runs them under many weights.
+        Views `encoded` has beyond the weighted ones are ignored; `encoded` is not changed.
+        Its timings' `encodeMs` counts only the example ids' vectors fetched here."""
+        started = time.perf_counter()
+        return self._search(q, self._plan(q), encoded.copy(), scope, started)
+
+    def _plan(self, q: HybridQuery) -> _Plan:
         cursor = Cursor.decode(q.cursor) if q.cursor else None
         consumed = cursor.consumed if cursor else q.offset
         self._check_depth(q.limit, consumed, "cursor" if cursor else "offset")
         try:
-            weights_in = normalize_weights(
+            weights = normalize_weights(
                 {"image": q.w_img, "edge": q.w_edge, "text": q.w_txt, "shape": q.w_shape, "tags": q.w_tags}
             )
         except ValueError as e:
             raise InvalidInputError(f"`wImg`/`wEdge`/`wTxt`/`wShape`/`wTags`: {e}.") from e
-        enc = self.encode(inputs, weights_in.keys())
+        return _Plan(cursor, consumed, weights)
+
+    def _search(
+        self, q: HybridQuery, plan: _Plan, enc: EncodedQuery, scope: Filter | None, started: float
+    ) -> SearchResult:
+        cursor, consumed, weights_in = plan.cursor, plan.consumed, plan.weights
         self._add_examples(enc, q.positive_ids, q.negative_ids, scope)
         vectors = enc.vectors()
         active = [v for v in weights_in if v in vectors]
