@@ -221,8 +221,6 @@ def configs_for(mode: str, step: float, tags_weight: float) -> list[Config]:
 
 
 def _open(args: argparse.Namespace) -> tuple[Any, Any, Any]:
-    import torch
-
     from app.cli_common import settings_from_flags
     from app.embedding import load_encoders
     from app.storage import open_store
@@ -236,10 +234,10 @@ def _open(args: argparse.Namespace) -> tuple[Any, Any, Any]:
         QDRANT_PATH=args.qdrant_path,
         QDRANT_URL=args.qdrant_url,
         COLLECTION=args.collection,
+        # Random weights come from this seed: every run (the one that ingested, the ones that
+        # query) holds the same model, and the collection refuses another seed.
+        RANDOM_SEED=args.seed,
     )
-    # Random weights are drawn from torch's generator: seed it so every run (the one that
-    # ingested, the ones that query) has the same model.
-    torch.manual_seed(args.seed)
     encoders = load_encoders(settings)
     store = open_store(settings)
     return settings, encoders, store
@@ -495,11 +493,18 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     unknown = set(modes) - set(MODES)
     if unknown:
         raise SystemExit(f"`--modes` takes {list(MODES)}, got {sorted(unknown)}")
+    from app.errors import ModelMismatchError
+
     settings, encoders, store = _open(args)
     try:
-        ensure_collection(
-            encoders, store, root, manifest, args.ingest, settings.DEFAULT_LIBRARY, settings.OPTIMIZE_THRESHOLD
-        )
+        try:
+            ensure_collection(
+                encoders, store, root, manifest, args.ingest, settings.DEFAULT_LIBRARY, settings.OPTIMIZE_THRESHOLD
+            )
+        except ModelMismatchError as e:
+            raise SystemExit(
+                f"{e.message} With PRETRAINED=random pass the --seed the collection was ingested with."
+            ) from e
         paths = id_to_path(store)
         check_same_model(encoders, store, root, paths)
         missing = set(library) - set(paths.values())
