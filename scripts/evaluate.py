@@ -311,11 +311,11 @@ def encode_queries(searcher: Any, items: list[tuple[EvalQuery, str]]) -> dict[tu
     from PIL import Image
 
     from app.embedding import normalize_sketch
-    from app.embedding.shape import hog_descriptor
     from app.embedding.tags import query_vector
     from app.search.hybrid import EncodedQuery, QueryInputs
 
     enc = searcher.encoders
+    shape = searcher.shape_descriptor()  # the collection's version, as the service describes queries
     sketches = sorted({q.sketch for q, m in items if "sketch" in m.split("+") and q.sketch})
     images = sorted({q.image for q, m in items if m == "image" and q.image})
     texts = sorted({q.text for q, m in items if "text" in m.split("+") and q.text})
@@ -332,7 +332,7 @@ def encode_queries(searcher: Any, items: list[tuple[EvalQuery, str]]) -> dict[tu
         drawings = [normalize_sketch(load(p)) for p in batch]
         rows = enc.clip.encode_images(drawings)
         sketch_vec.update(zip(batch, rows, strict=True))
-        shape_vec.update((p, hog_descriptor(d)) for p, d in zip(batch, drawings, strict=True))
+        shape_vec.update((p, shape.describe(d)) for p, d in zip(batch, drawings, strict=True))
     image_vec: dict[Path, tuple[np.ndarray, np.ndarray]] = {}
     for i in range(0, len(images), 16):
         batch = images[i : i + 16]
@@ -344,7 +344,7 @@ def encode_queries(searcher: Any, items: list[tuple[EvalQuery, str]]) -> dict[tu
         # As the service encodes them: picture vectors through ADAPTER's image head, if any.
         pictures = enc.adapt("image", rows[: len(batch)])
         image_vec.update((p, (pictures[j], rows[len(batch) + j])) for j, p in enumerate(batch))
-        shape_vec.update((p, hog_descriptor(d)) for p, d in zip(batch, drawings, strict=True))
+        shape_vec.update((p, shape.describe(d)) for p, d in zip(batch, drawings, strict=True))
     clip_text: dict[str, np.ndarray] = {}
     view_text: dict[str, np.ndarray] = {}
     for i in range(0, len(texts), 64):

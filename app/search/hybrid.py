@@ -20,7 +20,7 @@ from PIL import Image
 
 from app.config import Settings
 from app.embedding import Encoders, TextEncoder, edge_map, normalize_sketch
-from app.embedding.shape import hog_descriptor
+from app.embedding.shape import ShapeDescriptor, descriptor_for
 from app.embedding.tags import query_vector
 from app.errors import ClippyError, InvalidInputError, NotFoundError
 from app.search.cursor import Cursor
@@ -29,6 +29,9 @@ from app.search.models import Hit, HybridQuery, SearchResult, Timings, ViewScore
 from app.search.rerank import ViewScores, calibrate_view, combine, dense_scores, normalize_weights, rank, weighted_total
 from app.storage.base import VectorStore
 from app.storage.types import ALL_VIEWS, DENSE_VIEWS, Filter, HasId, ScoredPoint, Sparse, Vector, ViewQuery
+
+# How long a searcher trusts the collection's recorded `shape` version before reading it again.
+_SPACE_TTL_S = 5.0
 
 
 def _ms(start: float, end: float) -> float:
@@ -67,6 +70,16 @@ class HybridSearcher:
         # Set when the collection was built with another embedding space: every search
         # answers with it (409) instead of returning meaningless neighbours.
         self.unusable: ClippyError | None = None
+        self._shape_seen: tuple[float, str | None] | None = None  # (when read, the collection's version)
+
+    def shape_descriptor(self) -> ShapeDescriptor:
+        """The `shape` descriptor of the collection's recorded version: a sketch is described as
+        the stored vectors were, so a collection of an older version keeps answering until a
+        backfill rewrites it (and then switches within seconds, without a restart)."""
+        now = time.monotonic()
+        if self._shape_seen is None or now - self._shape_seen[0] > _SPACE_TTL_S:
+            self._shape_seen = (now, ((self.store.space() or {}).get("shape") or {}).get("version"))
+        return descriptor_for(self._shape_seen[1])
 
     def encode(self, inputs: QueryInputs, views: Collection[str] = ALL_VIEWS) -> EncodedQuery:
         """Each input through its encoder once, and only for the `views` that will be
@@ -82,11 +95,12 @@ class HybridSearcher:
                 pictures.append(("image", inputs.image))
             if "edge" in views or "shape" in views:
                 drawings.append(edge_map(inputs.image))
+        shape = self.shape_descriptor() if drawings and "shape" in views else None
         for drawing in drawings:
             if "edge" in views:
                 pictures.append(("edge", drawing))
-            if "shape" in views:
-                enc.positives["shape"].append(hog_descriptor(drawing))
+            if shape is not None:
+                enc.positives["shape"].append(shape.describe(drawing))
         enc.prepare_ms = _ms(started, time.perf_counter())
         if pictures:
             vecs = self.encoders.clip.encode_images([p for _, p in pictures])
