@@ -109,15 +109,17 @@ def hog_of(
     from skimage.feature import hog
 
     def describe(drawing: np.ndarray) -> np.ndarray:
+        ink = _ink(drawing, size, blur)
         f = hog(
-            _ink(drawing, size, blur),
+            ink,
             orientations=orientations,
             pixels_per_cell=(cell, cell),
             cells_per_block=(block, block),
             block_norm=norm,
             feature_vector=True,
         )
-        return _unit(f)
+        # A blank drawing gets a uniform vector, as app/embedding/shape.py gives it.
+        return _unit(np.ones_like(f) if float(ink.max()) < 0.01 else f)
 
     return describe
 

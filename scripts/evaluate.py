@@ -22,8 +22,9 @@ through the service's own HybridSearcher, over a grid of configurations:
 
 Beside them, a weight-free baseline: HOG descriptors of the same normalised line drawings
 (app/search/shape.py, its fixed 1,764-d settings), ranked exactly by cosine, for the modes
-with a sketch or an image. The stored `shape` view is the same descriptor at the product's
-coarser 576-d settings (app/embedding/shape.py), searched through the service like any view.
+with a sketch or an image. The stored `shape` view is the collection's shape version (today
+that HOG square-rooted and projected to 576 dims, app/embedding/shape.py), searched through
+the service like any view; scripts/eval_shape.py compares descriptor variants on hard sketches.
 
 Reports mAP@K, mAP@all, P@K, R@K, MRR and nDCG@K (app/search/metrics.py) per configuration:
 a table on stdout, a JSON file, and PNG plots (mAP@K per view; mAP@K over the weight simplex).

@@ -25,7 +25,7 @@ rewrites its vectors (same size: in place).
   rescaling). Centring removes what every drawing shares (all HOG bins are positive, so
   raw cosines are dominated by it) and the square root damps the few dominant bins. On the
   held-out split it beats the 1,764-d HOG by about 10 mAP@10 points; figures and
-  provenance in `data/shape_pca576_v2.json`, the table in bench/README.md.
+  provenance in `projections/shape_pca576_v2.json`, the table in bench/README.md.
 
 Change any parameter and add a version: the collection and the embedding cache record it.
 """
@@ -45,7 +45,7 @@ from app.embedding.base import l2_normalize
 from app.embedding.edges import edge_map, normalize_sketch
 from app.errors import ModelMismatchError
 
-DATA = Path(__file__).parent / "data"
+PROJECTIONS = Path(__file__).parent / "projections"
 
 
 @dataclass(frozen=True)
@@ -78,12 +78,12 @@ SHAPE_PARAMS = HogParams()  # hog-5x5-v1's HOG; kept for collections of that ver
 @dataclass(frozen=True)
 class ShapeDescriptor:
     """One version of the `shape` view: a HOG, optionally followed by a signed power and a
-    linear projection (a package file under `data/` with `mean` (in,) and `matrix` (in, out))."""
+    linear projection (a package file under `projections/` with `mean` (in,) and `matrix` (in, out))."""
 
     version: str
     hog: HogParams
     power: float | None = None  # signed power of the HOG before the projection (0.5: square root)
-    projection: str | None = None  # file name under DATA
+    projection: str | None = None  # file name under PROJECTIONS
     out_dim: int | None = None  # the projection's output size (checked when it is loaded)
 
     @property
@@ -121,7 +121,7 @@ class ShapeDescriptor:
 @functools.cache
 def _projection(name: str) -> tuple[np.ndarray, np.ndarray, str]:
     """A shipped projection (float32 mean and matrix) and the sha256 of its file."""
-    path = DATA / name
+    path = PROJECTIONS / name
     raw = path.read_bytes()
     with np.load(path) as f:
         mean, matrix = np.asarray(f["mean"], dtype=np.float32), np.asarray(f["matrix"], dtype=np.float32)

@@ -12,8 +12,8 @@ from PIL import Image, ImageDraw
 from app.embedding import Encoders
 from app.embedding.edges import edge_map, normalize_sketch
 from app.embedding.shape import (
-    DATA,
     DESCRIPTORS,
+    PROJECTIONS,
     SHAPE,
     SHAPE_PARAMS,
     SHAPE_VERSION,
@@ -99,7 +99,7 @@ def test_the_shipped_projection_is_the_file_its_provenance_describes() -> None:
     import json
 
     assert SHAPE.projection is not None
-    path = DATA / SHAPE.projection
+    path = PROJECTIONS / SHAPE.projection
     provenance = json.loads(path.with_suffix(".json").read_text())
     assert provenance["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert SHAPE.record()["projection_sha256"] == provenance["sha256"]
