@@ -331,6 +331,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--count", type=int, default=600, help="clip-art sources (both splits; default %(default)s)")
     p.add_argument("--sketches", type=int, default=2, help="hard sketches per source (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="picks, distortions and the split (default %(default)s)")
+    p.add_argument("--source", type=Path, help="openclipart SVG folder (default: Debian's)")
+    p.add_argument("--categories", help="comma-separated top-level folders (default: the object categories)")
+    p.add_argument("--photos", help="comma-separated scikit-image sample photos (default: the public-domain ones)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--threads", type=int, default=1, help="BLAS/OpenCV threads (default %(default)s)")
     p.add_argument("--variants", default="", help="comma-separated names (default: all)")
@@ -353,7 +356,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from scripts.hard_sketches import build
 
-    folder = build(args.cache, args.count, args.sketches, args.seed, workers=args.workers)
+    chosen_sources: dict[str, Any] = {}
+    if args.source:
+        chosen_sources["source"] = args.source
+    if args.categories is not None:
+        chosen_sources["categories"] = [c for c in args.categories.split(",") if c]
+    if args.photos is not None:
+        chosen_sources["photos"] = [n for n in args.photos.split(",") if n]
+    folder = build(args.cache, args.count, args.sketches, args.seed, workers=args.workers, **chosen_sources)
     tune, held = load_split(folder, "tune"), load_split(folder, "held-out")
     log.info(
         "tune: %d pictures, %d sketches; held-out: %d pictures, %d sketches",

@@ -315,12 +315,14 @@ def build(
     source: Path = DEFAULT_SOURCE,
     workers: int = 2,
     categories: Sequence[str] = OBJECT_CATEGORIES,
+    photos: Sequence[str] = PHOTOS,
 ) -> Path:
     """Render the set into `cache` (once: a finished set is reused) and return its folder.
 
     ``index.json`` lists per split the library pictures, the hard queries (sketch → the one
     picture of the same source) and the clean ones (the clip art's undistorted line art)."""
-    key = hashlib.sha256(json.dumps([SET_VERSION, count, sketches, seed, size, str(source)]).encode()).hexdigest()[:12]
+    key = json.dumps([SET_VERSION, count, sketches, seed, size, str(source), list(categories), list(photos)])
+    key = hashlib.sha256(key.encode()).hexdigest()[:12]
     out = cache / f"{SET_VERSION}-{key}"
     if (out / "index.json").is_file():
         return out
@@ -331,14 +333,14 @@ def build(
     rng.shuffle(svgs)
     # A few more candidates than needed: some are not public domain or do not render.
     candidates = [Job(p.relative_to(source).as_posix(), str(p), size, seed, sketches) for p in svgs[: int(count * 1.4)]]
-    photos = [Job(f"skimage:{n}", n, size, seed, sketches) for n in PHOTOS]
+    photo_jobs = [Job(f"skimage:{n}", n, size, seed, sketches) for n in photos]
     (out / "img").mkdir(parents=True, exist_ok=True)
     index: dict[str, dict[str, list[dict[str, str]]]] = {s: {"library": [], "queries": [], "clean": []} for s in SPLITS}
     used = 0
     skipped: list[dict[str, str]] = []
     pool = ProcessPoolExecutor(max_workers=max(1, workers))
     try:
-        for r in pool.map(_run, photos + candidates, chunksize=4):
+        for r in pool.map(_run, photo_jobs + candidates, chunksize=4):
             if r.picture is None:
                 skipped.append({"source": r.name, "reason": r.reason})
                 continue
@@ -366,11 +368,11 @@ def build(
         "size": size,
         "sources": {
             "openclipart": f"{source} (Debian openclipart-svg; public-domain files only)",
-            "skimage": f"scikit-image sample data {list(PHOTOS)} (public domain / CC0 per their docstrings)",
+            "skimage": f"scikit-image sample data {list(photos)} (public domain / CC0 per their docstrings)",
         },
         "skipped": len(skipped),
         "splits": index,
     }
     (out / "index.json").write_text(json.dumps(meta, indent=1))
-    log.info("hard sketch set: %d sources (+%d photos) in %s", used, len(PHOTOS), out)
+    log.info("hard sketch set: %d sources (+%d photos) in %s", used, len(photos), out)
     return out
