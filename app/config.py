@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     MODEL_NAME: str = "ViT-B-32"
     # An OpenCLIP pretrained tag, a local checkpoint path, or `random` (tests and demos only).
     PRETRAINED: str = "laion2b_s34b_b79k"
+    # PRETRAINED=random draws the weights from this seed, so every process holds the same
+    # model; the collection records it and refuses another.
+    RANDOM_SEED: int = Field(default=0, ge=0)
     DEVICE: DeviceName = "auto"
     # `clip` uses the OpenCLIP text tower for the `text` view; anything else names a
     # sentence-transformers model or folder (`all-MiniLM-L6-v2` is packaged offline).

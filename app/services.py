@@ -30,7 +30,7 @@ from app.library.imports import ImportService
 from app.library.manage import Libraries
 from app.library.registry import LibraryRegistry
 from app.search.complementary import ComplementarySearcher
-from app.search.encoder import QueryEncoder
+from app.search.encoder import CollectionShape, QueryEncoder
 from app.search.hybrid import HybridSearcher
 from app.storage import VectorStore, open_store
 from app.storage.schema import CollectionSchema
@@ -130,7 +130,7 @@ class Services:
         imports = ImportService(ingest.options, store, jobs, settings, encoders)
         imports.register_handlers(handlers)
         # One query encoder for every searcher: a query is encoded the same way wherever it goes.
-        query_encoder = QueryEncoder(encoders)
+        query_encoder = QueryEncoder(encoders, CollectionShape(store))
         return cls(
             settings=settings,
             encoders=encoders,

@@ -22,8 +22,9 @@ through the service's own HybridSearcher, over a grid of configurations:
 
 Beside them, a weight-free baseline: HOG descriptors of the same normalised line drawings
 (app/search/shape.py, its fixed 1,764-d settings), ranked exactly by cosine, for the modes
-with a sketch or an image. The stored `shape` view is the same descriptor at the product's
-coarser 576-d settings (app/embedding/shape.py), searched through the service like any view.
+with a sketch or an image. The stored `shape` view is the collection's shape version (today
+that HOG square-rooted and projected to 576 dims, app/embedding/shape.py), searched through
+the service like any view; scripts/eval_shape.py compares descriptor variants on hard sketches.
 
 Reports mAP@K, mAP@all, P@K, R@K, MRR and nDCG@K (app/search/metrics.py) per configuration:
 a table on stdout, a JSON file, and PNG plots (mAP@K per view; mAP@K over the weight simplex).
@@ -221,8 +222,6 @@ def configs_for(mode: str, step: float, tags_weight: float) -> list[Config]:
 
 
 def _open(args: argparse.Namespace) -> tuple[Any, Any, Any]:
-    import torch
-
     from app.cli_common import settings_from_flags
     from app.embedding import load_encoders
     from app.storage import open_store
@@ -236,10 +235,10 @@ def _open(args: argparse.Namespace) -> tuple[Any, Any, Any]:
         QDRANT_PATH=args.qdrant_path,
         QDRANT_URL=args.qdrant_url,
         COLLECTION=args.collection,
+        # Random weights come from this seed: every run (the one that ingested, the ones that
+        # query) holds the same model, and the collection refuses another seed.
+        RANDOM_SEED=args.seed,
     )
-    # Random weights are drawn from torch's generator: seed it so every run (the one that
-    # ingested, the ones that query) has the same model.
-    torch.manual_seed(args.seed)
     encoders = load_encoders(settings)
     store = open_store(settings)
     return settings, encoders, store
@@ -428,11 +427,18 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     unknown = set(modes) - set(MODES)
     if unknown:
         raise SystemExit(f"`--modes` takes {list(MODES)}, got {sorted(unknown)}")
+    from app.errors import ModelMismatchError
+
     settings, encoders, store = _open(args)
     try:
-        ensure_collection(
-            encoders, store, root, manifest, args.ingest, settings.DEFAULT_LIBRARY, settings.OPTIMIZE_THRESHOLD
-        )
+        try:
+            ensure_collection(
+                encoders, store, root, manifest, args.ingest, settings.DEFAULT_LIBRARY, settings.OPTIMIZE_THRESHOLD
+            )
+        except ModelMismatchError as e:
+            raise SystemExit(
+                f"{e.message} With PRETRAINED=random pass the --seed the collection was ingested with."
+            ) from e
         paths = id_to_path(store)
         check_same_model(encoders, store, root, paths)
         missing = set(library) - set(paths.values())

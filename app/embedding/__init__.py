@@ -87,6 +87,8 @@ class Encoders:
         return {
             "model": self.clip.name,
             "pretrained": self.clip.pretrained,
+            # PRETRAINED=random: the seed the weights were drawn from (None with real weights).
+            "seed": self.clip.seed,
             "image_dim": self.clip.dim,
             "text_model": "clip" if self.text is self.clip else self.text.name,
             "text_dim": self.text.dim,
@@ -107,7 +109,9 @@ class Encoders:
 def load_encoders(settings: Settings) -> Encoders:
     device = resolve_device(settings.DEVICE)
     register_model_configs(settings.MODEL_CONFIGS)
-    clip = OpenClipModel(settings.MODEL_NAME, settings.PRETRAINED, device, settings.MODEL_CACHE_DIR)
+    clip = OpenClipModel(
+        settings.MODEL_NAME, settings.PRETRAINED, device, settings.MODEL_CACHE_DIR, seed=settings.RANDOM_SEED
+    )
     if settings.TEXT_MODEL.lower() == "clip":
         text: TextEncoder = clip
     else:

@@ -45,9 +45,13 @@ CREATE TABLE IF NOT EXISTS shapes (
 
 
 def space_key(space: dict[str, Any]) -> str:
-    """What makes picture/edge vectors comparable: model, weights, edge parameters (not the
-    adapter: the cache holds the towers' raw vectors, projected after it)."""
+    """What makes picture/edge vectors comparable: model, weights (and their seed when random),
+    edge parameters (not the adapter: the cache holds the towers' raw vectors, projected after it)."""
     relevant = {k: space.get(k) for k in ("model", "pretrained", "image_dim", "edge")}
+    if space.get("seed") is not None:
+        # Random weights: the seed decides them. Only then, so that caches of real weights
+        # keep their keys (and an unseeded random cache of old no longer matches).
+        relevant["seed"] = space["seed"]
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -49,6 +49,7 @@ class OpenClipModel(ImageEncoder, TextEncoder):
         pretrained: str,
         device: torch.device,
         cache_dir: Path | None = None,
+        seed: int = 0,
     ) -> None:
         self.name = model_name
         self.pretrained = pretrained
@@ -68,20 +69,31 @@ class OpenClipModel(ImageEncoder, TextEncoder):
             )
         elif not Path(pretrained).is_file() and pretrained not in open_clip.list_pretrained_tags_by_model(model_name):
             raise _weights_error(model_name, pretrained, "unknown pretrained tag and no such file")
-        try:
-            model, _, preprocess = open_clip.create_model_and_transforms(
-                model_name,
-                pretrained=None if random_weights else pretrained,
-                device=device,
-                cache_dir=str(cache_dir) if cache_dir else None,
-            )
-        except Exception as e:  # hub, file and format errors all mean "no usable weights"
-            raise _weights_error(model_name, pretrained, e) from e
+        # Random weights come from `seed` alone (the setting RANDOM_SEED): `clippy ingest`,
+        # `clippy serve`, every worker and every restart then hold the same model, and the
+        # collection records the seed so that another one is refused. The generator is forked
+        # so seeding here leaves the caller's torch RNG as it was.
+        with torch.random.fork_rng(devices=[]):
+            if random_weights:
+                torch.manual_seed(seed)
+            try:
+                # open_clip initialises on the CPU and moves the model afterwards, so the CPU
+                # generator alone decides the weights, on any DEVICE.
+                model, _, preprocess = open_clip.create_model_and_transforms(
+                    model_name,
+                    pretrained=None if random_weights else pretrained,
+                    device=device,
+                    cache_dir=str(cache_dir) if cache_dir else None,
+                )
+            except Exception as e:  # hub, file and format errors all mean "no usable weights"
+                raise _weights_error(model_name, pretrained, e) from e
         model.eval()
         self.model = model
         self._preprocess = preprocess
         self._tokenizer = open_clip.get_tokenizer(model_name)
         self.random_weights = random_weights
+        # Part of the embedding space only when it decides the weights.
+        self.seed: int | None = seed if random_weights else None
         self.dim = 0
         # Configs name the width in different places per architecture; asking the text
         # tower once is exact for all of them.

@@ -20,7 +20,7 @@ import numpy as np
 
 from app.embedding import Encoders, edge_map
 from app.embedding.edges import EDGE_VERSION
-from app.embedding.shape import SHAPE_VERSION, hog_descriptor
+from app.embedding.shape import SHAPE_VERSION, shape_descriptor
 from app.errors import ClippyError
 from app.imaging import load_image_file
 from app.ingest.pipeline import MAX_FILE_BYTES, Failure
@@ -115,7 +115,7 @@ def _fill_drawings(
     max_pixels: int,
     report: BackfillReport,
 ) -> set[str]:
-    """`edge` (image tower) and/or `shape` (HOG) from each picture's edge map; the ids written."""
+    """`edge` (image tower) and/or `shape` (this version's descriptor) from each picture's edge map; the ids written."""
     ready: list[tuple[StoredPoint, object, object]] = []
     for p in points:
         try:
@@ -124,7 +124,7 @@ def _fill_drawings(
             )
             drawing = edge_map(img)
             tensor = encoders.clip.preprocess(drawing) if "edge" in views else None
-            ready.append((p, tensor, hog_descriptor(drawing) if "shape" in views else None))
+            ready.append((p, tensor, shape_descriptor(drawing) if "shape" in views else None))
         except (ClippyError, OSError) as e:
             report.failures.append(Failure(str(p.payload.get("path")), getattr(e, "message", None) or str(e)))
     if not ready:

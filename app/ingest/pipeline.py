@@ -28,7 +28,7 @@ import torch
 from app.embedding import Encoders, edge_map
 from app.embedding.cache import CachedVectors, EmbeddingCache
 from app.embedding.edges import EDGE_VERSION
-from app.embedding.shape import SHAPE_VERSION, hog_descriptor
+from app.embedding.shape import SHAPE_VERSION, shape_descriptor
 from app.embedding.tags import normalize_tag, tags_vector
 from app.errors import ClippyError
 from app.imaging import decode_image
@@ -187,7 +187,7 @@ class Ingestor:
                 prepared = _Prepared(h, clip.preprocess(img), clip.preprocess(edges), img.width, img.height)
             else:
                 prepared = _Prepared(h, hit.image, hit.edge, hit.width, hit.height, cached=True)
-            prepared.shape = hog_descriptor(edges)
+            prepared.shape = shape_descriptor(edges)
             return prepared
         except ClippyError as e:
             return Failure(str(h.item.path), e.message)

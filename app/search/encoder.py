@@ -22,9 +22,10 @@ import numpy as np
 from PIL import Image
 
 from app.embedding import Encoders, TextEncoder, edge_map, normalize_sketch
-from app.embedding.shape import hog_descriptor
+from app.embedding.shape import SHAPE, ShapeDescriptor, descriptor_for
 from app.embedding.tags import query_vector
 from app.search.rerank import combine
+from app.storage.base import VectorStore
 from app.storage.types import ALL_VIEWS, DENSE_VIEWS, Sparse, Vector
 
 
@@ -63,17 +64,38 @@ class EncodedQuery:
 
 @dataclass
 class _Drawing:
-    """A line drawing both `edge` (through the image tower) and `shape` (its HOG) see."""
+    """A line drawing both `edge` (through the image tower) and `shape` (its descriptor) see."""
 
     image: Image.Image
-    hog: np.ndarray | None
+    shape: np.ndarray | None
+
+
+class CollectionShape:
+    """The `shape` descriptor of the version a collection records: a sketch is described as the
+    stored vectors were, so a collection of an older version keeps answering until a backfill
+    rewrites it, and queries switch within `ttl_s` of that, without a restart."""
+
+    def __init__(self, store: VectorStore, ttl_s: float = 5.0) -> None:
+        self.store = store
+        self.ttl_s = ttl_s
+        self._seen: tuple[float, str | None] | None = None  # (when read, the collection's version)
+
+    def __call__(self) -> ShapeDescriptor:
+        now = time.monotonic()
+        if self._seen is None or now - self._seen[0] > self.ttl_s:
+            self._seen = (now, ((self.store.space() or {}).get("shape") or {}).get("version"))
+        return descriptor_for(self._seen[1])
 
 
 class QueryEncoder:
-    """Encodes `QueryInputs` for the views that will be searched, and only for those."""
+    """Encodes `QueryInputs` for the views that will be searched, and only for those.
 
-    def __init__(self, encoders: Encoders) -> None:
+    `shape` names the descriptor for the `shape` view (a `CollectionShape` in the service);
+    without one, the version ingest writes today."""
+
+    def __init__(self, encoders: Encoders, shape: Callable[[], ShapeDescriptor] = lambda: SHAPE) -> None:
         self.encoders = encoders
+        self.shape = shape
 
     def encode(self, inputs: QueryInputs, views: Collection[str] = ALL_VIEWS) -> EncodedQuery:
         """One query; its image-tower inputs share one forward, its texts one per text encoder."""
@@ -91,6 +113,7 @@ class QueryEncoder:
         row_of: dict[int, int] = {}  # id(picture) → its row in `pictures`
         wanted: list[tuple[int, str, int]] = []  # (query, view, row) for every picture vector
         drawings: dict[tuple[int, str], _Drawing] = {}  # (id(source), how) → its drawing
+        shape = self.shape() if "shape" in views else None
 
         def row(picture: Image.Image) -> int:
             if id(picture) not in row_of:
@@ -102,7 +125,7 @@ class QueryEncoder:
             key = (id(source), how)
             if key not in drawings:
                 image = make(source)
-                drawings[key] = _Drawing(image, hog_descriptor(image) if "shape" in views else None)
+                drawings[key] = _Drawing(image, shape.describe(image) if shape is not None else None)
             return drawings[key]
 
         for qi, inputs in enumerate(batch):
@@ -118,8 +141,8 @@ class QueryEncoder:
             for d in mine:
                 if "edge" in views:
                     wanted.append((qi, "edge", row(d.image)))
-                if d.hog is not None:
-                    out[qi].positives["shape"].append(d.hog)
+                if d.shape is not None:
+                    out[qi].positives["shape"].append(d.shape)
             out[qi].prepare_ms = round((time.perf_counter() - started) * 1000, 2)
 
         if pictures:

@@ -16,9 +16,10 @@ import numpy as np
 
 from app.config import Settings
 from app.embedding import Encoders
+from app.embedding.shape import ShapeDescriptor
 from app.errors import InvalidInputError, NotFoundError
 from app.search.cursor import Cursor
-from app.search.encoder import EncodedQuery, QueryEncoder, QueryInputs
+from app.search.encoder import CollectionShape, EncodedQuery, QueryEncoder, QueryInputs
 from app.search.filters import to_store_filter
 from app.search.models import Hit, HybridQuery, SearchResult, Timings, ViewScore
 from app.search.rerank import ViewScores, calibrate_view, dense_scores, normalize_weights, rank, weighted_total
@@ -48,9 +49,13 @@ class HybridSearcher:
     ) -> None:
         self.encoders = encoders
         # The service's one query encoder; a composition root may hand the same one to every searcher.
-        self.encoder = encoder if encoder is not None else QueryEncoder(encoders)
+        self.encoder = encoder if encoder is not None else QueryEncoder(encoders, CollectionShape(store))
         self.store = store
         self.settings = settings
+
+    def shape_descriptor(self) -> ShapeDescriptor:
+        """The descriptor this searcher's queries get for the `shape` view (the collection's version)."""
+        return self.encoder.shape()
 
     def encode(self, inputs: QueryInputs, views: Collection[str] = ALL_VIEWS) -> EncodedQuery:
         """`inputs` through the searcher's QueryEncoder, for the `views` that will be searched."""

@@ -59,7 +59,28 @@ class CollectionSchema:
 
 
 # What must match for a writer or reader to use an existing collection.
-_SPACE_KEYS = ("model", "pretrained", "image_dim", "text_model", "text_dim", "adapter")
+# `seed` is None with real weights; with PRETRAINED=random it is the seed the weights came from.
+_SPACE_KEYS = ("model", "pretrained", "seed", "image_dim", "text_model", "text_dim", "adapter")
+
+
+def _mismatch_remedy(diffs: dict[str, tuple[Any, Any]], stored: dict[str, Any]) -> str:
+    if "adapter" in diffs:
+        # An adapter (setting ADAPTER) changes the stored `image` vectors: its own remedy.
+        return (
+            "Set ADAPTER to the collection's (unset: none), or re-ingest the library into a new "
+            "COLLECTION with this ADAPTER (the embedding cache keeps the raw vectors: no image is re-encoded)."
+        )
+    random_collection = str(stored.get("pretrained", "")).lower() == "random"
+    if random_collection and stored.get("seed") is None and diffs.keys() <= {"seed"}:
+        # Written before random weights were seeded: they came from an unseeded generator that
+        # no process can reproduce, so no setting makes its `image`/`edge` vectors comparable.
+        return (
+            "Its random weights were drawn without a seed and cannot be reproduced: re-ingest the "
+            "library into a new COLLECTION (the `image` and `edge` views of this one match nothing)."
+        )
+    if "seed" in diffs:
+        return "Set RANDOM_SEED to the collection's, or use another COLLECTION."
+    return "Set MODEL_NAME/PRETRAINED/TEXT_MODEL to match it, or use another COLLECTION."
 
 
 def check_space(collection: str, stored: dict[str, Any], running: dict[str, Any], *, writing: bool) -> None:
@@ -69,13 +90,7 @@ def check_space(collection: str, stored: dict[str, Any], running: dict[str, Any]
     diffs = {k: (stored.get(k), running.get(k)) for k in _SPACE_KEYS if stored.get(k) != running.get(k)}
     if diffs:
         said = ", ".join(f"{k}: collection has {a!r}, running {b!r}" for k, (a, b) in diffs.items())
-        # An adapter (setting ADAPTER) changes the stored `image` vectors: its own remedy.
-        fix = (
-            "Set ADAPTER to the collection's (unset: none), or re-ingest the library into a new "
-            "COLLECTION with this ADAPTER (the embedding cache keeps the raw vectors: no image is re-encoded)."
-            if "adapter" in diffs
-            else "Set MODEL_NAME/PRETRAINED/TEXT_MODEL to match it, or use another COLLECTION."
-        )
+        fix = _mismatch_remedy(diffs, stored)
         raise ModelMismatchError(
             f"Collection {collection!r} was built with another embedding space ({said}). {fix}",
             collection=collection,

@@ -145,3 +145,48 @@ def test_clippy_backfill_which_shape_fills_the_missing_descriptors(
     assert json.loads(out.stdout.strip().splitlines()[-1])["updated"] == {"edge": 0, "text": 0, "shape": 2}
     bad = _run(["-m", "app.cli", "backfill", "--which", "outline"], env)
     assert bad.returncode == 2 and "--which must be one of" in bad.stderr
+
+
+def test_backfill_rewrites_old_version_descriptors_and_touches_nothing_else(
+    encoders: Encoders, store_factory: Any, image_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A collection of `hog-5x5-v1` → `clippy backfill --which shape`: every `shape` vector is
+    the current version's, the other views are bit for bit what they were, and no model ran."""
+    from PIL import Image
+
+    from app.embedding import edge_map
+    from app.embedding.shape import DESCRIPTORS, SHAPE, SHAPE_VERSION
+
+    old = DESCRIPTORS["hog-5x5-v1"]
+    store = store_factory()
+    items = list(read_manifest(image_folder / "manifest.jsonl"))[:6]
+    ids = Ingestor(encoders, store, IngestOptions(images_root=image_folder)).run(items).ids
+    points = store.retrieve(ids, with_vectors=True)
+    paths = {p.id: image_folder / p.payload["path"] for p in points}
+
+    def drawing(pid: str) -> Any:
+        with Image.open(paths[pid]) as img:
+            return edge_map(img.convert("RGB"))
+
+    store.update_vectors([PointRecord(pid, {"shape": old.describe(drawing(pid)).tolist()}, {}) for pid in ids])
+    store.set_payload(ids, {"shape_version": old.version})
+    store.set_space({**(store.space() or {}), "shape": old.record()})
+    before = {p.id: p for p in store.retrieve(ids, with_vectors=True)}
+    with pytest.raises(ModelMismatchError, match="backfill --which shape"):
+        store.ensure(_schema(encoders), writing=True)  # ingest refuses to mix versions
+    calls = ModelCalls(encoders, monkeypatch)
+
+    report = backfill(encoders, store, image_folder, "shape", page_size=4)
+    assert report.updated == {"edge": 0, "text": 0, "shape": 6} and not report.failures
+    assert calls.count == 0, "the descriptor needs no model"
+    for p in store.retrieve(ids, with_vectors=True):
+        np.testing.assert_allclose(p.vectors["shape"], SHAPE.describe(drawing(p.id)), atol=1e-6)
+        for view in ("image", "edge", "text"):
+            if view in before[p.id].vectors:
+                np.testing.assert_array_equal(p.vectors[view], before[p.id].vectors[view])
+        assert p.payload["shape_version"] == SHAPE_VERSION
+        assert {k: v for k, v in p.payload.items() if k != "shape_version"} == {
+            k: v for k, v in before[p.id].payload.items() if k != "shape_version"
+        }
+    assert (store.space() or {})["shape"] == SHAPE.record()
+    store.ensure(_schema(encoders), writing=True)  # writers may proceed

@@ -1,4 +1,4 @@
-"""The `shape` view: HOG of the normalised line drawing, stored at ingestion, searched by sketch."""
+"""The `shape` view: a descriptor of the normalised line drawing, stored at ingestion, searched by sketch."""
 
 from __future__ import annotations
 
@@ -10,7 +10,20 @@ import pytest
 from PIL import Image, ImageDraw
 
 from app.embedding import Encoders
-from app.embedding.shape import SHAPE_PARAMS, HogParams, hog_descriptor, sketch_descriptor
+from app.embedding.edges import edge_map, normalize_sketch
+from app.embedding.shape import (
+    DESCRIPTORS,
+    PROJECTIONS,
+    SHAPE,
+    SHAPE_PARAMS,
+    SHAPE_VERSION,
+    HogParams,
+    descriptor_for,
+    hog_descriptor,
+    shape_descriptor,
+    sketch_descriptor,
+)
+from app.errors import ModelMismatchError
 from app.ingest.pipeline import IngestOptions, Ingestor
 from app.ingest.sources import Item
 from app.search.hybrid import HybridSearcher, QueryInputs
@@ -64,10 +77,56 @@ def test_the_stored_descriptor_has_the_documented_size() -> None:
     assert HogParams(size=128, cell=16, block=2).dim == 1764  # the evaluation baseline's
 
 
+@pytest.mark.parametrize("version", sorted(DESCRIPTORS))
+def test_every_version_gives_unit_vectors_of_its_recorded_size_the_same_every_time(version: str) -> None:
+    d = DESCRIPTORS[version]
+    drawing = edge_map(_picture("cross"))
+    first = d.describe(drawing)
+    assert first.shape == (d.record()["dim"],) and first.dtype == np.float32
+    assert float(np.linalg.norm(first)) == pytest.approx(1.0, abs=1e-5)
+    np.testing.assert_array_equal(first, d.describe(drawing.copy()))
+    assert np.isfinite(d.describe(Image.new("RGB", (224, 224), "white"))).all(), "a blank drawing too"
+
+
+def test_the_current_version_keeps_the_stored_size_so_a_backfill_rewrites_in_place() -> None:
+    assert SHAPE.dim == DESCRIPTORS["hog-5x5-v1"].dim == 576
+    assert SHAPE.version == SHAPE_VERSION != "hog-5x5-v1"
+    assert not np.allclose(shape_descriptor(edge_map(_picture("cross"))), hog_descriptor(edge_map(_picture("cross"))))
+
+
+def test_the_shipped_projection_is_the_file_its_provenance_describes() -> None:
+    import hashlib
+    import json
+
+    assert SHAPE.projection is not None
+    path = PROJECTIONS / SHAPE.projection
+    provenance = json.loads(path.with_suffix(".json").read_text())
+    assert provenance["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert SHAPE.record()["projection_sha256"] == provenance["sha256"]
+    assert provenance["fitted_on"].startswith("the tune split only")
+    assert path.stat().st_size < 3_000_000, "a small file"
+
+
+def test_an_unknown_recorded_version_is_refused_with_the_known_ones() -> None:
+    assert descriptor_for(None) is SHAPE and descriptor_for("hog-5x5-v1") is DESCRIPTORS["hog-5x5-v1"]
+    with pytest.raises(ModelMismatchError, match="hog-9x9-v7") as refused:
+        descriptor_for("hog-9x9-v7")
+    assert SHAPE_VERSION in refused.value.message and refused.value.status_code == 409
+
+
 def test_a_blank_drawing_gets_a_uniform_unit_descriptor_not_zeros() -> None:
     vec = hog_descriptor(Image.new("RGB", (224, 224), "white"))
     assert float(np.linalg.norm(vec)) == pytest.approx(1.0, abs=1e-5)
     assert np.allclose(vec, vec[0])
+
+
+@pytest.mark.parametrize("version", sorted(DESCRIPTORS))
+def test_a_hand_drawn_triangle_is_closest_to_the_triangle_picture_in_every_version(version: str) -> None:
+    sketch = shape_descriptor(normalize_sketch(_hand_drawn_triangle()), version)
+    scores = {
+        k: float(sketch @ shape_descriptor(edge_map(_picture(k)), version)) for k in ("circle", "triangle", "cross")
+    }
+    assert max(scores, key=scores.__getitem__) == "triangle", scores
 
 
 def test_a_hand_drawn_triangle_is_closest_to_the_triangle_picture_by_hog() -> None:
@@ -117,3 +176,49 @@ def test_default_weights_leave_the_shape_view_out(encoders: Encoders, tmp_path: 
         assert "shape" not in enc.vectors(), "no HOG is computed for a view that is not searched"
     finally:
         store.close()
+
+
+def test_a_collection_of_the_old_version_still_answers_with_queries_described_its_way(
+    encoders: Encoders, store_factory: Any, shapes_library: dict[str, Path], tmp_path: Path
+) -> None:
+    """Until `clippy backfill --which shape` runs, a collection of `hog-5x5-v1` keeps its
+    vectors: a sketch must be described with that version, not the current one."""
+    old = DESCRIPTORS["hog-5x5-v1"]
+    store = store_factory()
+    root = next(iter(shapes_library.values())).parent
+    items = [Item(path=p, tags=[k]) for k, p in shapes_library.items()]
+    ids = Ingestor(encoders, store, IngestOptions(images_root=root)).run(items).ids
+    # As the previous release wrote it: old descriptors, old version in payload and space.
+    from app.storage.types import PointRecord
+
+    points = store.retrieve(ids)
+    store.update_vectors(
+        [
+            PointRecord(
+                p.id,
+                {"shape": old.describe(edge_map(Image.open(root / p.payload["path"]).convert("RGB"))).tolist()},
+                {},
+            )
+            for p in points
+        ]
+    )
+    store.set_payload(ids, {"shape_version": old.version})
+    store.set_space({**(store.space() or {}), "shape": old.record()})
+
+    searcher = HybridSearcher(encoders, store, tiny_settings(tmp_path))
+    assert searcher.shape_descriptor() is old
+    enc = searcher.encode(QueryInputs(sketch=_hand_drawn_triangle()), views=("shape",))
+    np.testing.assert_allclose(enc.positives["shape"][0], old.describe(normalize_sketch(_hand_drawn_triangle())))
+    q = HybridQuery(w_img=0, w_edge=0, w_txt=0, w_tags=0, w_shape=1, limit=3)
+    result = searcher.search(q, QueryInputs(sketch=_hand_drawn_triangle()))
+    assert result.hits[0].path == "triangle.png"
+    assert result.hits[0].views["shape"].raw == pytest.approx(
+        float(enc.positives["shape"][0] @ old.describe(edge_map(_picture("triangle")))), abs=1e-4
+    )
+
+    from app.ingest.backfill import backfill
+
+    assert backfill(encoders, store, root, "shape").updated["shape"] == 3
+    fresh = HybridSearcher(encoders, store, tiny_settings(tmp_path))
+    assert fresh.shape_descriptor() is SHAPE, "after the backfill queries use the current version"
+    assert fresh.search(q, QueryInputs(sketch=_hand_drawn_triangle())).hits[0].path == "triangle.png"
