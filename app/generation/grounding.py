@@ -12,19 +12,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
+from app.models import LenientCamelModel
 from app.search.grounding import Part, ground
 
 if TYPE_CHECKING:
     from app.generation.models import GenerateRequest
 
 
-class _Loose(BaseModel):
+class _Loose(LenientCamelModel):
     """Accepts the search answer as is: unknown keys are ignored, not refused."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
 
 class GroundingSubQuery(_Loose):

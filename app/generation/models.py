@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, model_validator
 
 from app.generation.grounding import Grounding
+from app.models import CamelModel
 
 Role = Literal["style", "subject"]
 ProviderName = Literal["sdxl", "imagen", "gemini"]
@@ -17,11 +17,7 @@ REF_WEIGHT_MAX = 1.0
 MAX_PROMPT_CHARS = 2000
 
 
-class _Camel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
-
-class RefSpec(_Camel):
+class RefSpec(CamelModel):
     """One reference image with its role and weight. Exactly one of id, url, image, upload."""
 
     role: Role
@@ -52,7 +48,7 @@ class RefSpec(_Camel):
         return {"image": "inline"}
 
 
-class GenerateRequest(_Camel):
+class GenerateRequest(CamelModel):
     """POST /images/generate. Sizes, counts and steps are checked against the provider."""
 
     prompt: str = Field(default="", max_length=MAX_PROMPT_CHARS)
@@ -93,7 +89,7 @@ class GenerateRequest(_Camel):
         return self
 
 
-class RefParam(_Camel):
+class RefParam(CamelModel):
     """A resolved reference inside a job's params: the normalised image under GENERATED_ROOT."""
 
     role: Role
@@ -102,7 +98,7 @@ class RefParam(_Camel):
     source: dict[str, Any]
 
 
-class GenerateParams(_Camel):
+class GenerateParams(CamelModel):
     """The JSON params of a `generate` job (what a worker needs, nothing it must fetch)."""
 
     provider: ProviderName
@@ -124,12 +120,12 @@ class GenerateParams(_Camel):
     attribution: list[dict[str, Any]] | None = None
 
 
-class DescribeRequest(_Camel):
+class DescribeRequest(CamelModel):
     image: str | None = Field(default=None, description="A data URL (JSON requests).")
     id: str | None = Field(default=None, description="A library image id.")
     prompt: str | None = Field(default=None, max_length=500, description="Optional caption prefix.")
 
 
-class DescribeResponse(_Camel):
+class DescribeResponse(CamelModel):
     caption: str
     model: str

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from app.search.models import CamelModel
+from app.models import CamelModel
 
 
 class ImageSummary(CamelModel):

@@ -15,7 +15,7 @@ from app.api.routes.images import file_response
 from app.api.security import PrincipalDep
 from app.errors import PayloadTooLargeError
 from app.library.atlas import AtlasFiles, build_for_caller, check_cell
-from app.search.models import CamelModel
+from app.models import CamelModel
 from app.services import Services
 
 router = APIRouter(tags=["images"])

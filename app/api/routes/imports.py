@@ -12,7 +12,7 @@ from app.api.deps import ScopeDep, ServicesDep
 from app.errors import ConflictError, InvalidInputError
 from app.jobs import JobView
 from app.library.imports import ImportOptions, ImportService
-from app.search.models import CamelModel
+from app.models import CamelModel
 
 router = APIRouter(prefix="/libraries", tags=["imports"])
 
