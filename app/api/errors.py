@@ -61,7 +61,8 @@ class Problem(CamelModel):
     request_id: str | None = Field(description="The request id, also in the `X-Request-ID` header.")
     errors: list[FieldProblem] = Field(description="The fields at fault, if any.")
 
-    model_config = {"extra": "allow", "json_schema_extra": {"additionalProperties": True}}
+    # Extension members (RFC 9457 §3.2): `limit`, `retryAfter`, `ids`, … as the error carries them.
+    model_config = {"extra": "allow"}
 
 
 def title_of(code: str) -> str:

@@ -120,6 +120,36 @@ class GenerateParams(CamelModel):
     attribution: list[dict[str, Any]] | None = None
 
 
+class GeneratedImage(CamelModel):
+    url: str = Field(description="/generated/<file>.png")
+    id: str | None = Field(description="The library image id, when `addToLibrary` added it.")
+    seed: int | None = None
+
+
+class Attribution(CamelModel):
+    """Per sub-query of a grounded generation: which reference informed it."""
+
+    sub_query_id: str
+    text: str
+    kind: str
+    ref_id: str | None
+    ref_index: int | None = Field(description="Index into the job's refs (the request's own refs come first).")
+    role: Role | None
+    weight: float | None
+    score: float
+
+
+class GenerateResult(CamelModel):
+    """The `result` of a succeeded `generate` job (the job handler writes it as JSON)."""
+
+    images: list[GeneratedImage]
+    provider: str
+    model: str
+    seed: int | None = Field(description="The seed actually used (null where the provider could not honour one).")
+    notes: list[str] = Field(default_factory=list)
+    attribution: list[Attribution] | None = Field(default=None, description="Grounded requests only.")
+
+
 class DescribeRequest(CamelModel):
     image: str | None = Field(default=None, description="A data URL (JSON requests).")
     id: str | None = Field(default=None, description="A library image id.")

@@ -55,6 +55,8 @@ class JobView(LenientCamelModel):
     kind: str
     status: JobStatus
     progress: JobProgress | None = None
+    # The handler's JSON as it wrote it; its schema per kind (GenerateResult, ImportResult)
+    # is declared where the API knows the kinds (app/api/openapi.py).
     result: dict[str, Any] | None = None
     error: JobError | None = None
     created_at: datetime

@@ -25,7 +25,7 @@ from app.embedding.tags import query_vector
 from app.errors import ClippyError, InvalidInputError, NotFoundError
 from app.search.cursor import Cursor
 from app.search.filters import to_store_filter
-from app.search.models import Hit, HybridQuery, SearchResult, Timings, ViewScore
+from app.search.models import Hit, HybridQuery, SearchModel, SearchResult, Timings, ViewScore
 from app.search.rerank import ViewScores, calibrate_view, combine, dense_scores, normalize_weights, rank, weighted_total
 from app.storage.base import VectorStore
 from app.storage.types import ALL_VIEWS, DENSE_VIEWS, Filter, HasId, ScoredPoint, Sparse, Vector, ViewQuery
@@ -202,7 +202,7 @@ class HybridSearcher:
                 rerank_ms=_ms(searched, reranked),
                 total_ms=_ms(started, time.perf_counter()),
             ),
-            model={"name": self.encoders.clip.name, "pretrained": self.encoders.clip.pretrained},
+            model=SearchModel(name=self.encoders.clip.name, pretrained=self.encoders.clip.pretrained),
         )
 
     def _check_depth(self, limit: int, consumed: int, via: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator
 
@@ -128,6 +127,13 @@ class Timings(CamelModel):
     total_ms: float
 
 
+class SearchModel(CamelModel):
+    """The image model that ranked the hits."""
+
+    name: str
+    pretrained: str
+
+
 class SearchResult(CamelModel):
     request_id: str | None = None
     hits: list[Hit]
@@ -135,4 +141,4 @@ class SearchResult(CamelModel):
     weights: dict[str, float]
     candidates: int = Field(description="Size of the candidate union that was ranked.")
     timings: Timings
-    model: dict[str, Any] = Field(default_factory=dict)
+    model: SearchModel

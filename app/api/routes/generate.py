@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
 from app.api.deps import LibraryResolverDep, ScopeDep
+from app.api.openapi import problems
 from app.api.security import PrincipalDep
 from app.errors import InvalidInputError, PayloadTooLargeError
 from app.generation.models import DescribeRequest, DescribeResponse, GenerateRequest
@@ -116,6 +117,7 @@ async def _read_body(
 
 @router.post(
     "/images/generate",
+    name="generate_images",
     status_code=202,
     response_model=JobView,
     response_model_by_alias=True,
@@ -128,7 +130,10 @@ async def _read_body(
             },
         }
     },
-    responses={202: {"description": "Queued; poll the `Location` header (/jobs/{id})."}},
+    responses={
+        202: {"description": "Queued; poll the `Location` header (/jobs/{id})."},
+        **problems(403, 404, 409, 413, 415, 429, 503),
+    },
 )
 async def generate(
     request: Request,
@@ -161,8 +166,9 @@ async def generate(
 
 @router.get(
     "/generated/{name}",
+    name="get_generated_file",
     response_class=FileResponse,
-    responses={200: {"content": {"image/png": {}, "application/json": {}}}},
+    responses={200: {"content": {"image/png": {}, "application/json": {}}}, **problems(404)},
 )
 async def generated_file(name: str, generation: GenerationDep, principal: PrincipalDep) -> FileResponse:
     """A generated image (`.png`) or its parameters sidecar (`.json`); only its owner's keys
@@ -181,7 +187,9 @@ _DESCRIBE_SCHEMA = _inline_schema(DescribeRequest)
 
 @router.post(
     "/images/describe",
+    name="describe_image",
     response_model=DescribeResponse,
+    responses=problems(403, 404, 413, 415, 503),
     response_model_by_alias=True,
     openapi_extra={
         "requestBody": {

@@ -9,6 +9,7 @@ from starlette.datastructures import UploadFile
 
 from app.api.bodies import invalid_input, read_upload
 from app.api.deps import ScopeDep, ServicesDep
+from app.api.openapi import problems
 from app.errors import ConflictError, InvalidInputError
 from app.jobs import JobView
 from app.library.imports import ImportOptions, ImportService
@@ -47,7 +48,10 @@ def _service(services: Any) -> ImportService:
     response_model=JobView,
     response_model_by_alias=True,
     summary="Import images into a library as a job: files/ZIPs (multipart), a folder or URLs (JSON)",
-    responses={202: {"description": "Queued; poll the `Location` header (/jobs/{id})."}},
+    responses={
+        202: {"description": "Queued; poll the `Location` header (/jobs/{id})."},
+        **problems(403, 404, 409, 413, 415, 429),
+    },
     openapi_extra={
         "requestBody": {
             "content": {

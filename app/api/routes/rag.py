@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import ScopeDep, ServicesDep
+from app.api.openapi import problems
 from app.search.complementary import ComplementarySearcher, to_model
 from app.search.complementary_models import (
     ComplementaryQuery,
@@ -37,6 +38,7 @@ ComplementaryDep = Annotated[ComplementarySearcher, Depends(get_complementary)]
 
 @router.post(
     "/decompose",
+    name="decompose_prompt",
     response_model=DecomposeResponse,
     response_model_by_alias=True,
     summary="Split a prompt into sub-queries: subjects and objects with their modifiers, style, setting",
@@ -53,7 +55,9 @@ async def decompose(request: Request, body: DecomposeRequest, searcher: Compleme
 
 @router.post(
     "/complementary",
+    name="search_complementary",
     response_model=ComplementaryResult,
+    responses=problems(404, 409),
     response_model_by_alias=True,
     summary="A small set of references that together cover every sub-query (Pareto-optimal)",
 )

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.bodies import parse_body
 from app.api.deps import ScopeDep, ServicesDep
 from app.api.metrics import observe_search
+from app.api.openapi import problems
 from app.search.hybrid import QueryInputs
 from app.search.models import HybridQuery, SearchResult
 
@@ -45,7 +46,9 @@ _MULTIPART_SCHEMA: dict[str, Any] = {
 
 @router.post(
     "/hybrid",
+    name="search_hybrid",
     response_model=SearchResult,
+    responses=problems(404, 409, 413, 415),
     response_model_by_alias=True,
     summary="Search by sketch, text and example image with per-view weights",
     openapi_extra={

@@ -184,7 +184,6 @@ export interface Job<R = GenerateResult> {
   updatedAt: string;
 }
 
-/** The error body every non-2xx response carries. */
 /** One field at fault in a problem answer. */
 export interface FieldProblem {
   field: string;
