@@ -20,6 +20,7 @@ from app.api.security import guard_dependencies, install_security
 from app.config import Settings
 from app.embedding import Encoders, load_encoders
 from app.errors import ClippyError
+from app.generation.models import DescribeRequest, GenerateRequest
 from app.search.models import HybridQuery
 from app.services import Services
 
@@ -70,7 +71,7 @@ def create_app(
     app.include_router(libraries.router)
     app.include_router(imports.router)
     # Routes that read JSON or multipart themselves: their JSON bodies, named in the schema.
-    install_body_schemas(app, [HybridQuery, imports.ImportRequest])
+    install_body_schemas(app, [HybridQuery, imports.ImportRequest, GenerateRequest, DescribeRequest])
     # Every status each operation answers, errors as problem details (app/api/openapi.py).
     install_openapi(app, settings)
     mount_client(app, settings.CLIENT_DIST)
