@@ -145,8 +145,15 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 400:
+        # FastAPI's "error parsing the body" (bytes that are not UTF-8 JSON) and Starlette's
+        # unreadable forms: a body that cannot be read is invalid input, as malformed JSON is.
+        return problem_response(
+            request, 422, "invalid_input", f"the body cannot be read: {exc.detail}", headers=headers
+        )
     code = HTTP_CODES.get(exc.status_code, "http_error")
-    return problem_response(request, exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
+    return problem_response(request, exc.status_code, code, str(exc.detail), headers=headers)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

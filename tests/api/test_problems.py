@@ -110,3 +110,9 @@ def test_a_domain_errors_details_become_camel_case_members_that_never_replace_th
     )
     assert body["ids"] == ["a"] and body["retryAfter"] == 3
     assert body["status"] == 404 and body["errors"] == [{"field": "x", "message": "bad"}]
+
+
+def test_a_body_that_is_not_utf8_json_is_a_422_problem_like_malformed_json(client: TestClient) -> None:
+    r = client.post("/atlas", content=b"\x80\x81{\x12", headers={"content-type": "application/json"})
+    body = assert_problem(r, 422, "invalid_input")
+    assert "cannot be read" in body["detail"]
