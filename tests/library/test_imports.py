@@ -318,3 +318,9 @@ def test_an_import_cancelled_before_it_ran_removes_the_uploads_it_stored(tmp_pat
     finally:
         services.store.close()
     assert not stored.exists(), "a job that never runs releases what its request stored"
+
+
+def test_a_folder_with_a_nul_byte_is_invalid_input_not_a_crash(app_client: dict[str, Any]) -> None:
+    client: TestClient = app_client["client"]
+    r = client.post("/libraries/default/imports", json={"folder": "data\u0000/x"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "folder"

@@ -17,7 +17,10 @@ router = APIRouter(prefix="/libraries", tags=["imports"])
 
 
 class ImportRequest(CamelModel):
-    folder: str | None = Field(default=None, description="A server-side folder under one of IMPORT_ROOTS.")
+    # No NUL byte: no path holds one (and the OS refuses it in a path with a ValueError).
+    folder: str | None = Field(
+        default=None, pattern=r"^[^\x00]*$", description="A server-side folder under one of IMPORT_ROOTS."
+    )
     urls: list[str] = Field(default_factory=list, description="http(s) URLs of images, fetched SSRF-safely.")
     tags: list[str] = Field(
         default_factory=list, description="Tags given to every imported image (a list, or one comma-separated string)."
