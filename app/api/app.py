@@ -14,11 +14,13 @@ from fastapi.staticfiles import StaticFiles
 from app.api.bodies import install_body_schemas
 from app.api.errors import install_error_handlers
 from app.api.middleware import install_operations
+from app.api.openapi import install_openapi, operation_id
 from app.api.routes import atlas, generate, images, imports, info, jobs, libraries, library, rag, search
 from app.api.security import guard_dependencies, install_security
 from app.config import Settings
 from app.embedding import Encoders, load_encoders
 from app.errors import ClippyError
+from app.generation.models import DescribeRequest, GenerateRequest
 from app.search.models import HybridQuery
 from app.services import Services
 
@@ -49,6 +51,8 @@ def create_app(
         lifespan=lifespan,
         # API keys and rate limits on every route (app/api/security.py).
         dependencies=guard_dependencies(settings),
+        # Readable, stable operation ids for generated clients (app/api/openapi.py).
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -67,7 +71,9 @@ def create_app(
     app.include_router(libraries.router)
     app.include_router(imports.router)
     # Routes that read JSON or multipart themselves: their JSON bodies, named in the schema.
-    install_body_schemas(app, [HybridQuery, imports.ImportRequest])
+    install_body_schemas(app, [HybridQuery, imports.ImportRequest, GenerateRequest, DescribeRequest])
+    # Every status each operation answers, errors as problem details (app/api/openapi.py).
+    install_openapi(app, settings)
     mount_client(app, settings.CLIENT_DIST)
     return app
 

@@ -1,18 +1,30 @@
-"""Request bodies that come as JSON or multipart: one parser for each route that needs it."""
+"""Request bodies that come as JSON or multipart: one parser, one schema, for every route.
+
+A route that takes files names its model and its file fields; `read_body` gives back the
+model and the uploaded files, whichever way the body came, and `body_openapi` documents both
+ways from the same model (the multipart form is derived from the model, not listed by hand):
+
+* JSON: the model as is; an image may come as a data URL in a string field of the model.
+* multipart/form-data (or urlencoded): one form field per model field. Objects, arrays,
+  booleans and null arrive JSON-encoded; empty fields count as not sent (HTML forms send
+  their empty inputs); files come in the named file fields only.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from fastapi import FastAPI, Request
 from PIL import Image
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.config import Settings
 from app.errors import InvalidInputError, PayloadTooLargeError, UnsupportedMediaError
@@ -20,10 +32,219 @@ from app.imaging import decode_data_url, decode_image
 
 M = TypeVar("M", bound=BaseModel)
 
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+JSON_TYPES = ("application/json", "")
+_SCALARS = frozenset({"string", "number", "integer", "boolean", "null"})
+
+
+@dataclass(frozen=True)
+class FileField:
+    """A multipart file field of a route: `many` takes several files under one name."""
+
+    name: str
+    description: str = ""
+    many: bool = False
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    data: bytes
+    filename: str
+
+
+@dataclass
+class Body(Generic[M]):
+    """A parsed body: the model, and the uploaded files by field name (multipart only)."""
+
+    model: M
+    files: dict[str, list[UploadedFile]] = field(default_factory=dict)
+
+    def file(self, name: str) -> UploadedFile | None:
+        found = self.files.get(name)
+        return found[0] if found else None
+
+
+async def read_body(
+    request: Request,
+    model: type[M],
+    files: Sequence[FileField] = (),
+    *,
+    max_bytes: int,
+    max_json_bytes: int | None = None,
+    max_files: int = 1000,
+    max_fields: int = 1000,
+    setting: str = "MAX_UPLOAD_BYTES",
+) -> Body[M]:
+    """The body as `model` plus its uploaded files. `max_bytes` bounds each file and form
+    field (413; `setting` names where it comes from), `max_json_bytes` a JSON body (the request bound otherwise, app/api/middleware.py).
+    A body that does not validate is 422 `invalid_input` listing every field at fault;
+    a content type other than JSON or a form is 415."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype in FORM_TYPES:
+        return await _read_form(request, model, files, max_bytes, max_files, max_fields, setting)
+    if ctype not in JSON_TYPES:
+        raise UnsupportedMediaError(f"send application/json or multipart/form-data, not {ctype!r}.")
+    raw = await request.body()
+    if max_json_bytes is not None and len(raw) > max_json_bytes:
+        raise PayloadTooLargeError(f"request body is larger than {max_json_bytes} bytes.", limit=max_json_bytes)
+    try:
+        return Body(model.model_validate_json(raw.strip() or b"{}"))
+    except ValidationError as e:
+        raise invalid_input(e) from e
+
+
+async def _read_form(
+    request: Request,
+    model: type[M],
+    files: Sequence[FileField],
+    max_bytes: int,
+    max_files: int,
+    max_fields: int,
+    setting: str,
+) -> Body[M]:
+    try:
+        form = await request.form(max_files=max_files, max_fields=max_fields, max_part_size=max_bytes)
+    except StarletteHTTPException as e:  # Starlette's 400 for a form it cannot read
+        if "exceeded maximum size" in str(e.detail) or "Too many" in str(e.detail):
+            raise PayloadTooLargeError(f"multipart body: {e.detail}", limit=max_bytes) from e
+        raise InvalidInputError(f"malformed multipart body: {e.detail}") from e
+    names = [f.name for f in files]
+    fields: dict[str, Any] = {}
+    uploads: dict[str, list[UploadedFile]] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            # A file input left empty: no name, no bytes.
+            if not value.filename and not value.size:
+                continue
+            if key not in names:
+                expected = f"files go in {names}" if names else "this route takes no files"
+                raise InvalidInputError(f"unexpected file field `{key}`; {expected}.", field=key)
+            data = await read_upload(value, max_bytes, key, setting)
+            uploads.setdefault(key, []).append(UploadedFile(data, value.filename or key))
+        elif value.strip():
+            fields[key] = _form_value(key, value)
+    for spec in files:
+        if not spec.many and len(uploads.get(spec.name, ())) > 1:
+            raise InvalidInputError(f"send one file in `{spec.name}`, not {len(uploads[spec.name])}.", field=spec.name)
+    try:
+        return Body(model.model_validate(fields), uploads)
+    except ValidationError as e:
+        raise invalid_input(e) from e
+
+
+def _form_value(name: str, value: str) -> Any:
+    """Form fields are strings; objects, arrays, booleans and null arrive JSON-encoded."""
+    text = value.strip()
+    # `text[:1] in "[{"` alone is true for "" (the empty string is in every string).
+    if (text and text[0] in "[{") or text in ("true", "false", "null"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InvalidInputError(f"form field `{name}` holds malformed JSON: {e}", field=name) from e
+    return value
+
+
+def invalid_input(e: ValidationError) -> InvalidInputError:
+    problems = [{"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]} for err in e.errors()]
+    first = problems[0]
+    message = f"`{first['field']}`: {first['message']}" if first["field"] else first["message"]
+    return InvalidInputError(message, problems=problems)
+
+
+async def read_upload(upload: UploadFile, max_bytes: int, name: str, setting: str = "MAX_UPLOAD_BYTES") -> bytes:
+    data = await upload.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise PayloadTooLargeError(
+            f"`{name}` is larger than {max_bytes} bytes ({setting}).", field=name, limit=max_bytes
+        )
+    return data
+
+
+async def decode_images(body: Body[Any], names: Sequence[str], settings: Settings) -> dict[str, Image.Image]:
+    """The images of fields `names`: an uploaded file, else a data URL in the model's field."""
+    limits = {"max_bytes": settings.MAX_UPLOAD_BYTES, "max_pixels": settings.MAX_IMAGE_PIXELS}
+    images: dict[str, Image.Image] = {}
+    for name in names:
+        upload = body.file(name)
+        # Decoding a large PNG takes tens of ms of CPU: off the event loop.
+        if upload is not None:
+            images[name] = await run_in_threadpool(partial(decode_image, upload.data, name=name, **limits))
+        elif url := getattr(body.model, name, None):
+            images[name] = await run_in_threadpool(partial(decode_data_url, url, name=name, **limits))
+    return images
+
+
+# --- The schema: both ways from the one model -----------------------------------------------
+
+
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema (validation mode, aliases) with its `$defs` inlined."""
+    schema = model.model_json_schema(by_alias=True)
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(defs[ref.removeprefix("#/$defs/")])
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
+def _is_scalar(prop: dict[str, Any]) -> bool:
+    options = prop.get("anyOf") or prop.get("oneOf") or [prop]
+    types: set[str] = set()
+    for option in options:
+        kind = option.get("type")
+        if kind is None:
+            return False
+        types.update(kind if isinstance(kind, list) else [kind])
+    return types <= _SCALARS
+
+
+def multipart_schema(model: type[BaseModel], files: Sequence[FileField] = ()) -> dict[str, Any]:
+    """The multipart form of `model`: a scalar field as in JSON, an object or array field as a
+    JSON-encoded string, and each file field (which replaces a data-URL field of that name) binary."""
+    properties: dict[str, Any] = {}
+    names = {f.name for f in files}
+    for name, prop in inline_schema(model)["properties"].items():
+        if name in names:
+            continue
+        if _is_scalar(prop):
+            properties[name] = prop
+        else:
+            description = prop.get("description", "")
+            properties[name] = {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "description": ("JSON-encoded. " + description).strip(),
+            }
+    for spec in files:
+        binary: dict[str, Any] = {"type": "string", "format": "binary"}
+        properties[spec.name] = (
+            {"type": "array", "items": binary, "description": spec.description}
+            if spec.many
+            else {**binary, "description": spec.description}
+        )
+    return {"type": "object", "properties": properties}
+
+
+def body_openapi(model: type[BaseModel], files: Sequence[FileField] = (), required: bool = True) -> dict[str, Any]:
+    """`openapi_extra` for a route that reads its own body with `read_body(request, model, files)`.
+    List `model` in `install_body_schemas` so its `$ref` resolves."""
+    content: dict[str, Any] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}
+    content["multipart/form-data"] = {"schema": multipart_schema(model, files)}
+    return {"requestBody": {"required": required, "content": content}}
+
 
 def install_body_schemas(app: FastAPI, models: Sequence[type[BaseModel]]) -> None:
-    """Put the JSON bodies of routes that read their own body (JSON or multipart, see
-    `parse_body`) in the OpenAPI schema as `#/components/schemas/<Model>`.
+    """Put the JSON bodies of routes that read their own body (`read_body`) in the OpenAPI
+    schema as `#/components/schemas/<Model>`.
 
     FastAPI only collects the models of parameters it parses itself; without this, those
     routes' `$ref`s dangle: /docs cannot render the body and schema-driven clients and
@@ -44,73 +265,3 @@ def install_body_schemas(app: FastAPI, models: Sequence[type[BaseModel]]) -> Non
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend it
-
-
-def invalid_input(e: ValidationError) -> InvalidInputError:
-    problems = [{"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]} for err in e.errors()]
-    first = problems[0]
-    return InvalidInputError(f"`{first['field']}`: {first['message']}", problems=problems)
-
-
-async def read_upload(upload: UploadFile, max_bytes: int, name: str) -> bytes:
-    data = await upload.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise PayloadTooLargeError(f"`{name}` is larger than {max_bytes} bytes (MAX_UPLOAD_BYTES).", field=name)
-    return data
-
-
-async def parse_body(
-    request: Request, model: type[M], file_fields: tuple[str, ...], settings: Settings
-) -> tuple[M, dict[str, Image.Image]]:
-    """The body as `model` plus its decoded images (files in multipart, data URLs in JSON)."""
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    images: dict[str, Image.Image] = {}
-    limits = {"max_bytes": settings.MAX_UPLOAD_BYTES, "max_pixels": settings.MAX_IMAGE_PIXELS}
-    if ctype == "multipart/form-data" or ctype == "application/x-www-form-urlencoded":
-        form: FormData = await request.form(max_part_size=settings.MAX_UPLOAD_BYTES)
-        fields: dict[str, Any] = {}
-        for key, value in form.multi_items():
-            # An empty field is one not sent: HTML forms send their empty inputs (a file
-            # input left empty: no name, no bytes), and so does `curl -F queryText=`.
-            if isinstance(value, UploadFile):
-                if not value.filename and not value.size:
-                    continue
-                if key not in file_fields:
-                    raise InvalidInputError(
-                        f"unexpected file field `{key}`; files go in {list(file_fields)}.", field=key
-                    )
-                data = await read_upload(value, settings.MAX_UPLOAD_BYTES, key)
-                # Decoding a large PNG takes tens of ms of CPU: off the event loop.
-                images[key] = await run_in_threadpool(partial(decode_image, data, name=key, **limits))
-            elif value.strip():
-                fields[key] = _form_value(value)
-        try:
-            return model.model_validate(fields), images
-        except ValidationError as e:
-            raise invalid_input(e) from e
-    if ctype not in ("application/json", ""):
-        raise UnsupportedMediaError(f"send application/json or multipart/form-data, not {ctype!r}.")
-    raw = await request.body()
-    if len(raw) > settings.MAX_UPLOAD_BYTES * 2:
-        raise PayloadTooLargeError(f"request body is larger than {settings.MAX_UPLOAD_BYTES * 2} bytes.")
-    try:
-        body = model.model_validate_json(raw or b"{}")
-    except ValidationError as e:
-        raise invalid_input(e) from e
-    for key in file_fields:
-        url = getattr(body, key, None)
-        if url:
-            images[key] = await run_in_threadpool(partial(decode_data_url, url, name=key, **limits))
-    return body, images
-
-
-def _form_value(value: str) -> Any:
-    """Form fields are strings; objects, arrays, numbers and booleans arrive JSON-encoded."""
-    text = value.strip()
-    # `text[:1] in "[{"` alone is true for "" (the empty string is in every string).
-    if (text and text[0] in "[{") or text in ("true", "false", "null"):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InvalidInputError(f"form field holds malformed JSON: {e}") from e
-    return value

@@ -80,6 +80,7 @@ router = APIRouter(tags=["operations"])
 
 @router.get(
     "/metrics",
+    name="get_metrics",
     summary="Prometheus metrics",
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},

@@ -26,6 +26,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api import metrics as metrics_module
+from app.api.errors import PROBLEM_MEDIA_TYPE, problem_body
 from app.api.logs import request_id_var
 from app.api.metrics import Metrics
 from app.config import Settings
@@ -63,19 +64,17 @@ class OperationsMiddleware:
             return self.max_import_body, "ZIP_MAX_TOTAL_BYTES"
         return self.max_body, "MAX_REQUEST_BYTES"
 
-    def _too_large(self, rid: str, limit: int, setting: str) -> tuple[Message, Message]:
+    def _too_large(self, rid: str, path: str, limit: int, setting: str) -> tuple[Message, Message]:
         message = f"The request body is larger than {limit} bytes ({setting})."
-        body = json.dumps(
-            {
-                "error": {"code": "payload_too_large", "message": message, "details": {"limit": limit}},
-                "requestId": rid,
-            }
-        ).encode()
+        problem = problem_body(
+            413, "payload_too_large", message, instance=path, request_id=rid, details={"limit": limit}
+        )
+        body = json.dumps(problem).encode()
         start: Message = {
             "type": "http.response.start",
             "status": 413,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
                 (b"content-length", str(len(body)).encode()),
                 (b"x-request-id", rid.encode()),
                 (b"connection", b"close"),
@@ -114,7 +113,7 @@ class OperationsMiddleware:
                     # Whatever the app made of the cut-off body (a parse error, say), the answer is 413.
                     state["replaced"] = True
                     state["status"] = 413
-                    for part in self._too_large(rid, limit, setting):
+                    for part in self._too_large(rid, scope.get("path", ""), limit, setting):
                         await send(part)
                     return
                 state["status"] = message["status"]
@@ -127,7 +126,7 @@ class OperationsMiddleware:
             declared = headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > limit:
                 state["status"] = 413
-                for part in self._too_large(rid, limit, setting):
+                for part in self._too_large(rid, scope.get("path", ""), limit, setting):
                     await send(part)
                 return
             try:
@@ -136,7 +135,7 @@ class OperationsMiddleware:
                 if not state["exceeded"] or state["replaced"]:
                     raise
                 state["status"] = 413
-                for part in self._too_large(rid, limit, setting):
+                for part in self._too_large(rid, scope.get("path", ""), limit, setting):
                     await send(part)
         finally:
             seconds = time.perf_counter() - started

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, model_validator
+
+from app.models import CamelModel, LenientCamelModel
 
 Role = Literal["style", "subject"]
 ProviderName = Literal["sdxl", "imagen", "gemini"]
@@ -15,17 +16,11 @@ REF_WEIGHT_MAX = 1.0
 MAX_PROMPT_CHARS = 2000
 
 
-class _Camel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
-
 # --- grounding: a /search/complementary answer posted as is (app/generation/grounding.py) ---
 
 
-class _Loose(BaseModel):
+class _Loose(LenientCamelModel):
     """Accepts the search answer as is: unknown keys are ignored, not refused."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
 
 class GroundingSubQuery(_Loose):
@@ -47,7 +42,7 @@ class Grounding(_Loose):
     refs: list[GroundingRef] = Field(min_length=1, max_length=16)
 
 
-class RefSpec(_Camel):
+class RefSpec(CamelModel):
     """One reference image with its role and weight. Exactly one of id, url, image, upload."""
 
     role: Role
@@ -78,7 +73,7 @@ class RefSpec(_Camel):
         return {"image": "inline"}
 
 
-class GenerateRequest(_Camel):
+class GenerateRequest(CamelModel):
     """POST /images/generate. Sizes, counts and steps are checked against the provider."""
 
     prompt: str = Field(default="", max_length=MAX_PROMPT_CHARS)
@@ -119,7 +114,7 @@ class GenerateRequest(_Camel):
         return self
 
 
-class RefParam(_Camel):
+class RefParam(CamelModel):
     """A resolved reference inside a job's params: the normalised image under GENERATED_ROOT."""
 
     role: Role
@@ -128,7 +123,7 @@ class RefParam(_Camel):
     source: dict[str, Any]
 
 
-class GenerateParams(_Camel):
+class GenerateParams(CamelModel):
     """The JSON params of a `generate` job (what a worker needs, nothing it must fetch)."""
 
     provider: ProviderName
@@ -150,12 +145,42 @@ class GenerateParams(_Camel):
     attribution: list[dict[str, Any]] | None = None
 
 
-class DescribeRequest(_Camel):
+class GeneratedImage(CamelModel):
+    url: str = Field(description="/generated/<file>.png")
+    id: str | None = Field(description="The library image id, when `addToLibrary` added it.")
+    seed: int | None = None
+
+
+class Attribution(CamelModel):
+    """Per sub-query of a grounded generation: which reference informed it."""
+
+    sub_query_id: str
+    text: str
+    kind: str
+    ref_id: str | None
+    ref_index: int | None = Field(description="Index into the job's refs (the request's own refs come first).")
+    role: Role | None
+    weight: float | None
+    score: float
+
+
+class GenerateResult(CamelModel):
+    """The `result` of a succeeded `generate` job (the job handler writes it as JSON)."""
+
+    images: list[GeneratedImage]
+    provider: str
+    model: str
+    seed: int | None = Field(description="The seed actually used (null where the provider could not honour one).")
+    notes: list[str] = Field(default_factory=list)
+    attribution: list[Attribution] | None = Field(default=None, description="Grounded requests only.")
+
+
+class DescribeRequest(CamelModel):
     image: str | None = Field(default=None, description="A data URL (JSON requests).")
     id: str | None = Field(default=None, description="A library image id.")
     prompt: str | None = Field(default=None, max_length=500, description="Optional caption prefix.")
 
 
-class DescribeResponse(_Camel):
+class DescribeResponse(CamelModel):
     caption: str
     model: str

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
 from app.errors import ClippyError, NotFoundError, UnavailableError
+from app.models import LenientCamelModel
 
 log = logging.getLogger(__name__)
 
@@ -38,27 +38,25 @@ def new_job_id() -> str:
     return uuid.uuid4().hex
 
 
-class _Camel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-
-class JobProgress(_Camel):
+class JobProgress(LenientCamelModel):
     step: int
     total: int
 
 
-class JobError(_Camel):
+class JobError(LenientCamelModel):
     code: str
     message: str
 
 
-class JobView(_Camel):
+class JobView(LenientCamelModel):
     """What GET /jobs/{id} answers (see .plan/CONTRACT.md)."""
 
     id: str
     kind: str
     status: JobStatus
     progress: JobProgress | None = None
+    # The handler's JSON as it wrote it; its schema per kind (GenerateResult, ImportResult)
+    # is declared where the API knows the kinds (app/api/openapi.py).
     result: dict[str, Any] | None = None
     error: JobError | None = None
     created_at: datetime

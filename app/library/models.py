@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from app.search.models import CamelModel
+from app.models import CamelModel
 
 
 class ImageSummary(CamelModel):
@@ -89,3 +89,28 @@ class DeletedLibrary(CamelModel):
     images_removed: int
     thumbnails_removed: int
     files_removed: int
+
+
+class ImportFailure(CamelModel):
+    path: str = Field(description="The file, entry or URL as the caller knows it.")
+    reason: str
+
+
+class NearDuplicate(CamelModel):
+    path: str
+    duplicate_of: str = Field(description="The id of the library image it is too close to.")
+    score: float
+
+
+class ImportResult(CamelModel):
+    """The `result` of a succeeded `import` job (the job handler writes it as JSON)."""
+
+    library: str
+    total: int
+    ingested: int
+    skipped: int
+    failed: list[ImportFailure]
+    ids: list[str]
+    near_duplicates: list[NearDuplicate] = Field(
+        default_factory=list, description="Left out by `skipNearDuplicates`, each with what it duplicates."
+    )

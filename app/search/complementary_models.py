@@ -9,7 +9,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from app.search.models import CamelModel, SearchFilter, Timings
+from app.models import CamelModel
+from app.search.models import SearchFilter, Timings
 
 KindName = Literal["subject", "object", "style", "setting"]
 

@@ -21,7 +21,7 @@ from app.errors import InvalidInputError, NotFoundError
 from app.search.cursor import Cursor
 from app.search.encoder import CollectionShape, EncodedQuery, QueryEncoder, QueryInputs
 from app.search.filters import to_store_filter
-from app.search.models import Hit, HybridQuery, SearchResult, Timings, ViewScore
+from app.search.models import Hit, HybridQuery, SearchModel, SearchResult, Timings, ViewScore
 from app.search.rerank import ViewScores, calibrate_view, dense_scores, normalize_weights, rank, weighted_total
 from app.storage.base import VectorStore
 from app.storage.types import ALL_VIEWS, DENSE_VIEWS, Filter, HasId, ScoredPoint, Sparse, Vector, ViewQuery
@@ -172,7 +172,7 @@ class HybridSearcher:
                 rerank_ms=_ms(searched, reranked),
                 total_ms=_ms(started, time.perf_counter()),
             ),
-            model={"name": self.encoders.clip.name, "pretrained": self.encoders.clip.pretrained},
+            model=SearchModel(name=self.encoders.clip.name, pretrained=self.encoders.clip.pretrained),
         )
 
     def _check_depth(self, limit: int, consumed: int, via: str) -> None:

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict, Field, field_validator
+
+from app.models import CamelModel
 
 # A 32x32 circle: the sketch example is a real drawing, so /docs' "Try it out" runs it.
 _EXAMPLE_SKETCH = (
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAACAAAAAgAQAAAABbAUdZAAAAXElEQVR42nXOsQ1AQABG4Xe/AeiUDKF3mxnBCFa5A"
     "cwgEg29guTitwDNK7+8YED85q4Q+4nYFsRcg/tnkCGJGNADK9mevgDy4EaCViSjABGPl0V3gNfC+Cod/jZev4MhL7xOGgsAAAAASUVORK5CYII="
 )
-
-
-class CamelModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
 class SearchFilter(CamelModel):
@@ -38,9 +34,6 @@ class HybridQuery(CamelModel):
     """A hybrid query. Images (sketch, example) come as data URLs in JSON, files in multipart."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {"queryText": "a red circle", "wImg": 1, "wEdge": 0, "wTxt": 1, "wTags": 0.5, "limit": 12},
@@ -134,6 +127,13 @@ class Timings(CamelModel):
     total_ms: float
 
 
+class SearchModel(CamelModel):
+    """The image model that ranked the hits."""
+
+    name: str
+    pretrained: str
+
+
 class SearchResult(CamelModel):
     request_id: str | None = None
     hits: list[Hit]
@@ -141,4 +141,4 @@ class SearchResult(CamelModel):
     weights: dict[str, float]
     candidates: int = Field(description="Size of the candidate union that was ranked.")
     timings: Timings
-    model: dict[str, Any] = Field(default_factory=dict)
+    model: SearchModel

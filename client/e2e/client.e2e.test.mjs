@@ -674,8 +674,8 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
       await p.route("**/search/hybrid", (route) =>
         route.fulfill({
           status: 503,
-          contentType: "application/json",
-          body: JSON.stringify({ error: { code: "weights_unavailable", message: "Model weights for 'ViT-B-32' not found; set PRETRAINED", details: {} }, requestId: "x" }),
+          contentType: "application/problem+json",
+          body: JSON.stringify({ type: "https://clippy.dev/problems/weights_unavailable", title: "Weights unavailable", status: 503, detail: "Model weights for 'ViT-B-32' not found; set PRETRAINED", instance: "/search/hybrid", code: "weights_unavailable", requestId: "x", errors: [] }),
         }),
       );
       await p.getByRole("button", { name: "Try again" }).click();
@@ -694,7 +694,7 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
         let posts = 0;
         await p.route("**/atlas", (route) => {
           posts++;
-          return route.fulfill({ status, contentType: "application/json", body: JSON.stringify({ error: { code: status === 404 ? "not_found" : "internal_error", message: "no atlas here" } }) });
+          return route.fulfill({ status, contentType: "application/problem+json", body: JSON.stringify({ status, code: status === 404 ? "not_found" : "internal_error", detail: "no atlas here", errors: [] }) });
         });
         await p.goto(app + "/");
         await drawStrokes(p);

@@ -74,8 +74,11 @@ function send(res, status, body, headers = {}) {
   res.end(json);
 }
 
+// Errors as the server answers them: RFC 9457 problem details (app/api/errors.py).
 function error(res, status, code, message) {
-  send(res, status, { error: { code, message, details: {} }, requestId: "mock" });
+  const title = code.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
+  const problem = { type: `https://clippy.dev/problems/${code}`, title, status, detail: message, instance: res.req?.url?.split("?")[0] ?? "", code, requestId: "mock", errors: [] };
+  send(res, status, problem, { "Content-Type": "application/problem+json" });
 }
 
 async function readJson(req) {

@@ -97,7 +97,7 @@ def test_more_ids_than_atlas_max_ids_is_413(library: dict[str, Any], encoders: E
     services = Services.open(settings, encoders=encoders, store=library["store"])
     with TestClient(create_app(settings, services)) as c:
         r = c.post("/atlas", json={"ids": library["ids"][:4]})
-    assert r.status_code == 413 and "ATLAS_MAX_IDS" in r.json()["error"]["message"]
+    assert r.status_code == 413 and "ATLAS_MAX_IDS" in r.json()["detail"]
 
 
 def test_unknown_and_malformed_page_names_are_404(client: TestClient) -> None:

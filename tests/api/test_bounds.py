@@ -60,8 +60,10 @@ def _upload(client: TestClient, data: bytes, filename: str = "sketch.png", ctype
 def _error(r: Any, status: int, code: str) -> dict[str, Any]:
     assert r.status_code == status, r.text
     body: dict[str, Any] = r.json()
-    assert body["error"]["code"] == code and body["requestId"]
-    return body["error"]
+    assert r.headers["content-type"] == "application/problem+json", r.headers
+    assert body["code"] == code and body["status"] == status and body["requestId"]
+    assert body["type"] == f"https://clippy.dev/problems/{code}"
+    return body
 
 
 def test_a_decompression_bomb_is_refused_before_its_pixels_are_decoded(small: TestClient) -> None:
@@ -69,8 +71,8 @@ def test_a_decompression_bomb_is_refused_before_its_pixels_are_decoded(small: Te
     assert len(bomb) < 100_000
     err = _error(_upload(small, bomb), 413, "payload_too_large")
     # The size comes from the header, checked before Pillow decodes anything.
-    assert "4000x4000" in err["message"] and "MAX_IMAGE_PIXELS" in err["message"]
-    assert err["details"]["limit"] == 1_000_000
+    assert "4000x4000" in err["detail"] and "MAX_IMAGE_PIXELS" in err["detail"]
+    assert err["limit"] == 1_000_000
 
 
 @pytest.mark.parametrize(("width", "height"), [(5000, 5000), (100_000, 100_000), (2**31 - 1, 2**31 - 1)])
@@ -78,13 +80,13 @@ def test_huge_dimensions_in_a_header_are_refused_by_ours_or_pillows_limit(
     small: TestClient, width: int, height: int
 ) -> None:
     err = _error(_upload(small, forged_png(width, height)), 413, "payload_too_large")
-    assert "MAX_IMAGE_PIXELS" in err["message"]
+    assert "MAX_IMAGE_PIXELS" in err["detail"]
 
 
 def test_the_same_bomb_as_a_data_url_is_refused_too(small: TestClient) -> None:
     url = "data:image/png;base64," + base64.b64encode(bomb_png(2000)).decode()
     err = _error(small.post("/search/hybrid", json={"sketch": url}), 413, "payload_too_large")
-    assert "MAX_IMAGE_PIXELS" in err["message"]
+    assert "MAX_IMAGE_PIXELS" in err["detail"]
 
 
 @pytest.mark.parametrize(
@@ -93,7 +95,7 @@ def test_the_same_bomb_as_a_data_url_is_refused_too(small: TestClient) -> None:
 )
 def test_content_is_sniffed_not_trusted_from_the_file_name(small: TestClient, data: bytes) -> None:
     err = _error(_upload(small, data, "looks-fine.png", "image/png"), 415, "unsupported_media")
-    assert "sketch" in err["message"]
+    assert "sketch" in err["detail"]
 
 
 def test_a_jpeg_named_png_is_read_as_the_jpeg_it_is(small: TestClient) -> None:
@@ -107,7 +109,7 @@ def test_a_jpeg_named_png_is_read_as_the_jpeg_it_is(small: TestClient) -> None:
 )
 def test_svg_uploads_are_never_rendered(small: TestClient, filename: str, ctype: str) -> None:
     err = _error(_upload(small, SVG, filename, ctype), 415, "unsupported_media")
-    assert "PNG" in err["message"], "the message lists what is accepted"
+    assert "PNG" in err["detail"], "the message lists what is accepted"
 
 
 def test_svg_data_urls_are_never_rendered(small: TestClient) -> None:
@@ -119,12 +121,12 @@ def test_an_upload_over_the_byte_limit_is_413_naming_the_setting(small: TestClie
     big = png_bytes(Image.effect_noise((400, 400), 64).convert("RGB"))
     assert 200_000 < len(big) < 1_000_000
     err = _error(_upload(small, big), 413, "payload_too_large")
-    assert "MAX_UPLOAD_BYTES" in err["message"]
+    assert "MAX_UPLOAD_BYTES" in err["detail"]
 
 
 def test_a_body_over_the_request_limit_is_413_before_it_is_read(small: TestClient) -> None:
     err = _error(small.post("/search/hybrid", content=b"{" + b" " * 1_200_000 + b"}"), 413, "payload_too_large")
-    assert "MAX_REQUEST_BYTES" in err["message"] and err["details"]["limit"] == 1_000_000
+    assert "MAX_REQUEST_BYTES" in err["detail"] and err["limit"] == 1_000_000
     gen = small.post("/images/generate", json={"prompt": "x" * 1_100_000})
     _error(gen, 413, "payload_too_large")
 
@@ -138,7 +140,7 @@ def test_a_streamed_body_without_length_is_counted_and_cut_off(small: TestClient
 
     r = small.post("/search/hybrid", content=chunks(), headers={"content-type": "application/json"})
     err = _error(r, 413, "payload_too_large")
-    assert "MAX_REQUEST_BYTES" in err["message"]
+    assert "MAX_REQUEST_BYTES" in err["detail"]
 
 
 def test_a_wrong_content_type_is_415_and_malformed_json_422(small: TestClient) -> None:
@@ -163,4 +165,4 @@ def test_library_imports_take_bigger_bodies_bounded_by_their_own_setting(small: 
         headers={"content-type": "application/zip", "content-length": str(limit + 1)},
     )
     err = _error(huge, 413, "payload_too_large")
-    assert "ZIP_MAX_TOTAL_BYTES" in err["message"]
+    assert "ZIP_MAX_TOTAL_BYTES" in err["detail"]

@@ -162,7 +162,7 @@ def test_sigterm_finishes_the_request_in_flight_then_exits_cleanly(tmp_path: Pat
             server.wait()
 
 
-def test_an_unexpected_error_is_a_json_500_with_the_request_id(
+def test_an_unexpected_error_is_a_problem_500_with_the_request_id(
     library: dict[str, Any], encoders: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from app.api.app import create_app
@@ -177,13 +177,16 @@ def test_an_unexpected_error_is_a_json_500_with_the_request_id(
     with TestClient(create_app(library["settings"], services), raise_server_exceptions=False) as c:
         r = c.post("/search/hybrid", json={"queryText": "x"}, headers={"X-Request-ID": "bug-1"})
         assert r.status_code == 500
+        assert r.headers["content-type"] == "application/problem+json"
         assert r.json() == {
-            "error": {
-                "code": "internal_error",
-                "message": "An unexpected error occurred; quote the requestId to report it.",
-                "details": {},
-            },
+            "type": "https://clippy.dev/problems/internal_error",
+            "title": "Internal error",
+            "status": 500,
+            "detail": "An unexpected error occurred; quote the requestId to report it.",
+            "instance": "/search/hybrid",
+            "code": "internal_error",
             "requestId": "bug-1",
+            "errors": [],
         }
         assert r.headers["x-request-id"] == "bug-1" and "secret" not in r.text
         assert 'route="/search/hybrid",status="500"' in c.get("/metrics").text

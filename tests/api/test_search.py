@@ -239,14 +239,14 @@ def test_bad_input_gets_a_json_4xx_saying_what_is_wrong(
 ) -> None:
     r = client.post("/search/hybrid", json=body)
     assert r.status_code == status, r.text
-    err = r.json()["error"]
-    assert needle in err["message"] or needle in json.dumps(err["details"])
+    problem = r.json()
+    assert needle in problem["detail"] or needle in json.dumps(problem["errors"])
     assert r.headers["x-request-id"]
 
 
 def test_malformed_json_and_wrong_content_type_are_4xx(client: TestClient) -> None:
     r = client.post("/search/hybrid", content=b"{nope", headers={"content-type": "application/json"})
-    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input"
+    assert r.status_code == 422 and r.json()["code"] == "invalid_input"
     r = client.post("/search/hybrid", content=b"x", headers={"content-type": "text/plain"})
     assert r.status_code == 415
 
@@ -279,7 +279,7 @@ def test_an_empty_multipart_field_counts_as_not_sent(client: TestClient) -> None
     # Without any other input the empty text is simply no input, not malformed JSON.
     r = client.post("/search/hybrid", files={"sketch": ("", b"", "application/octet-stream")}, data={"queryText": ""})
     assert r.status_code == 422, r.text
-    assert "Nothing to search with" in r.json()["error"]["message"]
+    assert "Nothing to search with" in r.json()["detail"]
 
 
 def _refs(node: Any) -> Iterator[str]:

@@ -78,10 +78,10 @@ def test_every_api_route_needs_a_key_when_keys_are_configured(keyed: TestClient,
     r = keyed.request(method, path, json={"queryText": "circle"} if method == "POST" else None)
     assert r.status_code == 401, r.text
     body = r.json()
-    assert body["error"]["code"] == "unauthorized" and "x-api-key" in body["error"]["message"]
+    assert body["code"] == "unauthorized" and "x-api-key" in body["detail"]
     assert body["requestId"] == r.headers["x-request-id"]
     wrong = keyed.request(method, path, headers={"x-api-key": "not-a-key-at-all-000000"})
-    assert wrong.status_code == 401 and wrong.json()["error"]["message"] == "Unknown API key."
+    assert wrong.status_code == 401 and wrong.json()["detail"] == "Unknown API key."
 
 
 def test_health_and_readiness_stay_open_with_keys(keyed: TestClient) -> None:
@@ -96,7 +96,7 @@ def test_a_read_key_searches_and_reads_but_cannot_change_anything(keyed: TestCli
     assert keyed.get("/metrics", headers=h).status_code == 200
     assert keyed.get("/jobs/nope", headers=h).status_code == 404
     denied = keyed.delete("/jobs/nope", headers=h)
-    assert denied.status_code == 403 and denied.json()["error"]["code"] == "forbidden"
+    assert denied.status_code == 403 and denied.json()["code"] == "forbidden"
     assert keyed.post("/images/generate", json={"prompt": "a cat"}, headers=h).status_code == 403
 
 
@@ -160,9 +160,9 @@ def test_over_the_rate_limit_is_429_with_retry_after_per_key(make_client: Any) -
         assert c.get("/info", headers=h).status_code == 200
     r = c.get("/info", headers=h)
     assert r.status_code == 429, r.text
-    assert r.json()["error"]["code"] == "overloaded" and "RATE_LIMIT" in r.json()["error"]["message"]
+    assert r.json()["code"] == "overloaded" and "RATE_LIMIT" in r.json()["detail"]
     assert 1 <= int(r.headers["retry-after"]) <= 60
-    assert r.json()["error"]["details"]["retry_after"] == int(r.headers["retry-after"])
+    assert r.json()["retryAfter"] == int(r.headers["retry-after"])
     # Another key has its own budget; health checks are never counted.
     assert c.get("/info", headers={"x-api-key": ADMIN_KEY}).status_code == 200
     assert all(c.get("/healthz").status_code == 200 for _ in range(5))

@@ -34,4 +34,4 @@ def test_json_wshape_joins_the_weights_and_a_negative_one_is_refused(client: Tes
     assert ok.json()["weights"] == {"image": 0.5, "shape": 0.5}
     bad = client.post("/search/hybrid", json={"image": img, "wShape": -1})
     assert bad.status_code == 422
-    assert "wShape" in bad.json()["error"]["message"]
+    assert "wShape" in bad.json()["detail"]

@@ -91,4 +91,4 @@ def test_describe_answers_a_caption_for_a_file_a_data_url_or_an_id(
     assert by_file.json()["caption"] and by_file.json()["model"] == describe_settings.DESCRIBE_MODEL
     assert by_file.json()["caption"] == by_url.json()["caption"]
     assert missing.status_code == 404
-    assert none.status_code == 422 and "exactly one" in none.json()["error"]["message"]
+    assert none.status_code == 422 and "exactly one" in none.json()["detail"]

@@ -140,8 +140,9 @@ def test_a_job_can_be_cancelled(backend_client: TestClient) -> None:
 def test_invalid_requests_get_4xx_json(client: TestClient, change: dict[str, Any], status: int, needle: str) -> None:
     response = client.post("/images/generate", json={**BASE, **change})
     assert response.status_code == status, response.text
-    error = response.json()["error"]
-    assert needle in error["message"] + json.dumps(error["details"])
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert needle in problem["detail"] + json.dumps(problem["errors"])
 
 
 def test_generated_files_are_served_only_from_the_root(client: TestClient) -> None:

@@ -213,7 +213,7 @@ def test_imagen_quota_and_safety_fail_the_job_with_clear_codes(google: Google, g
         done = poll(client, client.post("/images/generate", json=body).headers["location"], "succeeded")
         assert done["result"]["provider"] == "imagen"
         bad = client.post("/images/generate", json={**body, "width": 1000, "height": 300})
-        assert bad.status_code == 422 and "aspect ratios" in bad.json()["error"]["message"]
+        assert bad.status_code == 422 and "aspect ratios" in bad.json()["detail"]
         too_many = client.post("/images/generate", json={**body, "n": 5})
         assert too_many.status_code == 422
 
@@ -251,7 +251,7 @@ def test_a_google_provider_without_a_project_is_unavailable(settings: Settings) 
             "/images/generate", json={"prompt": "x", "provider": "gemini", "width": 1024, "height": 1024}
         )
     assert response.status_code == 503
-    assert "GOOGLE_CLOUD_PROJECT" in response.json()["error"]["message"]
+    assert "GOOGLE_CLOUD_PROJECT" in response.json()["detail"]
 
 
 # --- Gemini ------------------------------------------------------------------------------

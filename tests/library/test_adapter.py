@@ -263,8 +263,8 @@ def test_a_collection_and_a_service_that_disagree_on_the_adapter_refuse_each_oth
     assert isinstance(services.space.problem, ModelMismatchError)
     with TestClient(create_app(settings, services)) as client:
         r = client.post("/search/hybrid", json={"queryText": "circle"})
-    assert r.status_code == 409 and r.json()["error"]["code"] == "model_mismatch"
-    message = r.json()["error"]["message"]
+    assert r.status_code == 409 and r.json()["code"] == "model_mismatch"
+    message = r.json()["detail"]
     assert "adapter: collection has None" in message and "re-ingest" in message and "ADAPTER" in message
     with pytest.raises(ModelMismatchError, match="re-ingest"):
         Ingestor(adapted["encoders"], adapted["plain"], IngestOptions())

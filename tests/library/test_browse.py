@@ -53,7 +53,7 @@ def test_listing_filters_by_library_and_tag(client: TestClient, planted: dict[st
 
 def test_listing_refuses_a_cursor_it_did_not_issue(client: TestClient) -> None:
     r = client.get("/images", params={"cursor": "not-a-cursor"})
-    assert r.status_code == 422 and r.json()["error"]["details"]["field"] == "cursor"
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "cursor"
     assert client.get("/images", params={"limit": 0}).status_code == 422
 
 

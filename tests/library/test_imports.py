@@ -162,7 +162,7 @@ def test_uploads_and_zips_import_as_a_job_and_reimport_is_a_no_op(app_client: di
 def test_folder_import_only_under_import_roots(app_client: dict[str, Any]) -> None:
     client: TestClient = app_client["client"]
     r = client.post("/libraries/default/imports", json={"folder": str(app_client["tmp"])})
-    assert r.status_code == 403 and "IMPORT_ROOTS" in r.json()["error"]["message"]
+    assert r.status_code == 403 and "IMPORT_ROOTS" in r.json()["detail"]
     r = client.post("/libraries/default/imports", json={"folder": str(app_client["allowed"]), "tags": ["mine"]})
     job = _wait(client, r.headers["location"])
     assert job["result"]["ingested"] == 3 and not job["result"]["failed"]
@@ -201,13 +201,13 @@ def test_bad_import_requests_are_4xx(app_client: dict[str, Any]) -> None:
     fresh = png_bytes(shape_image(2, 777))
     sent = [("files", ("fresh.png", fresh, "image/png")), ("files", ("dot.zip", buf.getvalue(), "application/zip"))]
     r = client.post("/libraries/refused/imports", files=sent)
-    assert r.status_code == 422 and "no file name" in r.json()["error"]["message"]
+    assert r.status_code == 422 and "no file name" in r.json()["detail"]
     assert not (app_client["images"] / "imports" / "refused").exists(), "a refused request stages nothing"
     r = client.post("/libraries/default/imports", json={"urls": ["http://x"], "nearDuplicateThreshold": 1.5})
     assert r.status_code == 422
     bad_flag = {"skipNearDuplicates": "maybe"}
     r = client.post("/libraries/default/imports", files=[("files", ("a.png", b"x", "image/png"))], data=bad_flag)
-    assert r.status_code == 422 and "skipNearDuplicates" in r.json()["error"]["message"]
+    assert r.status_code == 422 and "skipNearDuplicates" in r.json()["detail"]
 
 
 def _copies(images: Path, library: str) -> set[str]:
@@ -318,3 +318,9 @@ def test_an_import_cancelled_before_it_ran_removes_the_uploads_it_stored(tmp_pat
     finally:
         services.store.close()
     assert not stored.exists(), "a job that never runs releases what its request stored"
+
+
+def test_a_folder_with_a_nul_byte_is_invalid_input_not_a_crash(app_client: dict[str, Any]) -> None:
+    client: TestClient = app_client["client"]
+    r = client.post("/libraries/default/imports", json={"folder": "data\u0000/x"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "folder"

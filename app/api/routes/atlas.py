@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import ScopeDep, ServicesDep
+from app.api.openapi import NOT_MODIFIED, problems
 from app.api.routes.images import file_response
 from app.api.security import PrincipalDep
 from app.errors import PayloadTooLargeError
 from app.library.atlas import AtlasFiles, build_for_caller, check_cell
-from app.search.models import CamelModel
+from app.models import CamelModel
 from app.services import Services
 
 router = APIRouter(tags=["images"])
@@ -60,9 +61,10 @@ def _files(services: Services) -> AtlasFiles:
 @router.post(
     "/atlas",
     response_model=AtlasResponse,
+    responses=problems(413),
     summary="Thumbnails of many images packed in one picture, with where each one lies",
 )
-async def create_atlas(body: AtlasRequest, services: ServicesDep, scope: ScopeDep) -> dict[str, Any]:
+async def create_atlas(body: AtlasRequest, services: ServicesDep, scope: ScopeDep) -> AtlasResponse:
     """One image request instead of one per thumbnail: the grid draws each hit from its
     rectangle of a page (`sprites`), and the ones in `missing` one by one."""
     s = services.settings
@@ -72,7 +74,7 @@ async def create_atlas(body: AtlasRequest, services: ServicesDep, scope: ScopeDe
             limit=s.ATLAS_MAX_IDS,
         )
     cell = check_cell(body.cell, s.THUMB_SIZE)
-    return await run_in_threadpool(
+    manifest = await run_in_threadpool(
         build_for_caller,
         [str(i) for i in body.ids],
         cell,
@@ -84,9 +86,16 @@ async def create_atlas(body: AtlasRequest, services: ServicesDep, scope: ScopeDe
         readable=scope.may_read,
         owner=scope.principal.owner,
     )
+    return AtlasResponse.model_validate(manifest)
 
 
-@router.get("/atlas/{token}/{name}", summary="A page of an atlas made by POST /atlas")
+@router.get(
+    "/atlas/{token}/{name}",
+    name="get_atlas_page",
+    response_class=FileResponse,
+    summary="A page of an atlas made by POST /atlas",
+    responses={200: {"content": {"image/jpeg": {}}}, **NOT_MODIFIED, **problems(404)},
+)
 async def atlas_page(
     token: str, name: str, request: Request, services: ServicesDep, principal: PrincipalDep
 ) -> Response:

@@ -8,6 +8,7 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import LibrariesDep, ScopeDep, ServicesDep
+from app.api.openapi import NOT_MODIFIED, problems
 from app.errors import UnsupportedMediaError
 
 router = APIRouter(tags=["images"])
@@ -26,13 +27,25 @@ def file_response(request: Request, path: Path, media_type: str | None = None) -
     return response
 
 
-@router.get("/image/{image_id}", response_class=FileResponse, summary="The original image file")
+@router.get(
+    "/image/{image_id}",
+    name="get_image",
+    response_class=FileResponse,
+    summary="The original image file",
+    responses={**NOT_MODIFIED, **problems(403, 404)},
+)
 async def image(image_id: UUID, request: Request, libraries: LibrariesDep, scope: ScopeDep) -> Response:
     path = await run_in_threadpool(libraries.image_path, str(image_id), scope)
     return file_response(request, path)
 
 
-@router.get("/thumb/{image_id}", response_class=FileResponse, summary="A cached JPEG thumbnail")
+@router.get(
+    "/thumb/{image_id}",
+    name="get_thumbnail",
+    response_class=FileResponse,
+    summary="A cached JPEG thumbnail",
+    responses={200: {"content": {"image/jpeg": {}}}, **NOT_MODIFIED, **problems(403, 404, 415)},
+)
 async def thumb(
     image_id: UUID, request: Request, services: ServicesDep, libraries: LibrariesDep, scope: ScopeDep
 ) -> Response:

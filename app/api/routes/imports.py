@@ -1,25 +1,30 @@
 from __future__ import annotations
 
-import json
+from typing import Any
 
 from fastapi import APIRouter, Header, Request, Response
-from pydantic import Field, ValidationError
-from starlette.datastructures import UploadFile
+from pydantic import Field, field_validator
 
-from app.api.bodies import invalid_input, read_upload
+from app.api.bodies import FileField, body_openapi, read_body
 from app.api.deps import ImportsDep, ScopeDep
+from app.api.openapi import problems
 from app.errors import InvalidInputError
 from app.jobs import JobView
 from app.library.imports import ImportOptions
-from app.search.models import CamelModel
+from app.models import CamelModel
 
 router = APIRouter(prefix="/libraries", tags=["imports"])
 
 
 class ImportRequest(CamelModel):
-    folder: str | None = Field(default=None, description="A server-side folder under one of IMPORT_ROOTS.")
+    # No NUL byte: no path holds one (and the OS refuses it in a path with a ValueError).
+    folder: str | None = Field(
+        default=None, pattern=r"^[^\x00]*$", description="A server-side folder under one of IMPORT_ROOTS."
+    )
     urls: list[str] = Field(default_factory=list, description="http(s) URLs of images, fetched SSRF-safely.")
-    tags: list[str] = Field(default_factory=list, description="Tags given to every imported image.")
+    tags: list[str] = Field(
+        default_factory=list, description="Tags given to every imported image (a list, or one comma-separated string)."
+    )
     skip_near_duplicates: bool = Field(
         default=False,
         description="Leave out images whose picture is within `nearDuplicateThreshold` of one already in the "
@@ -32,6 +37,18 @@ class ImportRequest(CamelModel):
         description="Cosine at or above which an image is a near duplicate (default: DUPLICATE_THRESHOLD).",
     )
 
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        # HTML forms and `curl -F tags=a,b` send one string.
+        if isinstance(value, str):
+            return [t.strip() for t in value.split(",") if t.strip()]
+        return value
+
+
+# Files and ZIPs, in multipart; a folder or URLs come in the model's own fields.
+FILES = (FileField("files", "Images and ZIP archives of images.", many=True),)
+
 
 @router.post(
     "/{library}/imports",
@@ -39,25 +56,11 @@ class ImportRequest(CamelModel):
     response_model=JobView,
     response_model_by_alias=True,
     summary="Import images into a library as a job: files/ZIPs (multipart), a folder or URLs (JSON)",
-    responses={202: {"description": "Queued; poll the `Location` header (/jobs/{id})."}},
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/ImportRequest"}},
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                            "tags": {"type": "string", "description": "JSON list or comma-separated"},
-                            "skipNearDuplicates": {"type": "boolean", "default": False},
-                            "nearDuplicateThreshold": {"type": "number", "minimum": 0, "maximum": 1},
-                        },
-                    }
-                },
-            }
-        }
+    responses={
+        202: {"description": "Queued; poll the `Location` header (/jobs/{id})."},
+        **problems(403, 404, 409, 413, 415, 429),
     },
+    openapi_extra=body_openapi(ImportRequest, FILES, required=False),
 )
 async def create_import(
     library: str,
@@ -70,72 +73,28 @@ async def create_import(
     # Only into a library the key owns (operators: any); keys are per caller (app/library/access.py).
     library = scope.check_write(library)
     idempotency_key = scope.principal.idempotency_key(idempotency_key)
-    limit = svc.settings.ZIP_MAX_TOTAL_BYTES
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype == "multipart/form-data":
-        form = await request.form(max_part_size=limit)
-        files = [
-            (f.filename or "upload", await read_upload(f, limit, "files"))
-            for f in form.getlist("files")
-            if isinstance(f, UploadFile)
-        ]
-        raw_tags = form.get("tags")
-        how = ImportOptions(
-            library,
-            _tags(raw_tags if isinstance(raw_tags, str) else ""),
-            idempotency_key,
-            scope.principal.owner,
-            skip_near_duplicates=_flag(form.get("skipNearDuplicates"), "skipNearDuplicates"),
-            near_duplicate_threshold=_number(form.get("nearDuplicateThreshold"), "nearDuplicateThreshold"),
-        )
+    multipart = request.headers.get("content-type", "").split(";")[0].strip().lower() == "multipart/form-data"
+    body = await read_body(
+        request, ImportRequest, FILES, max_bytes=svc.settings.ZIP_MAX_TOTAL_BYTES, setting="ZIP_MAX_TOTAL_BYTES"
+    )
+    options = body.model
+    how = ImportOptions(
+        library,
+        options.tags,
+        idempotency_key,
+        scope.principal.owner,
+        skip_near_duplicates=options.skip_near_duplicates,
+        near_duplicate_threshold=options.near_duplicate_threshold,
+    )
+    if multipart:  # files and ZIPs (the service says so when there are none)
+        files = [(f.filename, f.data) for f in body.files.get("files", [])]
         job = await svc.submit_files(how, files)
+    elif bool(options.folder) == bool(options.urls):
+        raise InvalidInputError("send exactly one of `folder` or `urls` (or files as multipart).")
+    elif options.folder:
+        job = await svc.submit_folder(how, options.folder)
     else:
-        try:
-            body = ImportRequest.model_validate_json(await request.body() or b"{}")
-        except ValidationError as e:
-            raise invalid_input(e) from e
-        if bool(body.folder) == bool(body.urls):
-            raise InvalidInputError("send exactly one of `folder` or `urls` (or files as multipart).")
-        how = ImportOptions(
-            library,
-            body.tags,
-            idempotency_key,
-            scope.principal.owner,
-            skip_near_duplicates=body.skip_near_duplicates,
-            near_duplicate_threshold=body.near_duplicate_threshold,
-        )
-        job = await (svc.submit_folder(how, body.folder) if body.folder else svc.submit_urls(how, body.urls))
+        job = await svc.submit_urls(how, options.urls)
     response.headers["Location"] = f"/jobs/{job.id}"
     view: JobView = job.view()
     return view
-
-
-def _tags(raw: str) -> list[str]:
-    raw = raw.strip()
-    if raw.startswith("["):
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise InvalidInputError(f"`tags` is malformed JSON: {e}") from e
-        return [str(t) for t in value]
-    return [t.strip() for t in raw.split(",") if t.strip()]
-
-
-def _flag(raw: object, name: str) -> bool:
-    if raw is None or raw == "":
-        return False
-    value = str(raw).strip().lower()
-    if value in ("true", "1", "yes", "on"):
-        return True
-    if value in ("false", "0", "no", "off"):
-        return False
-    raise InvalidInputError(f"`{name}` must be true or false but is {raw!r}.", field=name)
-
-
-def _number(raw: object, name: str) -> float | None:
-    if raw is None or raw == "":
-        return None
-    try:
-        return float(str(raw))
-    except ValueError:
-        raise InvalidInputError(f"`{name}` must be a number but is {raw!r}.", field=name) from None

@@ -1,19 +1,66 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import ScopeDep, ServicesDep
+from app.models import CamelModel
 from app.storage.info import collection_info
 
 router = APIRouter(tags=["info"])
 
 
-@router.get("/info", summary="Collection, model and vector sizes")
-async def info(services: ServicesDep, scope: ScopeDep) -> dict[str, Any]:
+class RunningModel(CamelModel):
+    """The embedding space this process runs."""
+
+    model: str
+    pretrained: str
+    random_weights: bool
+    text_model: str = Field(description="`clip` when the text view uses the image model's text tower.")
+    device: str
+
+
+class InfoResponse(CamelModel):
+    """What `GET /info` answers. The collection's own facts are left out while it does not exist."""
+
+    collection: str
+    exists: bool
+    points: int = Field(description="Images the calling key may read.")
+    vectors: dict[str, int] | None = Field(default=None, description="Named dense vector → dimension.")
+    sparse: list[str] | None = None
+    model: str | None = Field(default=None, description="The embedding space the collection was built with.")
+    pretrained: str | None = None
+    random_weights: bool | None = None
+    text_model: str | None = None
+    text_template: str | None = None
+    edge_version: str | None = None
+    shape_version: str | None = None
+    running: RunningModel
+    usable: bool = Field(description="False when the collection holds another embedding space (see `problem`).")
+    problem: str | None = Field(default=None, description="Why searches are refused, when they are.")
+
+
+class Health(CamelModel):
+    status: Literal["ok"]
+
+
+class Readiness(CamelModel):
+    status: Literal["ready", "not ready"]
+
+
+@router.get(
+    "/info",
+    name="get_info",
+    response_model=InfoResponse,
+    # Only the facts known are sent (a missing collection has no model): the JSON as before.
+    response_model_exclude_unset=True,
+    summary="Collection, model and vector sizes",
+)
+async def info(services: ServicesDep, scope: ScopeDep) -> InfoResponse:
     # An owner key counts the images it may read, not every tenant's.
     data = await run_in_threadpool(collection_info, services.store, scope.read_filter())
     enc = services.encoders
@@ -27,15 +74,22 @@ async def info(services: ServicesDep, scope: ScopeDep) -> dict[str, Any]:
     data["usable"] = services.space.usable
     if services.space.problem is not None:
         data["problem"] = services.space.problem.message
-    return data
+    return InfoResponse.model_validate(data)
 
 
-@router.get("/healthz", summary="The process is up")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+@router.get("/healthz", name="get_health", response_model=Health, summary="The process is up")
+async def healthz() -> Health:
+    return Health(status="ok")
 
 
-@router.get("/readyz", summary="Model and store are loaded")
+@router.get(
+    "/readyz",
+    name="get_readiness",
+    response_model=Readiness,
+    summary="Model and store are loaded",
+    # A probe's answer, not an error: the same small body as 200 (orchestrators read the status).
+    responses={503: {"model": Readiness, "description": "Not ready (yet): the model, the store or the space."}},
+)
 async def readyz(services: ServicesDep) -> JSONResponse:
     ok = services.ready and services.space.usable
     return JSONResponse({"status": "ready" if ok else "not ready"}, status_code=200 if ok else 503)

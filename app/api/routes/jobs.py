@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.api.deps import JobsDep
+from app.api.openapi import problems
 from app.api.security import PrincipalDep
 from app.jobs.base import Job, JobQueue, JobView, unknown_job
 
@@ -20,13 +21,13 @@ async def _own_job(job_id: str, jobs: JobQueue, principal: PrincipalDep) -> Job:
     return job
 
 
-@router.get("/{job_id}", response_model=JobView, response_model_by_alias=True)
+@router.get("/{job_id}", response_model=JobView, response_model_by_alias=True, responses=problems(404))
 async def get_job(job_id: str, jobs: JobsDep, principal: PrincipalDep) -> JobView:
     """The job: queued → running (progress) → succeeded (result) | failed (error) | cancelled."""
     return (await _own_job(job_id, jobs, principal)).view()
 
 
-@router.delete("/{job_id}", response_model=JobView, response_model_by_alias=True)
+@router.delete("/{job_id}", response_model=JobView, response_model_by_alias=True, responses=problems(404))
 async def cancel_job(job_id: str, jobs: JobsDep, principal: PrincipalDep) -> JobView:
     """Cancel a queued or running job; a finished job is returned in its final state."""
     await _own_job(job_id, jobs, principal)

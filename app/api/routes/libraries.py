@@ -12,6 +12,7 @@ from fastapi import APIRouter, Path
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import LibrariesDep, ScopeDep
+from app.api.openapi import problems
 from app.library.models import CreateLibrary, DeletedLibrary, LibraryList, LibraryView
 
 router = APIRouter(prefix="/libraries", tags=["libraries"])
@@ -23,6 +24,7 @@ NameParam = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0
     "",
     status_code=201,
     response_model=LibraryView,
+    responses=problems(403, 409),
     response_model_by_alias=True,
     summary="Create a library owned by the calling key's owner (private or public)",
 )
@@ -33,6 +35,7 @@ async def create_library(body: CreateLibrary, libraries: LibrariesDep, scope: Sc
 @router.get(
     "",
     response_model=LibraryList,
+    responses=problems(409),
     response_model_by_alias=True,
     summary="The libraries this key may read: its own, the public ones and the default",
 )
@@ -40,7 +43,13 @@ async def list_libraries(libraries: LibrariesDep, scope: ScopeDep) -> LibraryLis
     return await run_in_threadpool(libraries.list, scope)
 
 
-@router.get("/{name}", response_model=LibraryView, response_model_by_alias=True, summary="One library")
+@router.get(
+    "/{name}",
+    response_model=LibraryView,
+    response_model_by_alias=True,
+    summary="One library",
+    responses=problems(404, 409),
+)
 async def get_library(name: NameParam, libraries: LibrariesDep, scope: ScopeDep) -> LibraryView:
     return await run_in_threadpool(libraries.get, scope, name)
 
@@ -48,6 +57,7 @@ async def get_library(name: NameParam, libraries: LibrariesDep, scope: ScopeDep)
 @router.delete(
     "/{name}",
     response_model=DeletedLibrary,
+    responses=problems(403, 404, 409),
     response_model_by_alias=True,
     summary="Delete a library: its images, their thumbnails and the files it owns",
 )

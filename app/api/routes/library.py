@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import ScopeDep, SearcherDep, ServicesDep
+from app.api.openapi import problems
 from app.library.browse import delete_image, list_images, text_search
 from app.library.duplicates import duplicate_report
 from app.library.models import DeletedImage, DuplicateReport, ImagePage
@@ -24,7 +25,14 @@ LibraryParam = Annotated[
 ]
 
 
-@router.get("/images", response_model=ImagePage, response_model_by_alias=True, summary="Page through the library")
+@router.get(
+    "/images",
+    name="list_images",
+    response_model=ImagePage,
+    response_model_by_alias=True,
+    summary="Page through the library",
+    responses=problems(404),
+)
 async def images(
     services: ServicesDep,
     scope: ScopeDep,
@@ -40,7 +48,9 @@ async def images(
 
 @router.get(
     "/images/duplicates",
+    name="find_duplicates",
     response_model=DuplicateReport,
+    responses=problems(404),
     response_model_by_alias=True,
     summary="Exact (same content) and near (image cosine ≥ threshold) duplicate groups",
 )
@@ -65,7 +75,9 @@ async def duplicates(
 
 @router.delete(
     "/images/{image_id}",
+    name="delete_image",
     response_model=DeletedImage,
+    responses=problems(403, 404),
     response_model_by_alias=True,
     summary="Remove an item and its thumbnail (and its file, when the library owns it)",
 )
@@ -77,7 +89,9 @@ async def delete(image_id: UUID, services: ServicesDep, scope: ScopeDep) -> Dele
 
 @router.get(
     "/search",
+    name="search_text",
     response_model=SearchResult,
+    responses=problems(404, 409),
     response_model_by_alias=True,
     summary="Text search over the text views (image cross-modal, text, tags)",
 )

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import ComplementaryDep, DecomposerDep, ScopeDep
+from app.api.openapi import problems
 from app.search.complementary import to_model
 from app.search.complementary_models import (
     ComplementaryQuery,
@@ -23,6 +24,7 @@ router = APIRouter(prefix="/search", tags=["search"])
 
 @router.post(
     "/decompose",
+    name="decompose_prompt",
     response_model=DecomposeResponse,
     response_model_by_alias=True,
     summary="Split a prompt into sub-queries: subjects and objects with their modifiers, style, setting",
@@ -39,7 +41,9 @@ async def decompose(request: Request, body: DecomposeRequest, searcher: Decompos
 
 @router.post(
     "/complementary",
+    name="search_complementary",
     response_model=ComplementaryResult,
+    responses=problems(404, 409),
     response_model_by_alias=True,
     summary="A small set of references that together cover every sub-query (Pareto-optimal)",
 )

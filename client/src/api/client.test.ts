@@ -20,16 +20,29 @@ describe("fetchJson", () => {
     expect(init.body).toBe('{"a":1}');
   });
 
-  it("turns the contract's error JSON into an ApiError with code, message and request id", async () => {
-    stubFetch(
-      async () =>
-        new Response(JSON.stringify({ error: { code: "invalid_input", message: "`wImg`: must be >= 0", details: { field: "wImg" } }, requestId: "r1" }), {
-          status: 422,
-        }),
-    );
+  it("turns the contract's problem details into an ApiError with code, message, request id and fields", async () => {
+    const problem = {
+      type: "https://clippy.dev/problems/invalid_input",
+      title: "Invalid input",
+      status: 422,
+      detail: "`wImg`: must be >= 0",
+      instance: "/search/hybrid",
+      code: "invalid_input",
+      requestId: "r1",
+      errors: [{ field: "wImg", message: "must be >= 0" }],
+      limit: 5,
+    };
+    stubFetch(async () => new Response(JSON.stringify(problem), { status: 422, headers: { "Content-Type": "application/problem+json" } }));
     const e = await fetchJson("/search/hybrid", { body: {} }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ApiError);
-    expect(e).toMatchObject({ status: 422, code: "invalid_input", message: "`wImg`: must be >= 0", requestId: "r1", details: { field: "wImg" } });
+    expect(e).toMatchObject({
+      status: 422,
+      code: "invalid_input",
+      message: "`wImg`: must be >= 0",
+      requestId: "r1",
+      errors: [{ field: "wImg", message: "must be >= 0" }],
+      details: { field: "wImg", limit: 5 },
+    });
   });
 
   it("reads FastAPI's {detail} and says a gateway error means the API is not answering", async () => {
@@ -105,7 +118,7 @@ describe("fetchJson", () => {
     await api.deleteLibrary("a b");
     expect(fn.mock.calls[2]![0]).toBe("/libraries/a%20b");
     expect(fn.mock.calls[2]![1].method).toBe("DELETE");
-    stubFetch(async () => new Response(JSON.stringify({ error: { code: "conflict", message: "library 'x' already exists; pick another name." } }), { status: 409 }));
+    stubFetch(async () => new Response(JSON.stringify({ code: "conflict", detail: "library 'x' already exists; pick another name.", status: 409, errors: [] }), { status: 409 }));
     await expect(api.createLibrary("x", "private")).rejects.toMatchObject({ status: 409, message: "library 'x' already exists; pick another name." });
   });
 

@@ -8,7 +8,7 @@ import type {
   DeletedImage,
   DeletedLibrary,
   DuplicateReport,
-  ErrorBody,
+  FieldProblem,
   GenerateRequest,
   ImagePage,
   ImportOptions,
@@ -18,24 +18,36 @@ import type {
   LibraryInfo,
   LibraryList,
   LibraryVisibility,
+  ProblemBody,
   SearchRequest,
   SearchResponse,
 } from "./types";
 
-/** Something the API (or the way to it) said no to; `code` is the contract's error code. */
+/** Something the API (or the way to it) said no to; `code` is the contract's error code,
+ * `message` the problem's `detail`, `errors` its fields at fault, and `details` its extension
+ * members (`limit`, `retryAfter`, …) with `field`, the first field at fault. */
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly requestId: string | null;
   readonly details: Record<string, unknown>;
+  readonly errors: FieldProblem[];
 
-  constructor(status: number, code: string, message: string, requestId: string | null = null, details: Record<string, unknown> = {}) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    requestId: string | null = null,
+    details: Record<string, unknown> = {},
+    errors: FieldProblem[] = [],
+  ) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.requestId = requestId;
     this.details = details;
+    this.errors = errors;
   }
 }
 
@@ -47,13 +59,15 @@ export class NetworkError extends Error {
   }
 }
 
-function isErrorBody(value: unknown): value is ErrorBody {
-  if (typeof value !== "object" || value === null || !("error" in value)) return false;
-  const err = (value as { error: unknown }).error;
-  return typeof err === "object" && err !== null && typeof (err as { message?: unknown }).message === "string";
+const PROBLEM_MEMBERS = new Set(["type", "title", "status", "detail", "instance", "code", "requestId", "errors"]);
+
+function isProblem(value: unknown): value is ProblemBody {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as { code?: unknown; detail?: unknown };
+  return typeof v.code === "string" && typeof v.detail === "string";
 }
 
-/** Turn a non-2xx response into an ApiError, using the contract's error JSON when there is one. */
+/** Turn a non-2xx response into an ApiError, using the contract's problem details when there are some. */
 export async function errorFromResponse(res: Response): Promise<ApiError> {
   const requestId = res.headers.get("X-Request-ID");
   const text = await res.text().catch(() => "");
@@ -63,8 +77,12 @@ export async function errorFromResponse(res: Response): Promise<ApiError> {
   } catch {
     body = null;
   }
-  if (isErrorBody(body)) {
-    return new ApiError(res.status, body.error.code, body.error.message, body.requestId ?? requestId, body.error.details ?? {});
+  if (isProblem(body)) {
+    const errors = Array.isArray(body.errors) ? body.errors : [];
+    const details: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(body)) if (!PROBLEM_MEMBERS.has(key)) details[key] = value;
+    if (errors[0]) details.field = errors[0].field;
+    return new ApiError(res.status, body.code, body.detail, body.requestId ?? requestId, details, errors);
   }
   // FastAPI's own {"detail": ...} (e.g. an unmatched route) or a proxy's HTML page.
   const detail = typeof body === "object" && body !== null && "detail" in body ? (body as { detail: unknown }).detail : null;

@@ -184,10 +184,24 @@ export interface Job<R = GenerateResult> {
   updatedAt: string;
 }
 
-/** The error body every non-2xx response carries. */
-export interface ErrorBody {
-  error: { code: string; message: string; details?: Record<string, unknown> };
-  requestId?: string;
+/** One field at fault in a problem answer. */
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+/** Every error answer: RFC 9457 problem details (`application/problem+json`), plus
+ * `code`, `requestId` and `errors`; other members (`limit`, `retryAfter`, …) are extensions. */
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance: string;
+  code: string;
+  requestId?: string | null;
+  errors?: FieldProblem[];
+  [extension: string]: unknown;
 }
 
 // --- Cross-modal RAG: /search/decompose, /search/complementary -------------------------

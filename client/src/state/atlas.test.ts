@@ -185,7 +185,7 @@ describe("atlas store", () => {
     let calls = 0;
     const h = harness(() => {
       calls++;
-      if (calls === 1) return json({ error: { code: "internal_error", message: "boom" } }, 500);
+      if (calls === 1) return json({ code: "internal_error", status: 500, detail: "boom", errors: [] }, 500);
       throw new TypeError("Failed to fetch");
     });
     h.store.sync([["a"]], 128);
@@ -214,7 +214,7 @@ describe("atlas store", () => {
   it("a cell the server refuses (422 about `cell`) is asked again with the server's default", async () => {
     const h = harness((b) =>
       b.cell === 256
-        ? json({ error: { code: "invalid_input", message: "`cell` must be a multiple of 16 from 32 to 128 (THUMB_SIZE) but is 256.", details: { field: "cell" } } }, 422)
+        ? json({ code: "invalid_input", status: 422, detail: "`cell` must be a multiple of 16 from 32 to 128 (THUMB_SIZE) but is 256.", errors: [{ field: "cell", message: "must be a multiple of 16" }] }, 422)
         : json(atlasFor(b.ids)),
     );
     h.store.sync([["a"]], 256);
