@@ -17,6 +17,7 @@ import numpy as np
 from app.config import Settings
 from app.embedding import Encoders
 from app.errors import InvalidInputError, NotFoundError
+from app.search.cards import ImageCard
 from app.search.cursor import Cursor
 from app.search.encoder import EncodedQuery, QueryEncoder, QueryInputs
 from app.search.filters import to_store_filter
@@ -225,16 +226,9 @@ class HybridSearcher:
             )
             for name, s in per_view.items()
         }
-        p = c.payload
         return Hit(
             id=c.id,
             score=round(total, 6),
             views=views,
-            image_url=f"/image/{c.id}",
-            thumb_url=f"/thumb/{c.id}",
-            tags=list(p.get("tags") or []),
-            width=p.get("width"),
-            height=p.get("height"),
-            source=p.get("source"),
-            path=p.get("path"),
+            **ImageCard.from_payload(c.id, c.payload).fields(),
         )
