@@ -97,7 +97,9 @@ def world(tmp_path_factory: pytest.TempPathFactory, encoders: Encoders) -> Itera
         settings = base.model_copy(update=overrides)
         services = Services.open(settings, encoders=encoders, store=store)
         assert services.generation is not None
-        services.generation.providers = ProviderRegistry(settings, {"sdxl": BlendProvider()})
+        # The service picks a provider at submit, the job handler runs it: both hold the registry.
+        blend = ProviderRegistry(settings, {"sdxl": BlendProvider()})
+        services.generation.providers = services.generation.job.providers = blend
         c = TestClient(create_app(settings, services))
         c.__enter__()
         opened.append(c)
