@@ -1,6 +1,7 @@
 """The generation service (API side): validate a request, resolve its references to stored
 inputs, queue a `generate` job; and describe an image. The parts it wires:
 
+* app/generation/checks.py — the request checks that need no I/O and no provider;
 * app/generation/files.py — the files under GENERATED_ROOT (inputs, results, sidecars);
 * app/generation/job.py — the `generate` job handler (worker side);
 * app/generation/library.py — the library hooks (refs by id, `addToLibrary`), injected so
@@ -20,8 +21,9 @@ import anyio
 from PIL import Image
 
 from app.config import Settings
-from app.errors import ConflictError, InvalidInputError, NotFoundError, ProviderUnavailableError
+from app.errors import InvalidInputError, NotFoundError, ProviderUnavailableError
 from app.generation.base import ImageProvider
+from app.generation.checks import check_request
 from app.generation.describe import Describer, build_describer
 from app.generation.factory import ProviderRegistry
 from app.generation.files import GeneratedFiles
@@ -101,57 +103,17 @@ class GenerationService:
     def check(
         self, request: GenerateRequest, uploads: list[Upload], resolve: ResolveLibraryImage | None = None
     ) -> ImageProvider:
-        """Every 4xx that needs no I/O: limits, provider capabilities, upload references.
-        `resolve`: the request's library resolver (default: the service's own)."""
-        resolve = resolve or self.resolve_library_image
-        s = self.settings
-        if not request.prompt.strip() and not request.refs and request.sketch is None:
-            raise InvalidInputError(
-                "`prompt` is empty and there are no `refs` nor `sketch`.",
-                field="prompt",
-            )
-        if len(request.refs) > s.GENERATION_MAX_REFS:
-            raise InvalidInputError(
-                f"`refs` has {len(request.refs)} references; at most {s.GENERATION_MAX_REFS} (GENERATION_MAX_REFS).",
-                field="refs",
-                limit=s.GENERATION_MAX_REFS,
-            )
-        if request.n > s.GENERATION_MAX_N:
-            raise InvalidInputError(
-                f"`n` is {request.n}; at most {s.GENERATION_MAX_N} (GENERATION_MAX_N).",
-                field="n",
-                limit=s.GENERATION_MAX_N,
-            )
-        if request.steps is not None and request.steps > s.GENERATION_MAX_STEPS:
-            raise InvalidInputError(
-                f"`steps` is {request.steps}; at most {s.GENERATION_MAX_STEPS} (GENERATION_MAX_STEPS).",
-                field="steps",
-                limit=s.GENERATION_MAX_STEPS,
-            )
-        if request.add_to_library and isinstance(self.add_to_library, LibraryUnavailable):
-            raise self.add_to_library.error("`addToLibrary`", "addToLibrary")
-        if request.add_to_library and self.jobs is not None and self.jobs.durable and not s.QDRANT_URL:
-            # The job runs in a worker process, which cannot open the API's embedded store.
-            raise ConflictError(
-                "`addToLibrary` with REDIS_URL needs QDRANT_URL (a Qdrant server) so the job worker "
-                "can write the library; the embedded store belongs to the API process.",
-                field="addToLibrary",
-            )
-        used = {r.upload for r in request.refs if r.upload is not None}
-        for i, ref in enumerate(request.refs):
-            if ref.upload is not None and ref.upload >= len(uploads):
-                raise InvalidInputError(
-                    f"`refs[{i}].upload` is {ref.upload} but only {len(uploads)} `refUploads` files were sent.",
-                    field=f"refs.{i}.upload",
-                )
-            if ref.id is not None and isinstance(resolve, LibraryUnavailable):
-                raise resolve.error(f"`refs[{i}].id` (a library reference)", f"refs.{i}.id")
-        for j in range(len(uploads)):
-            if j not in used:
-                raise InvalidInputError(
-                    f'`refUploads[{j}]` is not used by any ref; reference it with {{"role": ..., "upload": {j}}}.',
-                    field="refUploads",
-                )
+        """Every 4xx that needs no I/O (app/generation/checks.py), then the provider's own
+        (sizes, capabilities). `resolve`: the request's library resolver (default: the
+        service's own)."""
+        check_request(
+            request,
+            self.settings,
+            uploads=len(uploads),
+            resolve=resolve or self.resolve_library_image,
+            add_to_library=self.add_to_library,
+            durable_jobs=self.jobs.durable,
+        )
         provider = self.provider_for(request)
         provider.check(request)
         return provider

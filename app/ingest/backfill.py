@@ -26,6 +26,7 @@ from app.imaging import load_image_file
 from app.ingest.pipeline import MAX_FILE_BYTES, Failure
 from app.storage.base import VectorStore
 from app.storage.files import safe_join
+from app.storage.payload import Payload
 from app.storage.schema import CollectionSchema
 from app.storage.types import PointRecord, StoredPoint, Vector
 
@@ -48,13 +49,13 @@ class BackfillReport:
 
 
 def _needs(point: StoredPoint, view: str, encoders: Encoders) -> bool:
-    p = point.payload
+    p = Payload.read(point.payload)
     if view == "edge":
-        return "edge" not in point.vectors or p.get("edge_version") != EDGE_VERSION
+        return "edge" not in point.vectors or p.edge_version != EDGE_VERSION
     if view == "shape":
-        return "shape" not in point.vectors or p.get("shape_version") != SHAPE_VERSION
-    has_words = bool(p.get("tags") or p.get("caption"))
-    stale = p.get("text_template") != encoders.text_template
+        return "shape" not in point.vectors or p.shape_version != SHAPE_VERSION
+    has_words = bool(p.tags or p.caption)
+    stale = p.text_template != encoders.text_template
     return has_words and ("text" not in point.vectors or stale)
 
 
@@ -118,15 +119,14 @@ def _fill_drawings(
     """`edge` (image tower) and/or `shape` (this version's descriptor) from each picture's edge map; the ids written."""
     ready: list[tuple[StoredPoint, object, object]] = []
     for p in points:
+        rel = Payload.read(p.payload).path or ""
         try:
-            img = load_image_file(
-                safe_join(root, str(p.payload.get("path", ""))), max_bytes=MAX_FILE_BYTES, max_pixels=max_pixels
-            )
+            img = load_image_file(safe_join(root, rel), max_bytes=MAX_FILE_BYTES, max_pixels=max_pixels)
             drawing = edge_map(img)
             tensor = encoders.clip.preprocess(drawing) if "edge" in views else None
             ready.append((p, tensor, shape_descriptor(drawing) if "shape" in views else None))
         except (ClippyError, OSError) as e:
-            report.failures.append(Failure(str(p.payload.get("path")), getattr(e, "message", None) or str(e)))
+            report.failures.append(Failure(rel, getattr(e, "message", None) or str(e)))
     if not ready:
         return set()
     vectors: list[dict[str, Vector]] = [{} for _ in ready]
@@ -146,7 +146,8 @@ def _fill_drawings(
 
 
 def _fill_text(encoders: Encoders, store: VectorStore, points: list[StoredPoint]) -> int:
-    texts = [encoders.tags_text(list(p.payload.get("tags") or []), p.payload.get("caption")) for p in points]
+    payloads = [Payload.read(p.payload) for p in points]
+    texts = [encoders.tags_text(list(p.tags), p.caption) for p in payloads]
     rows = [(p, t) for p, t in zip(points, texts, strict=True) if t]
     if not rows:
         return 0

@@ -34,7 +34,8 @@ from app.errors import ClippyError
 from app.imaging import decode_image
 from app.ingest.sources import Item
 from app.storage.base import VectorStore
-from app.storage.schema import OWNED_FIELD, CollectionSchema, content_sha256, point_id, tenant_filter
+from app.storage.payload import Payload
+from app.storage.schema import CollectionSchema, content_sha256, point_id, tenant_filter
 from app.storage.types import PointRecord, Vector, ViewQuery
 
 log = logging.getLogger(__name__)
@@ -349,29 +350,25 @@ class Ingestor:
         path = r.hashed.item.path.resolve()  # as `_hash` checked it against the root
         root = self.opt.images_root.resolve() if self.opt.images_root else None
         stored_path = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
-        payload: dict[str, Any] = {
-            "path": stored_path,
-            "tags": tags,
-            "sha256": r.hashed.sha256,
-            "width": r.width,
-            "height": r.height,
-            "bytes": len(r.hashed.data),
-            "library": self.opt.library,
-            "edge_version": EDGE_VERSION,
-            "shape_version": SHAPE_VERSION,
-            "text_template": self.encoders.text_template,
-            "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        if self.opt.owned:
-            payload[OWNED_FIELD] = True
+        computed = Payload(
+            path=stored_path,
+            tags=tags,
+            sha256=r.hashed.sha256,
+            width=r.width,
+            height=r.height,
+            bytes=len(r.hashed.data),
+            library=self.opt.library,
+            edge_version=EDGE_VERSION,
+            shape_version=SHAPE_VERSION,
+            text_template=self.encoders.text_template,
+            ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        if self.opt.owned:  # set only when true: a point without the key is not owned
+            computed = computed.model_copy(update={"owned": True})
         # Extras (manifest columns, import names) describe an item; they never set what the
         # pipeline computes, its tenant or `owned` (which lets DELETE unlink the file).
-        extra = r.hashed.item.extra
-        # `owned` is refused even where this item is not owned (absent from `payload`).
-        refused = sorted(k for k in extra if k in payload or k == OWNED_FIELD)
-        if refused:
-            log.warning("%s: ignored extra fields %s (reserved)", path, refused)
-        return {"source": self.opt.source} | {k: v for k, v in extra.items() if k not in refused} | payload
+        described = Payload.described(computed, r.hashed.item.extra, where=path, source=self.opt.source)
+        return described.stored()
 
 
 def write_failures(path: Path, failures: list[Failure]) -> None:

@@ -25,6 +25,7 @@ from PIL import Image
 from app.errors import ClippyError, InvalidInputError, NotFoundError
 from app.storage.base import VectorStore
 from app.storage.files import safe_join
+from app.storage.payload import Payload
 from app.storage.thumbs import ThumbnailCache
 
 log = logging.getLogger(__name__)
@@ -192,7 +193,7 @@ def thumbnails_of(
                 missing.append({"id": pid, "reason": "not in the collection"})
                 continue
             try:
-                original = safe_join(images_root, str(point.payload.get("path", "")))
+                original = safe_join(images_root, Payload.read(point.payload).path or "")
                 path = thumbs.get(pid, original, max_pixels)
                 with Image.open(path) as img:
                     img.load()

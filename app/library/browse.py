@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,13 @@ from app.embedding.tags import normalize_tag
 from app.errors import ClippyError, InvalidInputError, NotFoundError
 from app.library.access import OPERATOR, LibraryScope
 from app.library.models import DeletedImage, DeletedLibrary, ImagePage, ImageSummary
+from app.search.cards import ImageCard
 from app.search.hybrid import HybridSearcher, QueryInputs
 from app.search.models import HybridQuery, SearchFilter, SearchResult
 from app.storage.base import VectorStore
 from app.storage.files import safe_join
-from app.storage.schema import OWNED_FIELD, TENANT_FIELD
+from app.storage.payload import Payload
+from app.storage.schema import TENANT_FIELD
 from app.storage.thumbs import ThumbnailCache
 from app.storage.types import Condition, Filter, MatchAny, StoredPoint
 
@@ -51,18 +54,9 @@ def library_filter(library: str | None = None, tag: str | None = None) -> Filter
     return Filter(must=tuple(must))
 
 
-def summary(pid: str, payload: dict[str, Any]) -> ImageSummary:
-    return ImageSummary(
-        id=pid,
-        library=payload.get("library"),
-        tags=list(payload.get("tags") or []),
-        width=payload.get("width"),
-        height=payload.get("height"),
-        source=payload.get("source"),
-        path=payload.get("path"),
-        image_url=f"/image/{pid}",
-        thumb_url=f"/thumb/{pid}",
-    )
+def summary(pid: str, payload: Mapping[str, Any]) -> ImageSummary:
+    card = ImageCard.from_payload(pid, payload)
+    return ImageSummary(id=pid, library=card.library, **card.fields())
 
 
 def list_images(
@@ -104,9 +98,9 @@ def delete_image(
     found = store.retrieve([image_id])
     if not found:
         raise NotFoundError(f"no library image with id {image_id!r}.", id=image_id)
-    payload = found[0].payload
-    scope.check_read(payload, image_id)
-    scope.check_write(str(payload.get(TENANT_FIELD)))
+    scope.check_read(found[0].payload, image_id)
+    payload = Payload.read(found[0].payload)
+    scope.check_write(str(payload.library))
     store.delete([image_id])
     had_thumb = _drop_thumbnail(thumbs, image_id)
     removed, reason = _remove_owned_file(store, images_root, image_id, payload)
@@ -120,14 +114,14 @@ def _drop_thumbnail(thumbs: ThumbnailCache, image_id: str) -> bool:
 
 
 def _remove_owned_file(
-    store: VectorStore, images_root: Path, image_id: str, payload: dict[str, Any]
+    store: VectorStore, images_root: Path, image_id: str, payload: Payload
 ) -> tuple[bool, str | None]:
     """After the point is gone: unlink its file when the library owned it and no remaining
     point refers to the same file. (removed, why it was kept)."""
-    rel = str(payload.get("path") or "")
-    if payload.get(OWNED_FIELD) is not True:
+    rel = payload.path or ""
+    if not payload.is_owned:
         return False, "not owned"
-    sharing = [p for p in _same_content(store, payload) if p.payload.get("path") == rel]
+    sharing = [p for p in _same_content(store, payload) if Payload.read(p.payload).path == rel]
     if sharing:
         return False, f"still used by {len(sharing)} other item(s)"
     try:
@@ -165,17 +159,16 @@ def delete_library_points(
         removed += len(points)
         for p in points:
             thumbs_removed += _drop_thumbnail(thumbs, p.id)
-            files_removed += _remove_owned_file(store, images_root, p.id, p.payload)[0]
+            files_removed += _remove_owned_file(store, images_root, p.id, Payload.read(p.payload))[0]
     return DeletedLibrary(
         name=library, images_removed=removed, thumbnails_removed=thumbs_removed, files_removed=files_removed
     )
 
 
-def _same_content(store: VectorStore, payload: dict[str, Any]) -> list[Any]:
-    sha = payload.get("sha256")
-    if not sha:
+def _same_content(store: VectorStore, payload: Payload) -> list[StoredPoint]:
+    if not payload.sha256:
         return []
-    points, _ = store.scroll(Filter(must=(MatchAny("sha256", (str(sha),)),)), limit=1000)
+    points, _ = store.scroll(Filter(must=(MatchAny("sha256", (payload.sha256,)),)), limit=1000)
     return points
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ import numpy as np
 from app.library.models import DuplicateGroup, DuplicateMember, DuplicateReport
 from app.storage.base import VectorStore
 from app.storage.paging import iter_points, scope_filter
+from app.storage.payload import Payload
 from app.storage.types import Filter, HasId, ViewQuery
 
 
@@ -41,15 +42,9 @@ class Item:
     height: int | None = None
 
     @classmethod
-    def of(cls, pid: str, payload: dict[str, Any]) -> Item:
-        return cls(
-            pid,
-            payload.get("sha256"),
-            payload.get("library"),
-            payload.get("path"),
-            payload.get("width"),
-            payload.get("height"),
-        )
+    def of(cls, pid: str, payload: Mapping[str, Any]) -> Item:
+        p = Payload.read(payload)
+        return cls(pid, p.sha256, p.library, p.path, p.width, p.height)
 
 
 Pair = tuple[str, str, float]

@@ -16,6 +16,7 @@ from app.library.models import CreateLibrary, DeletedLibrary, LibraryList, Libra
 from app.library.registry import LibraryRecord, LibraryRegistry
 from app.storage.base import VectorStore
 from app.storage.files import safe_join
+from app.storage.payload import Payload
 from app.storage.schema import tenant_filter
 from app.storage.thumbs import ThumbnailCache
 
@@ -49,7 +50,7 @@ class Libraries:
             raise NotFoundError(f"no library image with id {image_id!r}.", id=image_id)
         if scope is not None:
             scope.check_read(found[0].payload, image_id)
-        return safe_join(self.images_root, str(found[0].payload.get("path", "")))
+        return safe_join(self.images_root, Payload.read(found[0].payload).path or "")
 
     def _count(self, name: str) -> int:
         if not self.store.exists():

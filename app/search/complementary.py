@@ -28,6 +28,7 @@ import numpy as np
 from app.config import Settings
 from app.embedding import Encoders
 from app.errors import InvalidInputError
+from app.search.cards import ImageCard
 from app.search.complementary_models import (
     ComplementaryQuery,
     ComplementaryRef,
@@ -283,7 +284,6 @@ class ComplementarySearcher:
         weight: float,
         attributed: list[str],
     ) -> ComplementaryRef:
-        p = c.payload
         return ComplementaryRef(
             id=c.id,
             rank=rank,
@@ -293,11 +293,5 @@ class ComplementarySearcher:
             attributed=attributed,
             role="style" if role == "style" else "subject",
             weight=weight,
-            image_url=f"/image/{c.id}",
-            thumb_url=f"/thumb/{c.id}",
-            tags=list(p.get("tags") or []),
-            width=p.get("width"),
-            height=p.get("height"),
-            source=p.get("source"),
-            path=p.get("path"),
+            **ImageCard.from_payload(c.id, c.payload).fields(),
         )

@@ -18,6 +18,7 @@ from app.config import Settings
 from app.embedding import Encoders
 from app.embedding.shape import ShapeDescriptor
 from app.errors import InvalidInputError, NotFoundError
+from app.search.cards import ImageCard
 from app.search.cursor import Cursor
 from app.search.encoder import CollectionShape, EncodedQuery, QueryEncoder, QueryInputs
 from app.search.filters import to_store_filter
@@ -230,16 +231,9 @@ class HybridSearcher:
             )
             for name, s in per_view.items()
         }
-        p = c.payload
         return Hit(
             id=c.id,
             score=round(total, 6),
             views=views,
-            image_url=f"/image/{c.id}",
-            thumb_url=f"/thumb/{c.id}",
-            tags=list(p.get("tags") or []),
-            width=p.get("width"),
-            height=p.get("height"),
-            source=p.get("source"),
-            path=p.get("path"),
+            **ImageCard.from_payload(c.id, c.payload).fields(),
         )

@@ -269,3 +269,24 @@ def test_near_duplicates_are_skipped_within_the_library_and_the_run(encoders: En
     plain = _ingest(encoders, store, [Item(root / "near.jpg")], root)
     assert plain.ingested == 1
     store.close()
+
+
+def test_the_written_payload_has_todays_keys_and_round_trips_through_the_model(
+    encoders: Encoders, tmp_path: Path
+) -> None:
+    from app.ingest.sources import Item
+    from app.storage.payload import Payload
+    from tests.conftest import shape_image
+
+    shape_image(3, 9).save(tmp_path / "c.png")
+    store = EdgeStore(tmp_path / "q", "c")
+    extra = {"title": "kept", "caption": "a box", "source": 7}  # a JSONL manifest's number as `source`
+    report = _ingest(encoders, store, [Item(tmp_path / "c.png", ["box"], extra)], tmp_path, source="seed")
+    stored = store.retrieve(report.ids)[0].payload
+    store.close()
+    assert set(stored) == {
+        "path", "tags", "sha256", "width", "height", "bytes", "library", "edge_version", "shape_version",
+        "text_template", "ingested_at", "source", "title", "caption",
+    }  # fmt: skip
+    assert stored["bytes"] == (tmp_path / "c.png").stat().st_size and stored["source"] == "seed"
+    assert Payload.read(stored).stored() == stored
