@@ -166,7 +166,7 @@ class Settings(BaseSettings):
     # before they are cancelled and marked interrupted.
     JOB_DRAIN_S: float = Field(default=30.0, ge=0, le=3600)
 
-    # --- imports (app/library/imports.py) ---------------------------------------------------
+    # --- imports (app/library/imports/) ------------------------------------------------------
     # Server-side folders `POST /libraries/{library}/imports {"folder": ...}` may read.
     IMPORT_ROOTS: list[Path] = []
     IMPORT_MAX_URLS: int = Field(default=500, ge=1, le=100_000)
