@@ -171,7 +171,10 @@ class Settings(BaseSettings):
     IMPORT_ROOTS: list[Path] = []
     IMPORT_MAX_URLS: int = Field(default=500, ge=1, le=100_000)
     ZIP_MAX_ENTRIES: int = Field(default=10_000, ge=1)
-    ZIP_MAX_TOTAL_BYTES: int = Field(default=2 * 1024**3, ge=1024)
+    # What one import request may unpack from its ZIPs, all together, and also the bound on an
+    # import request's body. 512 MiB: the disk a small server can spare per request; memory
+    # stays O(1) per ZIP (members stream to disk). Cost model in docs/operations.md.
+    ZIP_MAX_TOTAL_BYTES: int = Field(default=512 * 1024**2, ge=1024)
     ZIP_MAX_RATIO: float = Field(default=100.0, ge=1)
 
     # --- client (client/) ------------------------------------------------------------------

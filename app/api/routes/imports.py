@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from typing import BinaryIO
 
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import Field, ValidationError
@@ -74,10 +75,13 @@ async def create_import(
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data":
         form = await request.form(max_part_size=limit)
-        files = [
-            (f.filename or "upload", await read_upload(f, limit, "files"))
+        # A ZIP goes to the service as the parser's spooled file (on disk past 1 MiB), so
+        # memory never holds an archive; images are read whole (the pipeline needs the bytes).
+        files: list[tuple[str, bytes | BinaryIO]] = [
+            (name, f.file if name.lower().endswith(".zip") else await read_upload(f, limit, "files"))
             for f in form.getlist("files")
             if isinstance(f, UploadFile)
+            for name in [f.filename or "upload"]
         ]
         raw_tags = form.get("tags")
         how = ImportOptions(

@@ -22,7 +22,7 @@ The parts, by seam:
 
 from app.library.imports.service import JOB_KIND, ImportOptions, ImportService
 from app.library.imports.staging import ContentFolder, check_library
-from app.library.imports.zips import ZipLimits, read_zip
+from app.library.imports.zips import ZipLimits, ZipPlan, plan_zip
 
 __all__ = [
     "JOB_KIND",
@@ -31,5 +31,6 @@ __all__ = [
     "ImportService",
     "ZipLimits",
     "check_library",
-    "read_zip",
+    "ZipPlan",
+    "plan_zip",
 ]

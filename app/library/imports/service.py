@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from app.config import Settings
 from app.embedding import Encoders
@@ -21,7 +21,7 @@ from app.library.imports.folder import copy_folder
 from app.library.imports.report import import_result
 from app.library.imports.staging import ContentFolder, check_library
 from app.library.imports.urls import fetch_urls
-from app.library.imports.zips import ZipLimits, read_zip
+from app.library.imports.zips import ZipLimits, ZipPlan, plan_zip
 from app.storage.base import VectorStore
 from app.storage.schema import point_id
 
@@ -96,28 +96,37 @@ class ImportService:
         params = {"library": how.library, "tags": how.tags, "near_duplicate_threshold": self._near(how), **params}
         return await self.jobs.submit(JOB_KIND, params, how.key, owner=how.owner)
 
-    async def submit_files(self, how: ImportOptions, files: Sequence[tuple[str, bytes]]) -> Any:
-        """Uploaded images and ZIPs: stored now (the bytes are in hand), embedded by the job."""
+    async def submit_files(self, how: ImportOptions, files: Sequence[tuple[str, bytes | BinaryIO]]) -> Any:
+        """Uploaded images and ZIPs (bytes, or a ZIP as a seekable file): stored now, embedded
+        by the job."""
         if not files:
             raise InvalidInputError("send at least one file in `files`.")
         # A retried request must not stage its files again (the first job owns them).
         if (existing := await self._existing(how)) is not None:
             return existing
-        # Every ZIP is read (and may be refused) before anything is written under IMAGES_ROOT.
-        members: list[tuple[str, bytes]] = []
-        skipped: list[dict[str, str]] = []
-        for name, data in files:
-            if name.lower().endswith(".zip"):
-                found, skipped_here = await asyncio.to_thread(read_zip, data, self._limits())
-                members += found
-                skipped += skipped_here
-            else:
-                members.append((name, data))
-        folder = ContentFolder(self.settings.IMAGES_ROOT, how.library)
-        staged: list[dict[str, Any]] = []
-        for n, body in members:
-            path, new = folder.save(body, n)
-            staged.append({"path": str(path), "name": n, "new": new})
+        # Every ZIP is checked (and may be refused) before anything is written under IMAGES_ROOT.
+        entries: list[tuple[str, bytes] | ZipPlan] = []
+        try:
+            for name, data in files:
+                if name.lower().endswith(".zip"):
+                    entries.append(await asyncio.to_thread(plan_zip, data, self._limits()))
+                else:
+                    entries.append((name, data if isinstance(data, bytes) else data.read()))
+            # Each ZIP is within the limit; so are they together (a request may send many).
+            unpacked = sum(e.unpacked for e in entries if isinstance(e, ZipPlan))
+            if unpacked > self.settings.ZIP_MAX_TOTAL_BYTES:
+                raise PayloadTooLargeError(
+                    f"the ZIPs of this request unpack to {unpacked} bytes; the limit is "
+                    f"{self.settings.ZIP_MAX_TOTAL_BYTES} (ZIP_MAX_TOTAL_BYTES).",
+                    limit=self.settings.ZIP_MAX_TOTAL_BYTES,
+                )
+            folder = ContentFolder(self.settings.IMAGES_ROOT, how.library)
+            staged = await asyncio.to_thread(_stage, folder, entries)
+        finally:
+            for entry in entries:
+                if isinstance(entry, ZipPlan):
+                    entry.close()
+        skipped = [s for entry in entries if isinstance(entry, ZipPlan) for s in entry.skipped]
         return await self._queue(how, {"files": staged, "skipped": skipped})
 
     async def submit_folder(self, how: ImportOptions, folder: str) -> Any:
@@ -251,3 +260,23 @@ class ImportService:
 def _uploads(params: dict[str, Any]) -> list[Path]:
     """The files an import request stored for its job (not those it found already there)."""
     return [Path(f["path"]) for f in params.get("files", []) if f.get("new", True)]
+
+
+def _stage(folder: ContentFolder, entries: list[tuple[str, bytes] | ZipPlan]) -> list[dict[str, Any]]:
+    """Write a request's uploads and ZIP members into `folder`, in the order sent. If one is
+    refused mid-way (a member larger than it declares), the files this call wrote go again:
+    a refused request leaves nothing behind."""
+    staged: list[dict[str, Any]] = []
+    try:
+        for entry in entries:
+            saved = (
+                entry.extract(folder) if isinstance(entry, ZipPlan) else [(entry[0], *folder.save(entry[1], entry[0]))]
+            )
+            for name, path, new in saved:
+                staged.append({"path": str(path), "name": name, "new": new})
+    except BaseException:
+        for f in staged:
+            if f["new"]:
+                Path(f["path"]).unlink(missing_ok=True)
+        raise
+    return staged

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import uuid
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from app.errors import InvalidInputError, PayloadTooLargeError
@@ -30,14 +33,40 @@ class ContentFolder:
 
     def save(self, data: bytes, name: str) -> tuple[Path, bool]:
         """Where `data` is kept, and whether this call wrote it (False: it was there)."""
-        suffix = PurePosixPath(name).suffix.lower()
-        suffix = suffix if suffix in IMAGE_SUFFIXES else ".bin"
-        sha = content_sha256(data)
-        path = self.root / sha[:2] / f"{sha}{suffix}"
+        path = self.path_for(content_sha256(data), name)
         if path.exists():
             return path, False
         atomic_write(path, data)
         return path, True
+
+    def save_stream(self, chunks: Iterable[bytes], name: str) -> tuple[Path, bool]:
+        """`save` for bytes that arrive in chunks (ZIP members): written to a temp file beside
+        the folder while hashed, then renamed to their content address, so memory holds one
+        chunk. The temp file goes if anything fails (a chunk source may raise mid-way)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f".{uuid.uuid4().hex}.tmp"
+        digest = hashlib.sha256()
+        try:
+            with tmp.open("wb") as fh:
+                for chunk in chunks:
+                    digest.update(chunk)
+                    fh.write(chunk)
+            path = self.path_for(digest.hexdigest(), name)
+            if path.exists():
+                tmp.unlink()
+                return path, False
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, path)
+            return path, True
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def path_for(self, sha: str, name: str) -> Path:
+        """Where the file of content `sha`, uploaded as `name`, is kept."""
+        suffix = PurePosixPath(name).suffix.lower()
+        suffix = suffix if suffix in IMAGE_SUFFIXES else ".bin"
+        return self.root / sha[:2] / f"{sha}{suffix}"
 
     def copy_in(self, source: Path) -> tuple[Path, bool]:
         # O_NOFOLLOW: a file swapped for a link after the folder was scanned is refused.
