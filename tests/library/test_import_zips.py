@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 import io
 import os
+import random
+import struct
 import tracemalloc
 import zipfile
 from collections.abc import Iterator
@@ -21,7 +23,7 @@ from fastapi.testclient import TestClient
 
 from app.api.app import create_app
 from app.embedding import Encoders
-from app.errors import PayloadTooLargeError
+from app.errors import ClippyError, PayloadTooLargeError
 from app.library.imports import ContentFolder, ImportOptions, ZipLimits, plan_zip
 from app.services import Services
 from tests.conftest import tiny_settings
@@ -47,10 +49,10 @@ def _bomb(members: int = 1000) -> bytes:
 def served(tmp_path_factory: pytest.TempPathFactory, encoders: Encoders) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("zips")
     # The old default total (2 GiB), under which the bomb below got through: the ratio must stop it.
-    settings = tiny_settings(tmp, ZIP_MAX_TOTAL_BYTES=2 * 1024 * MiB)
+    settings = tiny_settings(tmp, ZIP_MAX_TOTAL_BYTES=2 * 1024 * MiB, IMPORT_ROOTS=[tmp])
     services = Services.open(settings, encoders=encoders)
     with TestClient(create_app(settings, services)) as client:
-        yield {"client": client, "services": services, "imports": Path(settings.IMAGES_ROOT) / "imports"}
+        yield {"client": client, "tmp": tmp, "imports": Path(settings.IMAGES_ROOT) / "imports"}
     services.store.close()
 
 
@@ -126,3 +128,85 @@ def test_many_zips_in_one_request_share_one_total(tmp_path: Path, encoders: Enco
     finally:
         services.store.close()
     assert _written(Path(services.settings.IMAGES_ROOT) / "imports") == 0
+
+
+# --- damaged archives and bad paths: 4xx naming what is wrong, never a 500 -----------------------
+
+
+def _two_members() -> tuple[bytearray, int]:
+    """A ZIP of ok.png then bad.png, and the offset of bad.png's central directory entry."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("ok.png", b"fine")
+        z.writestr("bad.png", b"A" * 5000 + random.Random(1).randbytes(3000))
+    data = bytearray(buf.getvalue())
+    return data, data.index(b"PK\x01\x02", data.index(b"PK\x01\x02") + 1)
+
+
+def _bad_crc() -> bytes:
+    data, cd = _two_members()
+    data[cd + 16] ^= 0xFF  # the CRC-32, in the central directory and in the local header
+    data[struct.unpack("<I", data[cd + 42 : cd + 46])[0] + 14] ^= 0xFF
+    return bytes(data)
+
+
+def _lying_size() -> bytes:
+    data, cd = _two_members()
+    declared = struct.unpack("<I", data[cd + 24 : cd + 28])[0]
+    data[cd + 24 : cd + 28] = struct.pack("<I", declared - 100)  # says 100 bytes fewer than it holds
+    return bytes(data)
+
+
+def _broken_stream() -> bytes:
+    data, cd = _two_members()
+    start = struct.unpack("<I", data[cd + 42 : cd + 46])[0] + 30 + len("bad.png")
+    data[start + 10] ^= 0xFF
+    data[start + 40] ^= 0x55
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("make", "why"),
+    [(_bad_crc, "Bad CRC-32"), (_lying_size, "Bad CRC-32"), (_broken_stream, "decompressing")],
+    ids=["bad-crc", "lying-size", "broken-deflate"],
+)
+def test_a_damaged_member_is_422_naming_it_and_leaves_nothing(served: dict[str, Any], make: Any, why: str) -> None:
+    client: TestClient = served["client"]
+    r = client.post("/libraries/damaged/imports", files=[("files", ("set.zip", make(), "application/zip"))])
+    assert r.status_code == 422, r.text
+    assert "'bad.png' is damaged" in r.text and why in r.text
+    # ok.png was written before bad.png was read; the refused request takes it back.
+    assert _written(served["imports"] / "damaged") == 0
+
+
+def test_encrypted_members_are_refused_before_anything_is_written(served: dict[str, Any]) -> None:
+    data, cd = _two_members()
+    data[cd + 8] |= 0x1  # "encrypted" in bad.png's flags
+    r = served["client"].post(
+        "/libraries/locked/imports", files=[("files", ("set.zip", bytes(data), "application/zip"))]
+    )
+    assert r.status_code == 415 and "'bad.png' is encrypted" in r.text
+    assert _written(served["imports"] / "locked") == 0
+
+
+def test_mutated_archives_are_refused_as_client_errors_only(tmp_path: Path) -> None:
+    data, _ = _two_members()
+    rnd = random.Random(0)
+    folder = ContentFolder(tmp_path, "fuzz")
+    for _ in range(400):
+        mutated = bytearray(data)
+        for _ in range(rnd.randint(1, 4)):
+            mutated[rnd.randrange(len(mutated))] = rnd.randrange(256)
+        try:
+            with plan_zip(bytes(mutated), ZipLimits(100, 64 * MiB, 100)) as plan:
+                list(plan.extract(folder))
+        except ClippyError as e:
+            assert 400 <= e.status_code < 500
+    assert not list(tmp_path.rglob(".*.tmp")), "a refused member leaves no temp file"
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "~no-such-user-here/x", "a" * 5000])
+def test_folder_paths_no_file_system_can_hold_are_422(served: dict[str, Any], name: str) -> None:
+    folder = name if name.startswith("~") else str(served["tmp"] / name)
+    r = served["client"].post("/libraries/default/imports", json={"folder": folder})
+    assert r.status_code == 422, r.text

@@ -131,14 +131,24 @@ class ImportService:
 
     async def submit_folder(self, how: ImportOptions, folder: str) -> Any:
         """A folder on the server, under one of IMPORT_ROOTS: copied in by the job."""
-        path = Path(folder).expanduser().resolve()
+        # No OS path holds a NUL byte, and `~user` must name a user: either is the caller's error.
+        if "\0" in folder:
+            raise InvalidInputError(f"`folder` {folder!r} holds a NUL byte.", field="folder")
+        try:
+            path = Path(folder).expanduser().resolve()
+        except RuntimeError as e:  # expanduser: "Could not determine home directory"
+            raise InvalidInputError(f"`folder` {folder!r}: {e}", field="folder") from e
         roots = [Path(r).resolve() for r in self.settings.IMPORT_ROOTS]
         if not any(path.is_relative_to(r) for r in roots):
             raise ForbiddenError(
                 f"`folder` {folder!r} is not under an import root; allowed roots (IMPORT_ROOTS): "
                 f"{[str(r) for r in roots] or 'none configured'}.",
             )
-        if not path.is_dir():
+        try:
+            is_dir = path.is_dir()
+        except OSError as e:  # e.g. a name too long for the file system
+            raise InvalidInputError(f"`folder` {folder!r} cannot be read: {e.strerror}.", field="folder") from e
+        if not is_dir:
             raise InvalidInputError(f"`folder` {folder!r} is not a folder.")
         if (existing := await self._existing(how)) is not None:
             return existing

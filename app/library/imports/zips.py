@@ -9,8 +9,10 @@ memory holds one 64 KiB chunk of one member at a time, never a whole member.
 from __future__ import annotations
 
 import io
+import lzma
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -21,6 +23,12 @@ from app.ingest.sources import IMAGE_SUFFIXES
 from app.library.imports.staging import ContentFolder
 
 CHUNK_BYTES = 64 * 1024
+# What a damaged archive raises while it is read: a bad CRC or a header that lies about sizes
+# or offsets (BadZipFile, ValueError for a negative seek), a broken deflate/bzip2/LZMA stream
+# (zlib.error, OSError with no errno, LZMAError), a stream that ends early (EOFError), or a
+# header asking for a feature zipfile lacks (NotImplementedError).
+_DAMAGED = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, ValueError, NotImplementedError)
+_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 
 
 @dataclass(frozen=True)
@@ -77,14 +85,19 @@ class ZipPlan:
         # Declared sizes are not trusted: the ratio and total checks used them, so a member
         # that yields more than its header says is refused before that byte is kept.
         left = m.file_size
-        with self.archive.open(m) as fh:
-            while chunk := fh.read(min(CHUNK_BYTES, left + 1)):
-                left -= len(chunk)
-                if left < 0:
-                    raise PayloadTooLargeError(
-                        f"ZIP entry {m.filename!r} is larger than it declares.", entry=m.filename
-                    )
-                yield chunk
+        try:
+            with self.archive.open(m) as fh:
+                while chunk := fh.read(min(CHUNK_BYTES, left + 1)):
+                    left -= len(chunk)
+                    if left < 0:
+                        raise PayloadTooLargeError(
+                            f"ZIP entry {m.filename!r} is larger than it declares.", entry=m.filename
+                        )
+                    yield chunk
+        except _DAMAGED as e:
+            if isinstance(e, OSError) and e.errno is not None:
+                raise  # a real I/O error reading the spooled upload, not the archive's fault
+            raise InvalidInputError(f"ZIP entry {m.filename!r} is damaged: {e}", entry=m.filename) from e
 
 
 def plan_zip(data: bytes | BinaryIO, limits: ZipLimits) -> ZipPlan:
@@ -101,7 +114,9 @@ def plan_zip(data: bytes | BinaryIO, limits: ZipLimits) -> ZipPlan:
     source.seek(0)
     try:
         archive = zipfile.ZipFile(source)
-    except zipfile.BadZipFile as e:
+    except _DAMAGED as e:
+        if isinstance(e, OSError) and e.errno is not None:
+            raise
         raise UnsupportedMediaError(f"`archive` is not a ZIP file: {e}") from e
     try:
         plan = _plan(archive, size, limits)
@@ -135,6 +150,15 @@ def _plan(archive: zipfile.ZipFile, size: int, limits: ZipLimits) -> ZipPlan:
         if PurePosixPath(name).suffix.lower() not in IMAGE_SUFFIXES:
             plan.skipped.append({"path": m.filename, "reason": "not an image file name"})
             continue
+        # Refused before anything is written, rather than half-way through the archive.
+        if m.flag_bits & 0x1:
+            raise UnsupportedMediaError(f"ZIP entry {m.filename!r} is encrypted.", entry=m.filename)
+        if m.compress_type not in _METHODS:
+            raise UnsupportedMediaError(
+                f"ZIP entry {m.filename!r} uses compression method {m.compress_type}; "
+                "stored, deflate, bzip2 and LZMA are read.",
+                entry=m.filename,
+            )
         if m.file_size > limits.max_ratio * max(m.compress_size, 1):
             raise PayloadTooLargeError(
                 f"ZIP entry {m.filename!r} is compressed {m.file_size / max(m.compress_size, 1):.0f}:1; "
