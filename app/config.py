@@ -176,6 +176,10 @@ class Settings(BaseSettings):
     # stays O(1) per ZIP (members stream to disk). Cost model in docs/operations.md.
     ZIP_MAX_TOTAL_BYTES: int = Field(default=512 * 1024**2, ge=1024)
     ZIP_MAX_RATIO: float = Field(default=100.0, ge=1)
+    # Staged import files that no point refers to (a killed import's) are swept at start once
+    # untouched this long; longer than any import runs or waits queued, so one in flight on
+    # another worker keeps its files.
+    IMPORT_ORPHAN_GRACE_S: float = Field(default=3600.0, ge=0)
 
     # --- client (client/) ------------------------------------------------------------------
     # The production build of the sketch client, served at `/` when present.

@@ -18,12 +18,12 @@ from app.ingest.pipeline import IngestOptions, Ingestor, IngestReport
 from app.ingest.sources import Item
 from app.jobs import JobContext, JobHandlers, JobQueue
 from app.library.imports.folder import copy_folder
+from app.library.imports.orphans import sweep_staged, unreferenced
 from app.library.imports.report import import_result
 from app.library.imports.staging import ContentFolder, check_library
 from app.library.imports.urls import fetch_urls
 from app.library.imports.zips import ZipLimits, ZipPlan, plan_zip
 from app.storage.base import VectorStore
-from app.storage.schema import point_id
 
 JOB_KIND = "import"
 log = logging.getLogger(__name__)
@@ -248,23 +248,19 @@ class ImportService:
         return report
 
     def _remove_orphans(self, library: str, created: list[Path]) -> int:
-        """Delete the files of `created` that no point of `library` refers to. A point's id is
-        its content in its library, so one retrieve answers for all of them."""
-        if not created:
-            return 0
-        root = Path(self.settings.IMAGES_ROOT)
-        ids = sorted({point_id(ContentFolder.sha256_of(p), library) for p in created})
-        referenced: set[Path] = set()
-        if self.store.exists():
-            for point in self.store.retrieve(ids):
-                if stored := point.payload.get("path"):
-                    referenced.add((root / str(stored)).resolve())
+        """Delete the files of `created` that no point refers to."""
+        orphans = unreferenced(self.store, Path(self.settings.IMAGES_ROOT), library, created)
         removed = 0
-        for path in created:
-            if path.resolve() not in referenced and path.is_file():
+        for path in orphans:
+            if path.is_file():
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed
+
+    def sweep_staged(self) -> int:
+        """Staged files that no point refers to, left by a killed import, untouched for
+        IMPORT_ORPHAN_GRACE_S (a running import elsewhere keeps its own)."""
+        return sweep_staged(self.store, Path(self.settings.IMAGES_ROOT), grace_s=self.settings.IMPORT_ORPHAN_GRACE_S)
 
 
 def _uploads(params: dict[str, Any]) -> list[Path]:

@@ -15,12 +15,12 @@ from app.ingest.sources import IMAGE_SUFFIXES
 from app.storage.files import atomic_write
 from app.storage.schema import content_sha256
 
-_LIBRARY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+LIBRARY_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def check_library(name: str) -> str:
     """Library names become folder names: letters, digits, - and _ only."""
-    if not _LIBRARY.match(name):
+    if not LIBRARY_NAME.match(name):
         raise InvalidInputError(f"`library` {name!r} may hold 1-64 letters, digits, - and _ only.", field="library")
     return name
 
@@ -34,7 +34,7 @@ class ContentFolder:
     def save(self, data: bytes, name: str) -> tuple[Path, bool]:
         """Where `data` is kept, and whether this call wrote it (False: it was there)."""
         path = self.path_for(content_sha256(data), name)
-        if path.exists():
+        if _reuse(path):
             return path, False
         atomic_write(path, data)
         return path, True
@@ -52,7 +52,7 @@ class ContentFolder:
                     digest.update(chunk)
                     fh.write(chunk)
             path = self.path_for(digest.hexdigest(), name)
-            if path.exists():
+            if _reuse(path):
                 tmp.unlink()
                 return path, False
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -80,3 +80,13 @@ class ContentFolder:
     @staticmethod
     def sha256_of(path: Path) -> str:
         return path.stem  # the layout above: <sha256><ext>
+
+
+def _reuse(path: Path) -> bool:
+    """Whether `path` is already staged; if so its time is refreshed, so the sweep of staged
+    files no point refers to (orphans.py) counts its grace period from this request."""
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        return False
+    return True
