@@ -169,13 +169,20 @@ class Settings(BaseSettings):
     # before they are cancelled and marked interrupted.
     JOB_DRAIN_S: float = Field(default=30.0, ge=0, le=3600)
 
-    # --- imports (app/library/imports.py) ---------------------------------------------------
+    # --- imports (app/library/imports/) ------------------------------------------------------
     # Server-side folders `POST /libraries/{library}/imports {"folder": ...}` may read.
     IMPORT_ROOTS: list[Path] = []
     IMPORT_MAX_URLS: int = Field(default=500, ge=1, le=100_000)
     ZIP_MAX_ENTRIES: int = Field(default=10_000, ge=1)
-    ZIP_MAX_TOTAL_BYTES: int = Field(default=2 * 1024**3, ge=1024)
+    # What one import request may unpack from its ZIPs, all together, and also the bound on an
+    # import request's body. 512 MiB: the disk a small server can spare per request; memory
+    # stays O(1) per ZIP (members stream to disk). Cost model in docs/operations.md.
+    ZIP_MAX_TOTAL_BYTES: int = Field(default=512 * 1024**2, ge=1024)
     ZIP_MAX_RATIO: float = Field(default=100.0, ge=1)
+    # Staged import files that no point refers to (a killed import's) are swept at start once
+    # untouched this long; longer than any import runs or waits queued, so one in flight on
+    # another worker keeps its files.
+    IMPORT_ORPHAN_GRACE_S: float = Field(default=3600.0, ge=0)
 
     # --- client (client/) ------------------------------------------------------------------
     # The production build of the sketch client, served at `/` when present.

@@ -92,6 +92,15 @@ def build_generation_and_jobs(
     return generation, jobs
 
 
+async def sweep_staged_imports(imports: ImportService) -> None:
+    """Staged import files no point refers to (app/library/imports/orphans.py); a sweep that
+    fails is logged and never keeps a process from starting."""
+    try:
+        await asyncio.to_thread(imports.sweep_staged)
+    except Exception:
+        log.exception("sweeping staged import files failed; they stay until the next start")
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -148,6 +157,8 @@ class Services:
         )
 
     async def start(self) -> None:
+        # Before the queue runs: what a killed import staged and never embedded.
+        await sweep_staged_imports(self.imports)
         await self.generation.start()
         await self.jobs.start()
         if self.settings.AUTO_INGEST and self.space.usable:
@@ -206,6 +217,9 @@ class WorkerServices:
         return cls(handlers, generation)
 
     async def start(self) -> None:
+        # A worker killed mid-import restarts here: its staged files are swept too (after the grace).
+        if self.library is not None:
+            await sweep_staged_imports(self.library.imports)
         await self.generation.start()
 
     async def stop(self, close_store: bool = True) -> None:

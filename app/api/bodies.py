@@ -16,7 +16,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Any, BinaryIO, Generic, TypeVar
 
 from fastapi import FastAPI, Request
 from PIL import Image
@@ -44,12 +44,23 @@ class FileField:
     name: str
     description: str = ""
     many: bool = False
+    # Files whose names end so stay in the form parser's spooled file (on disk past 1 MiB)
+    # instead of being read into memory: archives, which their reader streams.
+    spooled: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class UploadedFile:
-    data: bytes
+    """An uploaded file: its bytes, or (a `FileField.spooled` name) the parser's open file."""
+
+    data: bytes | BinaryIO
     filename: str
+
+    def bytes(self) -> bytes:
+        if isinstance(self.data, bytes):
+            return self.data
+        self.data.seek(0)
+        return self.data.read()
 
 
 @dataclass
@@ -109,6 +120,7 @@ async def _read_form(
             raise PayloadTooLargeError(f"multipart body: {e.detail}", limit=max_bytes) from e
         raise InvalidInputError(f"malformed multipart body: {e.detail}") from e
     names = [f.name for f in files]
+    spooled = {f.name: f.spooled for f in files}
     fields: dict[str, Any] = {}
     uploads: dict[str, list[UploadedFile]] = {}
     for key, value in form.multi_items():
@@ -119,8 +131,16 @@ async def _read_form(
             if key not in names:
                 expected = f"files go in {names}" if names else "this route takes no files"
                 raise InvalidInputError(f"unexpected file field `{key}`; {expected}.", field=key)
+            filename = value.filename or key
+            if spooled[key] and filename.lower().endswith(spooled[key]):
+                if value.size is not None and value.size > max_bytes:
+                    raise PayloadTooLargeError(
+                        f"`{key}` is larger than {max_bytes} bytes ({setting}).", field=key, limit=max_bytes
+                    )
+                uploads.setdefault(key, []).append(UploadedFile(value.file, filename))
+                continue
             data = await read_upload(value, max_bytes, key, setting)
-            uploads.setdefault(key, []).append(UploadedFile(data, value.filename or key))
+            uploads.setdefault(key, []).append(UploadedFile(data, filename))
         elif value.strip():
             fields[key] = _form_value(key, value)
     for spec in files:
@@ -168,7 +188,7 @@ async def decode_images(body: Body[Any], names: Sequence[str], settings: Setting
         upload = body.file(name)
         # Decoding a large PNG takes tens of ms of CPU: off the event loop.
         if upload is not None:
-            images[name] = await run_in_threadpool(partial(decode_image, upload.data, name=name, **limits))
+            images[name] = await run_in_threadpool(partial(decode_image, upload.bytes(), name=name, **limits))
         elif url := getattr(body.model, name, None):
             images[name] = await run_in_threadpool(partial(decode_data_url, url, name=name, **limits))
     return images

@@ -12,6 +12,7 @@ from pathlib import Path
 from app.errors import ConflictError, ForbiddenError, NotFoundError
 from app.library.access import LibraryScope, Principal
 from app.library.browse import delete_library_points
+from app.library.imports.orphans import sweep_staged
 from app.library.models import CreateLibrary, DeletedLibrary, LibraryList, LibraryView
 from app.library.registry import LibraryRecord, LibraryRegistry
 from app.storage.base import VectorStore
@@ -110,15 +111,7 @@ class Libraries:
         scope.check_write(name)
         deleted = delete_library_points(self.store, self.thumbs, self.images_root, name)
         self.registry.delete(name)
-        _remove_empty_folders(self.images_root / "imports" / name)  # where imports copied its files
+        # What imports staged for it and no point uses: a killed import's files too. No grace
+        # period: the library is gone, so no import into it is worth keeping files for.
+        sweep_staged(self.store, self.images_root, grace_s=0, libraries=[name])
         return deleted
-
-
-def _remove_empty_folders(root: Path) -> None:
-    if not root.is_dir() or root.is_symlink():
-        return
-    for folder in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
-        if not any(folder.iterdir()):
-            folder.rmdir()
-    if not any(root.iterdir()):
-        root.rmdir()

@@ -20,7 +20,7 @@ from PIL import Image
 from app.api.app import create_app
 from app.embedding import Encoders
 from app.errors import InvalidInputError, PayloadTooLargeError
-from app.library.imports import ImportOptions, ZipLimits, read_zip
+from app.library.imports import ContentFolder, ImportOptions, ZipLimits, plan_zip
 from app.services import Services
 from app.storage.schema import content_sha256
 from tests.api.conftest import png_bytes
@@ -42,11 +42,13 @@ def _zip(entries: dict[str, bytes], symlinks: tuple[str, ...] = ()) -> bytes:
     return buf.getvalue()
 
 
-def test_zip_keeps_images_and_reports_what_it_skips() -> None:
-    data = _zip({"a/one.png": png_bytes(shape_image(0, 1)), "notes.txt": b"hi"}, symlinks=("link.png",))
-    files, skipped = read_zip(data, LIMITS)
-    assert [n for n, _ in files] == ["a/one.png"]
-    assert {s["path"]: s["reason"] for s in skipped} == {
+def test_zip_keeps_images_and_reports_what_it_skips(tmp_path: Path) -> None:
+    one = png_bytes(shape_image(0, 1))
+    data = _zip({"a/one.png": one, "notes.txt": b"hi"}, symlinks=("link.png",))
+    with plan_zip(data, LIMITS) as plan:
+        extracted = list(plan.extract(ContentFolder(tmp_path, "lib")))
+    assert [(n, p.read_bytes(), new) for n, p, new in extracted] == [("a/one.png", one, True)]
+    assert {s["path"]: s["reason"] for s in plan.skipped} == {
         "notes.txt": "not an image file name",
         "link.png": "symbolic link",
     }
@@ -55,16 +57,16 @@ def test_zip_keeps_images_and_reports_what_it_skips() -> None:
 @pytest.mark.parametrize("name", ["../evil.png", "/abs/evil.png", "a/../../evil.png", "..\\evil.png", "C:/evil.png"])
 def test_zip_entries_that_escape_are_refused(name: str) -> None:
     with pytest.raises(InvalidInputError, match="escape"):
-        read_zip(_zip({name: b"x"}), LIMITS)
+        plan_zip(_zip({name: b"x"}), LIMITS)
 
 
 def test_zip_bombs_and_oversized_archives_are_refused_before_decompressing() -> None:
     with pytest.raises(PayloadTooLargeError, match="ZIP_MAX_RATIO"):
-        read_zip(_zip({"bomb.png": b"\0" * (8 * 1024 * 1024)}), LIMITS)
+        plan_zip(_zip({"bomb.png": b"\0" * (8 * 1024 * 1024)}), LIMITS)
     with pytest.raises(PayloadTooLargeError, match="ZIP_MAX_ENTRIES"):
-        read_zip(_zip({f"{i}.png": b"x" for i in range(51)}), LIMITS)
+        plan_zip(_zip({f"{i}.png": b"x" for i in range(51)}), LIMITS)
     with pytest.raises(PayloadTooLargeError, match="ZIP_MAX_TOTAL_BYTES"):
-        read_zip(_zip({"big.png": bytes(range(256)) * 4096}), ZipLimits(50, 1024, 1e9))
+        plan_zip(_zip({"big.png": bytes(range(256)) * 4096}), ZipLimits(50, 1024, 1e9))
 
 
 @pytest.mark.parametrize("name", [".", "./.", ""])
@@ -75,7 +77,7 @@ def test_zip_entries_without_a_file_name_are_refused(name: str) -> None:
         z.writestr("placeholder", b"x")
         z.filelist[-1].filename = name  # zipfile will not write an empty name itself
     with pytest.raises(InvalidInputError, match="no file name"):
-        read_zip(buf.getvalue(), LIMITS)
+        plan_zip(buf.getvalue(), LIMITS)
 
 
 class _Images(BaseHTTPRequestHandler):

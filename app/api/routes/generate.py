@@ -33,7 +33,7 @@ DESCRIBE_FILES = (FileField("image", "The picture to caption."),)
 
 
 def _uploads(files: list[UploadedFile] | None) -> list[Upload]:
-    return [Upload(f.data, f.filename) for f in files or ()]
+    return [Upload(f.bytes(), f.filename) for f in files or ()]
 
 
 @router.post(
@@ -113,4 +113,4 @@ async def describe(request: Request, generation: GenerationDep, resolve: Library
         request, DescribeRequest, DESCRIBE_FILES, max_bytes=generation.settings.MAX_UPLOAD_BYTES, max_files=1
     )
     image = body.file("image")
-    return await generation.describe(body.model, Upload(image.data, image.filename) if image else None, resolve)
+    return await generation.describe(body.model, Upload(image.bytes(), image.filename) if image else None, resolve)

@@ -47,7 +47,9 @@ class ImportRequest(CamelModel):
 
 
 # Files and ZIPs, in multipart; a folder or URLs come in the model's own fields.
-FILES = (FileField("files", "Images and ZIP archives of images.", many=True),)
+# A ZIP stays in the form parser's spooled file, so memory never holds an archive; images are
+# read whole (the pipeline needs the bytes).
+FILES = (FileField("files", "Images and ZIP archives of images.", many=True, spooled=(".zip",)),)
 
 
 @router.post(
