@@ -35,7 +35,8 @@ from app.services import Services
 from app.storage.base import VectorStore
 from app.storage.edge import EdgeStore
 from app.storage.schema import CollectionSchema
-from tests.conftest import shape_image, tiny_settings
+from tests.support.images import shape_image
+from tests.support.settings import tiny_settings
 
 PROMPT = "a fox and an owl in a forest"
 TAGS_ONLY = {"wImg": 0, "wTxt": 0, "wTags": 1}

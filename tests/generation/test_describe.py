@@ -12,7 +12,7 @@ from PIL import Image
 
 from app.config import Settings
 from app.generation.describe import build_describer
-from tests.generation.conftest import data_url, make_app, png, resolver
+from tests.support.generation import data_url, make_app, png, resolver
 
 
 @pytest.fixture(scope="session")
