@@ -27,6 +27,7 @@ from app.storage.remote import RemoteStore, connect  # noqa: E402
 from tests.support.images import SHAPE_TAGS, shape_image  # noqa: E402
 from tests.support.jobs import free_port  # noqa: E402
 from tests.support.settings import tiny_settings  # noqa: E402
+from tests.support.tiny_blip import build_tiny_blip  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -97,3 +98,9 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def tiny_blip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random BLIP captioner (the describe tests and the fuzzer's /images/describe)."""
+    return build_tiny_blip(tmp_path_factory.mktemp("tiny-blip"))
