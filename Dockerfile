@@ -32,9 +32,10 @@ WORKDIR /app
 RUN pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu
 COPY pyproject.toml README.md ./
 COPY app app
+RUN pip install .
+# Not packaged: the seed's entry points and the offline programs, run by path over `app`.
 COPY qdrant qdrant
 COPY scripts scripts
-RUN pip install .
 COPY main.py ./
 COPY assets assets
 COPY --from=client /client/dist client/dist

@@ -19,16 +19,13 @@ import tempfile
 import time
 from pathlib import Path
 
-if __package__ in (None, ""):  # run by path: make `app` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from PIL import Image
+from tqdm import tqdm
 
-from PIL import Image  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from app.ingest.sources import IMAGE_SUFFIXES  # noqa: E402
-from app.library.atlas import API_PADDING, MAX_SIDE, AtlasFiles, build_atlas  # noqa: E402
-from app.storage.thumbs import ThumbnailCache  # noqa: E402
-from scripts.bench_common import RESULTS_DIR, format_table, latency_summary, limit_threads, write_json  # noqa: E402
+from app.ingest.sources import IMAGE_SUFFIXES
+from app.library.atlas import API_PADDING, MAX_SIDE, AtlasFiles, build_atlas
+from app.storage.thumbs import ThumbnailCache
+from bench_common import RESULTS_DIR, format_table, latency_summary, limit_threads, write_json
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

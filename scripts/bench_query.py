@@ -46,10 +46,7 @@ from typing import Any
 
 import numpy as np
 
-if __package__ in (None, ""):  # run by path: make `app` and `scripts` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from scripts.bench_common import (  # noqa: E402
+from bench_common import (
     RESULTS_DIR,
     format_table,
     latency_summary,

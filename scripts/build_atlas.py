@@ -22,17 +22,14 @@ import logging
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):  # run by path: make `app` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tqdm import tqdm
 
-from tqdm import tqdm  # noqa: E402
-
-from app.cli_common import settings_from_flags, setup_logging  # noqa: E402
-from app.errors import ClippyError  # noqa: E402
-from app.library.atlas import build_atlas, thumbnails_of  # noqa: E402
-from app.library.duplicates import iter_points, scope_filter  # noqa: E402
-from app.storage import VectorStore, open_store  # noqa: E402
-from app.storage.thumbs import ThumbnailCache  # noqa: E402
+from app.cli_common import settings_from_flags, setup_logging
+from app.errors import ClippyError
+from app.library.atlas import build_atlas, thumbnails_of
+from app.library.duplicates import iter_points, scope_filter
+from app.storage import VectorStore, open_store
+from app.storage.thumbs import ThumbnailCache
 
 log = logging.getLogger("build_atlas")
 

@@ -35,10 +35,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # run by path: make `app` and `scripts` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from scripts.bench_common import RESULTS_DIR, format_table, limit_threads, write_json  # noqa: E402
+from bench_common import RESULTS_DIR, format_table, limit_threads, write_json
 
 log = logging.getLogger("eval_complementary")
 
@@ -104,7 +101,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     from app.search.models import HybridQuery
     from app.search.pareto import coverage_at_k
     from app.storage.schema import CollectionSchema
-    from scripts.evaluate import _open, ensure_collection
+    from evaluate import _open, ensure_collection
 
     settings, encoders, store = _open(args)
     root = args.images

@@ -36,10 +36,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-if __package__ in (None, ""):  # run by path: make `app` and `scripts` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from scripts.bench_common import RESULTS_DIR, format_table, limit_threads, write_json  # noqa: E402
+from bench_common import RESULTS_DIR, format_table, limit_threads, write_json
 
 log = logging.getLogger("eval_shape")
 
@@ -354,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     limit_threads(args.threads)
     cv2.setNumThreads(args.threads)
 
-    from scripts.hard_sketches import build
+    from hard_sketches import build
 
     chosen_sources: dict[str, Any] = {}
     if args.source:

@@ -22,16 +22,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # run by path: make `app` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tqdm import tqdm
 
-from tqdm import tqdm  # noqa: E402
-
-from app.cli_common import settings_from_flags, setup_logging  # noqa: E402
-from app.errors import ClippyError  # noqa: E402
-from app.ingest.sources import scan_folder  # noqa: E402
-from app.library.duplicates import duplicate_report, files_by_content, scope_filter  # noqa: E402
-from app.storage import VectorStore, open_store  # noqa: E402
+from app.cli_common import settings_from_flags, setup_logging
+from app.errors import ClippyError
+from app.ingest.sources import scan_folder
+from app.library.duplicates import duplicate_report, files_by_content, scope_filter
+from app.storage import VectorStore, open_store
 
 log = logging.getLogger("find_duplicates")
 

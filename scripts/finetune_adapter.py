@@ -37,21 +37,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # run by path: make `app` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
+from tqdm import tqdm
 
-import numpy as np  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from app.cli_common import settings_from_flags, setup_logging  # noqa: E402
-from app.config import Settings  # noqa: E402
-from app.embedding import Encoders, load_encoders  # noqa: E402
-from app.embedding.adapter import HEADS, save_adapter  # noqa: E402
-from app.errors import ClippyError  # noqa: E402
-from app.library.adapter import TrainConfig, train_adapter  # noqa: E402
-from app.library.duplicates import iter_points, scope_filter  # noqa: E402
-from app.storage import VectorStore, open_store  # noqa: E402
-from app.storage.schema import check_space  # noqa: E402
+from app.cli_common import settings_from_flags, setup_logging
+from app.config import Settings
+from app.embedding import Encoders, load_encoders
+from app.embedding.adapter import HEADS, save_adapter
+from app.errors import ClippyError
+from app.library.adapter import TrainConfig, train_adapter
+from app.storage import VectorStore, open_store
+from app.storage.paging import iter_points, scope_filter
+from app.storage.schema import check_space
 
 log = logging.getLogger("finetune_adapter")
 

@@ -47,7 +47,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from scripts.clipart import (
+from clipart import (
     DEFAULT_SOURCE,
     MIN_INK_FRACTION,
     OBJECT_CATEGORIES,

@@ -50,7 +50,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from scripts.clipart import (
+from clipart import (
     DEFAULT_SOURCE,
     OBJECT_CATEGORIES,
     SOURCE_NAME,

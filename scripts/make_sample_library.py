@@ -31,7 +31,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from scripts.clipart import (
+from clipart import (
     DEFAULT_SOURCE,
     SOURCE_NAME,
     ClipArtError,

@@ -1,52 +1,33 @@
-"""Shared fixtures: a tiny random-weight OpenCLIP model, both store backends, images."""
+"""Shared fixtures: a tiny random-weight OpenCLIP model, both store backends, images, a Redis
+server. The helpers tests import by name are in tests/support/."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageDraw
 
 # Two threads on a busy 2-core machine made the same tests ~20x slower (shared notes).
 torch.set_num_threads(1)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from app.config import Settings  # noqa: E402
 from app.embedding import Encoders, load_encoders  # noqa: E402
 from app.storage import VectorStore  # noqa: E402
 from app.storage.edge import EdgeStore  # noqa: E402
 from app.storage.remote import RemoteStore, connect  # noqa: E402
-
-FIXTURES = Path(__file__).parent / "fixtures"
-TINY_MODEL = {
-    "MODEL_CONFIGS": str(FIXTURES / "model_configs"),
-    "MODEL_NAME": "clippy-tiny",
-    "PRETRAINED": "random",
-    "TEXT_MODEL": "clip",
-    "DEVICE": "cpu",
-}
-
-
-def tiny_settings(tmp_path: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        **TINY_MODEL,
-        "QDRANT_PATH": tmp_path / "qdrant",
-        "THUMBS_ROOT": tmp_path / "thumbs",
-        "IMAGES_ROOT": tmp_path / "images",
-        "AUTO_INGEST": False,
-        "EMBED_CACHE_PATH": tmp_path / "embed_cache.sqlite",
-        "ENVIRONMENT": "test",
-        # A test that stops its app with a job still running need not wait out the
-        # production drain; the shutdown tests set their own.
-        "JOB_DRAIN_S": 1,
-        **overrides,
-    }
-    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+from tests.support.images import SHAPE_TAGS, shape_image  # noqa: E402
+from tests.support.jobs import free_port  # noqa: E402
+from tests.support.settings import tiny_settings  # noqa: E402
+from tests.support.tiny_blip import build_tiny_blip  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -75,39 +56,6 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ob
         store.close()
 
 
-def shape_image(kind: int, seed: int, size: int = 96) -> Image.Image:
-    """A synthetic picture: one of several shapes, position/colour varied by seed."""
-    rng = np.random.default_rng(seed)
-    img = Image.new("RGB", (size, size), tuple(int(c) for c in rng.integers(200, 256, 3)))
-    draw = ImageDraw.Draw(img)
-    colour = tuple(int(c) for c in rng.integers(0, 160, 3))
-    x0, y0 = (int(v) for v in rng.integers(5, size // 3, 2))
-    x1, y1 = (int(v) for v in rng.integers(2 * size // 3, size - 5, 2))
-    match kind % 5:
-        case 0:
-            draw.ellipse((x0, y0, x1, y1), fill=colour, outline=(0, 0, 0), width=2)
-        case 1:
-            draw.rectangle((x0, y0, x1, y1), fill=colour, outline=(0, 0, 0), width=2)
-        case 2:
-            draw.polygon([(x0, y1), ((x0 + x1) // 2, y0), (x1, y1)], fill=colour, outline=(0, 0, 0))
-        case 3:
-            draw.text((x0, y0), f"T{seed}", fill=colour)
-            draw.line((x0, y1, x1, y0), fill=colour, width=4)
-        case _:
-            noise = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-            img = Image.fromarray(noise)
-    return img
-
-
-SHAPE_TAGS = {
-    0: ["circle", "round"],
-    1: ["square", "box"],
-    2: ["triangle", "pointy"],
-    3: ["text", "line"],
-    4: ["noise"],
-}
-
-
 @pytest.fixture
 def image_folder(tmp_path: Path) -> Path:
     """100 generated images in sub-folders plus a manifest with tags."""
@@ -123,3 +71,36 @@ def image_folder(tmp_path: Path) -> Path:
         rows.append({"path": str(rel), "tags": SHAPE_TAGS[kind]})
     (root / "manifest.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     return root
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A throwaway redis-server on loopback (install: apt-get install -y redis-server)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
+    port = free_port()
+    workdir: Path = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def tiny_blip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random BLIP captioner (the describe tests and the fuzzer's /images/describe)."""
+    return build_tiny_blip(tmp_path_factory.mktemp("tiny-blip"))

@@ -150,7 +150,7 @@ class SdxlProvider(ImageProvider):
             raise WeightsUnavailableError(
                 f"Could not load SDXL_MODEL={s.SDXL_MODEL!r} / IP_ADAPTER_MODEL="
                 f"{s.IP_ADAPTER_MODEL!r}: {e}. Point them at local folders (see "
-                "scripts/make_tiny_sdxl.py) or allow the download.",
+                "tests/support/tiny_sdxl.py) or allow the download.",
                 model=s.SDXL_MODEL,
             ) from e
         if s.IP_ADAPTER_MODEL:

@@ -51,13 +51,13 @@ export function ensureBuilt() {
   if (r.status !== 0) throw new Error(`npm run build failed with exit code ${r.status}`);
 }
 
-/** Env lines KEY=VALUE printed by scripts/make_tiny_sdxl.py. */
+/** Env lines KEY=VALUE printed by `python -m tests.support.tiny_sdxl` (run from the repo root). */
 export function tinySdxlEnv(outDir) {
-  const script = join(REPO, "scripts", "make_tiny_sdxl.py");
+  const script = join(REPO, "tests", "support", "tiny_sdxl.py");
   if (!existsSync(script)) throw new Error(`${script} is missing: the tiny SDXL maker is needed for the generation scenario`);
   log("making the tiny SDXL…");
-  const r = spawnSync(PYTHON, [script, "--out", outDir], { cwd: REPO, encoding: "utf8", timeout: 600_000 });
-  if (r.status !== 0) throw new Error(`make_tiny_sdxl.py failed (exit ${r.status}):\n${(r.stderr ?? "").slice(-4000)}`);
+  const r = spawnSync(PYTHON, ["-m", "tests.support.tiny_sdxl", "--out", outDir], { cwd: REPO, encoding: "utf8", timeout: 600_000 });
+  if (r.status !== 0) throw new Error(`tests.support.tiny_sdxl failed (exit ${r.status}):\n${(r.stderr ?? "").slice(-4000)}`);
   const env = {};
   for (const line of r.stdout.split("\n")) {
     const m = line.trim().match(/^(?:export\s+)?([A-Z_][A-Z0-9_]*)=(.*)$/);

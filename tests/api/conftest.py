@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
 
 from app.api.app import create_app
 from app.embedding import Encoders
@@ -15,19 +12,8 @@ from app.ingest.pipeline import IngestOptions, Ingestor
 from app.ingest.sources import read_manifest
 from app.services import Services
 from app.storage.edge import EdgeStore
-from tests.conftest import SHAPE_TAGS, shape_image, tiny_settings
-
-
-def data_url(img: Image.Image) -> str:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
-def png_bytes(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
+from tests.support.images import SHAPE_TAGS, shape_image
+from tests.support.settings import tiny_settings
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,7 @@ from PIL import Image
 from app.api.app import create_app
 from app.embedding import Encoders
 from app.services import Services
-from tests.api.conftest import png_bytes
-from tests.conftest import shape_image
+from tests.support.images import png_bytes, shape_image
 
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'
 

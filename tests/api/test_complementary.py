@@ -33,8 +33,9 @@ from app.services import Services, build_generation_and_jobs
 from app.storage.base import VectorStore
 from app.storage.edge import EdgeStore
 from app.storage.schema import CollectionSchema
-from tests.conftest import shape_image, tiny_settings
-from tests.generation.serving import serve_generation
+from tests.support.images import shape_image
+from tests.support.serving import serve_generation
+from tests.support.settings import tiny_settings
 
 PROMPT = "a fox and an owl in a forest"
 TAGS_ONLY = {"wImg": 0, "wTxt": 0, "wTags": 1}

@@ -22,7 +22,7 @@ from app.api.app import create_app
 from app.api.openapi import operation_id
 from app.api.routes import atlas, generate, images, imports, info, jobs, libraries, library, rag, search
 from app.api.security import OPEN_PATHS, UNLIMITED_PATHS, required_scope
-from tests.conftest import tiny_settings
+from tests.support.settings import tiny_settings
 
 ROUTERS = (atlas, generate, images, imports, info, jobs, libraries, library, rag, search, metrics)
 METHODS = ("get", "put", "post", "delete", "patch")

@@ -28,8 +28,7 @@ from schemathesis.specs.openapi.checks import (
 from app.api.app import create_app
 from app.embedding import Encoders
 from app.services import Services
-from tests.conftest import tiny_settings
-from tests.generation.test_describe import tiny_blip  # noqa: F401  (a fixture: a tiny random BLIP)
+from tests.support.settings import tiny_settings
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
 CHECKS = [

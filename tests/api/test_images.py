@@ -116,7 +116,7 @@ def test_a_collection_of_another_model_answers_409(tmp_path: Path, encoders: Any
     from app.services import Services
     from app.storage.edge import EdgeStore
     from app.storage.schema import CollectionSchema
-    from tests.conftest import tiny_settings
+    from tests.support.settings import tiny_settings
 
     settings = tiny_settings(tmp_path)
     store = EdgeStore(settings.QDRANT_PATH, settings.COLLECTION)

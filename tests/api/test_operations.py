@@ -20,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.logs import make_handler
-from tests.conftest import TINY_MODEL
+from tests.support.settings import TINY_MODEL
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -18,8 +18,7 @@ from app.search.cursor import Cursor
 from app.search.hybrid import QueryInputs
 from app.search.models import HybridQuery
 from app.services import Services
-from tests.api.conftest import data_url, png_bytes
-from tests.conftest import shape_image
+from tests.support.images import data_url, png_bytes, shape_image
 
 TEXT_ONLY = {"wImg": 1, "wEdge": 0, "wTxt": 1, "wTags": 1}
 

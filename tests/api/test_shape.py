@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from app.embedding.shape import SHAPE_PARAMS, SHAPE_VERSION
-from tests.api.conftest import data_url, png_bytes
-from tests.conftest import shape_image
+from tests.support.images import data_url, png_bytes, shape_image
 
 
 def test_info_lists_the_shape_vector_and_its_version(client: TestClient) -> None:

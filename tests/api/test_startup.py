@@ -16,7 +16,8 @@ from app.ingest.pipeline import IngestOptions, Ingestor
 from app.ingest.sources import read_manifest
 from app.services import Services
 from app.storage.edge import EdgeStore
-from tests.conftest import TINY_MODEL, shape_image, tiny_settings
+from tests.support.images import shape_image
+from tests.support.settings import TINY_MODEL, tiny_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

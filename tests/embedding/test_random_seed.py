@@ -17,7 +17,8 @@ from app.embedding import Encoders, load_encoders
 from app.errors import ModelMismatchError
 from app.storage.edge import EdgeStore
 from app.storage.schema import CollectionSchema, check_space
-from tests.conftest import TINY_MODEL, shape_image, tiny_settings
+from tests.support.images import shape_image
+from tests.support.settings import TINY_MODEL, tiny_settings
 
 REPO = Path(__file__).resolve().parents[2]
 

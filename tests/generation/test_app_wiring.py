@@ -27,8 +27,9 @@ from app.ingest.sources import read_manifest
 from app.services import Services, WorkerServices, build_generation_and_jobs
 from app.storage import open_store
 from app.storage.edge import EdgeStore
-from tests.conftest import shape_image, tiny_settings
-from tests.generation.conftest import poll
+from tests.support.generation import poll
+from tests.support.images import shape_image
+from tests.support.settings import tiny_settings
 
 
 def test_the_app_generates_from_a_library_ref_end_to_end(

@@ -17,7 +17,7 @@ from app.generation.checks import (
 )
 from app.generation.library import NO_LIBRARY
 from app.generation.models import GenerateRequest
-from tests.conftest import tiny_settings
+from tests.support.settings import tiny_settings
 
 LIMITS = GenerationLimits(max_refs=2, max_n=3, max_steps=10)
 

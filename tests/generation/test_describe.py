@@ -2,64 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-import torch
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from app.config import Settings
 from app.generation.describe import build_describer
-from tests.generation.conftest import data_url, make_app, png, resolver
-
-
-@pytest.fixture(scope="session")
-def tiny_blip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from transformers import (
-        BertTokenizer,
-        BlipConfig,
-        BlipForConditionalGeneration,
-        BlipImageProcessor,
-        BlipProcessor,
-    )
-
-    folder = tmp_path_factory.mktemp("tiny-blip")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"abcdefghijklmnopqrstuvwxyz", "photo", "cat"]
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    processor = BlipProcessor(
-        image_processor=BlipImageProcessor(size={"height": 32, "width": 32}),
-        tokenizer=BertTokenizer(os.fspath(folder / "vocab.txt")),
-    )
-    config = BlipConfig(
-        text_config={
-            "vocab_size": len(vocab),
-            "hidden_size": 32,
-            "intermediate_size": 37,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "max_position_embeddings": 64,
-            "bos_token_id": 2,
-            "sep_token_id": 3,
-            "eos_token_id": 3,
-            "pad_token_id": 0,
-        },
-        vision_config={
-            "hidden_size": 32,
-            "intermediate_size": 37,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "image_size": 32,
-            "patch_size": 8,
-        },
-        projection_dim=32,
-    )
-    torch.manual_seed(0)
-    model_dir = folder / "blip"
-    BlipForConditionalGeneration(config).save_pretrained(model_dir)
-    processor.save_pretrained(model_dir)
-    return model_dir
+from tests.support.generation import data_url, make_app, png, resolver
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from app.generation.base import Capabilities, GenerationSpec, Hooks, ImageProvid
 from app.generation.job import prompt_tags
 from app.generation.sdxl import SdxlProvider
 from app.net.fetch import fetch_url
-from tests.generation.conftest import BACKENDS, data_url, make_app, png, poll, resolver
+from tests.support.generation import BACKENDS, data_url, make_app, png, poll, resolver
 
 BASE = {"prompt": "pop art still life", "width": 64, "height": 64, "steps": 2, "seed": 7}
 

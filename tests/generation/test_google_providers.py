@@ -29,7 +29,7 @@ from app.generation.base import GenerationSpec, Hooks, Ref
 from app.generation.gemini import GeminiProvider
 from app.generation.imagen import ImagenProvider, ordered_refs, reference_prompt
 from app.generation.models import GenerateRequest
-from tests.generation.conftest import make_app, png, poll
+from tests.support.generation import make_app, png, poll
 
 pytestmark = pytest.mark.anyio
 

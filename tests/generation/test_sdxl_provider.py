@@ -12,8 +12,8 @@ from PIL import Image, ImageDraw
 from app.generation.base import GenerationSpec, Hooks, Ref
 from app.generation.sdxl import SdxlProvider, img2img_plan, per_ref_scales
 from app.jobs.base import JobCancelled
-from scripts.make_tiny_sdxl import TinySdxl
-from tests.generation.conftest import make_settings, png
+from tests.support.generation import make_settings, png
+from tests.support.tiny_sdxl import TinySdxl
 
 pytestmark = pytest.mark.anyio
 

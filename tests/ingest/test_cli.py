@@ -17,28 +17,12 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.conftest import TINY_MODEL, shape_image
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _env(tmp_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        **TINY_MODEL,
-        "QDRANT_PATH": str(tmp_path / "qdrant"),
-        "COLLECTION": "cli",
-        "OMP_NUM_THREADS": "1",
-        "HF_HUB_OFFLINE": "1",
-    }
-
-
-def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+from tests.support.cli import ROOT, cli_env, run_python
+from tests.support.images import shape_image
 
 
 def _info(env: dict[str, str]) -> dict[str, Any]:
-    out = _run(["-m", "app.cli", "info", "--json"], env)
+    out = run_python(["-m", "app.commands", "info", "--json"], env)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
@@ -59,7 +43,7 @@ def _ids(tmp_path: Path) -> list[str]:
 
 
 def test_killed_ingest_resumes_to_a_complete_collection_without_duplicates(tmp_path: Path, image_folder: Path) -> None:
-    env = _env(tmp_path)
+    env = cli_env(tmp_path)
     args = [
         "qdrant/embed_and_upsert.py",
         "--images-dir",
@@ -86,7 +70,7 @@ def test_killed_ingest_resumes_to_a_complete_collection_without_duplicates(tmp_p
                 break
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    done = _run(args, env)
+    done = run_python(args, env)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["collection_points"] == 100
@@ -160,7 +144,7 @@ def booru(tmp_path: Path) -> Iterator[str]:
 
 
 def test_fake_booru_download_then_ingest_end_to_end(tmp_path: Path, booru: str) -> None:
-    env = _env(tmp_path)
+    env = cli_env(tmp_path)
     (tmp_path / "tags.txt").write_text("cat\ndog\n")
     out = tmp_path / "booru"
     fetch = [
@@ -179,18 +163,18 @@ def test_fake_booru_download_then_ingest_end_to_end(tmp_path: Path, booru: str) 
         "--base-url",
         booru,
     ]
-    got = _run(fetch, env)
+    got = run_python(fetch, env)
     assert got.returncode == 0, got.stderr
     assert json.loads(got.stdout)["downloaded"] == 12
     rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
     assert len(rows) == 12 and all((out / r["path"]).is_file() for r in rows)
-    again = _run([*fetch, "--resume"], env)
+    again = run_python([*fetch, "--resume"], env)
     assert json.loads(again.stdout) | {} == {**json.loads(again.stdout), "downloaded": 0, "already": 12}
 
-    ingest = _run(
+    ingest = run_python(
         [
             "-m",
-            "app.cli",
+            "app.commands",
             "ingest",
             "--manifest",
             str(out / "manifest.jsonl"),
@@ -221,7 +205,7 @@ def test_fake_booru_names_sizes_and_listing_errors_stay_contained(tmp_path: Path
     FakeBooru.broken_tags = {"broken": (404, b"no"), "garbled": (200, b"<html>not json")}
     (tmp_path / "tags.txt").write_text("broken\nevil\ngarbled\n")
     out = tmp_path / "sub" / "booru"
-    got = _run(
+    got = run_python(
         [
             "scripts/retrieve_safebooru.py",
             "--tags-file",
@@ -262,9 +246,9 @@ def test_ingest_refuses_files_outside_the_images_root_and_notes_another_root(tmp
     (elsewhere / "link.png").symlink_to(lib / "a.png")
     rows = [{"path": "a.png"}, {"path": "b.png"}, {"path": str(elsewhere / "c.png")}]
     (lib / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    env = {**_env(tmp_path), "IMAGES_ROOT": str(lib)}
+    env = {**cli_env(tmp_path), "IMAGES_ROOT": str(lib)}
     errors = tmp_path / "errors.jsonl"
-    got = _run(
+    got = run_python(
         ["qdrant/embed_and_upsert.py", "--manifest", str(lib / "manifest.jsonl"), "--errors-file", str(errors)], env
     )
     assert got.returncode == 0, got.stderr
@@ -276,7 +260,7 @@ def test_ingest_refuses_files_outside_the_images_root_and_notes_another_root(tmp
     assert "note:" not in got.stderr, "the root is IMAGES_ROOT: nothing to say"
 
     # Another root: allowed, with a note that the server must serve from it; links are not followed.
-    got = _run(["qdrant/embed_and_upsert.py", "--images-dir", str(elsewhere), "--errors-file", str(errors)], env)
+    got = run_python(["qdrant/embed_and_upsert.py", "--images-dir", str(elsewhere), "--errors-file", str(errors)], env)
     assert got.returncode == 0, got.stderr
     assert f"run the server with IMAGES_ROOT={elsewhere.resolve()}" in got.stderr
     summary = json.loads(got.stdout.strip().splitlines()[-1])
@@ -286,5 +270,28 @@ def test_ingest_refuses_files_outside_the_images_root_and_notes_another_root(tmp
 
 def test_scripts_explain_themselves(tmp_path: Path) -> None:
     for script in ("qdrant/embed_and_upsert.py", "scripts/backfill_vectors.py", "scripts/retrieve_safebooru.py"):
-        out = _run([script, "--help"], os.environ.copy())
+        out = run_python([script, "--help"], os.environ.copy())
         assert out.returncode == 0 and "Example" in out.stdout, script
+    for command in ("ingest", "backfill", "fetch-booru"):
+        out = run_python(["-m", "app.commands", command, "--help"], os.environ.copy())
+        assert out.returncode == 0 and "Example" in out.stdout, command
+
+
+def test_every_program_runs_by_path_from_another_folder(tmp_path: Path) -> None:
+    """No program edits sys.path: each imports the installed `app`, and its siblings by plain
+    name (Python puts the program's own folder first on the path)."""
+    programs = sorted(
+        path
+        for folder in (ROOT / "qdrant", ROOT / "scripts")
+        for path in folder.glob("*.py")
+        if 'if __name__ == "__main__":' in path.read_text()
+    )
+    assert len(programs) > 10
+    # `app` alone on the path, as an installed package is: nothing else of the checkout is.
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "app").symlink_to(ROOT / "app")
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    for program in programs:
+        out = run_python([str(program), "--help"], env, cwd=tmp_path)
+        assert out.returncode == 0 and "usage:" in out.stdout.lower(), (program.name, out.stderr[-2000:])

@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 
 from app.storage.edge import EdgeStore
-from tests.ingest.test_cli import ROOT, _env
+from tests.support.cli import ROOT, cli_env
 
 
 @pytest.mark.timeout(600)
 def test_random_sigkills_then_resume_leave_every_point_whole_and_unique(tmp_path: Path, image_folder: Path) -> None:
-    env = _env(tmp_path)
+    env = cli_env(tmp_path)
     args = [
         "qdrant/embed_and_upsert.py",
         "--images-dir",

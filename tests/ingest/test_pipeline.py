@@ -89,7 +89,7 @@ def test_same_content_twice_in_one_run_is_stored_once(
 
 
 def test_items_without_tags_get_no_text_vector(encoders: Encoders, store_factory: Any, tmp_path: Path) -> None:
-    from tests.conftest import shape_image
+    from tests.support.images import shape_image
 
     shape_image(0, 1).save(tmp_path / "a.png")
     store = store_factory()
@@ -146,7 +146,7 @@ def test_embedding_cache_skips_the_model_for_files_seen_before(
 
 def test_extras_never_override_reserved_payload_fields(encoders: Encoders, tmp_path: Path) -> None:
     from app.ingest.sources import Item
-    from tests.conftest import shape_image
+    from tests.support.images import shape_image
 
     root = tmp_path / "images"
     root.mkdir()
@@ -172,7 +172,7 @@ def test_extras_never_override_reserved_payload_fields(encoders: Encoders, tmp_p
 
 def test_owned_comes_from_the_options_not_the_item(encoders: Encoders, tmp_path: Path) -> None:
     from app.ingest.sources import Item
-    from tests.conftest import shape_image
+    from tests.support.images import shape_image
 
     shape_image(2, 8).save(tmp_path / "b.png")
     store = EdgeStore(tmp_path / "q", "c")
@@ -183,7 +183,7 @@ def test_owned_comes_from_the_options_not_the_item(encoders: Encoders, tmp_path:
 
 def test_files_outside_the_images_root_are_refused_with_the_reason(encoders: Encoders, tmp_path: Path) -> None:
     from app.ingest.sources import Item
-    from tests.conftest import shape_image
+    from tests.support.images import shape_image
 
     (tmp_path / "root").mkdir()
     (tmp_path / "elsewhere").mkdir()
@@ -204,7 +204,7 @@ def test_files_outside_the_images_root_are_refused_with_the_reason(encoders: Enc
 
 
 def test_folder_scan_does_not_follow_symlinks(tmp_path: Path) -> None:
-    from tests.conftest import shape_image
+    from tests.support.images import shape_image
 
     outside = tmp_path / "outside"
     (outside / "deep").mkdir(parents=True)
@@ -233,8 +233,7 @@ def test_near_duplicates_are_skipped_within_the_library_and_the_run(encoders: En
 
     from app.ingest.sources import Item
     from app.storage.schema import content_sha256, point_id
-    from tests.conftest import shape_image
-    from tests.library.conftest import NEAR_THRESHOLD, near_copy
+    from tests.support.images import NEAR_THRESHOLD, near_copy, shape_image
 
     root = tmp_path / "images"
     root.mkdir()
@@ -276,7 +275,7 @@ def test_the_written_payload_has_todays_keys_and_round_trips_through_the_model(
 ) -> None:
     from app.ingest.sources import Item
     from app.storage.payload import Payload
-    from tests.conftest import shape_image
+    from tests.support.images import shape_image
 
     shape_image(3, 9).save(tmp_path / "c.png")
     store = EdgeStore(tmp_path / "q", "c")

@@ -132,18 +132,18 @@ def test_clippy_backfill_which_shape_fills_the_missing_descriptors(
     import json
 
     from app.storage.edge import EdgeStore
-    from tests.ingest.test_cli import _env, _run
+    from tests.support.cli import cli_env, run_python
 
     store = EdgeStore(tmp_path / "qdrant", "cli")
     items = list(read_manifest(image_folder / "manifest.jsonl"))[:5]
     ids = Ingestor(encoders, store, IngestOptions(images_root=image_folder)).run(items).ids
     _strip(store, ids[:2], ("image", "edge", "text"))
     store.close()
-    env = _env(tmp_path)
-    out = _run(["-m", "app.cli", "backfill", "--which", "shape", "--images-root", str(image_folder)], env)
+    env = cli_env(tmp_path)
+    out = run_python(["-m", "app.commands", "backfill", "--which", "shape", "--images-root", str(image_folder)], env)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1])["updated"] == {"edge": 0, "text": 0, "shape": 2}
-    bad = _run(["-m", "app.cli", "backfill", "--which", "outline"], env)
+    bad = run_python(["-m", "app.commands", "backfill", "--which", "outline"], env)
     assert bad.returncode == 2 and "--which must be one of" in bad.stderr
 
 

@@ -3,80 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from typing import Any
 
 import pytest
 
-from app.errors import InvalidInputError, NotFoundError, OverloadedError, ProviderUnavailableError
-from app.jobs import JobContext, JobHandlers
+from app.errors import NotFoundError, OverloadedError
 from app.jobs.base import backoff_delay
-from tests.jobs.conftest import queue_rig, wait_for
+from tests.support.jobs import make_handlers, queue_rig, wait_for
 
 pytestmark = pytest.mark.anyio
 
 BACKENDS = ["memory", "redis"]
-
-
-def make_handlers() -> tuple[JobHandlers, dict[str, Any]]:
-    seen: dict[str, Any] = {"flaky": 0}
-    handlers = JobHandlers()
-
-    async def echo(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
-        for step in range(1, 4):
-            ctx.report(step, 3)
-            await asyncio.sleep(0.01)
-        return {"echo": params["value"]}
-
-    async def refuse(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
-        raise InvalidInputError("`value` is not acceptable: 13")
-
-    async def crash(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
-        raise RuntimeError("secret internals")
-
-    async def flaky(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
-        seen["flaky"] += 1
-        if ctx.attempt < 2:
-            raise ProviderUnavailableError("the provider answered 503")
-        return {"attempt": ctx.attempt}
-
-    async def slow(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
-        # Blocking work in a thread, checking for cancellation between steps like diffusers.
-        def work() -> dict[str, Any]:
-            for step in range(200):
-                ctx.check_cancelled()
-                ctx.report(step + 1, 200)
-                time.sleep(0.02)
-            return {"done": True}
-
-        seen["slow_thread"] = threading.current_thread().name
-        return await asyncio.to_thread(work)
-
-    async def nap(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
-        # Like `slow`, for `params["s"]` seconds; says when its thread has let go.
-        def work() -> dict[str, Any]:
-            try:
-                end = time.monotonic() + params["s"]
-                while time.monotonic() < end:
-                    ctx.check_cancelled()
-                    time.sleep(0.01)
-                return {"slept": params["s"]}
-            finally:
-                seen.setdefault("nap_exits", []).append(ctx.attempt)
-
-        return await asyncio.to_thread(work)
-
-    def abandon(kind: str) -> Any:
-        async def hook(params: dict[str, Any]) -> None:
-            seen.setdefault("abandoned", []).append(params.get("name", kind))
-
-        return hook
-
-    kinds = [("echo", echo), ("refuse", refuse), ("crash", crash), ("flaky", flaky), ("slow", slow), ("nap", nap)]
-    for kind, handler in kinds:
-        handlers.register(kind, handler, on_abandon=abandon(kind))
-    return handlers, seen
 
 
 async def abandoned(seen: dict[str, Any], n: int, timeout: float = 15.0) -> list[str]:

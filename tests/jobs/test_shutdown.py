@@ -15,9 +15,8 @@ from app.embedding import Encoders
 from app.jobs import JobContext
 from app.jobs.memory import InProcessJobQueue
 from app.services import Services
-from tests.conftest import tiny_settings
-from tests.jobs.conftest import wait_for
-from tests.jobs.test_job_queues import make_handlers
+from tests.support.jobs import make_handlers, wait_for
+from tests.support.settings import tiny_settings
 
 pytestmark = pytest.mark.anyio
 

@@ -11,8 +11,7 @@ import pytest
 
 from app.jobs.arq_queue import ArqJobQueue
 from app.jobs.worker import build_worker
-from tests.jobs.conftest import queue_rig, wait_for
-from tests.jobs.test_job_queues import make_handlers
+from tests.support.jobs import make_handlers, queue_rig, wait_for
 
 pytestmark = pytest.mark.anyio
 

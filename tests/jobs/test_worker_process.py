@@ -13,7 +13,7 @@ from pathlib import Path
 from app.config import Settings
 from app.generation.models import GenerateRequest
 from app.services import build_generation_and_jobs
-from scripts.make_tiny_sdxl import build_tiny_sdxl
+from tests.support.tiny_sdxl import build_tiny_sdxl
 
 # ~15 s on a busy 2-core machine (most of it the worker importing torch and diffusers).
 

@@ -7,7 +7,6 @@ would blur a near-duplicate threshold.
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 from collections.abc import Iterator
@@ -16,7 +15,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
 
 from app.api.app import create_app
 from app.embedding import Encoders
@@ -25,19 +23,8 @@ from app.ingest.sources import Item, read_manifest
 from app.services import Services
 from app.storage.edge import EdgeStore
 from app.storage.schema import content_sha256, point_id
-from tests.conftest import SHAPE_TAGS, shape_image, tiny_settings
-
-# The near copy scores ≥ 0.9999 to its original; unrelated shape pictures stay below 0.999.
-NEAR_THRESHOLD = 0.9995
-
-
-def near_copy(original: Path) -> bytes:
-    """Resized by 5/6 and re-encoded as JPEG: different bytes, the same picture."""
-    with Image.open(original) as img:
-        small = img.convert("RGB").resize((img.width * 5 // 6, img.height * 5 // 6), Image.Resampling.LANCZOS)
-    buf = io.BytesIO()
-    small.save(buf, format="JPEG", quality=90)
-    return buf.getvalue()
+from tests.support.images import SHAPE_TAGS, near_copy, shape_image
+from tests.support.settings import tiny_settings
 
 
 def build_library(tmp: Path, encoders: Encoders, n: int = 9) -> dict[str, Any]:

@@ -94,8 +94,8 @@ def test_saved_adapters_load_back_with_their_metadata(tmp_path: Path) -> None:
 def test_finetune_script_trains_on_a_collection_and_writes_table_and_files(
     planted: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from scripts import finetune_adapter
-    from tests.conftest import TINY_MODEL
+    import finetune_adapter
+    from tests.support.settings import TINY_MODEL
 
     for key, value in TINY_MODEL.items():
         monkeypatch.setenv(key, value)
@@ -134,7 +134,7 @@ def test_finetune_script_trains_on_a_collection_and_writes_table_and_files(
 
 def shape_items(root: Path, indices: range) -> list[Any]:
     from app.ingest.sources import Item
-    from tests.conftest import SHAPE_TAGS, shape_image
+    from tests.support.images import SHAPE_TAGS, shape_image
 
     items = []
     for i in indices:
@@ -154,7 +154,7 @@ def adapted(tmp_path_factory: pytest.TempPathFactory, encoders: Any) -> Any:
     from app.embedding.cache import EmbeddingCache
     from app.ingest.pipeline import IngestOptions, Ingestor
     from app.storage.edge import EdgeStore
-    from tests.conftest import tiny_settings
+    from tests.support.settings import tiny_settings
 
     tmp = tmp_path_factory.mktemp("adapted")
     image, text = rotated_pairs(dim=encoders.clip.dim)
@@ -307,7 +307,7 @@ def test_an_adapter_trained_for_other_towers_is_refused(tmp_path: Path) -> None:
 def test_finetune_script_says_how_to_enable_the_adapter_and_refuses_an_adapted_collection(
     adapted: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from scripts import finetune_adapter
+    import finetune_adapter
 
     with pytest.raises(SystemExit):
         finetune_adapter.parse_args(["--help"])

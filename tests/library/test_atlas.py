@@ -13,7 +13,7 @@ from PIL import Image
 
 from app.library.atlas import Rect, build_atlas, fit, plan_pages
 from app.storage.thumbs import ThumbnailCache
-from tests.conftest import shape_image
+from tests.support.images import shape_image
 
 
 def _overlap(a: Rect, b: Rect) -> bool:
@@ -87,7 +87,7 @@ def test_the_manifest_names_each_page_file_and_sprite(tmp_path: Path) -> None:
 
 
 def test_build_atlas_script_packs_a_library_or_a_result_set(planted: dict[str, Any], tmp_path: Path) -> None:
-    from scripts import build_atlas as script
+    import build_atlas as script
 
     settings = planted["settings"]
     common = ["--images-root", str(planted["root"]), "--thumbs-root", str(tmp_path / "thumbs"), "--cell", "40"]

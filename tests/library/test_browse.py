@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from app.embedding import Encoders
 from app.ingest.pipeline import IngestOptions, Ingestor
 from app.ingest.sources import Item
-from tests.conftest import shape_image
+from tests.support.images import shape_image
 
 
 def _all_pages(client: TestClient, **params: Any) -> tuple[list[dict[str, Any]], int, int]:

@@ -18,7 +18,7 @@ from app.library.duplicates import (
     near_groups,
     pairs_from_vectors,
 )
-from tests.library.conftest import NEAR_THRESHOLD
+from tests.support.images import NEAR_THRESHOLD
 
 # --- pure grouping ---------------------------------------------------------------------------
 
@@ -110,7 +110,7 @@ def test_duplicates_endpoint_reports_groups_and_validates_threshold(
 
 
 def test_find_duplicates_cli_writes_the_report_as_json(planted: dict[str, Any], tmp_path: Any) -> None:
-    from scripts import find_duplicates
+    import find_duplicates
 
     settings = planted["settings"]
     out = tmp_path / "dups.json"

@@ -20,7 +20,8 @@ from app.library.models import CreateLibrary
 from app.services import Services
 from app.storage.schema import content_sha256
 from tests.api.conftest import png_bytes
-from tests.conftest import shape_image, tiny_settings
+from tests.support.images import shape_image
+from tests.support.settings import tiny_settings
 
 HOUR = 3600.0
 

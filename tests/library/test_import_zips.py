@@ -26,7 +26,7 @@ from app.embedding import Encoders
 from app.errors import ClippyError, PayloadTooLargeError
 from app.library.imports import ContentFolder, ImportOptions, ZipLimits, plan_zip
 from app.services import Services
-from tests.conftest import tiny_settings
+from tests.support.settings import tiny_settings
 
 MiB = 1024 * 1024
 

@@ -23,9 +23,8 @@ from app.errors import InvalidInputError, PayloadTooLargeError
 from app.library.imports import ContentFolder, ImportOptions, ZipLimits, plan_zip
 from app.services import Services
 from app.storage.schema import content_sha256
-from tests.api.conftest import png_bytes
-from tests.conftest import shape_image, tiny_settings
-from tests.library.conftest import NEAR_THRESHOLD, near_copy
+from tests.support.images import NEAR_THRESHOLD, near_copy, png_bytes, shape_image
+from tests.support.settings import tiny_settings
 
 LIMITS = ZipLimits(max_entries=50, max_total_bytes=50 * 1024 * 1024, max_ratio=100)
 

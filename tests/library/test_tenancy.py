@@ -36,8 +36,8 @@ from app.services import Services
 from app.storage.edge import EdgeStore
 from app.storage.schema import CollectionSchema
 from app.storage.types import PointRecord
-from tests.api.conftest import png_bytes
-from tests.conftest import SHAPE_TAGS, shape_image, tiny_settings
+from tests.support.images import SHAPE_TAGS, png_bytes, shape_image
+from tests.support.settings import tiny_settings
 
 ALICE = "alice-key-0123456789abcdef"
 ALICE_READ = "alice-read-0123456789abcdef"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from scripts import bench_atlas
-from tests.conftest import shape_image
+import bench_atlas
+from tests.support.images import shape_image
 
 
 def test_bench_atlas_reports_a_row_per_count_and_cell_with_real_files(tmp_path: Path) -> None:

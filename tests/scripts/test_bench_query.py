@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from scripts import bench_query
+import bench_query
 
 
 def test_bench_query_measures_every_engine_against_the_exact_answer(tmp_path: Path) -> None:

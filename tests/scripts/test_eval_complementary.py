@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scripts.eval_complementary import compositional_queries, prompt_of
+from eval_complementary import compositional_queries, prompt_of
 
 TAGS = {
     "1": {"fox", "owl"},

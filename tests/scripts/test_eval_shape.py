@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scripts import clipart, eval_shape, hard_sketches
+import clipart
+import eval_shape
+import hard_sketches
 from tests.scripts.conftest import CIRCLE_AND_PATH_SVG, requires_cairo
 
 

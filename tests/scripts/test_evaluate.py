@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
+import evaluate
 from app.embedding import edge_map
-from scripts import evaluate
-from tests.conftest import FIXTURES, shape_image
+from tests.support.images import shape_image
+from tests.support.settings import FIXTURES
 
 WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split()
 

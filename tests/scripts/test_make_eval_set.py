@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scripts import clipart, make_eval_set
-from tests.scripts.conftest import CIRCLE_AND_PATH_SVG, requires_cairo
+import clipart
+import make_eval_set
+from tests.support.clipart import CIRCLE_AND_PATH_SVG, requires_cairo
 
 # ----------------------------------------------------------------------------- tags
 

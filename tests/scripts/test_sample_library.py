@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from scripts import make_sample_library
-from tests.scripts.conftest import ASSETS, requires_cairo
+import make_sample_library
+from tests.support.clipart import ASSETS, requires_cairo
 
 SAMPLE = ASSETS / "sample"
 MAX_ASSETS_BYTES = 5 * 1024 * 1024

@@ -13,7 +13,8 @@ from app.search.hybrid import HybridSearcher, QueryInputs
 from app.search.models import HybridQuery
 from app.storage.edge import EdgeStore
 from app.storage.remote import RemoteStore, connect
-from tests.conftest import shape_image, tiny_settings
+from tests.support.images import shape_image
+from tests.support.settings import tiny_settings
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,8 @@ from app.search.hybrid import HybridSearcher
 from app.search.models import HybridQuery
 from app.storage.edge import EdgeStore
 from app.storage.types import DENSE_VIEWS
-from tests.conftest import shape_image, tiny_settings
+from tests.support.images import shape_image
+from tests.support.settings import tiny_settings
 
 
 class CountingTower:

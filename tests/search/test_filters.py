@@ -15,7 +15,7 @@ from app.search.filters import to_store_filter
 from app.search.models import SearchFilter
 from app.storage.base import VectorStore
 from app.storage.types import ViewQuery
-from tests.conftest import shape_image
+from tests.support.images import shape_image
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from app.ingest.pipeline import IngestOptions, Ingestor
 from app.ingest.sources import Item
 from app.search.hybrid import HybridSearcher, QueryInputs
 from app.search.models import HybridQuery
-from tests.conftest import tiny_settings
+from tests.support.settings import tiny_settings
 
 
 def _picture(kind: str) -> Image.Image:

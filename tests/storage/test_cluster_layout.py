@@ -8,7 +8,7 @@ from typing import Any
 from app.storage import open_store
 from app.storage.remote import RemoteStore
 from app.storage.schema import CollectionSchema
-from tests.conftest import tiny_settings
+from tests.support.settings import tiny_settings
 
 
 class Recorder:

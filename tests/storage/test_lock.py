@@ -19,7 +19,7 @@ import pytest
 
 from app.errors import StoreLockedError
 from app.storage.edge import EdgeStore
-from tests.conftest import TINY_MODEL
+from tests.support.settings import TINY_MODEL
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,6 +1,6 @@
 """Build a tiny random-weight SDXL pipeline and IP-Adapter folder, for tests and demos.
 
-    python scripts/make_tiny_sdxl.py --out data/tiny-sdxl
+    python -m tests.support.tiny_sdxl --out data/tiny-sdxl    # from the checkout's root
 
 prints the environment lines that point the `sdxl` provider at it::
 

@@ -20,17 +20,17 @@ import typer
 
 from app.cli_common import settings_from_flags, setup_logging
 
-# The scripts stay runnable by path (as the seed documents them); here they are commands.
-from qdrant import embed_and_upsert
-from scripts import backfill_vectors, retrieve_safebooru
+# Each runs by the seed's path too (qdrant/embed_and_upsert.py, scripts/backfill_vectors.py,
+# scripts/retrieve_safebooru.py), a shim that calls the same module's own Typer app.
+from app.commands import backfill, fetch_booru, ingest
 
 app = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None, no_args_is_help=True)
-for name, script in (
-    ("ingest", embed_and_upsert),
-    ("backfill", backfill_vectors),
-    ("fetch-booru", retrieve_safebooru),
+for name, command in (
+    ("ingest", ingest),
+    ("backfill", backfill),
+    ("fetch-booru", fetch_booru),
 ):
-    app.command(name, help=script.__doc__)(script.main)
+    app.command(name, help=command.__doc__)(command.main)
 
 log = logging.getLogger("clippy")
 
@@ -73,7 +73,7 @@ def serve(
     # main.py configures logging from the settings (a second root handler here would print
     # every line twice). From a checkout it is found from any working directory; a plain
     # `pip install .` does not package it, so there it must be in the working directory.
-    checkout = Path(__file__).resolve().parent.parent
+    checkout = Path(__file__).resolve().parents[2]
     app_dir = str(checkout) if (checkout / "main.py").is_file() else "."
     uvicorn.run("main:app", host=host, port=port, app_dir=app_dir)
 
@@ -98,7 +98,7 @@ def demo(
     from app.embedding.availability import weights_available
 
     setup_logging()
-    repo = Path(__file__).resolve().parent.parent
+    repo = Path(__file__).resolve().parents[2]  # app/commands/ -> the checkout
     settings = settings_from_flags()
     demo: dict[str, object] = {
         "AUTO_INGEST": True,
@@ -130,7 +130,3 @@ def demo(
     asgi = create_app(settings, encoders=load_encoders_or_exit(settings))
     typer.echo(f"Clippy demo on http://{host}:{port}  (API docs at /docs)", err=True)
     uvicorn.run(asgi, host=host, port=port)
-
-
-if __name__ == "__main__":
-    app()

@@ -1,0 +1,5 @@
+"""`python -m app.commands` = `clippy`."""
+
+from app.commands import app
+
+app()
