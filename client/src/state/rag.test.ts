@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ComplementaryRef, ComplementaryResult } from "@/api/types";
+import type { ComplementaryRef, ComplementaryResult } from "@/api/schema";
 import { attributionRows, cellShade, shapeMatrix } from "./coverage";
 import { chipsReducer, chipsSignature, MAX_CHIPS, nextChipId, toSubQueries, type Chip } from "./subqueries";
 
