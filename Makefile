@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install system-deps client lint format check test test-python test-client demo clean
+.PHONY: install system-deps client api-types check-api-types lint format check test test-python test-client demo clean
 
 install: $(VENV)/.installed
 
@@ -24,6 +24,28 @@ client/node_modules/.package-lock.json: client/package-lock.json
 client: client/node_modules/.package-lock.json
 	cd client && npm run build
 
+# The client's API types come from the server's OpenAPI document: client/openapi.json (written
+# without a server, app/api/openapi_dump.py) → client/src/api/schema.gen.ts (openapi-typescript).
+# Both are checked in; run this after changing a route or a model on the wire.
+API_SCHEMA := client/openapi.json
+API_TYPES := client/src/api/schema.gen.ts
+
+api-types: install client/node_modules/.package-lock.json
+	$(PY) -m app.api.openapi_dump $(API_SCHEMA)
+	cd client && npm run --silent gen:api
+
+# Both generated afresh in a temporary folder and compared with the checked-in files, so it
+# needs no git state (a CI clone, uncommitted work) and leaves the tree as it was.
+check-api-types: install client/node_modules/.package-lock.json
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(PY) -m app.api.openapi_dump "$$tmp/openapi.json" && \
+	(cd client && npm run --silent gen:api:from -- "$$tmp/openapi.json" -o "$$tmp/schema.gen.ts" >/dev/null) && \
+	if diff -u $(API_SCHEMA) "$$tmp/openapi.json" && diff -u $(API_TYPES) "$$tmp/schema.gen.ts"; then \
+		echo "API types match the server."; \
+	else \
+		echo "$(API_SCHEMA) or $(API_TYPES) is stale: run \`make api-types\` and commit both." >&2; exit 1; \
+	fi
+
 lint: install
 	$(VENV)/bin/ruff check app qdrant scripts tests main.py
 	$(VENV)/bin/ruff format --check app qdrant scripts tests main.py
@@ -32,7 +54,7 @@ format: install
 	$(VENV)/bin/ruff format app qdrant scripts tests main.py
 	$(VENV)/bin/ruff check --fix app qdrant scripts tests main.py
 
-check: lint client/node_modules/.package-lock.json
+check: lint check-api-types
 	$(VENV)/bin/mypy app
 	cd client && npm run lint
 

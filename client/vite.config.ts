@@ -19,7 +19,8 @@ export default defineConfig({
     chunkSizeWarningLimit: 1024,
   },
   test: {
-    include: ["src/**/*.test.ts"],
+    // e2e/*.contract.mjs: the mock API against the OpenAPI document (the browser tests run with node --test).
+    include: ["src/**/*.test.ts", "e2e/**/*.contract.mjs"],
     environment: "node",
   },
 });

@@ -1,10 +1,11 @@
-// A stand-in for the Clippy API (CONTRACT.md), for working on the client without
-// the Python service: `node e2e/mock-api.mjs [port]` serves dist/ and fake
-// endpoints. Images are SVGs. The real end-to-end test uses the real server.
+// A stand-in for the Clippy API, for working on the client without the Python service:
+// `node e2e/mock-api.mjs [port]` serves dist/ and fake endpoints. Images are SVGs. The real
+// end-to-end test uses the real server. Its JSON answers must fit the server's OpenAPI
+// document (client/openapi.json): e2e/mock-api.contract.mjs checks them (`npm test`).
 import { createReadStream, existsSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { extname, join, normalize } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const DIST = fileURLToPath(new URL("../dist/", import.meta.url));
 const TAGS = ["cat", "dog", "tree", "house", "car", "flower", "bird", "fish", "star", "boat", "face", "hand"];
@@ -137,7 +138,15 @@ function search(body) {
   const page = hits.slice(offset, offset + limit);
   const next = offset + limit < hits.length ? String(offset + limit) : null;
   const weights = Object.fromEntries(keys.map(([v, k]) => [v, body[k] / total]));
-  return { requestId: "mock", hits: page, nextCursor: next, weights, timings: { encodeMs: 3, searchMs: 1, rerankMs: 0.5, totalMs: 4.5 } };
+  return {
+    requestId: "mock",
+    hits: page,
+    nextCursor: next,
+    weights,
+    timings: { encodeMs: 3, searchMs: 1, rerankMs: 0.5, totalMs: 4.5 },
+    candidates: hits.length,
+    model: { name: "mock", pretrained: "random" },
+  };
 }
 
 // --- cross-modal RAG and the library (issues 7 and 9) ---------------------------------------
@@ -176,7 +185,8 @@ function complementary(body) {
   const refs = picked.map((it, r) => {
     const attributed = subs.filter((_, c) => best[c] === r).map((q) => q.id);
     const style = subs.filter((q) => attributed.includes(q.id) && q.kind === "style").length > attributed.length / 2;
-    return { ...summary(it), rank: r + 1, gain: 0.5 / (r + 1), coverage: cov[r], covers: subs.filter((q) => cov[r][q.id] >= threshold).map((q) => q.id), attributed, role: style ? "style" : "subject", weight: 0.6 };
+    const { id, tags, width, height, source, path, imageUrl, thumbUrl } = summary(it);
+    return { id, tags, width, height, source, path, imageUrl, thumbUrl, rank: r + 1, gain: 0.5 / (r + 1), coverage: cov[r], covers: subs.filter((q) => cov[r][q.id] >= threshold).map((q) => q.id), attributed, role: style ? "style" : "subject", weight: 0.6 };
   });
   const attribution = subs.map((q, c) => ({ subQueryId: q.id, text: q.text, kind: q.kind, refId: refs[best[c]]?.id ?? null, score: cov[best[c]]?.[q.id] ?? 0, covered: (cov[best[c]]?.[q.id] ?? 0) >= threshold }));
   return {
@@ -192,7 +202,7 @@ function complementary(body) {
     candidates: library.length,
     method: "exact",
     weights: { image: 1 / 3, text: 1 / 3, tags: 1 / 3 },
-    timings: { totalMs: 5 },
+    timings: { encodeMs: 2, searchMs: 2, rerankMs: 1, totalMs: 5 },
   };
 }
 
@@ -284,7 +294,18 @@ function jobView(id) {
       model: "mock-v0",
       seed: 42,
       ...(j.grounded
-        ? { attribution: j.grounded.attribution.map((a) => ({ ...a, refIndex: j.grounded.refs.findIndex((r) => r.id === a.refId), role: "subject", weight: 0.6 })) }
+        ? {
+            attribution: j.grounded.attribution.map(({ subQueryId, text, kind, refId, score }) => ({
+              subQueryId,
+              text,
+              kind,
+              refId,
+              refIndex: j.grounded.refs.findIndex((r) => r.id === refId),
+              role: "subject",
+              weight: 0.6,
+              score,
+            })),
+          }
         : {}),
     },
   };
@@ -298,12 +319,17 @@ const server = createServer(async (req, res) => {
     if (p === "/info")
       return send(res, 200, {
         collection: "clippy",
+        exists: true,
         points: N,
-        model: { name: "mock", pretrained: "random", randomWeights: true },
+        model: "mock",
+        pretrained: "random",
+        randomWeights: true,
         textModel: "clip",
         vectors: { image: 4, edge: 4, text: 4 },
         sparse: ["tags"],
         edgeVersion: "canny-v1",
+        running: { model: "mock", pretrained: "random", randomWeights: true, textModel: "clip", device: "cpu" },
+        usable: true,
       });
     if (p === "/search/hybrid" && req.method === "POST") {
       const body = await readJson(req);
@@ -396,6 +422,9 @@ const server = createServer(async (req, res) => {
   }
 });
 
-const port = Number(process.argv[2] ?? process.env.PORT ?? 8000);
-server.listen(port, "127.0.0.1", () => console.log(`mock Clippy API on http://127.0.0.1:${port}`));
+// Run as a program it listens; imported (e2e/mock-api.contract.mjs) it waits to be started.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const port = Number(process.argv[2] ?? process.env.PORT ?? 8000);
+  server.listen(port, "127.0.0.1", () => console.log(`mock Clippy API on http://127.0.0.1:${port}`));
+}
 export default server;

@@ -1,6 +1,6 @@
 import { Images, Network, PencilLine, Sparkles, SlidersHorizontal } from "lucide-react";
 import { useCallback, useMemo, useReducer, useState } from "react";
-import type { ComplementaryResult, SearchHit } from "@/api/types";
+import type { ComplementaryResult, SearchHit } from "@/api/schema";
 import { GeneratePanel } from "@/components/GeneratePanel";
 import { Header } from "@/components/Header";
 import { ImageDialog } from "@/components/ImageDialog";

@@ -1,27 +1,15 @@
 import { authHeaders, readApiKey } from "@/state/apiKey";
 import type {
-  AtlasRequest,
-  AtlasResponse,
-  ComplementaryRequest,
-  ComplementaryResult,
-  DecomposeResponse,
-  DeletedImage,
-  DeletedLibrary,
-  DuplicateReport,
   FieldProblem,
-  GenerateRequest,
-  ImagePage,
   ImportOptions,
   ImportResult,
-  InfoResponse,
   Job,
-  LibraryInfo,
-  LibraryList,
+  JsonAnswer,
+  JsonBody,
   LibraryVisibility,
   ProblemBody,
-  SearchRequest,
-  SearchResponse,
-} from "./types";
+  QueryParams,
+} from "./schema";
 
 /** Something the API (or the way to it) said no to; `code` is the contract's error code,
  * `message` the problem's `detail`, `errors` its fields at fault, and `details` its extension
@@ -132,31 +120,34 @@ export function isAbort(e: unknown): boolean {
   return e instanceof DOMException && e.name === "AbortError";
 }
 
+// Each call's body and answer are the operation's own, by its OpenAPI operation id.
 export const api = {
-  search: (req: SearchRequest, signal?: AbortSignal) => fetchJson<SearchResponse>("/search/hybrid", { body: req, signal }),
-  info: (signal?: AbortSignal) => fetchJson<InfoResponse>("/info", { signal }),
-  healthz: (signal?: AbortSignal) => fetchJson<{ status: string }>("/healthz", { signal }),
-  generate: (req: GenerateRequest, idempotencyKey: string, signal?: AbortSignal) =>
+  search: (req: JsonBody<"searchHybrid">, signal?: AbortSignal) => fetchJson<JsonAnswer<"searchHybrid">>("/search/hybrid", { body: req, signal }),
+  info: (signal?: AbortSignal) => fetchJson<JsonAnswer<"getInfo">>("/info", { signal }),
+  healthz: (signal?: AbortSignal) => fetchJson<JsonAnswer<"getHealth">>("/healthz", { signal }),
+  generate: (req: JsonBody<"generateImages">, idempotencyKey: string, signal?: AbortSignal) =>
     fetchJson<Job>("/images/generate", { body: req, signal, headers: { "Idempotency-Key": idempotencyKey } }),
   job: (id: string, signal?: AbortSignal) => fetchJson<Job>(`/jobs/${encodeURIComponent(id)}`, { signal }),
   cancelJob: (id: string) => fetchJson<Job>(`/jobs/${encodeURIComponent(id)}`, { method: "DELETE" }),
   importJob: (id: string, signal?: AbortSignal) => fetchJson<Job<ImportResult>>(`/jobs/${encodeURIComponent(id)}`, { signal }),
 
   /** One sprite atlas for a page of hits; `missing` lists the ids it could not place. */
-  atlas: (req: AtlasRequest, signal?: AbortSignal) => fetchJson<AtlasResponse>("/atlas", { body: req, signal }),
+  atlas: (req: JsonBody<"createAtlas">, signal?: AbortSignal) => fetchJson<JsonAnswer<"createAtlas">>("/atlas", { body: req, signal }),
 
-  decompose: (prompt: string, signal?: AbortSignal) => fetchJson<DecomposeResponse>("/search/decompose", { body: { prompt }, signal }),
-  complementary: (req: ComplementaryRequest, signal?: AbortSignal) =>
-    fetchJson<ComplementaryResult>("/search/complementary", { body: req, signal }),
+  decompose: (prompt: string, signal?: AbortSignal) =>
+    fetchJson<JsonAnswer<"decomposePrompt">>("/search/decompose", { body: { prompt } satisfies JsonBody<"decomposePrompt">, signal }),
+  complementary: (req: JsonBody<"searchComplementary">, signal?: AbortSignal) =>
+    fetchJson<JsonAnswer<"searchComplementary">>("/search/complementary", { body: req, signal }),
 
-  listLibraries: (signal?: AbortSignal) => fetchJson<LibraryList>("/libraries", { signal }),
-  createLibrary: (name: string, visibility: LibraryVisibility) => fetchJson<LibraryInfo>("/libraries", { body: { name, visibility } }),
-  deleteLibrary: (name: string) => fetchJson<DeletedLibrary>(`/libraries/${encodeURIComponent(name)}`, { method: "DELETE" }),
+  listLibraries: (signal?: AbortSignal) => fetchJson<JsonAnswer<"listLibraries">>("/libraries", { signal }),
+  createLibrary: (name: string, visibility: LibraryVisibility) =>
+    fetchJson<JsonAnswer<"createLibrary">>("/libraries", { body: { name, visibility } satisfies JsonBody<"createLibrary"> }),
+  deleteLibrary: (name: string) => fetchJson<JsonAnswer<"deleteLibrary">>(`/libraries/${encodeURIComponent(name)}`, { method: "DELETE" }),
 
-  listImages: (q: ListImagesQuery, signal?: AbortSignal) => fetchJson<ImagePage>(`/images${queryString({ ...q })}`, { signal }),
-  deleteImage: (id: string) => fetchJson<DeletedImage>(`/images/${encodeURIComponent(id)}`, { method: "DELETE" }),
-  duplicates: (q: { threshold?: number | null; library?: string | null }, signal?: AbortSignal) =>
-    fetchJson<DuplicateReport>(`/images/duplicates${queryString({ ...q })}`, { signal }),
+  listImages: (q: ListImagesQuery, signal?: AbortSignal) => fetchJson<JsonAnswer<"listImages">>(`/images${queryString({ ...q })}`, { signal }),
+  deleteImage: (id: string) => fetchJson<JsonAnswer<"deleteImage">>(`/images/${encodeURIComponent(id)}`, { method: "DELETE" }),
+  duplicates: (q: Pick<QueryParams<"findDuplicates">, "threshold" | "library">, signal?: AbortSignal) =>
+    fetchJson<JsonAnswer<"findDuplicates">>(`/images/duplicates${queryString({ ...q })}`, { signal }),
   /** Multipart: images and/or ZIPs in `files`, `tags` as a JSON list, options as form fields. */
   importFiles: (library: string, files: readonly File[], tags: readonly string[], idempotencyKey: string, options: ImportOptions = {}) => {
     const form = new FormData();
@@ -171,17 +162,16 @@ export const api = {
   },
   importUrls: (library: string, urls: readonly string[], tags: readonly string[], idempotencyKey: string, options: ImportOptions = {}) =>
     fetchJson<Job<ImportResult>>(`/libraries/${encodeURIComponent(library)}/imports`, {
-      body: { urls, tags, ...(options.skipNearDuplicates ? { skipNearDuplicates: true, nearDuplicateThreshold: options.nearDuplicateThreshold ?? null } : {}) },
+      body: {
+        urls: [...urls],
+        tags: [...tags],
+        ...(options.skipNearDuplicates ? { skipNearDuplicates: true, nearDuplicateThreshold: options.nearDuplicateThreshold ?? null } : {}),
+      } satisfies JsonBody<"createImport">,
       headers: { "Idempotency-Key": idempotencyKey },
     }),
 };
 
-export interface ListImagesQuery {
-  library?: string | null;
-  tag?: string | null;
-  cursor?: string | null;
-  limit?: number;
-}
+export type ListImagesQuery = QueryParams<"listImages">;
 
 /** `?a=1&b=x` from the given values, leaving out null, undefined and "". */
 export function queryString(params: Record<string, string | number | null | undefined>): string {

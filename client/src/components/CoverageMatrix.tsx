@@ -7,7 +7,7 @@ function short(v: number): string {
   return v >= 1 ? "1" : v.toFixed(2).replace(/^0/, "");
 }
 
-export function refLabel(ref: { tags: string[]; path: string | null; id: string }): string {
+export function refLabel(ref: { tags: string[]; path?: string | null; id: string }): string {
   return ref.tags.slice(0, 3).join(", ") || ref.path || ref.id.slice(0, 8);
 }
 

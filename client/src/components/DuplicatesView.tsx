@@ -1,7 +1,7 @@
 import { AlertTriangle, Check, Loader2, ScanSearch, Trash2 } from "lucide-react";
 import { useEffect, useId, useReducer, useState } from "react";
 import { api, isAbort } from "@/api/client";
-import type { DuplicateGroup, DuplicateReport } from "@/api/types";
+import type { DuplicateGroup, DuplicateReport } from "@/api/schema";
 import { AuthImage } from "@/components/AuthImage";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
@@ -149,7 +149,7 @@ function GroupCard({
         <Badge variant={group.kind === "exact" ? "destructive" : "warning"}>{group.kind}</Badge>
         <span className="text-muted-foreground">
           {group.members.length} items
-          {group.minScore !== null && group.maxScore !== null && ` · cosine ${group.minScore.toFixed(3)}–${group.maxScore.toFixed(3)}`}
+          {group.minScore != null && group.maxScore != null && ` · cosine ${group.minScore.toFixed(3)}–${group.maxScore.toFixed(3)}`}
         </span>
       </div>
       <ul className="flex flex-wrap gap-2">
@@ -173,7 +173,7 @@ function GroupCard({
               <span className="text-muted-foreground">
                 {m.width && m.height ? `${m.width}×${m.height}` : "?"}
                 {m.library && ` · ${m.library}`}
-                {m.score !== null && ` · ${m.score.toFixed(3)}`}
+                {m.score != null && ` · ${m.score.toFixed(3)}`}
               </span>
               {isKeep ? (
                 <span className="flex items-center gap-1 font-medium text-emerald-700">

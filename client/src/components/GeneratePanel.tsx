@@ -1,6 +1,6 @@
 import { AlertTriangle, Download, ImagePlus, Layers, Loader2, Search, Sparkles, X } from "lucide-react";
 import { useEffect, useId, useRef, useState } from "react";
-import type { GenerateRequest, Provider, RefRole } from "@/api/types";
+import type { GenerateRequest, Provider, RefRole } from "@/api/schema";
 import { AuthImage } from "@/components/AuthImage";
 import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";

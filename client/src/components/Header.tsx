@@ -1,5 +1,5 @@
 import { AlertTriangle, Database, RefreshCw } from "lucide-react";
-import type { InfoResponse } from "@/api/types";
+import type { InfoResponse } from "@/api/schema";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Tooltip } from "@/components/ui/tooltip";

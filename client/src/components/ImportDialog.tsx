@@ -1,6 +1,6 @@
 import { AlertTriangle, CheckCircle2, FileArchive, Link2, Loader2, Upload, X } from "lucide-react";
 import { useId, useState } from "react";
-import type { ImportOptions } from "@/api/types";
+import type { ImportOptions } from "@/api/schema";
 import { Button } from "@/components/ui/button";
 import { Dialog, DialogContent, DialogDescription, DialogTitle } from "@/components/ui/dialog";
 import { Input } from "@/components/ui/input";

@@ -1,7 +1,7 @@
 import { AlertTriangle, Copy, FolderMinus, FolderPlus, ImageOff, Images, Loader2, Trash2, Upload, X } from "lucide-react";
 import { useCallback, useEffect, useId, useMemo, useRef, useState } from "react";
 import { api } from "@/api/client";
-import type { ImageSummary, ImportResult, Job } from "@/api/types";
+import type { ImageSummary, ImportResult, Job } from "@/api/schema";
 import { AuthImage } from "@/components/AuthImage";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";

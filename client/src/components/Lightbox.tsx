@@ -1,5 +1,5 @@
 import { Download, ExternalLink, ImagePlus, Layers, Search, ThumbsDown, ThumbsUp } from "lucide-react";
-import type { SearchHit } from "@/api/types";
+import type { SearchHit } from "@/api/schema";
 import { AuthImage } from "@/components/AuthImage";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";

@@ -1,7 +1,7 @@
 import { AlertTriangle, Loader2, Plus } from "lucide-react";
 import { useId, useState } from "react";
 import { api } from "@/api/client";
-import type { LibraryInfo, LibraryVisibility } from "@/api/types";
+import type { LibraryInfo, LibraryVisibility } from "@/api/schema";
 import { Button } from "@/components/ui/button";
 import { Dialog, DialogContent, DialogDescription, DialogTitle } from "@/components/ui/dialog";
 import { Input } from "@/components/ui/input";

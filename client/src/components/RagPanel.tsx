@@ -1,14 +1,14 @@
 import { AlertTriangle, ImagePlus, Loader2, Network, Sparkles, Split, X } from "lucide-react";
 import { useId, useMemo, useReducer, useRef, useState } from "react";
 import { api, isAbort } from "@/api/client";
-import type { ComplementaryResult, GenerateRequest } from "@/api/types";
+import type { ComplementaryResult, GenerateRequest } from "@/api/schema";
 import { AuthImage } from "@/components/AuthImage";
 import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
 import type { JobEntry } from "@/hooks/useJobs";
 import { cn } from "@/lib/utils";
-import { attributionRows, shapeMatrix } from "@/state/coverage";
+import { attributionRows, shapeMatrix, toGrounding } from "@/state/coverage";
 import { describeError } from "@/state/errors";
 import { describeJob, isTerminal, progressFraction } from "@/state/jobs";
 import { chipsReducer, chipsSignature, toSubQueries } from "@/state/subqueries";
@@ -100,7 +100,7 @@ export function RagPanel({ defaultPrompt, jobs, onSubmit, onCancel, onDismiss, o
 
   const generate = () => {
     if (!result || stale) return;
-    const req: GenerateRequest = { prompt: text || result.result.prompt || "", refs: [], grounding: true, complementary: result.result, n: 1 };
+    const req: GenerateRequest = { prompt: text || result.result.prompt || "", refs: [], grounding: true, complementary: toGrounding(result.result), n: 1 };
     const [w, h] = size.split("x").map(Number);
     if (w && h) {
       req.width = w;

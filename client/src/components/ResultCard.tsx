@@ -1,6 +1,6 @@
 import { ImagePlus, Layers, ThumbsDown, ThumbsUp } from "lucide-react";
 import { memo, type DragEvent } from "react";
-import type { SearchHit } from "@/api/types";
+import type { SearchHit } from "@/api/schema";
 import { AuthImage } from "@/components/AuthImage";
 import { Button } from "@/components/ui/button";
 import { Tooltip } from "@/components/ui/tooltip";

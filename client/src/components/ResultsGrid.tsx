@@ -1,6 +1,6 @@
 import { AlertTriangle, ImageOff, Loader2, PencilLine, SlidersHorizontal } from "lucide-react";
 import { useEffect, useMemo, useRef, useState } from "react";
-import type { SearchHit } from "@/api/types";
+import type { SearchHit } from "@/api/schema";
 import { Button } from "@/components/ui/button";
 import { useAtlas } from "@/hooks/useAtlas";
 import { describeError } from "@/state/errors";

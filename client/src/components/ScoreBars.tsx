@@ -1,5 +1,8 @@
-import type { SearchHit, ViewName, ViewScore } from "@/api/types";
+import type { SearchHit, ViewScore } from "@/api/schema";
 import { cn } from "@/lib/utils";
+
+/** The views a hit's scores are shown for (the keys of `hit.views` this client knows). */
+export type ViewName = "image" | "edge" | "text" | "shape" | "tags";
 
 export const VIEWS: readonly { view: ViewName; label: string; short: string; bar: string }[] = [
   { view: "image", label: "Image", short: "Img", bar: "bg-view-image" },

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useReducer, useRef } from "react";
 import { api } from "@/api/client";
-import type { ImportOptions, ImportResult, Job } from "@/api/types";
+import type { ImportOptions, ImportResult, Job } from "@/api/schema";
 import { newKey } from "@/lib/images";
 import { importReducer, initialImport } from "@/state/imports";
 import { isTerminal, pollDelay } from "@/state/jobs";

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from "react";
 import { api } from "@/api/client";
-import type { InfoResponse } from "@/api/types";
+import type { InfoResponse } from "@/api/schema";
 
 /** GET /info once (and on retry): what library and model the service runs. */
 export function useInfo() {

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api } from "@/api/client";
-import type { GenerateRequest, Job } from "@/api/types";
+import type { GenerateRequest, Job } from "@/api/schema";
 import { newKey } from "@/lib/images";
 import { isTerminal, pollDelay } from "@/state/jobs";
 

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useReducer, useState } from "react";
 import { api, isAbort } from "@/api/client";
-import type { LibraryInfo } from "@/api/types";
+import type { LibraryInfo } from "@/api/schema";
 
 /** GET /libraries while `enabled` (and again on `refresh`): the records the key may read. */
 export function useLibraries(enabled: boolean) {

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useReducer, useRef } from "react";
 import { api, isAbort } from "@/api/client";
-import type { SearchRequest } from "@/api/types";
+import type { SearchRequest } from "@/api/schema";
 import { debounce, latestGuard } from "@/state/async";
 import { type BuildResult, withCursor } from "@/state/query";
 import { canLoadMore, initialResults, resultsReducer } from "@/state/results";

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { api } from "@/api/client";
-import type { AtlasResponse } from "@/api/types";
+import type { AtlasResponse } from "@/api/schema";
 import { atlasGroups, atlasKey, createAtlasStore, PENDING, thumbFor, type AtlasStore, type LoadedAtlasPage } from "./atlas";
 
 const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);

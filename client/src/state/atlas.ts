@@ -4,7 +4,7 @@
  * React side is hooks/useAtlas.ts); the network and the image loading are injected.
  */
 import { ApiError, isAbort } from "@/api/client";
-import type { AtlasResponse } from "@/api/types";
+import type { AtlasResponse } from "@/api/schema";
 import { isDrawableSprite, spriteStyle, type SpriteStyle } from "./sprite";
 
 /** The most ids one `POST /atlas` takes. */

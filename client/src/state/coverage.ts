@@ -1,5 +1,5 @@
 /** The coverage matrix of a /search/complementary answer, shaped for display; attribution rows. Pure. */
-import type { ComplementaryRef, ComplementaryResult, GenerationAttribution, SubQuery, SubQueryKind } from "@/api/types";
+import type { ComplementaryRef, ComplementaryResult, GenerationAttribution, Grounding, SubQuery, SubQueryKind } from "@/api/schema";
 
 export interface MatrixCell {
   subQueryId: string;
@@ -52,7 +52,7 @@ export function shapeMatrix(result: Pick<ComplementaryResult, "subQueries" | "re
   const threshold = m && Number.isFinite(m.threshold) ? m.threshold : 0.5;
   const rowIndex = new Map((m?.rows ?? []).map((id, i) => [id, i]));
   const colIndex = new Map((m?.columns ?? []).map((id, i) => [id, i]));
-  const subs = result.subQueries.filter((q): q is SubQuery & { id: string } => typeof q.id === "string");
+  const subs = result.subQueries.filter(hasId);
   const score = (ref: ComplementaryRef, qid: string): number => {
     const r = rowIndex.get(ref.id);
     const c = colIndex.get(qid);
@@ -73,7 +73,8 @@ export function shapeMatrix(result: Pick<ComplementaryResult, "subQueries" | "re
     return {
       id: q.id,
       text: q.text,
-      kind: q.kind,
+      // The schema's default; the server sends every answer's kinds.
+      kind: q.kind ?? "subject",
       index: c + 1,
       bestRefId: best >= 0 ? (result.refs[best]?.id ?? null) : null,
       bestScore,
@@ -125,4 +126,15 @@ export function attributionRows(attribution: readonly GenerationAttribution[] | 
     weight: a.weight,
     score: a.score,
   }));
+}
+
+function hasId(q: SubQuery): q is SubQuery & { id: string } {
+  return typeof q.id === "string";
+}
+
+/** A complementary answer as a grounded generation's `complementary`: sent as it came, but
+ * for sub-queries without an id, which grounding cannot attribute (the server's answers
+ * give every sub-query one; the schema shares the request's model, where it is optional). */
+export function toGrounding(result: ComplementaryResult): Grounding {
+  return { ...result, subQueries: result.subQueries.filter(hasId) };
 }

@@ -1,5 +1,5 @@
 /** The duplicates report: which members to delete per group (the keeper never), and pruning. Pure. */
-import type { DuplicateGroup, DuplicateReport } from "@/api/types";
+import type { DuplicateGroup, DuplicateReport } from "@/api/schema";
 
 export interface GroupSelection {
   keep: string;

@@ -1,5 +1,5 @@
 /** Bulk imports: the job's progress as a reducer, and parsing what a person types. Pure. */
-import type { ImportResult, Job } from "@/api/types";
+import type { ImportResult, Job } from "@/api/schema";
 
 export type ImportPhase = "idle" | "uploading" | "queued" | "running" | "succeeded" | "failed" | "cancelled";
 

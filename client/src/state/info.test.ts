@@ -1,44 +1,68 @@
 import { describe, expect, it } from "vitest";
+import type { InfoResponse } from "@/api/schema";
 import { summarizeInfo } from "./info";
 
+const RUNNING: InfoResponse["running"] = { model: "clippy-tiny", pretrained: "random", randomWeights: true, textModel: "clip", device: "cpu" };
+
 describe("summarizeInfo", () => {
-  it("reads the contract's shape", () => {
+  it("lists the collection's views and versions", () => {
     const s = summarizeInfo({
       collection: "clippy",
+      exists: true,
       points: 48,
-      model: { name: "ViT-B-32", pretrained: "random", randomWeights: true },
+      model: "ViT-B-32",
+      pretrained: "random",
+      randomWeights: true,
       textModel: "clip",
       vectors: { image: 512, edge: 512, text: 512, shape: 576 },
       sparse: ["tags"],
       edgeVersion: "canny-v1",
       shapeVersion: "hog-5x5-v1",
+      running: { ...RUNNING, model: "ViT-B-32" },
+      usable: true,
     });
     expect(s).toMatchObject({ points: 48, model: "ViT-B-32", pretrained: "random", randomWeights: true, problem: null });
     expect(s.details).toContain("edges canny-v1");
     expect(s.details).toContain("vectors image, edge, text, shape");
     expect(s.details).toContain("shape hog-5x5-v1");
+    expect(s.details).toContain("device cpu");
   });
 
-  it("reads the service's shape and prefers the running model", () => {
+  it("names the running model, not the collection's", () => {
     const s = summarizeInfo({
       collection: "clippy",
       exists: true,
       points: 54,
-      model: "clippy-tiny",
-      pretrained: "random",
-      randomWeights: true,
-      running: { model: "clippy-tiny", pretrained: "random", randomWeights: true, device: "cpu" },
-      usable: true,
+      model: "ViT-L-14",
+      pretrained: "openai",
+      randomWeights: false,
+      running: RUNNING,
+      usable: false,
     });
-    expect(s).toMatchObject({ points: 54, model: "clippy-tiny", pretrained: "random", randomWeights: true, device: "cpu", problem: null });
+    expect(s).toMatchObject({ points: 54, model: "clippy-tiny", pretrained: "random", randomWeights: true, device: "cpu" });
   });
 
   it("reports why the collection is unusable", () => {
-    const s = summarizeInfo({ collection: "c", points: 3, usable: false, problem: "Collection was built with ViT-L-14; set MODEL_NAME" });
+    const s = summarizeInfo({
+      collection: "c",
+      exists: true,
+      points: 3,
+      running: RUNNING,
+      usable: false,
+      problem: "Collection was built with ViT-L-14; set MODEL_NAME",
+    });
     expect(s.problem).toBe("Collection was built with ViT-L-14; set MODEL_NAME");
+    expect(summarizeInfo({ collection: "c", exists: true, points: 3, running: RUNNING, usable: false }).problem).toBe(
+      "The service cannot search this collection.",
+    );
   });
 
   it("copes with a collection that does not exist yet", () => {
-    expect(summarizeInfo({ collection: "c", exists: false, points: 0 })).toMatchObject({ points: 0, model: null, problem: null });
+    expect(summarizeInfo({ collection: "c", exists: false, points: 0, running: RUNNING, usable: true })).toMatchObject({
+      points: 0,
+      model: "clippy-tiny",
+      details: "Collection “c” · device cpu",
+      problem: null,
+    });
   });
 });

@@ -1,5 +1,5 @@
-/** What the header says about the service, from GET /info in either shape. Pure. */
-import type { InfoResponse } from "@/api/types";
+/** What the header says about the service, from GET /info. Pure. */
+import type { InfoResponse } from "@/api/schema";
 
 export interface InfoSummary {
   points: number;
@@ -14,11 +14,8 @@ export interface InfoSummary {
 }
 
 export function summarizeInfo(info: InfoResponse): InfoSummary {
-  const m = info.model;
-  const fromCollection =
-    m && typeof m === "object"
-      ? { model: m.name, pretrained: m.pretrained, randomWeights: m.randomWeights }
-      : { model: m ?? null, pretrained: info.pretrained ?? null, randomWeights: info.randomWeights ?? false };
+  // The model the service runs; the collection's own (`model`, `pretrained`) must match it,
+  // or `usable` is false and `problem` says what differs.
   const running = info.running;
   const details = [
     `Collection “${info.collection}”`,
@@ -26,18 +23,18 @@ export function summarizeInfo(info: InfoResponse): InfoSummary {
     info.sparse?.length ? `sparse ${info.sparse.join(", ")}` : null,
     info.edgeVersion ? `edges ${info.edgeVersion}` : null,
     info.shapeVersion ? `shape ${info.shapeVersion}` : null,
-    running?.device ? `device ${running.device}` : null,
+    running.device ? `device ${running.device}` : null,
   ]
     .filter(Boolean)
     .join(" · ");
   return {
-    points: info.points ?? 0,
+    points: info.points,
     collection: info.collection,
-    model: running?.model ?? fromCollection.model,
-    pretrained: running?.pretrained ?? fromCollection.pretrained,
-    randomWeights: running?.randomWeights ?? fromCollection.randomWeights,
-    device: running?.device ?? null,
+    model: running.model,
+    pretrained: running.pretrained,
+    randomWeights: running.randomWeights,
+    device: running.device || null,
     details,
-    problem: info.usable === false ? (info.problem ?? "The service cannot search this collection.") : null,
+    problem: info.usable ? null : (info.problem ?? "The service cannot search this collection."),
   };
 }

@@ -1,5 +1,5 @@
 /** Generation job helpers: what to say about a job, when to stop polling. Pure. */
-import type { Job, JobStatus } from "@/api/types";
+import type { Job, JobStatus } from "@/api/schema";
 
 export const TERMINAL: readonly JobStatus[] = ["succeeded", "failed", "cancelled"];
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { LibraryInfo } from "@/api/types";
+import type { LibraryInfo } from "@/api/schema";
 import { API_KEY_HEADER, API_KEY_STORAGE, authHeaders, maskApiKey, normalizeApiKey, readApiKey, writeApiKey, type KeyStorage } from "./apiKey";
 import { canDeleteLibrary, defaultImportLibrary, libraryLabel, mergeLibraries, newLibraryProblem } from "./libraries";
 

@@ -1,5 +1,5 @@
 /** The library picker's list: GET /libraries merged with libraries seen on images. Pure. */
-import type { LibraryInfo, LibraryVisibility } from "@/api/types";
+import type { LibraryInfo, LibraryVisibility } from "@/api/schema";
 import { isValidLibrary } from "./imports";
 
 /**

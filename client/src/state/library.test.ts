@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { DuplicateReport, ImagePage, ImageSummary, ImportResult, Job } from "@/api/types";
+import type { DuplicateReport, ImagePage, ImageSummary, ImportResult, Job } from "@/api/schema";
 import { groupKey, idsToDelete, initialSelection, pruneReport, selectionReducer } from "./duplicates";
 import { describeImport, importFraction, importReducer, initialImport, isImportable, isValidLibrary, parseTags, parseUrls, uploadedName } from "./imports";
 import { canLoadMoreLibrary, initialLibrary, libraryReducer, tagCounts } from "./library";

@@ -1,5 +1,5 @@
 /** The library browser's list: pages merged by cursor, stale answers dropped, deletions. Pure. */
-import type { ImagePage, ImageSummary } from "@/api/types";
+import type { ImagePage, ImageSummary } from "@/api/schema";
 
 export type LibraryStatus = "idle" | "loading" | "loadingMore" | "ready" | "error";
 

@@ -1,8 +1,8 @@
 /** Masonry layout: place items in reading order into the shortest column. Pure. */
 
 export interface Sized {
-  width: number | null;
-  height: number | null;
+  width?: number | null;
+  height?: number | null;
 }
 
 /** Height of an item per unit of column width; unknown sizes count as square. */

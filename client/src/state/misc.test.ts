@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ApiError, NetworkError } from "@/api/client";
-import type { Job } from "@/api/types";
+import type { Job } from "@/api/schema";
 import { describeError } from "./errors";
 import { emptyHistory, record, redo, undo } from "./history";
 import { describeJob, isTerminal, pollDelay, progressFraction } from "./jobs";
@@ -17,7 +17,7 @@ describe("jobs", () => {
     expect(describeJob(job({ status: "failed", error: { code: "provider_error", message: "CUDA out of memory" } }))).toBe(
       "Failed — CUDA out of memory",
     );
-    expect(describeJob(job({ status: "succeeded", result: { images: [{ url: "/generated/a.png" }], provider: "sdxl", model: "m", seed: 1 } }))).toBe(
+    expect(describeJob(job({ status: "succeeded", result: { images: [{ id: null, url: "/generated/a.png" }], provider: "sdxl", model: "m", seed: 1 } }))).toBe(
       "Done — 1 image by sdxl",
     );
   });

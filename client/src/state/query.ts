@@ -1,5 +1,5 @@
 /** Query state → `POST /search/hybrid` body. Pure; no React, no fetch. */
-import type { SearchFilter, SearchRequest } from "@/api/types";
+import type { SearchFilter, SearchRequest } from "@/api/schema";
 
 export interface Weights {
   wImg: number;

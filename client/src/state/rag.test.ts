@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { ComplementaryRef, ComplementaryResult } from "@/api/types";
-import { attributionRows, cellShade, shapeMatrix } from "./coverage";
+import type { ComplementaryRef, ComplementaryResult } from "@/api/schema";
+import { attributionRows, cellShade, shapeMatrix, toGrounding } from "./coverage";
 import { chipsReducer, chipsSignature, MAX_CHIPS, nextChipId, toSubQueries, type Chip } from "./subqueries";
 
 const decomposed = [
@@ -120,6 +120,28 @@ describe("coverage matrix", () => {
     ]);
     expect(m.columns[0]!.bestRefId).toBeNull();
     expect(m.threshold).toBe(0.5);
+  });
+
+  it("hands the answer to a grounded generation as is, but for sub-queries without an id", () => {
+    const answer: ComplementaryResult = {
+      ...result,
+      matrix: result.matrix,
+      subQueries: [...decomposed, { text: "no id", kind: "object", weight: 1 }],
+      requestId: "r",
+      prompt: "p",
+      attribution: [],
+      coverage: 0.5,
+      covered: 2,
+      frontier: 2,
+      candidates: 10,
+      method: "greedy",
+      weights: { image: 1 },
+      timings: { encodeMs: 1, searchMs: 1, rerankMs: 0, totalMs: 2 },
+    };
+    const grounding = toGrounding(answer);
+    expect(grounding.subQueries.map((q) => q.id)).toEqual(["q1", "q2", "q3"]);
+    expect(grounding.refs).toBe(answer.refs);
+    expect(grounding).toMatchObject({ prompt: "p", coverage: 0.5 });
   });
 
   it("shades by strength and keeps text readable", () => {

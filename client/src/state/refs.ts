@@ -1,5 +1,5 @@
 /** The references handed to generation: a list reducer and its mapping to the request. Pure. */
-import type { GenerateRef, RefRole } from "@/api/types";
+import type { GenerateRef, RefRole } from "@/api/schema";
 
 export type RefSource =
   /** A library image, sent by id. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { SearchHit, SearchResponse } from "@/api/types";
+import type { SearchHit, SearchResponse } from "@/api/schema";
 import { canLoadMore, initialResults, mergePage, resultsReducer, type ResultsState } from "./results";
 
 function hit(id: string, score = 0.5): SearchHit {
@@ -7,7 +7,15 @@ function hit(id: string, score = 0.5): SearchHit {
 }
 
 function page(ids: string[], nextCursor: string | null = null): SearchResponse {
-  return { requestId: "r", hits: ids.map((i) => hit(i)), nextCursor, weights: { image: 1 }, timings: { totalMs: 1 } };
+  return {
+    requestId: "r",
+    hits: ids.map((i) => hit(i)),
+    nextCursor,
+    weights: { image: 1 },
+    timings: { encodeMs: 0, searchMs: 1, rerankMs: 0, totalMs: 1 },
+    candidates: ids.length,
+    model: { name: "clippy-tiny", pretrained: "random" },
+  };
 }
 
 function run(actions: Parameters<typeof resultsReducer>[1][], start: ResultsState = initialResults): ResultsState {

@@ -1,5 +1,5 @@
 /** Search results state: pages merged by cursor, stale responses dropped. Pure reducer. */
-import type { SearchHit, SearchResponse } from "@/api/types";
+import type { SearchHit, SearchResponse } from "@/api/schema";
 
 export type ResultsStatus = "idle" | "loading" | "loadingMore" | "ready" | "error";
 
@@ -82,7 +82,7 @@ export function resultsReducer(state: ResultsState, action: ResultsAction): Resu
         nextCursor: r.hits.length === 0 ? null : r.nextCursor,
         weights: action.append ? state.weights : r.weights,
         timings: r.timings,
-        requestId: r.requestId,
+        requestId: r.requestId ?? null,
         error: null,
         moreError: null,
       };

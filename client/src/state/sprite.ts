@@ -1,5 +1,5 @@
 /** CSS sprite math for atlas thumbnails: a rectangle of a page → background size and position. Pure. */
-import type { AtlasPage, AtlasSprite } from "@/api/types";
+import type { AtlasPage, AtlasSprite } from "@/api/schema";
 
 /** The inline style that shows one sprite in a box of any width (its height follows `aspectRatio`). */
 export interface SpriteStyle {

@@ -1,5 +1,5 @@
 /** The sub-queries of a prompt as editable chips: a reducer and its mapping to the API. Pure. */
-import type { SubQuery, SubQueryKind } from "@/api/types";
+import type { SubQuery, SubQueryKind } from "@/api/schema";
 
 export const KINDS: readonly SubQueryKind[] = ["subject", "object", "style", "setting"];
 /** The server's default RAG_MAX_SUBQUERIES. */
@@ -58,8 +58,8 @@ export function chipsReducer(chips: Chip[], action: ChipsAction): Chip[] {
       for (const q of action.subQueries) {
         const text = clean(q.text);
         if (!text || out.some((c) => same(c.text, text))) continue;
-        const kind = KINDS.includes(q.kind) ? q.kind : "subject";
-        const weight = Number.isFinite(q.weight) && q.weight >= 0 ? q.weight : 1;
+        const kind = q.kind && KINDS.includes(q.kind) ? q.kind : "subject";
+        const weight = q.weight !== undefined && Number.isFinite(q.weight) && q.weight >= 0 ? q.weight : 1;
         const id = q.id && ID.test(q.id) && !out.some((c) => c.id === q.id) ? q.id : nextChipId(out);
         out.push({ id, text, kind, weight });
       }
