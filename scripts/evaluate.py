@@ -67,6 +67,7 @@ MODES = ("sketch", "text", "sketch+text", "image")
 # Which dense views each kind of input feeds (app/search/hybrid.py routes them this way).
 FEEDS = {"sketch": {"edge", "shape"}, "text": {"image", "text"}, "image": {"image", "edge", "shape"}}
 HOG = "hog (weight-free)"
+DEFAULTS = "defaults (nothing sent)"
 METRIC_KEYS = ("mAP@{k}", "mAP@all", "P@{k}", "R@{k}", "MRR", "nDCG@{k}")
 
 
@@ -156,7 +157,7 @@ def relevant_for(q: EvalQuery, mode: str, relevance: str, library: dict[str, Lib
 @dataclass(frozen=True)
 class Config:
     name: str
-    kind: str  # "single" | "hybrid" | "baseline"
+    kind: str  # "single" | "hybrid" | "baseline" | "defaults" (no weight, no rerank sent)
     weights: tuple[tuple[str, float], ...] = ()  # (view, weight); views with weight 0 left out
     rerank: bool = True
 
@@ -353,6 +354,9 @@ def ranked(searcher: Any, encoded: Any, config: Config, depth: int, paths: dict[
     """One pre-encoded query through the service's own search (fusion, re-rank, calibration)."""
     from app.search.models import HybridQuery
 
+    if config.kind == "defaults":  # what a request that sends no weight and no `rerank` gets
+        result = searcher.search_encoded(HybridQuery(limit=depth), encoded)
+        return [paths.get(h.id, h.path or h.id) for h in result.hits]
     w = config.weight_map
     query = HybridQuery(
         w_img=w.get("image", 0.0),
@@ -461,6 +465,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             configs = configs_for(mode, args.step, args.tags_weight)
             if hog and mode in ("sketch", "image"):
                 configs.insert(0, Config(HOG, "baseline"))
+            configs.insert(0, Config(DEFAULTS, "defaults"))
             started = time.perf_counter()
             for config in configs:
                 t0 = time.perf_counter()
@@ -475,7 +480,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
                     "config": config.name,
                     "kind": config.kind,
                     "weights": config.weight_map,
-                    "rerank": config.rerank if config.kind != "baseline" else None,
+                    "rerank": config.rerank if config.kind in ("single", "hybrid") else None,
                     **score(rankings, relevant, args.k),
                     "ms_per_query": round((time.perf_counter() - t0) * 1000 / len(mode_items), 2),
                 }
@@ -487,9 +492,16 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
                 len(mode_items),
                 time.perf_counter() - started,
             )
+        shipped = searcher.defaults
     finally:
         store.close()
     return {
+        "defaults": {
+            "source": shipped.table.source,
+            "without_signal": shipped.no_signal,
+            "kinds": {m: _kind_row(shipped.for_kind(m)) for m in modes},  # as this run used them
+            "table": shipped.table.to_json(),  # the shipped table, before the no-signal rule
+        },
         "set": str(root),
         "k": args.k,
         "depth": args.depth,
@@ -502,6 +514,50 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         "queries": len(queries),
         "results": results,
     }
+
+
+def _kind_row(row: Any) -> dict[str, Any]:
+    return {"weights": dict(row.weights), "rerank": row.rerank}
+
+
+def recommend(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per mode (query kind): the grid setting with the best mAP@K (then MRR, then the fewest
+    views: a tie goes to the simpler setting), as a defaults-table row, with its figures and
+    those of the defaults row beside it."""
+    k = report["k"]
+    metric = f"mAP@{k}"
+    out: dict[str, dict[str, Any]] = {}
+    for mode in dict.fromkeys(r["mode"] for r in report["results"]):
+        rows = [r for r in report["results"] if r["mode"] == mode]
+        grid = [r for r in rows if r["kind"] in ("single", "hybrid") and metric in r]
+        if not grid:
+            continue
+        best = max(grid, key=lambda r: (r[metric], r.get("MRR", 0.0), -len(r["weights"])))
+        defaults = next((r for r in rows if r["kind"] == "defaults"), None)
+        out[mode] = {
+            "weights": {v: float(best["weights"].get(v, 0.0)) for v in ("image", "edge", "shape", "text", "tags")},
+            "rerank": bool(best["rerank"]),
+            "config": best["config"],
+            metric: best[metric],
+            f"defaults {metric}": defaults.get(metric) if defaults else None,
+        }
+    return out
+
+
+def defaults_table(report: dict[str, Any], recommended: dict[str, dict[str, Any]], out: Path) -> dict[str, Any]:
+    """A defaults table (app/search/defaults.json's shape) from the recommendation, citing the
+    run; kinds the run did not measure keep the shipped rows."""
+    model = report["model"]
+    source = (
+        f"scripts/evaluate.py on {Path(report['set']).name} ({report['collection']['points']} items, "
+        f"{report['queries']} queries, K={report['k']}, step {report['step']}), "
+        f"{model.get('model')}/{model.get('pretrained')} + text view {model.get('text_model')}, "
+        f"{time.strftime('%Y-%m-%d')}: {out.name}"
+    )
+    kinds = dict(report["defaults"]["table"]["kinds"]) | {
+        m: {"weights": r["weights"], "rerank": r["rerank"]} for m, r in recommended.items()
+    }
+    return {"source": source, "kinds": kinds}
 
 
 def summary_rows(report: dict[str, Any], full: bool) -> list[dict[str, Any]]:
@@ -641,6 +697,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="torch seed for PRETRAINED=random (default: %(default)s)")
     p.add_argument("--threads", type=int, default=2, help="torch/BLAS threads (default: %(default)s)")
     p.add_argument("--full", action="store_true", help="print every configuration, not a summary")
+    p.add_argument("--write-defaults", type=Path,
+                   help="write the recommended defaults as a table (app/search/defaults.json's shape) citing this run")  # fmt: skip
     p.add_argument("--out", type=Path, help="JSON results (default: bench/results/eval_<set>.json)")
     # A str, not a Path: Path("") is "." and would write the plots into the working directory.
     p.add_argument("--plots", help="folder for PNG plots (default: beside --out); '' to skip")
@@ -681,6 +739,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"text view {report['model']['text_model']}, relevance {report['relevance']}, K={k}\n"
     )
     print(format_table(summary_rows(report, args.full)))
+    recommended = recommend(report)
+    report["recommended_defaults"] = recommended
+    write_json(out, report)
+    print(f"\nrecommended defaults (best mAP@{k} of the grid per query kind; views without signal: "
+          f"{sorted(report['defaults']['without_signal']) or 'none'}):")  # fmt: skip
+    for mode, r in recommended.items():
+        weights = " ".join(f"{v}={w:g}" for v, w in r["weights"].items() if w > 0)
+        print(f"  {mode}: {weights}, rerank={str(r['rerank']).lower()}  ({r['config']}: {r[f'mAP@{k}']:.3f}; "
+              f"defaults now {r[f'defaults mAP@{k}']:.3f})")  # fmt: skip
+    if args.write_defaults:
+        write_json(args.write_defaults, defaults_table(report, recommended, out))
+        print(f"wrote {args.write_defaults}")
     print(f"\nwrote {out}" + "".join(f"\nwrote {p}" for p in plots))
     return 0
 

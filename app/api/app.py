@@ -10,6 +10,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Match, Mount
+from starlette.types import Scope
 
 from app.api.bodies import install_body_schemas
 from app.api.errors import install_error_handlers
@@ -94,9 +96,20 @@ def load_encoders_or_exit(settings: Settings) -> Encoders:
         raise SystemExit(3 if multiprocessing.parent_process() is not None else 2) from None
 
 
+class _ClientMount(Mount):
+    """The static client answers GET and HEAD only. A mount at `/` fully matches every path, so
+    without this a `PUT /search/hybrid` would reach the files (405, `Allow: GET, HEAD`) instead
+    of the API route's own 405 naming POST."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope.get("method") not in ("GET", "HEAD"):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
 def mount_client(app: FastAPI, dist: Path) -> None:
     """Serve the built sketch client at `/` (after every API route, so those win)."""
     if (dist / "index.html").is_file():
-        app.mount("/", StaticFiles(directory=dist, html=True), name="client")
+        app.router.routes.append(_ClientMount("/", StaticFiles(directory=dist, html=True), name="client"))
     else:
         log.info("no client build at %s (run `make client`); serving the API only", dist)

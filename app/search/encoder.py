@@ -36,6 +36,11 @@ class QueryInputs:
     sketch: Image.Image | None = None
     image: Image.Image | None = None
 
+    def sent(self) -> frozenset[str]:
+        """`sketch`, `text`, `image`: the inputs present (negativeText alone is no input)."""
+        present = {"sketch": self.sketch, "text": self.text, "image": self.image}
+        return frozenset(name for name, value in present.items() if value is not None)
+
 
 @dataclass
 class EncodedQuery:
@@ -43,6 +48,8 @@ class EncodedQuery:
     negatives: dict[str, list[np.ndarray]] = field(default_factory=lambda: {v: [] for v in DENSE_VIEWS})
     sparse: Sparse | None = None
     prepare_ms: float = 0.0  # sketch normalisation, edge maps, HOG: the image work before the model
+    # The inputs the query sent (`sketch`, `text`, `image`): its kind picks the default weights.
+    inputs: frozenset[str] = frozenset()
 
     def vectors(self) -> dict[str, Vector]:
         out: dict[str, Vector] = {
@@ -59,6 +66,7 @@ class EncodedQuery:
             negatives={v: list(vecs) for v, vecs in self.negatives.items()},
             sparse=self.sparse,
             prepare_ms=self.prepare_ms,
+            inputs=self.inputs,
         )
 
 
@@ -130,6 +138,7 @@ class QueryEncoder:
 
         for qi, inputs in enumerate(batch):
             started = time.perf_counter()
+            out[qi].inputs = inputs.sent()
             mine: list[_Drawing] = []
             if inputs.sketch is not None and wants_drawing:
                 mine.append(drawing(inputs.sketch, "sketch", normalize_sketch))

@@ -20,6 +20,7 @@ from app.embedding.shape import ShapeDescriptor
 from app.errors import InvalidInputError, NotFoundError
 from app.search.cards import ImageCard
 from app.search.cursor import Cursor
+from app.search.defaults import SearchDefaults, load_table, query_kind, views_without_signal
 from app.search.encoder import CollectionShape, EncodedQuery, QueryEncoder, QueryInputs
 from app.search.filters import to_store_filter
 from app.search.models import Hit, HybridQuery, SearchModel, SearchResult, Timings, ViewScore
@@ -42,13 +43,25 @@ class _Plan:
     cursor: Cursor | None
     consumed: int  # hits already paged past (offset, or the cursor's count)
     weights: dict[str, float]  # the weighted views, normalised
+    rerank: bool  # as sent, or the kind's default
+    notes: list[str]  # what the defaults decided, for the answer
 
 
 class HybridSearcher:
     def __init__(
-        self, encoders: Encoders, store: VectorStore, settings: Settings, encoder: QueryEncoder | None = None
+        self,
+        encoders: Encoders,
+        store: VectorStore,
+        settings: Settings,
+        encoder: QueryEncoder | None = None,
+        defaults: SearchDefaults | None = None,
     ) -> None:
         self.encoders = encoders
+        # What a request does not send: the shipped table, with the running model's views
+        # without signal (random weights) at 0.
+        self.defaults = defaults or SearchDefaults(
+            load_table(), views_without_signal(encoders.clip.random_weights, encoders.text is encoders.clip)
+        )
         # The service's one query encoder; a composition root may hand the same one to every searcher.
         self.encoder = encoder if encoder is not None else QueryEncoder(encoders, CollectionShape(store))
         self.store = store
@@ -89,7 +102,7 @@ class HybridSearcher:
         read (app/library/access.py); None: no restriction."""
         started = time.perf_counter()
         # Checked before anything is encoded: a refused page costs nothing.
-        plan = self._plan(q)
+        plan = self._plan(q, query_kind(inputs.sent(), bool(q.positive_ids)))
         enc = self.encoder.encode(inputs, plan.weights.keys())
         return self._search(q, plan, enc, scope, started)
 
@@ -99,19 +112,19 @@ class HybridSearcher:
         Views `encoded` has beyond the weighted ones are ignored; `encoded` is not changed.
         Its timings' `encodeMs` counts only the example ids' vectors fetched here."""
         started = time.perf_counter()
-        return self._search(q, self._plan(q), encoded.copy(), scope, started)
+        plan = self._plan(q, query_kind(encoded.inputs, bool(q.positive_ids)))
+        return self._search(q, plan, encoded.copy(), scope, started)
 
-    def _plan(self, q: HybridQuery) -> _Plan:
+    def _plan(self, q: HybridQuery, kind: str) -> _Plan:
         cursor = Cursor.decode(q.cursor) if q.cursor else None
         consumed = cursor.consumed if cursor else q.offset
         self._check_depth(q.limit, consumed, "cursor" if cursor else "offset")
+        resolved = self.defaults.resolve(kind, q.sent_weights(), q.sent_rerank())
         try:
-            weights = normalize_weights(
-                {"image": q.w_img, "edge": q.w_edge, "text": q.w_txt, "shape": q.w_shape, "tags": q.w_tags}
-            )
+            weights = normalize_weights(resolved.weights)
         except ValueError as e:
             raise InvalidInputError(f"`wImg`/`wEdge`/`wTxt`/`wShape`/`wTags`: {e}.") from e
-        return _Plan(cursor, consumed, weights)
+        return _Plan(cursor, consumed, weights, resolved.rerank, resolved.notes)
 
     def _search(
         self, q: HybridQuery, plan: _Plan, enc: EncodedQuery, scope: Filter | None, started: float
@@ -147,7 +160,7 @@ class HybridSearcher:
 
         ids = [c.id for c in candidates]
         per_view = self._view_scores(candidates, vectors, active)
-        totals = weighted_total(per_view, weights) if q.rerank else np.array([c.score for c in candidates])
+        totals = weighted_total(per_view, weights) if plan.rerank else np.array([c.score for c in candidates])
         order = [i for i in rank(ids, totals) if q.score_threshold is None or totals[i] >= q.score_threshold]
         if cursor:
             order = [i for i in order if cursor.after(float(totals[i]), ids[i])]
@@ -165,6 +178,7 @@ class HybridSearcher:
             hits=hits,
             next_cursor=next_cursor,
             weights=weights,
+            notes=plan.notes,
             candidates=len(candidates),
             timings=Timings(
                 encode_ms=_ms(started, encoded),

@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator
 
 from app.models import CamelModel
+from app.search.defaults import WEIGHT_FIELDS
 
 # A 32x32 circle: the sketch example is a real drawing, so /docs' "Try it out" runs it.
 _EXAMPLE_SKETCH = (
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAACAAAAAgAQAAAABbAUdZAAAAXElEQVR42nXOsQ1AQABG4Xe/AeiUDKF3mxnBCFa5A"
     "cwgEg29guTitwDNK7+8YED85q4Q+4nYFsRcg/tnkCGJGNADK9mevgDy4EaCViSjABGPl0V3gNfC+Cod/jZev4MhL7xOGgsAAAAASUVORK5CYII="
 )
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    # The server fills what a request does not send per query kind (app/search/defaults.py),
+    # so the schema names no default a generated client could copy into every request.
+    schema.pop("default", None)
+
+
+def _weight(view: str) -> Any:
+    """A view's weight: as sent, or the default for the query's kind when not sent."""
+    return Field(
+        default=0.0,
+        ge=0,
+        le=100,
+        description=f"Weight of the {view}. Not sent: the default for the query's kind "
+        "(sketch, text, sketch+text, image, examples; `GET /info` `defaults`), 0 for views "
+        "driven by a random-weight model.",
+        json_schema_extra=_no_default,
+    )
 
 
 class SearchFilter(CamelModel):
@@ -54,18 +75,11 @@ class HybridQuery(CamelModel):
     image: str | None = Field(
         default=None, description="Data URL of an example picture; `image` view, its edge map `edge` and `shape`."
     )
-    w_img: float = Field(default=1.0, ge=0, le=100, description="Weight of the `image` view.")
-    w_edge: float = Field(default=1.0, ge=0, le=100, description="Weight of the `edge` view.")
-    w_txt: float = Field(default=1.0, ge=0, le=100, description="Weight of the `text` view.")
-    # 0 by default: existing callers keep their answers, and HOG of edge maps helps on aligned
-    # line art (clip art, icons) but only adds noise on photos — a library opts in per request.
-    w_shape: float = Field(
-        default=0.0,
-        ge=0,
-        le=100,
-        description="Weight of the weight-free `shape` view (HOG of the line drawing; fed by sketch and image).",
-    )
-    w_tags: float = Field(default=0.5, ge=0, le=100, description="Weight of the sparse `tags` view.")
+    w_img: float = _weight("`image` view")
+    w_edge: float = _weight("`edge` view")
+    w_txt: float = _weight("`text` view")
+    w_shape: float = _weight("weight-free `shape` view (HOG of the line drawing; fed by sketch and image)")
+    w_tags: float = _weight("sparse `tags` view")
     limit: int = Field(default=24, ge=1, le=1000, description="Hits per page; at most MAX_LIMIT (default 200).")
     offset: int = Field(
         default=0, ge=0, le=100_000, description="Hits to skip; offset + limit at most MAX_DEPTH (default 2000)."
@@ -73,9 +87,21 @@ class HybridQuery(CamelModel):
     cursor: str | None = Field(default=None, max_length=512, description="`nextCursor` of the previous page.")
     filter: SearchFilter | None = None
     score_threshold: float | None = Field(default=None, ge=0, le=1)
-    rerank: bool = Field(default=True, description="Exact weighted re-rank of the candidate union.")
+    rerank: bool = Field(
+        default=True,
+        description="Exact weighted re-rank of the candidate union (true) or Qdrant-side fusion (false). "
+        "Not sent: the default for the query's kind (`GET /info` `defaults`).",
+        json_schema_extra=_no_default,
+    )
     positive_ids: list[str] = Field(default_factory=list, max_length=32, description="More like these library items.")
     negative_ids: list[str] = Field(default_factory=list, max_length=32, description="Less like these library items.")
+
+    def sent_weights(self) -> dict[str, float]:
+        """View → weight, for the weights the request sent; the others take the kind's defaults."""
+        return {view: getattr(self, name) for view, name in WEIGHT_FIELDS.items() if name in self.model_fields_set}
+
+    def sent_rerank(self) -> bool | None:
+        return self.rerank if "rerank" in self.model_fields_set else None
 
     @field_validator("query_text", "negative_text")
     @classmethod
@@ -138,7 +164,11 @@ class SearchResult(CamelModel):
     request_id: str | None = None
     hits: list[Hit]
     next_cursor: str | None
-    weights: dict[str, float]
+    weights: dict[str, float] = Field(description="The normalised weight of every view that ranked the hits.")
+    notes: list[str] = Field(
+        default_factory=list,
+        description="What the service chose for the request, e.g. a default weight of 0 for a view without signal.",
+    )
     candidates: int = Field(description="Size of the candidate union that was ranked.")
     timings: Timings
     model: SearchModel

@@ -330,6 +330,14 @@ const server = createServer(async (req, res) => {
         edgeVersion: "canny-v1",
         running: { model: "mock", pretrained: "random", randomWeights: true, textModel: "clip", device: "cpu" },
         usable: true,
+        defaults: {
+          kinds: {
+            sketch: { weights: { wImg: 0, wEdge: 0, wShape: 1, wTxt: 0, wTags: 0 }, rerank: true },
+            text: { weights: { wImg: 0, wEdge: 0, wShape: 0, wTxt: 1, wTags: 0.5 }, rerank: true },
+          },
+          source: "the mock's own table",
+          withoutSignal: { image: "random weights", edge: "random weights" },
+        },
       });
     if (p === "/search/hybrid" && req.method === "POST") {
       const body = await readJson(req);

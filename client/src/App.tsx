@@ -1,5 +1,5 @@
 import { Images, Network, PencilLine, Sparkles, SlidersHorizontal } from "lucide-react";
-import { useCallback, useMemo, useReducer, useState } from "react";
+import { useCallback, useEffect, useMemo, useReducer, useState } from "react";
 import type { ComplementaryResult, SearchHit } from "@/api/schema";
 import { GeneratePanel } from "@/components/GeneratePanel";
 import { Header } from "@/components/Header";
@@ -19,12 +19,29 @@ import { useJobs } from "@/hooks/useJobs";
 import { useSearch } from "@/hooks/useSearch";
 import { fileToQueryDataUrl, urlToQueryDataUrl } from "@/lib/images";
 import { cn } from "@/lib/utils";
-import { buildSearchRequest, initialQuery, toggleExample, type QueryState, type WeightKey } from "@/state/query";
+import {
+  buildSearchRequest,
+  initialQuery,
+  presetsFromInfo,
+  toggleExample,
+  weightsEqual,
+  type QueryState,
+  type WeightKey,
+} from "@/state/query";
 import { refsReducer, type RefSource } from "@/state/refs";
 
 export function App() {
   const { info, error: infoError, retry: retryInfo } = useInfo();
   const [query, setQuery] = useState<QueryState>(initialQuery);
+  // The presets and the starting sliders follow the server's defaults (/info), which give 0 to
+  // views without signal; sliders the user already moved are left alone.
+  const infoDefaults = info?.defaults;
+  const presets = useMemo(() => presetsFromInfo(infoDefaults), [infoDefaults]);
+  useEffect(() => {
+    setQuery((q) =>
+      weightsEqual(q.weights, initialQuery.weights) ? { ...q, weights: { ...presets.balanced.weights } } : q,
+    );
+  }, [presets]);
   const [sketch, setSketch] = useState<string | null>(null);
   const [exampleImage, setExampleImage] = useState<string | null>(null);
   const [exampleError, setExampleError] = useState<string | null>(null);
@@ -159,7 +176,7 @@ export function App() {
                 </TabsTrigger>
               </TabsList>
               <TabsContent value="query" className="pt-2">
-                <QueryPanel query={query} onChange={setQuery} active={active} />
+                <QueryPanel query={query} onChange={setQuery} active={active} presets={presets} />
               </TabsContent>
               <TabsContent value="generate" className="pt-2" forceMount hidden={tab !== "generate"}>
                 <GeneratePanel

@@ -53,7 +53,7 @@ def test_sketch_alone_searches_the_edge_view_multipart(client: TestClient) -> No
     r = client.post(
         "/search/hybrid",
         files={"sketch": ("s.png", png_bytes(sketch), "image/png")},
-        data={"wImg": "0", "wEdge": "1", "wTxt": "0", "wTags": "0", "limit": "4"},
+        data={"wImg": "0", "wEdge": "1", "wShape": "0", "wTxt": "0", "wTags": "0", "limit": "4"},
     )
     assert r.status_code == 200, r.text
     out = r.json()
@@ -84,7 +84,8 @@ def test_all_inputs_combined(client: TestClient) -> None:
         wTags=1,
         limit=10,
     )
-    assert set(out["weights"]) == {"image", "edge", "text", "tags"}
+    # wShape not sent: the default for a sketch + text + image query gives it weight too.
+    assert set(out["weights"]) == {"image", "edge", "text", "tags", "shape"}
     assert len(out["hits"]) == 10
 
 
@@ -271,7 +272,16 @@ def test_an_empty_multipart_field_counts_as_not_sent(client: TestClient) -> None
     r = client.post(
         "/search/hybrid",
         files={"sketch": sketch},
-        data={"queryText": "", "negativeText": " ", "cursor": "", "wImg": "0", "wEdge": "1", "wTxt": "0", "wTags": ""},
+        data={
+            "queryText": "",
+            "negativeText": " ",
+            "cursor": "",
+            "wImg": "0",
+            "wEdge": "1",
+            "wTxt": "0",
+            "wTags": "",
+            "wShape": "0",
+        },
     )
     assert r.status_code == 200, r.text
     assert r.json()["weights"] == {"edge": 1.0}
@@ -315,3 +325,44 @@ def test_every_ref_in_the_openapi_schema_resolves(client: TestClient) -> None:
 def test_the_sketch_example_is_a_real_drawing() -> None:
     example = HybridQuery.model_json_schema()["examples"][1]["sketch"]
     assert base64.b64decode(example.split(",", 1)[1]).startswith(b"\x89PNG")
+
+
+def test_weights_not_sent_give_nothing_to_random_weight_views_and_say_so(client: TestClient) -> None:
+    # The fixture's model has random weights and its text view is that model's text tower.
+    sketch = _search(client, sketch=data_url(shape_image(0, 3)), limit=4)
+    assert sketch["weights"] == {"shape": 1.0}
+    assert len(sketch["notes"]) == 1 and "`edge`" in sketch["notes"][0] and "random weights" in sketch["notes"][0]
+    text = _search(client, queryText="circle", limit=4)
+    assert text["weights"] == {"tags": 1.0}
+    assert "`image`, `text`" in text["notes"][0] and "TEXT_MODEL=clip" in text["notes"][0]
+    assert "circle" in text["hits"][0]["tags"]
+
+
+def test_a_sent_weight_is_used_as_sent_even_on_a_view_without_signal(client: TestClient) -> None:
+    out = _search(client, sketch=data_url(shape_image(0, 3)), wEdge=1, limit=4)
+    assert out["weights"] == {"edge": 0.5, "shape": 0.5}, "wEdge as sent, wShape from the defaults"
+    assert out["notes"] == []
+    only = _search(client, sketch=data_url(shape_image(0, 3)), wEdge=0.5, wShape=0, limit=4)
+    assert only["weights"] == {"edge": 1.0}
+
+
+def test_rerank_not_sent_follows_the_kinds_default(client: TestClient) -> None:
+    kinds = client.get("/info").json()["defaults"]["kinds"]
+    body = {"queryText": "circle", "sketch": data_url(shape_image(0, 3)), "limit": 8}
+    default = _search(client, **body)
+    sent = _search(client, **body, rerank=kinds["sketch+text"]["rerank"])
+    assert [h["id"] for h in default["hits"]] == [h["id"] for h in sent["hits"]]
+    assert [h["score"] for h in default["hits"]] == [h["score"] for h in sent["hits"]]
+
+
+def test_info_lists_the_defaults_per_query_kind(client: TestClient) -> None:
+    defaults = client.get("/info").json()["defaults"]
+    assert set(defaults["kinds"]) == {"sketch", "text", "sketch+text", "image", "examples"}
+    assert set(defaults["withoutSignal"]) == {"image", "edge", "text"}
+    for kind, row in defaults["kinds"].items():
+        assert set(row["weights"]) == {"wImg", "wEdge", "wShape", "wTxt", "wTags"}
+        assert row["weights"]["wImg"] == row["weights"]["wEdge"] == row["weights"]["wTxt"] == 0, kind
+    assert defaults["kinds"]["sketch"]["weights"]["wShape"] > 0
+    assert defaults["kinds"]["text"]["weights"]["wTags"] > 0
+    assert defaults["kinds"]["text"]["weights"]["wShape"] == 0, "text does not feed `shape`"
+    assert "evaluate.py" in defaults["source"]

@@ -148,3 +148,35 @@ def test_label_relevance_counts_every_item_of_the_category(eval_set: Path) -> No
         f"library/{w}.png" for i, w in enumerate(WORDS) if i % 3 == 0
     }
     assert evaluate.relevant_for(q, "sketch", "auto", library) == {"library/alpha.png"}
+
+
+def test_every_mode_has_a_defaults_row_and_a_recommendation_from_its_grid(report: dict[str, object]) -> None:
+    results = report["results"]  # type: ignore[index]
+    recommended = report["recommended_defaults"]  # type: ignore[index]
+    for mode in ("sketch", "text", "sketch+text", "image"):
+        row = _row(report, mode, evaluate.DEFAULTS)
+        assert row["kind"] == "defaults" and 0.0 <= row["mAP@3"] <= 1.0
+        grid = [r for r in results if r["mode"] == mode and r["kind"] in ("single", "hybrid")]
+        best = max(r["mAP@3"] for r in grid)
+        rec = recommended[mode]
+        assert rec["mAP@3"] == best and rec["defaults mAP@3"] == row["mAP@3"]
+        chosen = _row(report, mode, rec["config"])
+        assert {v: w for v, w in rec["weights"].items() if w > 0} == chosen["weights"]
+        assert rec["rerank"] is chosen["rerank"]
+    # Random weights and TEXT_MODEL=clip: the shipped defaults give those views nothing.
+    assert set(report["defaults"]["without_signal"]) == {"image", "edge", "text"}  # type: ignore[index]
+    # Text queries naming a unique tag: the defaults (tags alone here) find every one first.
+    assert _row(report, "text", evaluate.DEFAULTS)["MRR"] == 1.0
+
+
+def test_the_written_defaults_table_loads_and_cites_the_run(eval_set: Path, tmp_path: Path) -> None:
+    from app.search.defaults import DefaultsTable
+
+    table_path = tmp_path / "defaults.json"
+    argv = _args(eval_set, tmp_path, "--modes", "text", "--no-hog", "--plots", "", "--write-defaults", str(table_path))
+    assert evaluate.main(argv) == 0
+    table = DefaultsTable.from_json(json.loads(table_path.read_text()))
+    assert "evaluate.py on evalset" in table.source and "eval.json" in table.source
+    report = json.loads((tmp_path / "out" / "eval.json").read_text())
+    rec = report["recommended_defaults"]["text"]
+    assert table.kinds["text"].weights == rec["weights"] and table.kinds["text"].rerank is rec["rerank"]

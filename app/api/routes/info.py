@@ -24,6 +24,24 @@ class RunningModel(CamelModel):
     device: str
 
 
+class KindDefaults(CamelModel):
+    weights: dict[str, float] = Field(description="`wImg`, `wEdge`, `wShape`, `wTxt`, `wTags` when not sent.")
+    rerank: bool = Field(description="`rerank` when not sent: exact re-rank (true) or Qdrant-side fusion.")
+
+
+class SearchDefaults(CamelModel):
+    """What `POST /search/hybrid` uses for what a request does not send, per query kind."""
+
+    kinds: dict[str, KindDefaults] = Field(
+        description="Per query kind (the inputs sent): sketch, text, sketch+text, image, examples (ids alone). "
+        "Other mixes take, view by view, the largest default of their parts."
+    )
+    source: str = Field(description="The evaluation run the table came from.")
+    without_signal: dict[str, str] = Field(
+        description="Views driven by a random-weight model → why: their default is 0."
+    )
+
+
 class InfoResponse(CamelModel):
     """What `GET /info` answers. The collection's own facts are left out while it does not exist."""
 
@@ -40,6 +58,7 @@ class InfoResponse(CamelModel):
     edge_version: str | None = None
     shape_version: str | None = None
     running: RunningModel
+    defaults: SearchDefaults
     usable: bool = Field(description="False when the collection holds another embedding space (see `problem`).")
     problem: str | None = Field(default=None, description="Why searches are refused, when they are.")
 
@@ -70,6 +89,12 @@ async def info(services: ServicesDep, scope: ScopeDep) -> InfoResponse:
         "randomWeights": enc.clip.random_weights,
         "textModel": "clip" if enc.text is enc.clip else enc.text.name,
         "device": str(enc.clip.device),
+    }
+    defaults = services.searcher.defaults
+    data["defaults"] = {
+        "kinds": defaults.describe(),
+        "source": defaults.table.source,
+        "withoutSignal": defaults.no_signal,
     }
     data["usable"] = services.space.usable
     if services.space.problem is not None:

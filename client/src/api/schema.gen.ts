@@ -1100,8 +1100,7 @@ export interface components {
             queryText?: string | null;
             /**
              * Rerank
-             * @description Exact weighted re-rank of the candidate union.
-             * @default true
+             * @description Exact weighted re-rank of the candidate union (true) or Qdrant-side fusion (false). Not sent: the default for the query's kind (`GET /info` `defaults`).
              */
             rerank?: boolean;
             /**
@@ -1117,32 +1116,27 @@ export interface components {
             sketch?: string | null;
             /**
              * Wedge
-             * @description Weight of the `edge` view.
-             * @default 1
+             * @description Weight of the `edge` view. Not sent: the default for the query's kind (sketch, text, sketch+text, image, examples; `GET /info` `defaults`), 0 for views driven by a random-weight model.
              */
             wEdge?: number;
             /**
              * Wimg
-             * @description Weight of the `image` view.
-             * @default 1
+             * @description Weight of the `image` view. Not sent: the default for the query's kind (sketch, text, sketch+text, image, examples; `GET /info` `defaults`), 0 for views driven by a random-weight model.
              */
             wImg?: number;
             /**
              * Wshape
-             * @description Weight of the weight-free `shape` view (HOG of the line drawing; fed by sketch and image).
-             * @default 0
+             * @description Weight of the weight-free `shape` view (HOG of the line drawing; fed by sketch and image). Not sent: the default for the query's kind (sketch, text, sketch+text, image, examples; `GET /info` `defaults`), 0 for views driven by a random-weight model.
              */
             wShape?: number;
             /**
              * Wtags
-             * @description Weight of the sparse `tags` view.
-             * @default 0.5
+             * @description Weight of the sparse `tags` view. Not sent: the default for the query's kind (sketch, text, sketch+text, image, examples; `GET /info` `defaults`), 0 for views driven by a random-weight model.
              */
             wTags?: number;
             /**
              * Wtxt
-             * @description Weight of the `text` view.
-             * @default 1
+             * @description Weight of the `text` view. Not sent: the default for the query's kind (sketch, text, sketch+text, image, examples; `GET /info` `defaults`), 0 for views driven by a random-weight model.
              */
             wTxt?: number;
         };
@@ -1253,6 +1247,7 @@ export interface components {
         InfoResponse: {
             /** Collection */
             collection: string;
+            defaults: components["schemas"]["SearchDefaults"];
             /** Edgeversion */
             edgeVersion?: string | null;
             /** Exists */
@@ -1340,6 +1335,21 @@ export interface components {
              * Format: date-time
              */
             updatedAt: string;
+        };
+        /** KindDefaults */
+        KindDefaults: {
+            /**
+             * Rerank
+             * @description `rerank` when not sent: exact re-rank (true) or Qdrant-side fusion.
+             */
+            rerank: boolean;
+            /**
+             * Weights
+             * @description `wImg`, `wEdge`, `wShape`, `wTxt`, `wTags` when not sent.
+             */
+            weights: {
+                [key: string]: number;
+            };
         };
         /** LibraryList */
         LibraryList: {
@@ -1503,6 +1513,31 @@ export interface components {
              */
             textModel: string;
         };
+        /**
+         * SearchDefaults
+         * @description What `POST /search/hybrid` uses for what a request does not send, per query kind.
+         */
+        SearchDefaults: {
+            /**
+             * Kinds
+             * @description Per query kind (the inputs sent): sketch, text, sketch+text, image, examples (ids alone). Other mixes take, view by view, the largest default of their parts.
+             */
+            kinds: {
+                [key: string]: components["schemas"]["KindDefaults"];
+            };
+            /**
+             * Source
+             * @description The evaluation run the table came from.
+             */
+            source: string;
+            /**
+             * Withoutsignal
+             * @description Views driven by a random-weight model → why: their default is 0.
+             */
+            withoutSignal: {
+                [key: string]: string;
+            };
+        };
         /** SearchFilter */
         SearchFilter: {
             /**
@@ -1559,10 +1594,18 @@ export interface components {
             model: components["schemas"]["SearchModel"];
             /** Nextcursor */
             nextCursor: string | null;
+            /**
+             * Notes
+             * @description What the service chose for the request, e.g. a default weight of 0 for a view without signal.
+             */
+            notes?: string[];
             /** Requestid */
             requestId?: string | null;
             timings: components["schemas"]["Timings"];
-            /** Weights */
+            /**
+             * Weights
+             * @description The normalised weight of every view that ranked the hits.
+             */
             weights: {
                 [key: string]: number;
             };
@@ -3353,8 +3396,7 @@ export interface operations {
                     queryText?: string | null;
                     /**
                      * Rerank
-                     * @description Exact weighted re-rank of the candidate union.
-                     * @default true
+                     * @description Exact weighted re-rank of the candidate union (true) or Qdrant-side fusion (false). Not sent: the default for the query's kind (`GET /info` `defaults`).
                      */
                     rerank?: boolean;
                     /** Scorethreshold */
@@ -3366,32 +3408,27 @@ export interface operations {
                     sketch?: string;
                     /**
                      * Wedge
-                     * @description Weight of the `edge` view.
-                     * @default 1
+                     * @description Weight of the `edge` view. Not sent: the default for the query's kind (sketch, text, sketch+text, image, examples; `GET /info` `defaults`), 0 for views driven by a random-weight model.
                      */
                     wEdge?: number;
                     /**
                      * Wimg
-                     * @description Weight of the `image` view.
-                     * @default 1
+                     * @description Weight of the `image` view. Not sent: the default for the query's kind (sketch, text, sketch+text, image, examples; `GET /info` `defaults`), 0 for views driven by a random-weight model.
                      */
                     wImg?: number;
                     /**
                      * Wshape
-                     * @description Weight of the weight-free `shape` view (HOG of the line drawing; fed by sketch and image).
-                     * @default 0
+                     * @description Weight of the weight-free `shape` view (HOG of the line drawing; fed by sketch and image). Not sent: the default for the query's kind (sketch, text, sketch+text, image, examples; `GET /info` `defaults`), 0 for views driven by a random-weight model.
                      */
                     wShape?: number;
                     /**
                      * Wtags
-                     * @description Weight of the sparse `tags` view.
-                     * @default 0.5
+                     * @description Weight of the sparse `tags` view. Not sent: the default for the query's kind (sketch, text, sketch+text, image, examples; `GET /info` `defaults`), 0 for views driven by a random-weight model.
                      */
                     wTags?: number;
                     /**
                      * Wtxt
-                     * @description Weight of the `text` view.
-                     * @default 1
+                     * @description Weight of the `text` view. Not sent: the default for the query's kind (sketch, text, sketch+text, image, examples; `GET /info` `defaults`), 0 for views driven by a random-weight model.
                      */
                     wTxt?: number;
                 };

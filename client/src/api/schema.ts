@@ -29,6 +29,7 @@ export type ViewScore = Schemas["ViewScore"];
 export type SearchFilter = Schemas["SearchFilter"];
 export type SearchTimings = Schemas["Timings"];
 export type InfoResponse = JsonAnswer<"getInfo">;
+export type SearchDefaults = Schemas["SearchDefaults"];
 
 // --- Cross-modal RAG: /search/decompose, /search/complementary ---------------------------
 export type SubQuery = Schemas["SubQueryModel"];

@@ -15,6 +15,7 @@ import {
   parseTags,
   PRESET_ORDER,
   PRESETS,
+  type Presets,
   WEIGHT_KEYS,
   WEIGHT_LABELS,
   WEIGHT_MAX,
@@ -35,10 +36,12 @@ export interface QueryPanelProps {
   onChange: (q: QueryState) => void;
   /** Views that have an input right now; the others are greyed (their weight is not sent). */
   active: Record<WeightKey, boolean>;
+  /** The presets (the server's defaults per query kind, `presetsFromInfo`); built-in ones otherwise. */
+  presets?: Presets;
 }
 
-export function QueryPanel({ query, onChange, active }: QueryPanelProps) {
-  const preset = matchPreset(query.weights);
+export function QueryPanel({ query, onChange, active, presets = PRESETS }: QueryPanelProps) {
+  const preset = matchPreset(query.weights, presets);
   const setWeight = (k: WeightKey, v: number) => onChange({ ...query, weights: { ...query.weights, [k]: clampWeight(v) } });
 
   return (
@@ -53,13 +56,13 @@ export function QueryPanel({ query, onChange, active }: QueryPanelProps) {
               key={p}
               type="button"
               aria-pressed={preset === p}
-              onClick={() => onChange({ ...query, weights: { ...PRESETS[p].weights } })}
+              onClick={() => onChange({ ...query, weights: { ...presets[p].weights } })}
               className={cn(
                 "cursor-pointer rounded-md px-2 py-1 text-xs font-medium text-muted-foreground transition-colors focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-ring",
                 preset === p && "bg-background text-foreground shadow-sm",
               )}
             >
-              {PRESETS[p].label}
+              {presets[p].label}
             </button>
           ))}
         </div>

@@ -2,12 +2,15 @@ import { describe, expect, it } from "vitest";
 import type { InfoResponse } from "@/api/schema";
 import { summarizeInfo } from "./info";
 
+// The server's defaults table; summarizeInfo does not read it.
+const DEFAULTS: InfoResponse["defaults"] = { kinds: {}, source: "a test table", withoutSignal: {} };
 const RUNNING: InfoResponse["running"] = { model: "clippy-tiny", pretrained: "random", randomWeights: true, textModel: "clip", device: "cpu" };
 
 describe("summarizeInfo", () => {
   it("lists the collection's views and versions", () => {
     const s = summarizeInfo({
       collection: "clippy",
+      defaults: DEFAULTS,
       exists: true,
       points: 48,
       model: "ViT-B-32",
@@ -31,6 +34,7 @@ describe("summarizeInfo", () => {
   it("names the running model, not the collection's", () => {
     const s = summarizeInfo({
       collection: "clippy",
+      defaults: DEFAULTS,
       exists: true,
       points: 54,
       model: "ViT-L-14",
@@ -45,6 +49,7 @@ describe("summarizeInfo", () => {
   it("reports why the collection is unusable", () => {
     const s = summarizeInfo({
       collection: "c",
+      defaults: DEFAULTS,
       exists: true,
       points: 3,
       running: RUNNING,
@@ -52,13 +57,13 @@ describe("summarizeInfo", () => {
       problem: "Collection was built with ViT-L-14; set MODEL_NAME",
     });
     expect(s.problem).toBe("Collection was built with ViT-L-14; set MODEL_NAME");
-    expect(summarizeInfo({ collection: "c", exists: true, points: 3, running: RUNNING, usable: false }).problem).toBe(
+    expect(summarizeInfo({ collection: "c", defaults: DEFAULTS, exists: true, points: 3, running: RUNNING, usable: false }).problem).toBe(
       "The service cannot search this collection.",
     );
   });
 
   it("copes with a collection that does not exist yet", () => {
-    expect(summarizeInfo({ collection: "c", exists: false, points: 0, running: RUNNING, usable: true })).toMatchObject({
+    expect(summarizeInfo({ collection: "c", defaults: DEFAULTS, exists: false, points: 0, running: RUNNING, usable: true })).toMatchObject({
       points: 0,
       model: "clippy-tiny",
       details: "Collection “c” · device cpu",

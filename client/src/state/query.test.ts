@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  presetsFromInfo,
   buildSearchRequest,
   clampWeight,
   effectiveWeights,
@@ -149,5 +150,35 @@ describe("toggleExample", () => {
     expect(s.negativeIds).toEqual(["x"]);
     s = toggleExample(s, "x", "negative");
     expect(s.negativeIds).toEqual([]);
+  });
+});
+
+describe("presetsFromInfo", () => {
+  const zero = { wImg: 0, wEdge: 0, wShape: 0, wTxt: 0, wTags: 0 };
+  const defaults = {
+    kinds: {
+      sketch: { weights: { ...zero, wShape: 1 }, rerank: true },
+      text: { weights: { ...zero, wTxt: 1, wTags: 0.5 }, rerank: true },
+      "sketch+text": { weights: { ...zero, wShape: 1, wTxt: 1, wTags: 1 }, rerank: false },
+      image: { weights: { ...zero, wShape: 0.5 }, rerank: true },
+      examples: { weights: { ...zero, wShape: 0.5, wTxt: 1 }, rerank: true },
+    },
+    withoutSignal: { image: "random weights", edge: "random weights" },
+    source: "a test table",
+  };
+
+  it("follows the server's defaults per query kind, views without signal at 0", () => {
+    const presets = presetsFromInfo(defaults);
+    expect(presets.sketch.weights).toEqual({ ...zero, wShape: 1 });
+    expect(presets.text.weights).toEqual({ ...zero, wTxt: 1, wTags: 0.5 });
+    expect(presets.balanced.weights).toEqual({ ...zero, wShape: 1, wTxt: 1, wTags: 1 });
+    expect(presets.balanced.label).toBe("Balanced");
+    expect(matchPreset({ ...zero, wShape: 1 }, presets)).toBe("sketch");
+    expect(matchPreset(PRESETS.balanced.weights, presets)).toBeNull();
+  });
+
+  it("keeps the built-in presets when the server sends no defaults", () => {
+    expect(presetsFromInfo(undefined)).toBe(PRESETS);
+    expect(presetsFromInfo({ ...defaults, kinds: { sketch: defaults.kinds.sketch } })).toBe(PRESETS);
   });
 });

@@ -1,5 +1,5 @@
 /** Query state → `POST /search/hybrid` body. Pure; no React, no fetch. */
-import type { SearchFilter, SearchRequest } from "@/api/schema";
+import type { SearchDefaults, SearchFilter, SearchRequest } from "@/api/schema";
 
 export interface Weights {
   wImg: number;
@@ -35,6 +35,34 @@ export const PRESETS: Record<PresetName, { label: string; weights: Weights }> = 
 
 export const PRESET_ORDER: readonly PresetName[] = ["sketch", "balanced", "text"];
 
+export type Presets = Record<PresetName, { label: string; weights: Weights }>;
+
+/**
+ * The presets the server's defaults imply: "Sketch only" and "Text only" are its sketch and
+ * text rows, "Balanced" the larger of its sketch+text and image rows view by view (so a view
+ * without signal, e.g. a random-weight model's, stays at 0). Without defaults (an older
+ * server), the built-in PRESETS.
+ */
+export function presetsFromInfo(defaults: SearchDefaults | null | undefined): Presets {
+  const row = (kind: string): Weights | null => {
+    const w: Partial<Record<string, number>> | undefined = defaults?.kinds[kind]?.weights;
+    return w ? Object.fromEntries(WEIGHT_KEYS.map((k) => [k, clampWeight(w[k] ?? 0)])) as unknown as Weights : null;
+  };
+  const sketch = row("sketch");
+  const text = row("text");
+  const mixed = row("sketch+text");
+  const image = row("image");
+  if (!sketch || !text || !mixed) return PRESETS;
+  const balanced = image
+    ? (Object.fromEntries(WEIGHT_KEYS.map((k) => [k, Math.max(mixed[k], image[k])])) as unknown as Weights)
+    : mixed;
+  return {
+    sketch: { label: PRESETS.sketch.label, weights: sketch },
+    balanced: { label: PRESETS.balanced.label, weights: balanced },
+    text: { label: PRESETS.text.label, weights: text },
+  };
+}
+
 export const WEIGHT_MAX = 2;
 export const DEFAULT_LIMIT = 24;
 
@@ -43,8 +71,8 @@ export function weightsEqual(a: Weights, b: Weights, eps = 1e-6): boolean {
 }
 
 /** The preset these weights are exactly, or null when the user has moved a slider off it. */
-export function matchPreset(w: Weights): PresetName | null {
-  return PRESET_ORDER.find((p) => weightsEqual(PRESETS[p].weights, w)) ?? null;
+export function matchPreset(w: Weights, presets: Presets = PRESETS): PresetName | null {
+  return PRESET_ORDER.find((p) => weightsEqual(presets[p].weights, w)) ?? null;
 }
 
 export function clampWeight(v: number): number {
