@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse
 from app.api.bodies import FileField, UploadedFile, body_openapi, read_body
 from app.api.deps import GenerationDep, LibraryResolverDep, ScopeDep
 from app.api.openapi import problems
+from app.api.routes.images import NOSNIFF
 from app.api.security import PrincipalDep
 from app.generation.models import DescribeRequest, DescribeResponse, GenerateRequest
 from app.generation.service import Upload
@@ -95,7 +96,7 @@ async def generated_file(name: str, generation: GenerationDep, principal: Princi
     return FileResponse(
         path,
         media_type=media,
-        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+        headers={"Cache-Control": "public, max-age=31536000, immutable", **NOSNIFF},
     )
 
 
