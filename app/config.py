@@ -200,6 +200,11 @@ class Settings(BaseSettings):
     RATE_LIMIT: str | None = None
     # Where rate-limit counters live: memory:// (one process) or redis://host:6379 (shared).
     RATE_LIMIT_STORAGE: str = "memory://"
+    # Addresses (comma-separated IPs or networks, `*` for any) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed: the proxy in front. Empty: no forwarded header is believed
+    # and the client address is the connection's (uvicorn's own default trusts 127.0.0.1, which
+    # lets local clients pick their rate-limit address). The same variable uvicorn's CLI reads.
+    FORWARDED_ALLOW_IPS: str = ""
     # A whole request body above this gets 413 before it is read.
     MAX_REQUEST_BYTES: int = Field(default=64 * 1024 * 1024, ge=1024)
     # A collection created on a Qdrant cluster (QDRANT_URL): shards, copies of each shard, and
