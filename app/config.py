@@ -93,6 +93,16 @@ class Settings(BaseSettings):
     # --- input bounds (app/imaging) --------------------------------------------------------
     MAX_UPLOAD_BYTES: int = Field(default=20 * 1024 * 1024, ge=1024)
     MAX_IMAGE_PIXELS: int = Field(default=40_000_000, ge=1024)
+    # A sketch is a drawing from a canvas, not a photo: a smaller cap (4096x4096).
+    MAX_SKETCH_PIXELS: int = Field(default=4096 * 4096, ge=1024)
+    # Images in requests (search, describe) are decoded no larger than needed for this side
+    # (JPEG at 1/2..1/8 scale, others box-reduced): the encoders use at most 512 px (edges) and
+    # 224 px (CLIP); the captioner 384 px. Generation refs and sketches use REF_MAX_SIDE.
+    REQUEST_IMAGE_MAX_SIDE: int = Field(default=1024, ge=256, le=8192)
+    # Requests that decode and encode images at once (one decoded upload can cost ~150 MB).
+    # Others wait up to IMAGE_SLOT_WAIT_S, then get 503 with Retry-After.
+    IMAGE_SLOTS: int = Field(default=4, ge=1, le=256)
+    IMAGE_SLOT_WAIT_S: float = Field(default=5.0, ge=0, le=300)
 
     # --- generation (app/generation) -------------------------------------------------------
     # The provider a request without `provider` uses: sdxl | imagen | gemini.

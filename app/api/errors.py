@@ -132,7 +132,8 @@ def problem_response(
 async def _clippy_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ClippyError)
     if exc.status_code >= 500:
-        log.error("%s: %s", exc.code, exc.message)
+        # A 503 with Retry-After is load being shed as designed (IMAGE_SLOTS), not a fault.
+        log.log(logging.WARNING if "retry_after" in exc.details else logging.ERROR, "%s: %s", exc.code, exc.message)
     headers = {"Retry-After": str(exc.details["retry_after"])} if "retry_after" in exc.details else None
     return problem_response(request, exc.status_code, exc.code, exc.message, exc.details, headers)
 
