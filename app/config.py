@@ -156,6 +156,12 @@ class Settings(BaseSettings):
     IMAGEN_ADD_WATERMARK: bool = True
     GEMINI_IMAGE_MODEL: str = "gemini-2.5-flash-image"
     GOOGLE_TIMEOUT_S: float = Field(default=120.0, gt=0, le=600)
+    # A request waits at most this long for a model to load (it goes on loading in the
+    # background); a failed or unfinished load is the answer (503 + Retry-After) for
+    # MODEL_RETRY_S before it is tried again. Weights not on disk are fetched only when the
+    # Hub can be reached (HF_HUB_OFFLINE unset, a connection within 2 s).
+    MODEL_LOAD_TIMEOUT_S: float = Field(default=30.0, gt=0, le=3600)
+    MODEL_RETRY_S: float = Field(default=300.0, ge=0, le=86400)
     # Image → text (POST /images/describe): a transformers image-to-text model id or folder.
     DESCRIBE_MODEL: str = "Salesforce/blip-image-captioning-base"
     DESCRIBE_MAX_TOKENS: int = Field(default=30, ge=1, le=256)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +81,16 @@ class GenerationService:
         """Folders are created on first write; with GENERATION_PRELOAD, load the default provider."""
         if self.settings.GENERATION_PRELOAD:
             provider = self.providers.get(self.settings.GENERATION_PROVIDER)
-            await anyio.to_thread.run_sync(provider.load)
+            # In a daemon thread nobody joins: a slow or stuck download neither delays the
+            # server's start nor keeps a stopping server alive; the first job waits for it.
+            threading.Thread(target=self._preload, args=(provider,), name="preload", daemon=True).start()
+
+    @staticmethod
+    def _preload(provider: ImageProvider) -> None:
+        try:
+            provider.load()
+        except Exception:
+            log.exception("preloading provider %s failed; the first job tries again", provider.name)
 
     async def stop(self) -> None:
         self.providers.close()
