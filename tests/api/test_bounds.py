@@ -180,11 +180,10 @@ def _big_png(side: int, mode: str = "RGB") -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
-@pytest.mark.parametrize("mode", ["RGB", "RGBA", "P", "1"])
+@pytest.mark.parametrize(
+    ("fmt", "mode"), [("JPEG", "RGB"), ("PNG", "RGB"), ("PNG", "RGBA"), ("PNG", "P"), ("PNG", "1")]
+)
 def test_big_images_are_decoded_no_larger_than_the_side_asked_for(fmt: str, mode: str) -> None:
-    if fmt == "JPEG" and mode != "RGB":
-        pytest.skip("JPEG stores RGB here")
     side = 3000
     img = Image.new("RGB", (side, side // 2), "white")
     ImageDraw.Draw(img).rectangle((side // 3, side // 8, 2 * side // 3, 3 * side // 8), fill="black")
