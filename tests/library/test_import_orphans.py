@@ -19,8 +19,7 @@ from app.library.imports.orphans import sweep_staged
 from app.library.models import CreateLibrary
 from app.services import Services
 from app.storage.schema import content_sha256
-from tests.api.conftest import png_bytes
-from tests.support.images import shape_image
+from tests.support.images import png_bytes, shape_image
 from tests.support.settings import tiny_settings
 
 HOUR = 3600.0
