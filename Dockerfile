@@ -47,4 +47,7 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=120s \
 # One worker process per container (scale containers, not --workers): the embedded store allows
 # one process, and each process keeps its own Prometheus numbers. On SIGTERM uvicorn stops
 # accepting, finishes requests in flight (up to 30 s), then the lifespan stops jobs and the store.
+# Forwarded headers are believed from no one unless FORWARDED_ALLOW_IPS names the proxy in front
+# (uvicorn's default would trust 127.0.0.1, and with it anything relayed through a local hop).
+ENV FORWARDED_ALLOW_IPS=""
 CMD ["uvicorn", "main:app", "--host", "0.0.0.0", "--port", "8000", "--timeout-graceful-shutdown", "30", "--no-access-log"]

@@ -93,6 +93,16 @@ class Settings(BaseSettings):
     # --- input bounds (app/imaging) --------------------------------------------------------
     MAX_UPLOAD_BYTES: int = Field(default=20 * 1024 * 1024, ge=1024)
     MAX_IMAGE_PIXELS: int = Field(default=40_000_000, ge=1024)
+    # A sketch is a drawing from a canvas, not a photo: a smaller cap (4096x4096).
+    MAX_SKETCH_PIXELS: int = Field(default=4096 * 4096, ge=1024)
+    # Images in requests (search, describe) are decoded no larger than needed for this side
+    # (JPEG at 1/2..1/8 scale, others box-reduced): the encoders use at most 512 px (edges) and
+    # 224 px (CLIP); the captioner 384 px. Generation refs and sketches use REF_MAX_SIDE.
+    REQUEST_IMAGE_MAX_SIDE: int = Field(default=1024, ge=256, le=8192)
+    # Requests that decode and encode images at once (one decoded upload can cost ~150 MB).
+    # Others wait up to IMAGE_SLOT_WAIT_S, then get 503 with Retry-After.
+    IMAGE_SLOTS: int = Field(default=4, ge=1, le=256)
+    IMAGE_SLOT_WAIT_S: float = Field(default=5.0, ge=0, le=300)
 
     # --- generation (app/generation) -------------------------------------------------------
     # The provider a request without `provider` uses: sdxl | imagen | gemini.
@@ -146,6 +156,12 @@ class Settings(BaseSettings):
     IMAGEN_ADD_WATERMARK: bool = True
     GEMINI_IMAGE_MODEL: str = "gemini-2.5-flash-image"
     GOOGLE_TIMEOUT_S: float = Field(default=120.0, gt=0, le=600)
+    # A request waits at most this long for a model to load (it goes on loading in the
+    # background); a failed or unfinished load is the answer (503 + Retry-After) for
+    # MODEL_RETRY_S before it is tried again. Weights not on disk are fetched only when the
+    # Hub can be reached (HF_HUB_OFFLINE unset, a connection within 2 s).
+    MODEL_LOAD_TIMEOUT_S: float = Field(default=30.0, gt=0, le=3600)
+    MODEL_RETRY_S: float = Field(default=300.0, ge=0, le=86400)
     # Image → text (POST /images/describe): a transformers image-to-text model id or folder.
     DESCRIBE_MODEL: str = "Salesforce/blip-image-captioning-base"
     DESCRIBE_MAX_TOKENS: int = Field(default=30, ge=1, le=256)
@@ -200,6 +216,11 @@ class Settings(BaseSettings):
     RATE_LIMIT: str | None = None
     # Where rate-limit counters live: memory:// (one process) or redis://host:6379 (shared).
     RATE_LIMIT_STORAGE: str = "memory://"
+    # Addresses (comma-separated IPs or networks, `*` for any) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed: the proxy in front. Empty: no forwarded header is believed
+    # and the client address is the connection's (uvicorn's own default trusts 127.0.0.1, which
+    # lets local clients pick their rate-limit address). The same variable uvicorn's CLI reads.
+    FORWARDED_ALLOW_IPS: str = ""
     # A whole request body above this gets 413 before it is read.
     MAX_REQUEST_BYTES: int = Field(default=64 * 1024 * 1024, ge=1024)
     # A collection created on a Qdrant cluster (QDRANT_URL): shards, copies of each shard, and

@@ -62,6 +62,13 @@ class OverloadedError(ClippyError):
     code = "overloaded"
 
 
+class BusyError(ClippyError):
+    """Every slot for this kind of work is taken (IMAGE_SLOTS); retry after `retry_after` s."""
+
+    status_code = 503
+    code = "busy"
+
+
 class ModelMismatchError(ClippyError):
     """The collection was built with another embedding space than the running model."""
 

@@ -22,6 +22,7 @@ from app.generation.base import ImageProvider
 from app.generation.describe import Describer
 from app.generation.library import NO_LIBRARY, AddToLibrary, LibraryUnavailable, ResolveLibraryImage
 from app.generation.service import GenerationService, build_generation_service
+from app.imaging import ImageSlots
 from app.ingest.seed import seed_sample_library
 from app.ingest.target import IngestTarget
 from app.jobs import JobHandlers, JobQueue, UnavailableJobQueue, build_job_queue
@@ -116,6 +117,8 @@ class Services:
     imports: ImportService
     generation: GenerationService
     jobs: JobQueue
+    # Requests decoding and encoding images at once (IMAGE_SLOTS); the rest wait, then 503.
+    image_slots: ImageSlots
     # Every job kind this service runs; `python -m app.jobs.worker` runs the same ones.
     handlers: JobHandlers = field(default_factory=JobHandlers)
     ready: bool = False
@@ -153,6 +156,7 @@ class Services:
             imports=imports,
             generation=generation,
             jobs=jobs,
+            image_slots=ImageSlots(settings.IMAGE_SLOTS, settings.IMAGE_SLOT_WAIT_S),
             handlers=handlers,
         )
 

@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.config import Settings
 from app.errors import InvalidInputError, PayloadTooLargeError, UnsupportedMediaError
-from app.imaging import decode_data_url, decode_image
+from app.imaging import decode_data_url, decode_image, request_limits
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -180,17 +180,23 @@ async def read_upload(upload: UploadFile, max_bytes: int, name: str, setting: st
     return data
 
 
+def has_images(body: Body[Any], names: Sequence[str]) -> bool:
+    """Whether any of fields `names` carries an image (a file or a data URL)."""
+    return any(body.file(name) is not None or getattr(body.model, name, None) for name in names)
+
+
 async def decode_images(body: Body[Any], names: Sequence[str], settings: Settings) -> dict[str, Image.Image]:
-    """The images of fields `names`: an uploaded file, else a data URL in the model's field."""
-    limits = {"max_bytes": settings.MAX_UPLOAD_BYTES, "max_pixels": settings.MAX_IMAGE_PIXELS}
+    """The images of fields `names`: an uploaded file, else a data URL in the model's field,
+    decoded no larger than the encoders need (REQUEST_IMAGE_MAX_SIDE)."""
     images: dict[str, Image.Image] = {}
     for name in names:
+        limits = request_limits(settings, name, settings.REQUEST_IMAGE_MAX_SIDE)
         upload = body.file(name)
         # Decoding a large PNG takes tens of ms of CPU: off the event loop.
         if upload is not None:
-            images[name] = await run_in_threadpool(partial(decode_image, upload.bytes(), name=name, **limits))
+            images[name] = await run_in_threadpool(partial(decode_image, upload.bytes(), **limits))
         elif url := getattr(body.model, name, None):
-            images[name] = await run_in_threadpool(partial(decode_data_url, url, name=name, **limits))
+            images[name] = await run_in_threadpool(partial(decode_data_url, url, **limits))
     return images
 
 

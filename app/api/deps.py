@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from app.api.security import PrincipalDep
 from app.config import Settings
 from app.generation.service import GenerationService
+from app.imaging import ImageSlots
 from app.jobs.base import JobQueue
 from app.library.access import LibraryScope
 from app.library.imports import ImportService
@@ -71,6 +72,10 @@ def get_jobs(services: ServicesDep) -> JobQueue:
     return services.jobs
 
 
+def get_image_slots(services: ServicesDep) -> ImageSlots:
+    return services.image_slots
+
+
 def get_scope(libraries: Annotated[Libraries, Depends(get_libraries)], principal: PrincipalDep) -> LibraryScope:
     """What the caller may read and write (app/library/access.py), built once per request."""
     return libraries.scope_for(principal)
@@ -96,5 +101,6 @@ LibrariesDep = Annotated[Libraries, Depends(get_libraries)]
 ImportsDep = Annotated[ImportService, Depends(get_imports)]
 GenerationDep = Annotated[GenerationService, Depends(get_generation)]
 JobsDep = Annotated[JobQueue, Depends(get_jobs)]
+ImageSlotsDep = Annotated[ImageSlots, Depends(get_image_slots)]
 ScopeDep = Annotated[LibraryScope, Depends(get_scope)]
 LibraryResolverDep = Annotated[LibraryResolver, Depends(get_library_resolver)]

@@ -26,10 +26,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 from pydantic.alias_generators import to_camel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from app.errors import ClippyError
 from app.models import CamelModel
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://clippy.dev/problems/"
+# nginx's "client closed request": the client left before its body arrived. Nobody reads the
+# answer; the status is for the access log and the request metric (a 4xx, not a server error).
+CLIENT_CLOSED = 499
 # Routing errors Starlette raises itself, by status; any other status gets `http_error`.
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 # Members the standard or this contract already uses: a domain error's details never replace them.
@@ -128,7 +132,8 @@ def problem_response(
 async def _clippy_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ClippyError)
     if exc.status_code >= 500:
-        log.error("%s: %s", exc.code, exc.message)
+        # A 503 with Retry-After is load being shed as designed (IMAGE_SLOTS), not a fault.
+        log.log(logging.WARNING if "retry_after" in exc.details else logging.ERROR, "%s: %s", exc.code, exc.message)
     headers = {"Retry-After": str(exc.details["retry_after"])} if "retry_after" in exc.details else None
     return problem_response(request, exc.status_code, exc.code, exc.message, exc.details, headers)
 
@@ -170,12 +175,19 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _client_disconnect(request: Request, exc: Exception) -> Response:
+    # Not a failure of ours: no traceback, no problem body, no 5xx.
+    log.debug("client went away mid-body on %s %s", request.method, request.url.path)
+    return Response(status_code=CLIENT_CLOSED)
+
+
 # The one map: exception class → handler. Starlette picks the most specific class.
 HANDLERS = {
     Exception: _unexpected_error,
     ClippyError: _clippy_error,
     RequestValidationError: _validation_error,
     StarletteHTTPException: _http_error,
+    ClientDisconnect: _client_disconnect,
 }
 
 

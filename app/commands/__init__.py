@@ -73,9 +73,11 @@ def serve(
     # main.py configures logging from the settings (a second root handler here would print
     # every line twice). From a checkout it is found from any working directory; a plain
     # `pip install .` does not package it, so there it must be in the working directory.
+    from app.api.serving import uvicorn_options
+
     checkout = Path(__file__).resolve().parents[2]
     app_dir = str(checkout) if (checkout / "main.py").is_file() else "."
-    uvicorn.run("main:app", host=host, port=port, app_dir=app_dir)
+    uvicorn.run("main:app", host=host, port=port, app_dir=app_dir, **uvicorn_options(settings_from_flags()))
 
 
 @app.command()
@@ -95,6 +97,7 @@ def demo(
     import uvicorn
 
     from app.api.app import create_app, load_encoders_or_exit
+    from app.api.serving import uvicorn_options
     from app.embedding.availability import weights_available
 
     setup_logging()
@@ -129,4 +132,4 @@ def demo(
     # Loaded before serving: a weights problem is its message and exit status 2, no traceback.
     asgi = create_app(settings, encoders=load_encoders_or_exit(settings))
     typer.echo(f"Clippy demo on http://{host}:{port}  (API docs at /docs)", err=True)
-    uvicorn.run(asgi, host=host, port=port)
+    uvicorn.run(asgi, host=host, port=port, **uvicorn_options(settings))

@@ -42,3 +42,37 @@ def weights_available(model: str, pretrained: str) -> tuple[bool, str]:
     if _hub_reachable():
         return True, ""
     return False, f"not in the local cache and {HUB_HOST} cannot be reached"
+
+
+def hub_model_local(model: str, cache_dir: Path | None = None) -> bool:
+    """Whether `model` (a folder, or a Hugging Face repo id) can load with no network at all."""
+    if Path(model).expanduser().is_dir():
+        return True
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HFValidationError
+
+    try:
+        snapshot_download(model, local_files_only=True, cache_dir=str(cache_dir) if cache_dir else None)
+    except (OSError, HFValidationError):  # LocalEntryNotFoundError is an OSError
+        return False
+    return True
+
+
+def hub_unreachable(timeout: float = 2.0) -> str | None:
+    """Why nothing can be downloaded from the Hub now (offline mode, no connection), or None.
+
+    huggingface_hub retries a hub it cannot reach for minutes; a caller that knows the weights
+    are not local asks this first and fails in seconds instead."""
+    from urllib.parse import urlsplit
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return "HF_HUB_OFFLINE is set"
+    url = urlsplit(constants.ENDPOINT)
+    host, port = url.hostname or HUB_HOST, url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as e:
+        return f"{host}:{port} cannot be reached ({e})"

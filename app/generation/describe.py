@@ -20,7 +20,9 @@ from typing import Any
 from PIL import Image
 
 from app.config import Settings
+from app.embedding.availability import hub_model_local, hub_unreachable
 from app.errors import WeightsUnavailableError
+from app.generation.loading import BoundedLoad
 
 log = logging.getLogger(__name__)
 
@@ -28,19 +30,19 @@ log = logging.getLogger(__name__)
 class Describer(ABC):
     name: str
 
-    def __init__(self) -> None:
+    def __init__(self, load_timeout_s: float = 30.0, retry_s: float = 300.0) -> None:
         self._lock = threading.Lock()
-        self._loaded = False
+        # Loads in a daemon thread: a request waits at most load_timeout_s, a failure is the
+        # answer for retry_s (app/generation/loading.py).
+        self._loader = BoundedLoad(self.model_name, self._load, timeout_s=load_timeout_s, retry_s=retry_s)
 
     @property
     @abstractmethod
     def model_name(self) -> str: ...
 
     def load(self) -> None:
-        with self._lock:
-            if not self._loaded:
-                self._load()
-                self._loaded = True
+        """Load once (blocking, bounded); WeightsUnavailableError (503) when it cannot."""
+        self._loader()
 
     def caption(self, image: Image.Image, prompt: str | None = None) -> str:
         """A caption for `image` (blocking; call from a worker thread)."""
@@ -59,8 +61,8 @@ class TransformersDescriber(Describer):
     name = "transformers"
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__()
         self.settings = settings
+        super().__init__(settings.MODEL_LOAD_TIMEOUT_S, settings.MODEL_RETRY_S)
         self._processor: Any = None
         self._model: Any = None
         self._device: Any = None
@@ -78,6 +80,16 @@ class TransformersDescriber(Describer):
         s = self.settings
         device = resolve_device(s.DEVICE)
         kwargs: dict[str, Any] = {"cache_dir": str(s.MODEL_CACHE_DIR)} if s.MODEL_CACHE_DIR else {}
+        # On disk: load with no network at all (no hub look-ups to retry). Not on disk: fetch it
+        # only if the hub answers now, else say so in seconds rather than retry for minutes.
+        if hub_model_local(s.DESCRIBE_MODEL, s.MODEL_CACHE_DIR):
+            kwargs["local_files_only"] = True
+        elif why := hub_unreachable():
+            raise WeightsUnavailableError(
+                f"DESCRIBE_MODEL={s.DESCRIBE_MODEL!r} is not on disk and cannot be downloaded: {why}. Put it in "
+                "the Hugging Face cache (MODEL_CACHE_DIR) or point DESCRIBE_MODEL at a folder.",
+                model=s.DESCRIBE_MODEL,
+            )
         try:
             self._processor = AutoProcessor.from_pretrained(s.DESCRIBE_MODEL, **kwargs)  # type: ignore[no-untyped-call]
             self._model = AutoModelForImageTextToText.from_pretrained(

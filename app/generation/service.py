@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,7 @@ from app.generation.models import (
     RefParam,
     RefSpec,
 )
-from app.imaging import decode_data_url, decode_image
+from app.imaging import decode_data_url, decode_image, request_limits
 from app.jobs.base import Job, JobHandlers, JobQueue
 from app.net.fetch import fetch_url
 
@@ -80,7 +81,16 @@ class GenerationService:
         """Folders are created on first write; with GENERATION_PRELOAD, load the default provider."""
         if self.settings.GENERATION_PRELOAD:
             provider = self.providers.get(self.settings.GENERATION_PROVIDER)
-            await anyio.to_thread.run_sync(provider.load)
+            # In a daemon thread nobody joins: a slow or stuck download neither delays the
+            # server's start nor keeps a stopping server alive; the first job waits for it.
+            threading.Thread(target=self._preload, args=(provider,), name="preload", daemon=True).start()
+
+    @staticmethod
+    def _preload(provider: ImageProvider) -> None:
+        try:
+            provider.load()
+        except Exception:
+            log.exception("preloading provider %s failed; the first job tries again", provider.name)
 
     async def stop(self) -> None:
         self.providers.close()
@@ -176,13 +186,12 @@ class GenerationService:
             JOB_KIND, params.model_dump(mode="json", by_alias=True), idempotency_key, owner=owner
         )
 
-    def _decode(self, data: bytes, name: str) -> Image.Image:
-        s = self.settings
-        return decode_image(data, max_bytes=s.MAX_UPLOAD_BYTES, max_pixels=s.MAX_IMAGE_PIXELS, name=name)
+    def _decode(self, data: bytes, name: str, max_side: int | None = None) -> Image.Image:
+        # Refs and sketches are stored at most REF_MAX_SIDE (`store_input`): decoded no larger.
+        return decode_image(data, **request_limits(self.settings, name, max_side or self.settings.REF_MAX_SIDE))
 
-    def _decode_data_url(self, url: str, name: str) -> Image.Image:
-        s = self.settings
-        return decode_data_url(url, max_bytes=s.MAX_UPLOAD_BYTES, max_pixels=s.MAX_IMAGE_PIXELS, name=name)
+    def _decode_data_url(self, url: str, name: str, max_side: int | None = None) -> Image.Image:
+        return decode_data_url(url, **request_limits(self.settings, name, max_side or self.settings.REF_MAX_SIDE))
 
     async def _resolve_ref(self, i: int, ref: RefSpec, uploads: list[Upload], resolve: ResolveLibraryImage) -> RefParam:
         name = f"refs[{i}]"
@@ -232,17 +241,18 @@ class GenerationService:
                 f"Send exactly one of an `image` file, `image` (data URL) or `id`, not {given or 'none'}.",
                 field="image",
             )
+        side = self.settings.REQUEST_IMAGE_MAX_SIDE  # the captioner's input is smaller still
         if upload is not None:
-            image = self._decode(upload.data, "image")
+            image = self._decode(upload.data, "image", side)
         elif request.image is not None:
-            image = self._decode_data_url(request.image, "image")
+            image = self._decode_data_url(request.image, "image", side)
         else:
             assert request.id is not None
             resolve = resolve_library_image or self.resolve_library_image
             if isinstance(resolve, LibraryUnavailable):
                 raise resolve.error("`id` (a library image)", "id")
             path = await anyio.to_thread.run_sync(resolve, request.id)
-            image = self._decode(await anyio.to_thread.run_sync(path.read_bytes), "id")
+            image = self._decode(await anyio.to_thread.run_sync(path.read_bytes), "id", side)
         describer = self.describer
         caption = await anyio.to_thread.run_sync(describer.caption, image, request.prompt)
         return DescribeResponse(caption=caption, model=describer.model_name)

@@ -13,6 +13,7 @@ running jobs get JOB_DRAIN_S to finish, then are cancelled and put back in the q
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
@@ -214,11 +215,23 @@ def build_worker(
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    # Settings come from the environment (.env too); the command line only documents them, so
+    # `--help` answers without a Redis and a missing REDIS_URL is one line, not a traceback.
+    parser = argparse.ArgumentParser(
+        prog="python -m app.jobs.worker",
+        description="Run Clippy's queued jobs from Redis (arq). Configured by the environment, as the API is.",
+        epilog="Needs REDIS_URL; also reads JOB_CONCURRENCY, JOB_QUEUE_NAME, JOB_TIMEOUT_S, JOB_DRAIN_S, "
+        "JOB_MAX_TRIES and the store and model settings (docs/operations.md).",
+    )
+    parser.parse_args(argv)
+    settings = Settings()
+    if not settings.REDIS_URL:
+        parser.exit(2, f"{parser.prog}: REDIS_URL is not set; the worker takes its jobs from Redis.\n")
+
     from app.services import WorkerServices
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings()
     # The same handlers as the API, built the same way (`Services.open`), so `import` jobs
     # and `addToLibrary` run here too when the library is reachable (QDRANT_URL).
     services = WorkerServices.open(settings)

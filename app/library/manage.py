@@ -51,7 +51,14 @@ class Libraries:
             raise NotFoundError(f"no library image with id {image_id!r}.", id=image_id)
         if scope is not None:
             scope.check_read(found[0].payload, image_id)
-        return safe_join(self.images_root, Payload.read(found[0].payload).path or "")
+        try:
+            return safe_join(self.images_root, Payload.read(found[0].payload).path or "")
+        # safe_join's messages quote the path; a stored path is the server's layout, not the
+        # caller's input, so the answer names the image only.
+        except ForbiddenError:
+            raise ForbiddenError(f"the file of image {image_id} is outside the images root.", id=image_id) from None
+        except NotFoundError:
+            raise NotFoundError(f"the file of image {image_id} is missing.", id=image_id) from None
 
     def _count(self, name: str) -> int:
         if not self.store.exists():

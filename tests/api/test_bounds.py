@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from app.api.app import create_app
 from app.embedding import Encoders
+from app.imaging import decode_image
 from app.services import Services
 from tests.support.images import png_bytes, shape_image
 
@@ -165,3 +166,78 @@ def test_library_imports_take_bigger_bodies_bounded_by_their_own_setting(small: 
     )
     err = _error(huge, 413, "payload_too_large")
     assert "ZIP_MAX_TOTAL_BYTES" in err["detail"]
+
+
+# --- decoding cost: the size the model needs, a sketch cap, a bound on concurrency ----------
+
+
+def _big_png(side: int, mode: str = "RGB") -> bytes:
+    """A real side x side picture with a drawn shape: small on disk, side² pixels decoded."""
+    img = Image.new(mode, (side, side), "white")
+    ImageDraw.Draw(img).ellipse((side // 4, side // 4, 3 * side // 4, 3 * side // 4), outline="black", width=side // 50)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mode"), [("JPEG", "RGB"), ("PNG", "RGB"), ("PNG", "RGBA"), ("PNG", "P"), ("PNG", "1")]
+)
+def test_big_images_are_decoded_no_larger_than_the_side_asked_for(fmt: str, mode: str) -> None:
+    side = 3000
+    img = Image.new("RGB", (side, side // 2), "white")
+    ImageDraw.Draw(img).rectangle((side // 3, side // 8, 2 * side // 3, 3 * side // 8), fill="black")
+    buf = io.BytesIO()
+    img.convert(mode).save(buf, format=fmt)
+    out = decode_image(buf.getvalue(), max_bytes=10**8, max_pixels=10**8, max_side=512)
+    assert out.mode == "RGB"
+    assert 512 <= max(out.size) < 1024 and abs(out.size[0] / out.size[1] - 2) < 0.02, out.size
+    # Reduced, not cropped: the black box is still in the middle, the corners still white.
+    w, h = out.size
+    assert out.getpixel((w // 2, h // 2)) == (0, 0, 0) and out.getpixel((2, 2)) == (255, 255, 255)
+    small = decode_image(buf.getvalue(), max_bytes=10**8, max_pixels=10**8)
+    assert small.size == (side, side // 2), "without max_side the size is kept"
+
+
+def test_a_transparent_png_is_reduced_without_dark_fringes() -> None:
+    img = Image.new("RGBA", (2400, 2400), (0, 0, 0, 0))
+    ImageDraw.Draw(img).rectangle((1201, 0, 2399, 2399), fill=(255, 255, 255, 255))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    out = decode_image(buf.getvalue(), max_bytes=10**8, max_pixels=10**8, max_side=600)
+    # Transparent black flattens to white; the box edge must not average into grey.
+    assert min(out.convert("L").getdata()) >= 250
+
+
+def test_a_sketch_has_a_smaller_pixel_cap_than_an_example_picture(library: dict[str, Any], encoders: Encoders) -> None:
+    settings = library["settings"].model_copy(update={"MAX_SKETCH_PIXELS": 1_000_000, "MAX_IMAGE_PIXELS": 40_000_000})
+    png = _big_png(1500)
+    with TestClient(create_app(settings, Services.open(settings, encoders=encoders, store=library["store"]))) as c:
+        err = _error(_upload(c, png), 413, "payload_too_large")
+        assert "MAX_SKETCH_PIXELS" in err["detail"] and err["limit"] == 1_000_000
+        r = c.post("/search/hybrid", files={"image": ("big.png", png, "image/png")}, data={"limit": "3"})
+        assert r.status_code == 200, r.text
+
+
+def test_when_every_image_slot_is_busy_image_requests_get_503_with_retry_after(
+    library: dict[str, Any], encoders: Encoders
+) -> None:
+    settings = library["settings"].model_copy(update={"IMAGE_SLOTS": 1, "IMAGE_SLOT_WAIT_S": 0.2})
+    services = Services.open(settings, encoders=encoders, store=library["store"])
+    sketch = png_bytes(shape_image(0, 0))
+    with TestClient(create_app(settings, services)) as c:
+        assert _upload(c, sketch).status_code == 200
+        # Another request holds the only slot.
+        c.portal.call(services.image_slots._semaphore.acquire_nowait)
+        try:
+            err = _error(_upload(c, sketch), 503, "busy")
+            r = _upload(c, sketch)
+            assert int(r.headers["retry-after"]) >= 1 and "IMAGE_SLOTS" in err["detail"]
+            url = "data:image/png;base64," + base64.b64encode(sketch).decode()
+            _error(c.post("/search/hybrid", json={"sketch": url}), 503, "busy")
+            _error(c.post("/images/describe", files={"image": ("p.png", sketch, "image/png")}), 503, "busy")
+            # Text-only searches decode nothing and never wait for a slot.
+            assert c.post("/search/hybrid", json={"queryText": "circle"}).status_code == 200
+        finally:
+            c.portal.call(services.image_slots._semaphore.release)
+        assert _upload(c, sketch).status_code == 200

@@ -27,6 +27,27 @@ def test_image_streams_the_original_with_type_etag_and_ranges(client: TestClient
     assert again.status_code == 304
 
 
+@pytest.mark.parametrize("route", ["image", "thumb"])
+def test_head_answers_as_get_without_a_body(client: TestClient, library: dict[str, Any], route: str) -> None:
+    pid = library["ids"][0]
+    got = client.get(f"/{route}/{pid}")
+    head = client.head(f"/{route}/{pid}")
+    assert head.status_code == 200, head.text
+    assert head.content == b""
+    for name in ("content-type", "content-length", "etag", "cache-control"):
+        assert head.headers[name] == got.headers[name]
+    assert client.head(f"/{route}/{uuid.uuid4()}").status_code == 404
+
+
+@pytest.mark.parametrize("route", ["image", "thumb"])
+def test_served_images_forbid_content_sniffing(client: TestClient, library: dict[str, Any], route: str) -> None:
+    pid = library["ids"][0]
+    r = client.get(f"/{route}/{pid}")
+    assert r.status_code == 200 and r.headers["x-content-type-options"] == "nosniff"
+    again = client.get(f"/{route}/{pid}", headers={"If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304 and again.headers["x-content-type-options"] == "nosniff"
+
+
 def test_thumb_is_generated_once_and_cached(client: TestClient, library: dict[str, Any]) -> None:
     pid = library["ids"][1]
     r = client.get(f"/thumb/{pid}")
@@ -83,7 +104,10 @@ def test_symlinks_pointing_outside_the_root_are_refused(
     pid = str(uuid.uuid4())
     library["store"].upsert([PointRecord(pid, {"image": [0.1] * 32}, {"path": "link.png", "tags": []})])
     try:
-        assert client.get(f"/{route}/{pid}").status_code == 403
+        r = client.get(f"/{route}/{pid}")
+        assert r.status_code == 403
+        # The stored path is the server's layout: the answer names the image, not the file.
+        assert "link.png" not in r.text and pid in r.text
     finally:
         library["store"].delete([pid])
 
@@ -92,7 +116,8 @@ def test_missing_file_is_404(client: TestClient, library: dict[str, Any]) -> Non
     pid = str(uuid.uuid4())
     library["store"].upsert([PointRecord(pid, {"image": [0.1] * 32}, {"path": "gone.png", "tags": []})])
     try:
-        assert client.get(f"/image/{pid}").status_code == 404
+        r = client.get(f"/image/{pid}")
+        assert r.status_code == 404 and "gone.png" not in r.text
     finally:
         library["store"].delete([pid])
 

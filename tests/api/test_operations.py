@@ -190,3 +190,61 @@ def test_an_unexpected_error_is_a_problem_500_with_the_request_id(
         }
         assert r.headers["x-request-id"] == "bug-1" and "secret" not in r.text
         assert 'route="/search/hybrid",status="500"' in c.get("/metrics").text
+
+
+@pytest.mark.parametrize(
+    ("content_type", "partial"),
+    [
+        ("application/json", b'{"queryText": "cir'),
+        (
+            "multipart/form-data; boundary=XyZ",
+            b'--XyZ\r\nContent-Disposition: form-data; name="sketch"; filename="s.png"\r\n',
+        ),
+    ],
+)
+def test_a_client_that_disconnects_mid_body_is_no_error(
+    client: TestClient, caplog: pytest.LogCaptureFixture, content_type: str, partial: bytes
+) -> None:
+    """Half a body, then `http.disconnect` (the client went away): nothing to log as an error and
+    nothing for the 5xx metric; the request is counted as 499 (client closed request)."""
+    import anyio
+
+    app = client.app
+    messages = [
+        {"type": "http.request", "body": partial, "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/search/hybrid",
+        "raw_path": b"/search/hybrid",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"test"), (b"content-type", content_type.encode()), (b"content-length", b"4096")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("test", 80),
+        "state": {},
+        "app": app,
+    }
+    before = re.findall(r'route="/search/hybrid",status="5\d\d"} (\S+)', client.get("/metrics").text)
+    with caplog.at_level(logging.INFO):
+        anyio.run(app, scope, receive, send)  # raises if the disconnect escapes the app
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert "Traceback" not in caplog.text
+    starts = [m for m in sent if m["type"] == "http.response.start"]
+    assert all(m["status"] < 500 for m in starts), starts
+    text = client.get("/metrics").text
+    assert re.findall(r'route="/search/hybrid",status="5\d\d"} (\S+)', text) == before
+    assert 'route="/search/hybrid",status="499"' in text

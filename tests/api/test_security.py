@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import threading
 import time
 import uuid
@@ -14,8 +16,10 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
+from app.api import serving
 from app.api.app import create_app
 from app.api.security import ApiKeys, RateLimiter, required_scope
 from app.embedding import Encoders
@@ -174,6 +178,63 @@ def test_without_a_key_the_client_address_is_limited_guessed_keys_included(make_
     assert c.get("/info").status_code == 200
     assert c.get("/info", headers={"x-api-key": "guess-000000000000000"}).status_code == 200
     assert c.get("/info").status_code == 429
+
+
+@contextlib.contextmanager
+def live_server(app: Any, **options: Any) -> Iterator[str]:
+    """`app` under a real uvicorn on loopback, started with `options` as a launcher would."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def _rotating_xff_statuses(base: str, n: int = 80) -> list[int]:
+    with httpx.Client(base_url=base, timeout=30) as http:
+        return [
+            http.get(
+                "/info", headers={"x-api-key": "guess-000000000000000", "X-Forwarded-For": f"203.0.113.{i % 250}"}
+            ).status_code
+            for i in range(n)
+        ]
+
+
+@pytest.mark.parametrize("trusted", ["", "127.0.0.1"])
+def test_forwarded_for_from_loopback_does_not_dodge_the_rate_limit(
+    make_client: Any, monkeypatch: pytest.MonkeyPatch, trusted: str
+) -> None:
+    """80 guessed keys from loopback, each claiming another X-Forwarded-For: by default the
+    address is the connection's and the limit holds; only a configured proxy is believed."""
+    monkeypatch.setenv(serving.ENV, "unchanged")  # uvicorn_options exports it; monkeypatch restores
+    settings_app = make_client(
+        API_KEYS=f"{READ_KEY},{ADMIN_KEY}:admin", RATE_LIMIT="20/minute", FORWARDED_ALLOW_IPS=trusted
+    )
+    app = settings_app.app
+    with live_server(app, **serving.uvicorn_options(app.state.services.settings)) as base:
+        statuses = _rotating_xff_statuses(base)
+    if trusted:  # the proxy in front is believed: every forwarded address has its own budget
+        assert 429 not in statuses and set(statuses) == {401}
+    else:
+        assert statuses[:20] == [401] * 20 and statuses[20:] == [429] * 60, statuses
+
+
+def test_the_image_default_believes_no_forwarded_header(make_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Dockerfile's `ENV FORWARDED_ALLOW_IPS=""` under a plain `uvicorn main:app`."""
+    monkeypatch.setenv(serving.ENV, "")
+    app = make_client(API_KEYS=f"{READ_KEY},{ADMIN_KEY}:admin", RATE_LIMIT="20/minute").app
+    with live_server(app) as base:
+        assert 429 in _rotating_xff_statuses(base, 40)
 
 
 @pytest.mark.usefixtures("still_clock")

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from app.api import deps
 from app.config import Settings
 from app.generation.service import GenerationService
+from app.imaging import ImageSlots
 from app.jobs import JobQueue
 from app.library.access import OPERATOR, LibraryScope
 
@@ -18,3 +19,5 @@ def serve_generation(app: FastAPI, generation: GenerationService, jobs: JobQueue
     app.dependency_overrides[deps.get_jobs] = lambda: jobs
     app.dependency_overrides[deps.get_scope] = lambda: LibraryScope.build(OPERATOR, (), settings.DEFAULT_LIBRARY)
     app.dependency_overrides[deps.get_library_resolver] = lambda: generation.resolve_library_image
+    slots = ImageSlots(settings.IMAGE_SLOTS, settings.IMAGE_SLOT_WAIT_S)
+    app.dependency_overrides[deps.get_image_slots] = lambda: slots

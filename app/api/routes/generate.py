@@ -6,14 +6,16 @@ Routers only translate HTTP: the body becomes a `GenerateRequest` (+ uploaded fi
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import FileResponse
 
 from app.api.bodies import FileField, UploadedFile, body_openapi, read_body
-from app.api.deps import GenerationDep, LibraryResolverDep, ScopeDep
+from app.api.deps import GenerationDep, ImageSlotsDep, LibraryResolverDep, ScopeDep
 from app.api.openapi import problems
+from app.api.routes.images import NOSNIFF
 from app.api.security import PrincipalDep
 from app.generation.models import DescribeRequest, DescribeResponse, GenerateRequest
 from app.generation.service import Upload
@@ -54,6 +56,7 @@ async def generate(
     generation: GenerationDep,
     scope: ScopeDep,
     resolve: LibraryResolverDep,
+    slots: ImageSlotsDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> JobView:
     """Queue a generation from a prompt, role-weighted references and an optional sketch."""
@@ -69,14 +72,17 @@ async def generate(
     generate_request = body.model
     if generate_request.add_to_library:  # into a library the key may write (app/library/access.py)
         generate_request.library = scope.write_target(generate_request.library)
-    job = await generation.submit(
-        generate_request,
-        uploads=_uploads(body.files.get("refUploads")),
-        sketch_upload=next(iter(_uploads(body.files.get("sketch"))), None),
-        idempotency_key=scope.principal.idempotency_key(idempotency_key),
-        resolve_library_image=resolve,
-        owner=scope.principal.owner,
-    )
+    # Refs and sketches are decoded (and stored) at submit time: one image slot for them all.
+    images = bool(body.files or generate_request.sketch or generate_request.refs)
+    async with slots.hold() if images else contextlib.nullcontext():
+        job = await generation.submit(
+            generate_request,
+            uploads=_uploads(body.files.get("refUploads")),
+            sketch_upload=next(iter(_uploads(body.files.get("sketch"))), None),
+            idempotency_key=scope.principal.idempotency_key(idempotency_key),
+            resolve_library_image=resolve,
+            owner=scope.principal.owner,
+        )
     response.headers["Location"] = f"/jobs/{job.id}"
     return job.view()
 
@@ -95,7 +101,7 @@ async def generated_file(name: str, generation: GenerationDep, principal: Princi
     return FileResponse(
         path,
         media_type=media,
-        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+        headers={"Cache-Control": "public, max-age=31536000, immutable", **NOSNIFF},
     )
 
 
@@ -107,10 +113,13 @@ async def generated_file(name: str, generation: GenerationDep, principal: Princi
     response_model_by_alias=True,
     openapi_extra=body_openapi(DescribeRequest, DESCRIBE_FILES),
 )
-async def describe(request: Request, generation: GenerationDep, resolve: LibraryResolverDep) -> DescribeResponse:
+async def describe(
+    request: Request, generation: GenerationDep, resolve: LibraryResolverDep, slots: ImageSlotsDep
+) -> DescribeResponse:
     """Caption an image (an `image` file, a data URL, or a library `id`)."""
     body = await read_body(
         request, DescribeRequest, DESCRIBE_FILES, max_bytes=generation.settings.MAX_UPLOAD_BYTES, max_files=1
     )
     image = body.file("image")
-    return await generation.describe(body.model, Upload(image.bytes(), image.filename) if image else None, resolve)
+    async with slots.hold():  # the decoded picture lives until its caption is made
+        return await generation.describe(body.model, Upload(image.bytes(), image.filename) if image else None, resolve)

@@ -15,18 +15,26 @@ router = APIRouter(tags=["images"])
 CACHE = "public, max-age=86400"
 # Behind API keys an image is for the key that asked (private libraries): no shared cache keeps it.
 CACHE_KEYED = "private, max-age=86400"
+# Served files are user uploads: a browser must take them as the type we name, never sniff
+# an "image" into HTML or script.
+NOSNIFF = {"X-Content-Type-Options": "nosniff"}
 
 
 def file_response(request: Request, path: Path, media_type: str | None = None) -> Response:
     # FileResponse answers Range requests and computes ETag / Last-Modified; a client that
     # already holds this version gets 304 and no body.
     cache = CACHE if getattr(request.state, "key_scope", None) is None else CACHE_KEYED
-    response = FileResponse(path, media_type=media_type, headers={"Cache-Control": cache}, stat_result=path.stat())
+    # (HEAD: FileResponse sends the headers of the GET and no body.)
+    headers = {"Cache-Control": cache, **NOSNIFF}
+    response = FileResponse(path, media_type=media_type, headers=headers, stat_result=path.stat())
     if request.headers.get("if-none-match") == response.headers.get("etag"):
-        return Response(status_code=304, headers={"ETag": response.headers["etag"], "Cache-Control": cache})
+        return Response(status_code=304, headers={"ETag": response.headers["etag"], **headers})
     return response
 
 
+# HEAD answers as GET does, without the body (caches, link checkers, `curl -I`); it stays out
+# of the schema, which documents the GET.
+@router.head("/image/{image_id}", include_in_schema=False)
 @router.get(
     "/image/{image_id}",
     name="get_image",
@@ -39,6 +47,7 @@ async def image(image_id: UUID, request: Request, libraries: LibrariesDep, scope
     return file_response(request, path)
 
 
+@router.head("/thumb/{image_id}", include_in_schema=False)
 @router.get(
     "/thumb/{image_id}",
     name="get_thumbnail",

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import contextlib
 import time
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from app.api.bodies import FileField, body_openapi, decode_images, read_body
-from app.api.deps import ScopeDep, SearcherDep
+from app.api.bodies import FileField, body_openapi, decode_images, has_images, read_body
+from app.api.deps import ImageSlotsDep, ScopeDep, SearcherDep
 from app.api.metrics import observe_search
 from app.api.openapi import problems
 from app.search.hybrid import QueryInputs
@@ -25,22 +26,26 @@ FILES = (
     "/hybrid",
     name="search_hybrid",
     response_model=SearchResult,
-    responses=problems(404, 409, 413, 415),
+    responses=problems(404, 409, 413, 415, 503),
     response_model_by_alias=True,
     summary="Search by sketch, text and example image with per-view weights",
     openapi_extra=body_openapi(HybridQuery, FILES),
 )
-async def hybrid(request: Request, searcher: SearcherDep, scope: ScopeDep) -> SearchResult:
+async def hybrid(request: Request, searcher: SearcherDep, scope: ScopeDep, slots: ImageSlotsDep) -> SearchResult:
     started = time.perf_counter()
     settings = searcher.settings
     body = await read_body(
         request, HybridQuery, FILES, max_bytes=settings.MAX_UPLOAD_BYTES, max_json_bytes=settings.MAX_UPLOAD_BYTES * 2
     )
-    query, images = body.model, await decode_images(body, [f.name for f in FILES], settings)
-    decoded = time.perf_counter()
-    inputs = QueryInputs(query.query_text, query.negative_text, images.get("sketch"), images.get("image"))
-    # The encoders and the store block: run them off the event loop.
-    result = await run_in_threadpool(searcher.search, query, inputs, scope.read_filter())
+    names = [f.name for f in FILES]
+    # Decoded images live until their encode is done: one slot holds both (IMAGE_SLOTS).
+    async with slots.hold() if has_images(body, names) else contextlib.nullcontext():
+        query, images = body.model, await decode_images(body, names, settings)
+        decoded = time.perf_counter()
+        inputs = QueryInputs(query.query_text, query.negative_text, images.get("sketch"), images.get("image"))
+        # The encoders and the store block: run them off the event loop.
+        result = await run_in_threadpool(searcher.search, query, inputs, scope.read_filter())
+        del images, inputs
     result.request_id = request.state.request_id
     result.timings.decode_ms = round((decoded - started) * 1000, 2)
     observe_search(request, result.timings)

@@ -1,0 +1,116 @@
+"""Model loads that never hold a request (or a shutdown) for long.
+
+`BoundedLoad` runs a load once, in a daemon thread: a caller waits at most `timeout_s` for
+it, a failure (or a load still running after `timeout_s`) is remembered for `retry_s`, so later
+callers fail at once with the same reason and a Retry-After instead of hitting the hub again,
+and nothing joins the thread, so a stuck download never keeps a stopping server alive. A load
+that finishes after its callers gave up still counts: the next caller gets the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+
+from app.errors import ClippyError, WeightsUnavailableError
+
+log = logging.getLogger(__name__)
+
+
+class BoundedLoad:
+    def __init__(
+        self,
+        what: str,
+        load: Callable[[], None],
+        *,
+        timeout_s: float,
+        retry_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.what = what
+        self._load = load
+        self.timeout_s = timeout_s
+        self.retry_s = retry_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._loaded = False
+        self._thread: threading.Thread | None = None
+        self._done = threading.Event()
+        self._failure: WeightsUnavailableError | None = None
+        self._failed_at = 0.0
+        # Loads started (tests and logs: a cached failure starts none).
+        self.attempts = 0
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
+    def __call__(self) -> None:
+        """Return once loaded; raise WeightsUnavailableError (503, Retry-After) otherwise."""
+        with self._lock:
+            if self._loaded:
+                return
+            if self._failure is not None and self._clock() < self._failed_at + self.retry_s:
+                raise self._cached()
+            if self._thread is None:  # else: a load is running (maybe past an earlier timeout)
+                self._failure = None
+                self._done = threading.Event()
+                self._thread = threading.Thread(target=self._run, name=f"load {self.what}", daemon=True)
+                self.attempts += 1
+                self._thread.start()
+            done = self._done
+        finished = done.wait(self.timeout_s)
+        with self._lock:
+            if self._loaded:
+                return
+            if not finished and self._failure is None:
+                self._fail(
+                    WeightsUnavailableError(
+                        f"{self.what} did not load within {self.timeout_s:g} s (MODEL_LOAD_TIMEOUT_S); it goes on "
+                        "loading in the background.",
+                        model=self.what,
+                    )
+                )
+            raise self._cached()
+
+    def reset(self) -> None:
+        """Forget the model (after unloading it) and any remembered failure."""
+        with self._lock:
+            self._loaded = False
+            self._failure = None
+
+    def _run(self) -> None:
+        try:
+            self._load()
+        except Exception as e:  # any failure is the answer for every caller until retry_s
+            error = (
+                e
+                if isinstance(e, WeightsUnavailableError)
+                else WeightsUnavailableError(f"{self.what} failed to load: {e}", model=self.what)
+            )
+            if not isinstance(e, ClippyError):
+                log.exception("loading %s failed", self.what)
+            with self._lock:
+                self._fail(error)
+                self._thread = None
+                self._done.set()
+            return
+        with self._lock:
+            self._loaded = True
+            self._failure = None
+            self._thread = None
+            self._done.set()
+
+    def _fail(self, error: WeightsUnavailableError) -> None:
+        self._failure = error
+        self._failed_at = self._clock()
+        log.warning("%s unavailable for %g s (MODEL_RETRY_S): %s", self.what, self.retry_s, error.message)
+
+    def _cached(self) -> WeightsUnavailableError:
+        assert self._failure is not None
+        left = max(1, math.ceil(self._failed_at + self.retry_s - self._clock()))
+        details = {k: v for k, v in self._failure.details.items() if k != "retry_after"}
+        return WeightsUnavailableError(self._failure.message, **details, retry_after=left)
