@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse
 
 from app.api.bodies import FileField, UploadedFile, body_openapi, read_body
 from app.api.deps import GenerationDep, LibraryResolverDep, ScopeDep
+from app.api.idempotency import idempotency_key as bound_key
 from app.api.openapi import problems
 from app.api.security import PrincipalDep
 from app.generation.models import DescribeRequest, DescribeResponse, GenerateRequest
@@ -73,7 +74,7 @@ async def generate(
         generate_request,
         uploads=_uploads(body.files.get("refUploads")),
         sketch_upload=next(iter(_uploads(body.files.get("sketch"))), None),
-        idempotency_key=scope.principal.idempotency_key(idempotency_key),
+        idempotency_key=await bound_key(idempotency_key, scope.principal, request, body),
         resolve_library_image=resolve,
         owner=scope.principal.owner,
     )

@@ -16,7 +16,7 @@ from app.embedding import Encoders
 from app.errors import ConflictError, ForbiddenError, InvalidInputError, PayloadTooLargeError
 from app.ingest.pipeline import IngestOptions, Ingestor, IngestReport
 from app.ingest.sources import Item
-from app.jobs import JobContext, JobHandlers, JobQueue
+from app.jobs import IdempotencyKey, JobContext, JobHandlers, JobQueue
 from app.library.imports.folder import copy_folder
 from app.library.imports.orphans import sweep_staged, unreferenced
 from app.library.imports.report import import_result
@@ -35,7 +35,7 @@ class ImportOptions:
 
     library: str
     tags: list[str]
-    key: str | None = None  # Idempotency-Key: a retried request gets the first job
+    key: IdempotencyKey | None = None  # Idempotency-Key: a retried request gets the first job
     owner: str | None = None  # the caller's owner (app/library/access.py)
     skip_near_duplicates: bool = False
     near_duplicate_threshold: float | None = None  # default: DUPLICATE_THRESHOLD
