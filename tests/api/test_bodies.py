@@ -12,7 +12,7 @@ from app.api.bodies import body_openapi, multipart_schema
 from app.api.routes import generate, imports, search
 from app.generation.models import DescribeRequest, GenerateRequest
 from app.search.models import HybridQuery
-from tests.api.conftest import png_bytes
+from tests.support.images import png_bytes
 
 FORMS = [
     (HybridQuery, search.FILES),
