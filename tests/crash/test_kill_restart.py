@@ -23,6 +23,7 @@ from live_server import LiveServer
 from tests.support.cli import ROOT, cli_env
 from tests.support.images import png_bytes, shape_image
 from tests.support.invariants import violations
+from tests.support.tiny_sdxl import TinySdxl, build_tiny_sdxl
 
 COLLECTION = "clippy"
 
@@ -43,6 +44,11 @@ def _wait_job(client: httpx.Client, job_id: str, *statuses: str, timeout: float 
         if job["status"] in statuses or time.monotonic() > deadline:
             return job
         time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def tiny_sdxl(tmp_path_factory: pytest.TempPathFactory) -> TinySdxl:
+    return build_tiny_sdxl(tmp_path_factory.mktemp("tiny-sdxl"))
 
 
 def _restart_and_stop(server: LiveServer) -> None:
@@ -150,3 +156,36 @@ def test_clippy_ingest_killed_at_random_points_then_rerun_ends_whole(tmp_path: P
         assert store.count() == 30, "every image once, whatever the kills"
     finally:
         store.close()
+
+
+@pytest.mark.timeout(240)
+def test_a_generation_with_add_to_library_killed_mid_job_leaves_no_copy_without_a_point(
+    tmp_path: Path, tiny_sdxl: TinySdxl
+) -> None:
+    server = LiveServer.tiny(tmp_path, IMPORT_ORPHAN_GRACE_S=0, **tiny_sdxl.env())
+    rng = random.Random(3)
+    body = {"prompt": "a red circle", "width": 64, "height": 64, "steps": 3, "n": 3, "addToLibrary": True}
+    killed_running = 0
+    try:
+        server.start()
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            # One that finishes, so the invariants also see copies that do have points.
+            r = client.post("/images/generate", json=body)
+            assert r.status_code == 202, r.text
+            done = _wait_job(client, r.json()["id"], "succeeded", "failed", timeout=120)
+            assert done["status"] == "succeeded", done
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            job_id = client.post("/images/generate", json=body).json()["id"]
+            _wait_job(client, job_id, "running", "succeeded", "failed")
+            time.sleep(rng.uniform(0.0, 1.0))
+            before = client.get(f"/jobs/{job_id}").json()["status"]
+        server.kill()
+        killed_running += before in ("queued", "running")
+        server.start()
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            assert client.get(f"/jobs/{job_id}").status_code == 404, "no job left running"
+        server.stop()
+        _check(tmp_path)
+    finally:
+        server.kill()
+    assert killed_running >= 1, "at least one kill landed while the generation ran"
