@@ -113,9 +113,16 @@ class LiveServer:
 
     def rss_bytes(self) -> int:
         """The server's resident set size now (Linux /proc)."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
+        return self.rss_of(self.pid)
+
+    @staticmethod
+    def rss_of(pid: int) -> int:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        except OSError:  # gone
+            pass
         return 0
 
     def __enter__(self) -> LiveServer:
