@@ -12,7 +12,7 @@ import pytest
 import clipart
 import eval_shape
 import hard_sketches
-from tests.scripts.conftest import CIRCLE_AND_PATH_SVG, requires_cairo
+from tests.support.clipart import CIRCLE_AND_PATH_SVG, requires_cairo
 
 
 def test_the_split_is_fixed_by_name_and_seed_and_uses_both_halves() -> None:
