@@ -176,8 +176,11 @@ class Settings(BaseSettings):
     # Tries for transient failures (ProviderError marked retryable), with exponential backoff.
     JOB_MAX_TRIES: int = Field(default=3, ge=1, le=20)
     JOB_RETRY_BACKOFF_S: float = Field(default=2.0, ge=0, le=600)
-    # How long finished job records (and Idempotency-Key mappings) are kept.
+    # How long finished job records are kept.
     JOB_TTL_S: int = Field(default=7 * 24 * 3600, ge=60)
+    # How long an Idempotency-Key is remembered (at most JOB_TTL_S): a retry within it gets
+    # the first job, another request with it a 422; past it the key is free again.
+    IDEMPOTENCY_TTL_S: float = Field(default=24 * 3600, gt=0)
     # One attempt of a job is stopped (failed, code `timeout`) after this long.
     JOB_TIMEOUT_S: int = Field(default=3600, ge=1)
     JOB_QUEUE_NAME: str = "clippy:jobs"

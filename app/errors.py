@@ -57,6 +57,13 @@ class ConflictError(ClippyError):
     code = "conflict"
 
 
+class IdempotencyKeyReusedError(ClippyError):
+    """The same Idempotency-Key sent with another request: 422, as the IETF draft asks."""
+
+    status_code = 422
+    code = "idempotency_key_reused"
+
+
 class OverloadedError(ClippyError):
     status_code = 429
     code = "overloaded"

@@ -2,11 +2,13 @@
 
 Bounded in time (--duration) and count (--max-requests), loopback only (the server must be
 on 127.0.0.1 / ::1 / localhost). Prints p50/p95/p99 latency, requests per second and errors,
-overall and per kind, and writes the same as JSON.
+overall and per kind, and the server's peak RSS (with --pid, or --start), and writes the
+same as JSON.
 
     uvicorn main:app --host 127.0.0.1 --port 8000 &
-    python scripts/loadtest.py --clients 50 --duration 120 --out loadtest.json
+    python scripts/loadtest.py --clients 50 --duration 120 --pid $! --out loadtest.json
     python scripts/loadtest.py --duration 10          # a quick check
+    python scripts/loadtest.py --start --duration 20  # a tiny instance on the sample library
 
 An error is a transport failure or any status >= 400 (429 included: a load test of the
 defaults should not hit RATE_LIMIT).
@@ -145,6 +147,26 @@ async def library_ids(client: httpx.AsyncClient) -> list[str]:
     return sorted(ids)
 
 
+def rss_kib(pid: int) -> dict[str, int]:
+    """VmRSS (now) and VmHWM (the peak since the process started) of `pid`, in KiB (Linux)."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            out[name] = int(value.split()[0])
+    return out
+
+
+async def sample_rss(pid: int, peak: list[int], every_s: float = 0.1) -> None:
+    """Keep `peak[0]` at the largest RSS seen until cancelled."""
+    while True:
+        try:
+            peak[0] = max(peak[0], rss_kib(pid).get("VmRSS", 0))
+        except OSError:  # the server went away: the request errors say so
+            return
+        await asyncio.sleep(every_s)
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     headers = {"x-api-key": args.api_key} if args.api_key else {}
     limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
@@ -159,12 +181,28 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             raise SystemExit("the library is empty: ingest something (AUTO_INGEST=true) before a load test.")
         stats = Stats()
         load = Load(client, ids, sketches(16, args.seed), stats)
+        before = rss_kib(args.pid) if args.pid else {}
+        peak = [before.get("VmRSS", 0)]
+        sampler = asyncio.create_task(sample_rss(args.pid, peak)) if args.pid else None
         started = time.monotonic()
         budget = [args.max_requests]
         await asyncio.gather(
             *(load.worker(args.seed + i, started + args.duration, budget) for i in range(args.clients))
         )
         elapsed = time.monotonic() - started
+        if sampler is not None:
+            sampler.cancel()
+    memory = (
+        {
+            "pid": args.pid,
+            "rssBeforeMiB": round(before.get("VmRSS", 0) / 1024, 1),
+            "rssPeakMiB": round(peak[0] / 1024, 1),
+            "rssGrowthMiB": round((peak[0] - before.get("VmRSS", 0)) / 1024, 1),
+            "rssHighWaterMiB": round(rss_kib(args.pid).get("VmHWM", 0) / 1024, 1),
+        }
+        if args.pid
+        else None
+    )
     everything = [v for values in stats.latencies.values() for v in values]
     return {
         "baseUrl": args.base_url,
@@ -181,6 +219,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "statuses": stats.statuses,
         "errorSamples": stats.samples,
         "libraryImages": len(ids),
+        "serverMemory": memory,
     }
 
 
@@ -194,13 +233,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-key", default=None, help="Sent as x-api-key when the server needs one.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("loadtest.json"), help="Where to write the JSON report.")
+    parser.add_argument("--pid", type=int, default=None, help="The server's process id: report its peak RSS.")
+    parser.add_argument(
+        "--start",
+        action="store_true",
+        help="Start a tiny-model server on the sample library (scripts/live_server.py) and load it.",
+    )
     args = parser.parse_args(argv)
     if not is_loopback(args.base_url):
         parser.error(f"--base-url {args.base_url!r} is not a loopback address; this tool only loads local servers.")
     if not (1 <= args.clients <= 1000) or not (0 < args.duration <= 3600) or args.max_requests < 1:
         parser.error("--clients must be 1..1000, --duration 0..3600 s, --max-requests >= 1.")
+    if args.start:
+        return _started(args)
     report = asyncio.run(run(args))
     args.out.write_text(json.dumps(report, indent=2) + "\n")
+    return _print(report, args.out)
+
+
+def _started(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from live_server import ROOT, LiveServer
+
+    with tempfile.TemporaryDirectory(prefix="clippy-load-") as tmp:
+        server = LiveServer.tiny(Path(tmp), IMAGES_ROOT=ROOT / "assets" / "sample", AUTO_INGEST="true")
+        with server.start(ready_s=600):
+            args.base_url, args.pid = server.url, server.pid
+            report = asyncio.run(run(args))
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    return _print(report, args.out)
+
+
+def _print(report: dict[str, Any], out: Path) -> int:
     lat = report["latencyMs"]
     print(
         f"{report['requests']} requests in {report['durationS']} s from {report['clients']} clients: "
@@ -212,9 +277,14 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  {kind:<7} {row['requests']:>6} req  {row['errors']:>4} err  p50 {k['p50']}  p95 {k['p95']}  p99 {k['p99']}"
         )
+    if memory := report["serverMemory"]:
+        print(
+            f"server RSS MiB: before {memory['rssBeforeMiB']}, peak {memory['rssPeakMiB']} "
+            f"(+{memory['rssGrowthMiB']}), high-water {memory['rssHighWaterMiB']}"
+        )
     for sample in report["errorSamples"]:
         print(f"  error: {sample}", file=sys.stderr)
-    print(f"report: {args.out}")
+    print(f"report: {out}")
     return 1 if report["errors"] else 0
 
 

@@ -41,11 +41,12 @@ DESCRIPTIONS: dict[int, str] = {
     401: "No API key, or an unknown one (API_KEYS).",
     403: "Not allowed: a read-only key on a change, or a path, URL or library this caller may not touch.",
     404: "Unknown, or not readable with this key.",
-    409: "In conflict with the current state (an existing name, an idempotency key reused with another "
-    "body, a collection built with another embedding space, a part not available in this process).",
+    409: "In conflict with the current state (an existing name, a collection built with another "
+    "embedding space, a part not available in this process).",
     413: "A body, upload, image or list larger than its limit (the member `limit` says which).",
     415: "A content type or file format that is not accepted.",
-    422: "Invalid input: `errors` lists the fields at fault.",
+    422: "Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the "
+    "Idempotency-Key was sent before with another request).",
     429: "Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again.",
     502: "The generation provider failed.",
     503: "Not available now: model weights, the store, a provider, or not ready yet.",

@@ -40,7 +40,7 @@ from app.generation.models import (
     RefSpec,
 )
 from app.imaging import decode_data_url, decode_image, request_limits
-from app.jobs.base import Job, JobHandlers, JobQueue
+from app.jobs.base import IdempotencyKey, Job, JobHandlers, JobQueue
 from app.net.fetch import fetch_url
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ class GenerationService:
         *,
         uploads: list[Upload] | None = None,
         sketch_upload: Upload | None = None,
-        idempotency_key: str | None = None,
+        idempotency_key: IdempotencyKey | None = None,
         resolve_library_image: ResolveLibraryImage | None = None,
         owner: str | None = None,
     ) -> Job:

@@ -10,6 +10,7 @@ from typing import Literal
 
 from app.config import Settings
 from app.jobs.base import (
+    IdempotencyKey,
     Job,
     JobCancelled,
     JobContext,
@@ -20,6 +21,7 @@ from app.jobs.base import (
 )
 
 __all__ = [
+    "IdempotencyKey",
     "Job",
     "JobCancelled",
     "JobContext",
@@ -52,6 +54,7 @@ def build_job_queue(
                 ttl_s=settings.JOB_TTL_S,
                 timeout_s=settings.JOB_TIMEOUT_S,
                 drain_s=settings.JOB_DRAIN_S,
+                idempotency_ttl_s=settings.IDEMPOTENCY_TTL_S,
             )
         case "redis":
             from app.jobs.arq_queue import ArqJobQueue
@@ -64,6 +67,7 @@ def build_job_queue(
                 queue_name=settings.JOB_QUEUE_NAME,
                 queue_limit=settings.JOB_QUEUE_LIMIT,
                 ttl_s=settings.JOB_TTL_S,
+                idempotency_ttl_s=settings.IDEMPOTENCY_TTL_S,
             )
         case _:
             raise ValueError(f"Unknown job backend: {backend!r}. Available: ['memory', 'redis']")

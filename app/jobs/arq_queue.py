@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from app.errors import OverloadedError
-from app.jobs.base import TERMINAL, Job, JobQueue, new_job_id, unknown_job, utcnow
+from app.jobs.base import TERMINAL, IdempotencyKey, Job, JobQueue, check_reuse, new_job_id, unknown_job, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,12 @@ RUN_JOB = "run_job"
 class RedisJobStore:
     """Job records and Idempotency-Key mappings in Redis, shared by the API and the workers."""
 
-    def __init__(self, redis: Redis, *, prefix: str, ttl_s: int) -> None:
+    def __init__(self, redis: Redis, *, prefix: str, ttl_s: int, idempotency_ttl_s: float | None = None) -> None:
         self.redis = redis
         self.prefix = prefix
         self.ttl_s = ttl_s
+        # A key never outlives the record it points to (milliseconds: the TTL may be short).
+        self.idempotency_ttl_ms = max(1, int(min(idempotency_ttl_s or ttl_s, ttl_s) * 1000))
 
     def job_key(self, job_id: str) -> str:
         return f"{self.prefix}:job:{job_id}"
@@ -49,7 +51,7 @@ class RedisJobStore:
 
     async def claim_key(self, key: str, job_id: str) -> str | None:
         """Bind an Idempotency-Key to `job_id`; returns the job id it already had, if any."""
-        if await self.redis.set(self.idem_key(key), job_id, nx=True, ex=self.ttl_s):
+        if await self.redis.set(self.idem_key(key), job_id, nx=True, px=self.idempotency_ttl_ms):
             return None
         existing = await self.redis.get(self.idem_key(key))
         return existing.decode() if isinstance(existing, bytes) else existing
@@ -91,8 +93,10 @@ class ArqJobQueue(JobQueue):
         queue_name: str = "clippy:jobs",
         queue_limit: int = 64,
         ttl_s: int = 7 * 24 * 3600,
+        idempotency_ttl_s: float = 24 * 3600,
     ) -> None:
         self._redis_url = redis_url
+        self._idempotency_ttl_s = idempotency_ttl_s
         self._kinds = kinds
         self._queue_name = queue_name
         self._queue_limit = queue_limit
@@ -112,7 +116,9 @@ class ArqJobQueue(JobQueue):
         if self._pool is not None:
             return
         self._pool = await create_pool(RedisSettings.from_dsn(self._redis_url), default_queue_name=self._queue_name)
-        self._store = RedisJobStore(self._pool, prefix=self._queue_name, ttl_s=self._ttl_s)
+        self._store = RedisJobStore(
+            self._pool, prefix=self._queue_name, ttl_s=self._ttl_s, idempotency_ttl_s=self._idempotency_ttl_s
+        )
         log.info("Redis job queue %r at %s", self._queue_name, _redact(self._redis_url))
 
     async def stop(self) -> None:
@@ -122,14 +128,19 @@ class ArqJobQueue(JobQueue):
         self._pool = None
         self._store = None
 
-    async def find(self, idempotency_key: str) -> Job | None:
-        raw = await self.store.redis.get(self.store.idem_key(idempotency_key))
+    async def find(self, idempotency_key: IdempotencyKey) -> Job | None:
+        raw = await self.store.redis.get(self.store.idem_key(idempotency_key.key))
         if not raw:
             return None
-        return await self.store.load(raw.decode() if isinstance(raw, bytes) else raw)
+        job = await self.store.load(raw.decode() if isinstance(raw, bytes) else raw)
+        return check_reuse(job, idempotency_key) if job is not None else None
 
     async def submit(
-        self, kind: str, params: dict[str, Any], idempotency_key: str | None = None, owner: str | None = None
+        self,
+        kind: str,
+        params: dict[str, Any],
+        idempotency_key: IdempotencyKey | None = None,
+        owner: str | None = None,
     ) -> Job:
         if self._kinds is not None and kind not in self._kinds():
             raise ValueError(f"Unknown job kind: {kind!r}. Registered: {self._kinds()}")
@@ -139,23 +150,24 @@ class ArqJobQueue(JobQueue):
             kind=kind,
             status="queued",
             params=params,
-            idempotency_key=idempotency_key,
+            idempotency_key=idempotency_key.key if idempotency_key else None,
+            request_fingerprint=idempotency_key.fingerprint if idempotency_key else None,
             owner=owner,
             created_at=now,
             updated_at=now,
         )
         if idempotency_key is not None:
-            existing_id = await self.store.claim_key(idempotency_key, job.id)
+            existing_id = await self.store.claim_key(idempotency_key.key, job.id)
             if existing_id is not None:
                 # A concurrent twin may have claimed the key a moment ago: wait for its record.
                 for _ in range(50):
                     if existing := await self.store.load(existing_id):
-                        return existing
+                        return check_reuse(existing, idempotency_key)
                     await asyncio.sleep(0.02)
                 raise unknown_job(existing_id)
         if await self.depth() >= self._queue_limit:
             if idempotency_key is not None:
-                await self.store.redis.delete(self.store.idem_key(idempotency_key))
+                await self.store.redis.delete(self.store.idem_key(idempotency_key.key))
             raise OverloadedError(
                 f"{self._queue_limit} jobs are already queued or running (JOB_QUEUE_LIMIT); try again later.",
                 retry_after=5,

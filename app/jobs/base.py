@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from app.errors import ClippyError, NotFoundError, UnavailableError
+from app.errors import ClippyError, IdempotencyKeyReusedError, NotFoundError, UnavailableError
 from app.models import LenientCamelModel
 
 log = logging.getLogger(__name__)
@@ -63,11 +63,39 @@ class JobView(LenientCamelModel):
     updated_at: datetime
 
 
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """An `Idempotency-Key` bound to the request that sent it (IETF draft
+    "The Idempotency-Key HTTP Header Field"): the same key with the same request returns the
+    first job; the same key with another request (another body, route, method or owner) is
+    refused, so a request is never silently answered with a job it did not ask for.
+
+    `key` is already in the caller's namespace (`Principal.idempotency_key`); `fingerprint`
+    is a digest of the request (app/api/idempotency.py)."""
+
+    key: str
+    fingerprint: str
+
+
+def check_reuse(job: Job, key: IdempotencyKey) -> Job:
+    """`job` (the one `key` first created) if it was created by the same request, else
+    `IdempotencyKeyReusedError` (422)."""
+    if job.request_fingerprint != key.fingerprint:
+        raise IdempotencyKeyReusedError(
+            f"The Idempotency-Key {key.key.rpartition(':')[2]!r} was already used with another request "
+            f"(job {job.id}, kind {job.kind!r}); send a new key for a new request.",
+            job=job.id,
+        )
+    return job
+
+
 class Job(JobView):
     """The stored record: the view plus what only the queue needs."""
 
     params: dict[str, Any] = Field(default_factory=dict)
     idempotency_key: str | None = None
+    # What `IdempotencyKey.fingerprint` the request that created it had.
+    request_fingerprint: str | None = None
     attempts: int = 0
     # The owner of the key that queued it (app/library/access.py); None for operator keys.
     # Only that owner (and operators) may see or cancel it: GET/DELETE /jobs/{id}.
@@ -282,13 +310,19 @@ class JobQueue(ABC):
 
     @abstractmethod
     async def submit(
-        self, kind: str, params: dict[str, Any], idempotency_key: str | None = None, owner: str | None = None
+        self,
+        kind: str,
+        params: dict[str, Any],
+        idempotency_key: IdempotencyKey | None = None,
+        owner: str | None = None,
     ) -> Job:
-        """Queue a job, or return the job an earlier submit with the same key created."""
+        """Queue a job, or return the job an earlier submit with the same key and the same
+        request created (`IdempotencyKeyReusedError` for the same key from another request)."""
 
     @abstractmethod
-    async def find(self, idempotency_key: str) -> Job | None:
-        """The job a submit with this Idempotency-Key created, if it is still known."""
+    async def find(self, idempotency_key: IdempotencyKey) -> Job | None:
+        """The job a submit with this Idempotency-Key created, if the key has not expired
+        (IDEMPOTENCY_TTL_S); `IdempotencyKeyReusedError` if another request created it."""
 
     @abstractmethod
     async def get(self, job_id: str) -> Job:
@@ -322,11 +356,15 @@ class UnavailableJobQueue(JobQueue):
         return None
 
     async def submit(
-        self, kind: str, params: dict[str, Any], idempotency_key: str | None = None, owner: str | None = None
+        self,
+        kind: str,
+        params: dict[str, Any],
+        idempotency_key: IdempotencyKey | None = None,
+        owner: str | None = None,
     ) -> Job:
         raise self._error()
 
-    async def find(self, idempotency_key: str) -> Job | None:
+    async def find(self, idempotency_key: IdempotencyKey) -> Job | None:
         raise self._error()
 
     async def get(self, job_id: str) -> Job:

@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from app.errors import OverloadedError
 from app.jobs.base import (
+    IdempotencyKey,
     Job,
     JobContext,
     JobError,
@@ -26,6 +27,7 @@ from app.jobs.base import (
     JobProgress,
     JobQueue,
     Outcome,
+    check_reuse,
     interrupted,
     new_job_id,
     run_kind,
@@ -54,6 +56,7 @@ class InProcessJobQueue(JobQueue):
         ttl_s: float = 7 * 24 * 3600,
         timeout_s: float | None = None,
         drain_s: float = 30.0,
+        idempotency_ttl_s: float = 24 * 3600,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"`concurrency` must be >= 1 but is {concurrency}.")
@@ -65,8 +68,10 @@ class InProcessJobQueue(JobQueue):
         self._ttl = timedelta(seconds=ttl_s)
         self._timeout_s = timeout_s
         self._drain_s = drain_s
+        self._idempotency_ttl = timedelta(seconds=idempotency_ttl_s)
         self._jobs: dict[str, Job] = {}
-        self._keys: dict[str, str] = {}
+        # Idempotency-Key → (job id, when the key expires)
+        self._keys: dict[str, tuple[str, datetime]] = {}
         self._contexts: dict[str, JobContext] = {}
         self._pending: asyncio.Queue[str] | None = None
         self._workers: list[asyncio.Task[None]] = []
@@ -118,13 +123,23 @@ class InProcessJobQueue(JobQueue):
         self._timers.clear()
         self._pending = None
 
-    async def find(self, idempotency_key: str) -> Job | None:
-        job_id = self._keys.get(idempotency_key)
-        job = self._jobs.get(job_id) if job_id else None
-        return job.model_copy(deep=True) if job else None
+    async def find(self, idempotency_key: IdempotencyKey) -> Job | None:
+        bound = self._keys.get(idempotency_key.key)
+        if bound is None:
+            return None
+        job_id, expires = bound
+        job = self._jobs.get(job_id)
+        if job is None or expires <= utcnow():
+            del self._keys[idempotency_key.key]
+            return None
+        return check_reuse(job, idempotency_key).model_copy(deep=True)
 
     async def submit(
-        self, kind: str, params: dict[str, Any], idempotency_key: str | None = None, owner: str | None = None
+        self,
+        kind: str,
+        params: dict[str, Any],
+        idempotency_key: IdempotencyKey | None = None,
+        owner: str | None = None,
     ) -> Job:
         if kind not in self._handlers:
             self._handlers.get(kind)  # raises ValueError naming the registered kinds
@@ -142,14 +157,15 @@ class InProcessJobQueue(JobQueue):
             kind=kind,
             status="queued",
             params=params,
-            idempotency_key=idempotency_key,
+            idempotency_key=idempotency_key.key if idempotency_key else None,
+            request_fingerprint=idempotency_key.fingerprint if idempotency_key else None,
             owner=owner,
             created_at=now,
             updated_at=now,
         )
         self._jobs[job.id] = job
         if idempotency_key is not None:
-            self._keys[idempotency_key] = job.id
+            self._keys[idempotency_key.key] = (job.id, now + self._idempotency_ttl)
         if self._pending is not None:  # not started yet: `start()` queues it
             self._pending.put_nowait(job.id)
         return job.model_copy(deep=True)
@@ -183,12 +199,14 @@ class InProcessJobQueue(JobQueue):
         job.updated_at = utcnow()
 
     def _prune(self) -> None:
-        cutoff = utcnow() - self._ttl
+        now = utcnow()
+        cutoff = now - self._ttl
         for job_id, job in list(self._jobs.items()):
             if job.finished and job.updated_at < cutoff:
                 del self._jobs[job_id]
-                if job.idempotency_key is not None:
-                    self._keys.pop(job.idempotency_key, None)
+        for key, (job_id, expires) in list(self._keys.items()):
+            if expires <= now or job_id not in self._jobs:
+                del self._keys[key]
 
     async def _work(self, pending: asyncio.Queue[str]) -> None:
         me = asyncio.current_task()

@@ -101,8 +101,12 @@ def delete_image(
     scope.check_read(found[0].payload, image_id)
     payload = Payload.read(found[0].payload)
     scope.check_write(str(payload.library))
-    store.delete([image_id])
+    # The thumbnail goes before the point, so a process killed in between leaves a point
+    # whose thumbnail is made again on demand, never a thumbnail of no point (nothing sweeps
+    # the cache); and again after, for one a concurrent /thumb made meanwhile.
     had_thumb = _drop_thumbnail(thumbs, image_id)
+    store.delete([image_id])
+    thumbs.invalidate(image_id)
     removed, reason = _remove_owned_file(store, images_root, image_id, payload)
     return DeletedImage(id=image_id, thumbnail_removed=had_thumb, file_removed=removed, file_kept_reason=reason)
 
@@ -155,10 +159,13 @@ def delete_library_points(
         if any(p.id in gone for p in points):  # a delete the store did not apply: never loop
             raise RuntimeError(f"deleting library {library!r}: the store still returns deleted points")
         gone.update(p.id for p in points)
+        # Thumbnails before their points (a kill in between leaves no thumbnail of no point),
+        # and again after (one a concurrent /thumb made meanwhile); see `delete_image`.
+        thumbs_removed += sum(_drop_thumbnail(thumbs, p.id) for p in points)
         store.delete([p.id for p in points])
         removed += len(points)
         for p in points:
-            thumbs_removed += _drop_thumbnail(thumbs, p.id)
+            thumbs.invalidate(p.id)
             files_removed += _remove_owned_file(store, images_root, p.id, Payload.read(p.payload))[0]
     return DeletedLibrary(
         name=library, images_removed=removed, thumbnails_removed=thumbs_removed, files_removed=files_removed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -25,7 +26,12 @@ class GeneratedToLibrary:
         root = Path(self.target.settings.IMAGES_ROOT)
         dest = root / "generated" / path.name
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, dest)
+        # Copied whole or not at all (a temp file, then a rename); a process killed before the
+        # embedding below leaves a copy no point names, which the start-up sweep removes
+        # (app/library/imports/orphans.py `sweep_copies`).
+        temp = dest.with_name(f".{dest.name}.tmp")
+        shutil.copyfile(path, temp)
+        os.replace(temp, dest)
         sidecar_path = path.with_suffix(".json")
         sidecar = json.loads(sidecar_path.read_text()) if sidecar_path.is_file() else {}
         extra = {

@@ -86,14 +86,22 @@ def test_multipart_takes_a_sketch_file_and_ref_uploads(client: TestClient) -> No
     assert [r["source"] for r in sidecar["refs"]] == [{"upload": 0}, {"upload": 1}]
 
 
-def test_an_idempotency_key_returns_the_same_job(backend_client: TestClient) -> None:
+def test_an_idempotency_key_returns_the_same_job_for_the_same_request_only(backend_client: TestClient) -> None:
     client = backend_client
     headers = {"Idempotency-Key": "retry-me"}
     first = client.post("/images/generate", json=BASE, headers=headers)
-    second = client.post("/images/generate", json={**BASE, "seed": 8}, headers=headers)
+    # The same request again (spacing differs, the fields do not): the first job.
+    second = client.post(
+        "/images/generate", content=json.dumps(BASE, indent=2), headers={**headers, "content-type": "application/json"}
+    )
     assert first.status_code == second.status_code == 202
     assert first.json()["id"] == second.json()["id"]
     assert first.headers["location"] == second.headers["location"]
+    # Another body with the same key: refused, not answered with the first job (IETF draft: 422).
+    other = client.post("/images/generate", json={**BASE, "seed": 8}, headers=headers)
+    assert other.status_code == 422, other.text
+    assert other.headers["content-type"].startswith("application/problem+json")
+    assert other.json()["code"] == "idempotency_key_reused" and first.json()["id"] in other.json()["detail"]
     poll(client, first.headers["location"], "succeeded")
 
 

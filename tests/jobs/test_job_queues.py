@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from app.errors import NotFoundError, OverloadedError
-from app.jobs.base import backoff_delay
+from app.errors import IdempotencyKeyReusedError, NotFoundError, OverloadedError
+from app.jobs.base import IdempotencyKey, backoff_delay
 from tests.support.jobs import make_handlers, queue_rig, wait_for
 
 pytestmark = pytest.mark.anyio
@@ -133,15 +133,44 @@ async def test_cancelling_a_finished_job_returns_its_final_state(backend: tuple[
         assert (await rig.queue.cancel(job.id)).status == "succeeded"
 
 
-async def test_an_idempotency_key_returns_the_same_job(backend: tuple[str, str | None]) -> None:
+async def test_an_idempotency_key_with_the_same_request_returns_the_same_job(backend: tuple[str, str | None]) -> None:
     handlers, _ = make_handlers()
     async with queue_rig(backend[0], handlers, backend[1]) as rig:
-        first = await rig.queue.submit("echo", {"value": 1}, idempotency_key="k-1")
-        again = await rig.queue.submit("echo", {"value": 2}, idempotency_key="k-1")
-        other = await rig.queue.submit("echo", {"value": 3}, idempotency_key="k-2")
+        first = await rig.queue.submit("echo", {"value": 1}, idempotency_key=IdempotencyKey("k-1", "request-a"))
+        again = await rig.queue.submit("echo", {"value": 1}, idempotency_key=IdempotencyKey("k-1", "request-a"))
+        other = await rig.queue.submit("echo", {"value": 3}, idempotency_key=IdempotencyKey("k-2", "request-a"))
         assert again.id == first.id and other.id != first.id
-        assert (await rig.queue.find("k-1")).id == first.id
-        assert await rig.queue.find("nope") is None
+        assert (await rig.queue.find(IdempotencyKey("k-1", "request-a"))).id == first.id
+        assert await rig.queue.find(IdempotencyKey("nope", "request-a")) is None
+        assert (await wait_for(rig.queue, first.id, "succeeded")).result == {"echo": 1}
+
+
+async def test_an_idempotency_key_reused_by_another_request_is_refused(backend: tuple[str, str | None]) -> None:
+    handlers, _ = make_handlers()
+    async with queue_rig(backend[0], handlers, backend[1]) as rig:
+        first = await rig.queue.submit("echo", {"value": 1}, idempotency_key=IdempotencyKey("k", "import-request"))
+        # Another body, or another route and kind: never the first job, never a silent no-op.
+        for kind, params in (("echo", {"value": 2}), ("slow", {})):
+            with pytest.raises(IdempotencyKeyReusedError) as info:
+                await rig.queue.submit(kind, params, idempotency_key=IdempotencyKey("k", "generate-request"))
+            assert info.value.status_code == 422 and info.value.details["job"] == first.id
+        with pytest.raises(IdempotencyKeyReusedError):
+            await rig.queue.find(IdempotencyKey("k", "generate-request"))
+        assert await rig.queue.depth() <= 1, "the refused submits queued nothing"
+
+
+async def test_an_idempotency_key_expires_after_its_ttl(backend: tuple[str, str | None]) -> None:
+    handlers, _ = make_handlers()
+    async with queue_rig(backend[0], handlers, backend[1], IDEMPOTENCY_TTL_S=0.3) as rig:
+        first = await rig.queue.submit("echo", {"value": 1}, idempotency_key=IdempotencyKey("k", "a"))
+        await wait_for(rig.queue, first.id, "succeeded")
+        await asyncio.sleep(0.5)
+        assert await rig.queue.find(IdempotencyKey("k", "b")) is None
+        # Free again: another request may use it, and gets its own job.
+        second = await rig.queue.submit("echo", {"value": 2}, idempotency_key=IdempotencyKey("k", "b"))
+        assert second.id != first.id
+        assert (await wait_for(rig.queue, second.id, "succeeded")).result == {"echo": 2}
+        assert (await rig.queue.get(first.id)).result == {"echo": 1}, "the record outlives its key"
 
 
 async def test_unknown_jobs_and_kinds_are_refused(backend: tuple[str, str | None]) -> None:
@@ -194,11 +223,14 @@ async def test_redis_job_records_survive_an_api_restart(redis_url: str) -> None:
     handlers, _ = make_handlers()
     async with queue_rig("redis", handlers, redis_url) as rig:
         assert rig.queue.durable is True
-        job = await rig.queue.submit("echo", {"value": 5}, idempotency_key="restart")
+        key = IdempotencyKey("restart", "request")
+        job = await rig.queue.submit("echo", {"value": 5}, idempotency_key=key)
         await wait_for(rig.queue, job.id, "succeeded")
         queue = await rig.restart_api()
         assert (await queue.get(job.id)).result == {"echo": 5}
-        assert (await queue.submit("echo", {}, idempotency_key="restart")).id == job.id
+        assert (await queue.submit("echo", {"value": 5}, idempotency_key=key)).id == job.id
+        with pytest.raises(IdempotencyKeyReusedError):
+            await queue.submit("echo", {"value": 5}, idempotency_key=IdempotencyKey("restart", "another"))
 
 
 def test_backoff_doubles_per_attempt() -> None:

@@ -105,6 +105,40 @@ def test_delete_removes_an_owned_file_once_no_other_item_uses_it(
     assert not (root / "uploads/mine.png").exists()
 
 
+def test_a_delete_cut_off_before_the_point_goes_leaves_no_thumbnail_of_no_point(
+    planted: dict[str, Any], encoders: Encoders
+) -> None:
+    """As if the process died inside the store's delete: the thumbnail is already gone (it is
+    made again on demand), so the cache never holds a thumbnail no point owns."""
+    from app.library.browse import delete_image
+    from app.storage.thumbs import ThumbnailCache
+
+    root, store = planted["root"], planted["store"]
+    pid = _add(root, encoders, store, "scratch/cut.png", 103, "scratch", owned=False)
+    thumbs = ThumbnailCache(root / "thumbs-cut", 64)
+    thumbs.get(pid, root / "scratch/cut.png", 10**8)
+    assert thumbs.path_for(pid).is_file()
+
+    class Killed(BaseException):
+        pass
+
+    real = store.delete
+
+    def die(ids: Any) -> None:
+        raise Killed
+
+    store.delete = die
+    try:
+        try:
+            delete_image(store, thumbs, root, pid)
+        except Killed:
+            pass
+    finally:
+        store.delete = real
+    assert store.retrieve([pid]), "the point is still there"
+    assert not thumbs.path_for(pid).exists(), "and its thumbnail went first"
+
+
 def test_delete_answers_404_and_422_for_unknown_and_malformed_ids(client: TestClient) -> None:
     assert client.delete(f"/images/{uuid.uuid4()}").status_code == 404
     assert client.delete("/images/not-a-uuid").status_code == 422

@@ -14,6 +14,7 @@ import pytest
 
 from app.embedding import Encoders
 from app.library.access import OPERATOR
+from app.library.generated import GeneratedToLibrary
 from app.library.imports import ImportOptions
 from app.library.imports.orphans import sweep_staged
 from app.library.models import CreateLibrary
@@ -125,3 +126,27 @@ def test_deleting_a_library_removes_its_staged_files(services: Services) -> None
     libraries.delete(scope, "gone")
     assert (used.exists(), killed.exists(), other.exists()) == (False, False, True)
     assert not (Path(services.settings.IMAGES_ROOT) / "imports" / "gone").exists()
+
+
+def test_add_to_library_copies_without_a_point_are_swept_after_the_grace_period(
+    services: Services, tmp_path: Path
+) -> None:
+    """A process killed between `addToLibrary`'s copy and its embedding leaves a copy under
+    IMAGES_ROOT/generated/ that no point names; the start-up sweep removes it (and a killed
+    copy's temp file), and never a copy a point uses or one younger than the grace."""
+    made = tmp_path / "made"
+    made.mkdir()
+    kept_source = made / "kept.png"
+    kept_source.write_bytes(png_bytes(shape_image(1, 61)))
+    GeneratedToLibrary(services.ingest)(kept_source, ["gen"], "generated")
+    generated = Path(services.settings.IMAGES_ROOT) / "generated"
+    kept = generated / "kept.png"
+    orphan, young, temp = generated / "orphan.png", generated / "young.png", generated / ".x.png.tmp"
+    for i, path in enumerate((orphan, young, temp)):
+        path.write_bytes(png_bytes(shape_image(2, 70 + i)))
+    for path in (kept, orphan, temp):
+        _age(path, 2 * HOUR)
+    assert services.imports.sweep_staged() == 2
+    assert kept.is_file() and young.is_file()
+    assert not orphan.exists() and not temp.exists()
+    assert not list(generated.glob(".*.tmp")), "the copy itself leaves no temp file"

@@ -371,6 +371,16 @@ def test_imports_go_only_into_a_library_the_key_owns(world: dict[str, Any]) -> N
     assert bob_job["result"]["library"] == "bob-private"
     world["library_of"][bob_job["result"]["ids"][0]] = "bob-private"
 
+    # The key is bound to its request: other files, or another route, are refused (422), never
+    # answered with the import job (a generation must not be silently never queued).
+    other = [("files", ("other.png", png_bytes(shape_image(2, 502)), "image/png"))]
+    reused = c.post("/libraries/alice-private/imports", files=other, headers={**A, "Idempotency-Key": "same"})
+    assert reused.status_code == 422 and reused.json()["code"] == "idempotency_key_reused"
+    generate = {"prompt": "a cat", "width": 64, "height": 64, "steps": 1}
+    reused = c.post("/images/generate", json=generate, headers={**A, "Idempotency-Key": "same"})
+    assert reused.status_code == 422 and reused.json()["code"] == "idempotency_key_reused", reused.text
+    assert job["id"] in reused.json()["detail"]
+
 
 def test_generation_refs_by_id_and_add_to_library_follow_the_scope(world: dict[str, Any]) -> None:
     c: TestClient = world["keyed"]

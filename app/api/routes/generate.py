@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse
 
 from app.api.bodies import FileField, UploadedFile, body_openapi, read_body
 from app.api.deps import GenerationDep, ImageSlotsDep, LibraryResolverDep, ScopeDep
+from app.api.idempotency import idempotency_key as bound_key
 from app.api.openapi import problems
 from app.api.routes.images import NOSNIFF
 from app.api.security import PrincipalDep
@@ -79,7 +80,7 @@ async def generate(
             generate_request,
             uploads=_uploads(body.files.get("refUploads")),
             sketch_upload=next(iter(_uploads(body.files.get("sketch"))), None),
-            idempotency_key=scope.principal.idempotency_key(idempotency_key),
+            idempotency_key=await bound_key(idempotency_key, scope.principal, request, body),
             resolve_library_image=resolve,
             owner=scope.principal.owner,
         )

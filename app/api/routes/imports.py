@@ -7,6 +7,7 @@ from pydantic import Field, field_validator
 
 from app.api.bodies import FileField, body_openapi, read_body
 from app.api.deps import ImportsDep, ScopeDep
+from app.api.idempotency import idempotency_key as bound_key
 from app.api.openapi import problems
 from app.errors import InvalidInputError
 from app.jobs import JobView
@@ -74,7 +75,6 @@ async def create_import(
 ) -> JobView:
     # Only into a library the key owns (operators: any); keys are per caller (app/library/access.py).
     library = scope.check_write(library)
-    idempotency_key = scope.principal.idempotency_key(idempotency_key)
     multipart = request.headers.get("content-type", "").split(";")[0].strip().lower() == "multipart/form-data"
     body = await read_body(
         request, ImportRequest, FILES, max_bytes=svc.settings.ZIP_MAX_TOTAL_BYTES, setting="ZIP_MAX_TOTAL_BYTES"
@@ -83,7 +83,7 @@ async def create_import(
     how = ImportOptions(
         library,
         options.tags,
-        idempotency_key,
+        await bound_key(idempotency_key, scope.principal, request, body),
         scope.principal.owner,
         skip_near_duplicates=options.skip_near_duplicates,
         near_duplicate_threshold=options.near_duplicate_threshold,

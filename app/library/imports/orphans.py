@@ -22,7 +22,7 @@ from pathlib import Path
 from app.library.imports.staging import LIBRARY_NAME as _LIBRARY
 from app.library.imports.staging import ContentFolder
 from app.storage.base import VectorStore
-from app.storage.schema import point_id
+from app.storage.schema import content_sha256, point_id
 from app.storage.types import Filter, MatchAny
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,36 @@ def sweep_staged(
         remove_empty_folders(folder)
     if removed:
         log.info("removed %d staged import files that no point refers to", removed)
+    return removed
+
+
+def sweep_copies(
+    store: VectorStore, images_root: Path, folder: str = "generated", *, grace_s: float, now: float | None = None
+) -> int:
+    """Remove the files under IMAGES_ROOT/`folder` that no point refers to and that were last
+    written more than `grace_s` seconds ago: `addToLibrary` copies a generated image there and
+    then embeds it, so a process killed in between leaves a copy no point names (and a killed
+    copy its temp file). Asked by content (the copy's sha256) and then by path."""
+    base = Path(images_root) / folder
+    if not base.is_dir() or base.is_symlink():
+        return 0
+    cutoff = (time.time() if now is None else now) - grace_s
+    root = Path(images_root).resolve()
+    removed = 0
+    for path, mtime in list(_files(base)):
+        if mtime > cutoff:
+            continue
+        if not (path.name.startswith(".") and path.name.endswith(".tmp")):
+            sha = content_sha256(path.read_bytes())
+            points, _ = (
+                store.scroll(Filter(must=(MatchAny("sha256", (sha,)),)), limit=_BATCH) if store.exists() else ([], None)
+            )
+            if any((root / str(p.payload.get("path") or "")).resolve() == path.resolve() for p in points):
+                continue
+        path.unlink(missing_ok=True)
+        removed += 1
+    if removed:
+        log.info("removed %d files under %s/ that no point refers to", removed, folder)
     return removed
 
 

@@ -16,9 +16,9 @@ from app.embedding import Encoders
 from app.errors import ConflictError, ForbiddenError, InvalidInputError, PayloadTooLargeError
 from app.ingest.pipeline import IngestOptions, Ingestor, IngestReport
 from app.ingest.sources import Item
-from app.jobs import JobContext, JobHandlers, JobQueue
+from app.jobs import IdempotencyKey, JobContext, JobHandlers, JobQueue
 from app.library.imports.folder import copy_folder
-from app.library.imports.orphans import sweep_staged, unreferenced
+from app.library.imports.orphans import sweep_copies, sweep_staged, unreferenced
 from app.library.imports.report import import_result
 from app.library.imports.staging import ContentFolder, check_library
 from app.library.imports.urls import fetch_urls
@@ -35,7 +35,7 @@ class ImportOptions:
 
     library: str
     tags: list[str]
-    key: str | None = None  # Idempotency-Key: a retried request gets the first job
+    key: IdempotencyKey | None = None  # Idempotency-Key: a retried request gets the first job
     owner: str | None = None  # the caller's owner (app/library/access.py)
     skip_near_duplicates: bool = False
     near_duplicate_threshold: float | None = None  # default: DUPLICATE_THRESHOLD
@@ -258,9 +258,11 @@ class ImportService:
         return removed
 
     def sweep_staged(self) -> int:
-        """Staged files that no point refers to, left by a killed import, untouched for
-        IMPORT_ORPHAN_GRACE_S (a running import elsewhere keeps its own)."""
-        return sweep_staged(self.store, Path(self.settings.IMAGES_ROOT), grace_s=self.settings.IMPORT_ORPHAN_GRACE_S)
+        """Staged files that no point refers to, left by a killed import, and the copies a
+        killed `addToLibrary` left under IMAGES_ROOT/generated/, untouched for
+        IMPORT_ORPHAN_GRACE_S (a running import or generation elsewhere keeps its own)."""
+        root, grace = Path(self.settings.IMAGES_ROOT), self.settings.IMPORT_ORPHAN_GRACE_S
+        return sweep_staged(self.store, root, grace_s=grace) + sweep_copies(self.store, root, grace_s=grace)
 
 
 def _uploads(params: dict[str, Any]) -> list[Path]:
