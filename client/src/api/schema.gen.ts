@@ -1763,7 +1763,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input: `errors` lists the fields at fault. */
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1829,7 +1829,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input: `errors` lists the fields at fault. */
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1888,7 +1888,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input: `errors` lists the fields at fault. */
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1926,7 +1926,7 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
-            /** @description Invalid input: `errors` lists the fields at fault. */
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1989,7 +1989,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input: `errors` lists the fields at fault. */
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2053,7 +2053,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input: `errors` lists the fields at fault. */
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2157,7 +2157,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input: `errors` lists the fields at fault. */
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2229,7 +2229,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input: `errors` lists the fields at fault. */
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2365,7 +2365,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description In conflict with the current state (an existing name, an idempotency key reused with another body, a collection built with another embedding space, a part not available in this process). */
+            /** @description In conflict with the current state (an existing name, a collection built with another embedding space, a part not available in this process). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2392,7 +2392,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input: `errors` lists the fields at fault. */
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2468,7 +2468,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input: `errors` lists the fields at fault. */
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2515,7 +2515,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input: `errors` lists the fields at fault. */
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2573,7 +2573,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input: `errors` lists the fields at fault. */
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2640,7 +2640,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input: `errors` lists the fields at fault. */
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2687,7 +2687,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description In conflict with the current state (an existing name, an idempotency key reused with another body, a collection built with another embedding space, a part not available in this process). */
+            /** @description In conflict with the current state (an existing name, a collection built with another embedding space, a part not available in this process). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2696,7 +2696,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input: `errors` lists the fields at fault. */
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2756,7 +2756,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description In conflict with the current state (an existing name, an idempotency key reused with another body, a collection built with another embedding space, a part not available in this process). */
+            /** @description In conflict with the current state (an existing name, a collection built with another embedding space, a part not available in this process). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2774,7 +2774,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input: `errors` lists the fields at fault. */
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2871,7 +2871,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description In conflict with the current state (an existing name, an idempotency key reused with another body, a collection built with another embedding space, a part not available in this process). */
+            /** @description In conflict with the current state (an existing name, a collection built with another embedding space, a part not available in this process). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2898,7 +2898,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input: `errors` lists the fields at fault. */
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2956,7 +2956,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description In conflict with the current state (an existing name, an idempotency key reused with another body, a collection built with another embedding space, a part not available in this process). */
+            /** @description In conflict with the current state (an existing name, a collection built with another embedding space, a part not available in this process). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2965,7 +2965,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input: `errors` lists the fields at fault. */
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3032,7 +3032,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description In conflict with the current state (an existing name, an idempotency key reused with another body, a collection built with another embedding space, a part not available in this process). */
+            /** @description In conflict with the current state (an existing name, a collection built with another embedding space, a part not available in this process). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3041,7 +3041,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input: `errors` lists the fields at fault. */
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3088,7 +3088,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input: `errors` lists the fields at fault. */
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3117,7 +3117,7 @@ export interface operations {
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
-            /** @description Invalid input: `errors` lists the fields at fault. */
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3178,7 +3178,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description In conflict with the current state (an existing name, an idempotency key reused with another body, a collection built with another embedding space, a part not available in this process). */
+            /** @description In conflict with the current state (an existing name, a collection built with another embedding space, a part not available in this process). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3187,7 +3187,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input: `errors` lists the fields at fault. */
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3247,7 +3247,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description In conflict with the current state (an existing name, an idempotency key reused with another body, a collection built with another embedding space, a part not available in this process). */
+            /** @description In conflict with the current state (an existing name, a collection built with another embedding space, a part not available in this process). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3265,7 +3265,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input: `errors` lists the fields at fault. */
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3325,7 +3325,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input: `errors` lists the fields at fault. */
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3462,7 +3462,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description In conflict with the current state (an existing name, an idempotency key reused with another body, a collection built with another embedding space, a part not available in this process). */
+            /** @description In conflict with the current state (an existing name, a collection built with another embedding space, a part not available in this process). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3489,7 +3489,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input: `errors` lists the fields at fault. */
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3500,6 +3500,15 @@ export interface operations {
             };
             /** @description Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not available now: model weights, the store, a provider, or not ready yet. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3572,7 +3581,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input: `errors` lists the fields at fault. */
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
             422: {
                 headers: {
                     [name: string]: unknown;
