@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     # Generated images + their `.json` sidecars; served at /generated/{name}.
     GENERATED_ROOT: Path = Path("./data/generated")
     GENERATION_MAX_REFS: int = Field(default=4, ge=0, le=16)
+    # The seed client's synchronous POST /generate_image (app/api/routes/compat.py) waits this
+    # long for its job, then answers 202 + Location like /images/generate.
+    COMPAT_GENERATE_WAIT_S: float = Field(default=120.0, ge=0, le=600)
     GENERATION_MAX_N: int = Field(default=4, ge=1, le=8)
     GENERATION_MAX_STEPS: int = Field(default=100, ge=1, le=500)
     # Reference images are normalised (RGB PNG, longest side at most this) when a job is queued.
@@ -248,6 +251,12 @@ class Settings(BaseSettings):
     # Library records (owner, visibility; app/library/registry.py), SQLite. None: next to
     # the store, QDRANT_PATH/<COLLECTION>.libraries.sqlite.
     LIBRARIES_DB: Path | None = None
+    # Personalisation (app/library/profiles.py): feedback events, SQLite; None: beside the
+    # registry, QDRANT_PATH/<COLLECTION>.profiles.sqlite. An event's weight halves every
+    # PROFILE_HALF_LIFE_DAYS; `personalize: true` moves a hit's score by at most PROFILE_MAX_BOOST.
+    PROFILES_DB: Path | None = None
+    PROFILE_HALF_LIFE_DAYS: float = Field(default=30.0, gt=0, le=3650)
+    PROFILE_MAX_BOOST: float = Field(default=0.1, ge=0, le=1)
     # Trained projection heads (scripts/finetune_adapter.py): <ADAPTERS_ROOT>/<COLLECTION>/<name>.*
     ADAPTERS_ROOT: Path = Path("./data/adapters")
     # A trained adapter to apply at ingest and query: a path, `<collection>/<name>` under
