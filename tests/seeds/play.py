@@ -59,7 +59,7 @@ def _png(kind: int, seed: int) -> bytes:
 
 
 @contextlib.contextmanager
-def world(tmp: Path, encoders: Encoders) -> Iterator[World]:
+def world(tmp: Path, encoders: Encoders, **overrides: Any) -> Iterator[World]:
     root, imports = tmp / "images", tmp / "imports"
     (imports / "folder").mkdir(parents=True)
     items = []
@@ -71,7 +71,9 @@ def world(tmp: Path, encoders: Encoders) -> Iterator[World]:
     shape_image(1, 40).save(imports / "one.png")
     for i in range(2):
         shape_image(i, 50 + i).save(imports / "folder" / f"pic_{i}.png")
-    settings = tiny_settings(tmp, IMAGES_ROOT=root, GENERATED_ROOT=tmp / "generated", IMPORT_ROOTS=[imports])
+    settings = tiny_settings(
+        tmp, IMAGES_ROOT=root, GENERATED_ROOT=tmp / "generated", IMPORT_ROOTS=[imports], **overrides
+    )
     store = EdgeStore(settings.QDRANT_PATH, settings.COLLECTION)
     ids = Ingestor(encoders, store, IngestOptions(images_root=root)).run(items).ids
     services = Services.open(settings, encoders=encoders, store=store)
