@@ -105,7 +105,7 @@ async def read_body(
             return Body(model.model_validate_json(raw.strip() or b"{}"))
         try:
             data = json.loads(raw.strip() or b"{}")
-        except json.JSONDecodeError as e:
+        except ValueError as e:  # JSONDecodeError, or bytes in no UTF encoding (UnicodeDecodeError)
             raise InvalidInputError(f"the body is not JSON: {e}") from e
         return Body(model.model_validate(adapt(data) if isinstance(data, dict) else data))
     except ValidationError as e:
