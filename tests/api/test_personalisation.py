@@ -27,7 +27,8 @@ def w(tmp_path_factory: pytest.TempPathFactory, encoders: Encoders) -> Iterator[
 
 
 def search(w: World, headers: dict[str, str], personalize: bool | None = None) -> list[dict[str, Any]]:
-    body: dict[str, Any] = {"queryText": "a shape", "limit": 6}
+    # Weights sent: every image is a hit whatever the defaults per query kind give the views.
+    body: dict[str, Any] = {"queryText": "a shape", "wImg": 1, "wTxt": 1, "wEdge": 0, "wTags": 0, "limit": 6}
     if personalize is not None:
         body["personalize"] = personalize
     response = w.client.post("/search/hybrid", json=body, headers=headers)
