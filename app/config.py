@@ -7,14 +7,45 @@ the package that reads them; keep new fields in their section.
 
 from __future__ import annotations
 
+import logging
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, computed_field, field_validator
+from dotenv import dotenv_values
+from pydantic import AliasChoices, Field, computed_field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DeviceName = Literal["auto", "cpu", "cuda"]
+
+log = logging.getLogger(__name__)
+
+# The seed project's `.env` names (shared/seeds 002, "Configure environment"). Those with a
+# Clippy equivalent are read as it (a field's AliasChoices); the others mean nothing here.
+# Either way a line in the log says so, rather than the name being silently dropped.
+SEED_ALIASES: dict[str, str] = {"QDRANT_COLLECTION": "COLLECTION"}
+SEED_UNUSED: dict[str, str] = {
+    "PRECISION": "the embedders choose their precision by DEVICE",
+    "PROMPT_LOG_LEVEL": "LOG_LEVEL sets the level of every logger",
+    "GEMINI_VISION_MODEL": "captions come from DESCRIBE_MODEL (POST /images/describe)",
+}
+
+
+def seed_env_notes(env_file: str | os.PathLike[str] | None = ".env") -> list[str]:
+    """One deprecation line per seed `.env` name set in the environment or in `env_file`."""
+    names = {k.upper() for k in os.environ}
+    if env_file is not None and Path(env_file).is_file():
+        names |= {k.upper() for k in dotenv_values(env_file)}
+    notes = [
+        f"{old} is deprecated (the seed's name): read as {new} (which wins where both are set); rename it to {new}."
+        for old, new in SEED_ALIASES.items()
+        if old in names
+    ]
+    notes += [
+        f"{old} is deprecated (the seed's name) and ignored: {why}." for old, why in SEED_UNUSED.items() if old in names
+    ]
+    return notes
 
 
 class Settings(BaseSettings):
@@ -51,7 +82,7 @@ class Settings(BaseSettings):
     # selects qdrant-client's local mode (tests stand it in for a server).
     QDRANT_URL: str | None = None
     QDRANT_API_KEY: str | None = None
-    COLLECTION: str = "clippy"
+    COLLECTION: str = Field(default="clippy", validation_alias=AliasChoices("COLLECTION", "QDRANT_COLLECTION"))
     IMAGES_ROOT: Path = Path("./assets/sample")
     THUMBS_ROOT: Path = Path("./data/thumbs")
     THUMB_SIZE: int = Field(default=256, ge=32, le=1024)
@@ -110,6 +141,9 @@ class Settings(BaseSettings):
     # Generated images + their `.json` sidecars; served at /generated/{name}.
     GENERATED_ROOT: Path = Path("./data/generated")
     GENERATION_MAX_REFS: int = Field(default=4, ge=0, le=16)
+    # The seed client's synchronous POST /generate_image (app/api/routes/compat.py) waits this
+    # long for its job, then answers 202 + Location like /images/generate.
+    COMPAT_GENERATE_WAIT_S: float = Field(default=120.0, ge=0, le=600)
     GENERATION_MAX_N: int = Field(default=4, ge=1, le=8)
     GENERATION_MAX_STEPS: int = Field(default=100, ge=1, le=500)
     # Reference images are normalised (RGB PNG, longest side at most this) when a job is queued.
@@ -241,6 +275,12 @@ class Settings(BaseSettings):
     # Library records (owner, visibility; app/library/registry.py), SQLite. None: next to
     # the store, QDRANT_PATH/<COLLECTION>.libraries.sqlite.
     LIBRARIES_DB: Path | None = None
+    # Personalisation (app/library/profiles.py): feedback events, SQLite; None: beside the
+    # registry, QDRANT_PATH/<COLLECTION>.profiles.sqlite. An event's weight halves every
+    # PROFILE_HALF_LIFE_DAYS; `personalize: true` moves a hit's score by at most PROFILE_MAX_BOOST.
+    PROFILES_DB: Path | None = None
+    PROFILE_HALF_LIFE_DAYS: float = Field(default=30.0, gt=0, le=3650)
+    PROFILE_MAX_BOOST: float = Field(default=0.1, ge=0, le=1)
     # Trained projection heads (scripts/finetune_adapter.py): <ADAPTERS_ROOT>/<COLLECTION>/<name>.*
     ADAPTERS_ROOT: Path = Path("./data/adapters")
     # A trained adapter to apply at ingest and query: a path, `<collection>/<name>` under
@@ -253,6 +293,14 @@ class Settings(BaseSettings):
     # --- demo (main.py) --------------------------------------------------------------------
     # Seed the default library from IMAGES_ROOT's manifest.jsonl once (app/services.py).
     AUTO_INGEST: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _seed_names(cls, data: Any) -> Any:
+        env_file = cls.model_config.get("env_file")
+        for note in seed_env_notes(env_file if isinstance(env_file, str | os.PathLike) else None):
+            log.warning(note)
+        return data
 
     @field_validator("PRETRAINED", "MODEL_NAME", "TEXT_MODEL")
     @classmethod

@@ -29,6 +29,7 @@ from app.jobs import JobHandlers, JobQueue, UnavailableJobQueue, build_job_queue
 from app.library.generated import GeneratedToLibrary
 from app.library.imports import ImportService
 from app.library.manage import Libraries
+from app.library.profiles import ProfileStore
 from app.library.registry import LibraryRegistry
 from app.search.complementary import ComplementarySearcher
 from app.search.encoder import CollectionShape, QueryEncoder
@@ -131,7 +132,13 @@ class Services:
         thumbs = ThumbnailCache(settings.THUMBS_ROOT, settings.THUMB_SIZE)
         cache = EmbeddingCache(Path(settings.EMBED_CACHE_PATH), encoders.space()) if settings.EMBED_CACHE_PATH else None
         ingest = IngestTarget(settings, encoders, store, cache)
-        libraries = Libraries(LibraryRegistry.from_settings(settings), store, thumbs, Path(settings.IMAGES_ROOT))
+        libraries = Libraries(
+            LibraryRegistry.from_settings(settings),
+            store,
+            thumbs,
+            Path(settings.IMAGES_ROOT),
+            ProfileStore.from_settings(settings),
+        )
         handlers = JobHandlers()
         generation, jobs = build_generation_and_jobs(
             settings,

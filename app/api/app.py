@@ -17,7 +17,20 @@ from app.api.bodies import install_body_schemas
 from app.api.errors import install_error_handlers
 from app.api.middleware import install_operations
 from app.api.openapi import install_openapi, operation_id
-from app.api.routes import atlas, generate, images, imports, info, jobs, libraries, library, rag, search
+from app.api.routes import (
+    atlas,
+    compat,
+    generate,
+    images,
+    imports,
+    info,
+    jobs,
+    libraries,
+    library,
+    profile,
+    rag,
+    search,
+)
 from app.api.security import guard_dependencies, install_security
 from app.config import Settings
 from app.embedding import Encoders, load_encoders
@@ -72,6 +85,8 @@ def create_app(
     app.include_router(library.router)
     app.include_router(libraries.router)
     app.include_router(imports.router)
+    app.include_router(profile.router)
+    app.include_router(compat.router)  # the seeds' own requests (app/api/routes/compat.py)
     # Routes that read JSON or multipart themselves: their JSON bodies, named in the schema.
     install_body_schemas(app, [HybridQuery, imports.ImportRequest, GenerateRequest, DescribeRequest])
     # Every status each operation answers, errors as problem details (app/api/openapi.py).

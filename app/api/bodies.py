@@ -13,7 +13,7 @@ ways from the same model (the multipart form is derived from the model, not list
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, BinaryIO, Generic, TypeVar
@@ -85,21 +85,29 @@ async def read_body(
     max_files: int = 1000,
     max_fields: int = 1000,
     setting: str = "MAX_UPLOAD_BYTES",
+    adapt: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> Body[M]:
-    """The body as `model` plus its uploaded files. `max_bytes` bounds each file and form
+    """The body as `model` plus its uploaded files. `adapt` rewrites the fields (form or JSON
+    object) before they are validated: the seed's own field names (app/api/routes/compat.py). `max_bytes` bounds each file and form
     field (413; `setting` names where it comes from), `max_json_bytes` a JSON body (the request bound otherwise, app/api/middleware.py).
     A body that does not validate is 422 `invalid_input` listing every field at fault;
     a content type other than JSON or a form is 415."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype in FORM_TYPES:
-        return await _read_form(request, model, files, max_bytes, max_files, max_fields, setting)
+        return await _read_form(request, model, files, max_bytes, max_files, max_fields, setting, adapt)
     if ctype not in JSON_TYPES:
         raise UnsupportedMediaError(f"send application/json or multipart/form-data, not {ctype!r}.")
     raw = await request.body()
     if max_json_bytes is not None and len(raw) > max_json_bytes:
         raise PayloadTooLargeError(f"request body is larger than {max_json_bytes} bytes.", limit=max_json_bytes)
     try:
-        return Body(model.model_validate_json(raw.strip() or b"{}"))
+        if adapt is None:
+            return Body(model.model_validate_json(raw.strip() or b"{}"))
+        try:
+            data = json.loads(raw.strip() or b"{}")
+        except ValueError as e:  # JSONDecodeError, or bytes in no UTF encoding (UnicodeDecodeError)
+            raise InvalidInputError(f"the body is not JSON: {e}") from e
+        return Body(model.model_validate(adapt(data) if isinstance(data, dict) else data))
     except ValidationError as e:
         raise invalid_input(e) from e
 
@@ -112,6 +120,7 @@ async def _read_form(
     max_files: int,
     max_fields: int,
     setting: str,
+    adapt: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> Body[M]:
     try:
         form = await request.form(max_files=max_files, max_fields=max_fields, max_part_size=max_bytes)
@@ -147,7 +156,7 @@ async def _read_form(
         if not spec.many and len(uploads.get(spec.name, ())) > 1:
             raise InvalidInputError(f"send one file in `{spec.name}`, not {len(uploads[spec.name])}.", field=spec.name)
     try:
-        return Body(model.model_validate(fields), uploads)
+        return Body(model.model_validate(adapt(fields) if adapt else fields), uploads)
     except ValidationError as e:
         raise invalid_input(e) from e
 

@@ -18,6 +18,7 @@ from app.jobs.base import JobQueue
 from app.library.access import LibraryScope
 from app.library.imports import ImportService
 from app.library.manage import Libraries
+from app.library.profiles import ProfileStore
 from app.search.complementary import ComplementarySearcher
 from app.search.hybrid import HybridSearcher
 from app.services import Services
@@ -76,6 +77,10 @@ def get_image_slots(services: ServicesDep) -> ImageSlots:
     return services.image_slots
 
 
+def get_profiles(services: ServicesDep) -> ProfileStore:
+    return services.libraries.profiles
+
+
 def get_scope(libraries: Annotated[Libraries, Depends(get_libraries)], principal: PrincipalDep) -> LibraryScope:
     """What the caller may read and write (app/library/access.py), built once per request."""
     return libraries.scope_for(principal)
@@ -102,5 +107,6 @@ ImportsDep = Annotated[ImportService, Depends(get_imports)]
 GenerationDep = Annotated[GenerationService, Depends(get_generation)]
 JobsDep = Annotated[JobQueue, Depends(get_jobs)]
 ImageSlotsDep = Annotated[ImageSlots, Depends(get_image_slots)]
+ProfilesDep = Annotated[ProfileStore, Depends(get_profiles)]
 ScopeDep = Annotated[LibraryScope, Depends(get_scope)]
 LibraryResolverDep = Annotated[LibraryResolver, Depends(get_library_resolver)]

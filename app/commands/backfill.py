@@ -25,6 +25,22 @@ from app.errors import ClippyError
 if TYPE_CHECKING:
     from app.ingest.backfill import Which
 
+
+def manifest_paths(manifest: Path, base: Path | None, images_root: Path) -> set[str]:
+    """The IMAGES_ROOT-relative paths of a manifest's pictures: how the payloads name them.
+    Relative rows resolve against `base` (`--images-root`), else the manifest's folder, as for ingest."""
+    from app.ingest.sources import read_manifest
+
+    root = images_root.resolve()
+    out: set[str] = set()
+    for item in read_manifest(manifest, base=base):
+        try:
+            out.add(item.path.resolve().relative_to(root).as_posix())
+        except ValueError:
+            out.add(item.path.as_posix())  # outside the root: no point can name it
+    return out
+
+
 cli = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None)
 
 
@@ -35,7 +51,10 @@ def main(
     ] = "both",
     manifest: Annotated[
         Path | None,
-        typer.Option(help="Accepted for the seed's command line; points come from the collection itself."),
+        typer.Option(
+            help="A JSONL/CSV manifest (as for ingest): only the points of its pictures are backfilled "
+            "(paths relative to IMAGES_ROOT, or absolute under it)."
+        ),
     ] = None,
     images_root: Annotated[Path | None, typer.Option(help="Where payload paths resolve (IMAGES_ROOT).")] = None,
     qdrant_url: Annotated[
@@ -57,10 +76,13 @@ def main(
         int,
         typer.Option(
             min=1,
-            help="Accepted for the seed's command line (pages are written whole).",
+            help="The most points written to the store per call.",
         ),
     ] = 64,
-    gc_every: Annotated[int, typer.Option(min=0, help="Accepted for the seed's command line.")] = 0,
+    gc_every: Annotated[
+        int,
+        typer.Option(min=0, help="Run the garbage collector (and empty the CUDA cache) every N points (0 = never)."),
+    ] = 0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     # Here, not at the top: `clippy --help` and the booru fetch need no torch.
@@ -84,6 +106,7 @@ def main(
         IMAGES_ROOT=images_root,
     )
     try:
+        paths = manifest_paths(manifest, images_root, settings.IMAGES_ROOT) if manifest is not None else None
         encoders = load_encoders(settings)
         store = open_store(settings)
         try:
@@ -100,6 +123,9 @@ def main(
                     clip_batch,
                     settings.MAX_IMAGE_PIXELS,
                     advance,
+                    paths=paths,
+                    upsert_batch=upsert_batch,
+                    gc_every=gc_every,
                 )
         finally:
             store.close()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, BeforeValidator, Field, model_validator
 
 from app.models import CamelModel, LenientCamelModel
 
@@ -14,6 +14,17 @@ PROVIDERS: tuple[str, ...] = ("sdxl", "imagen", "gemini")
 
 REF_WEIGHT_MAX = 1.0
 MAX_PROMPT_CHARS = 2000
+
+
+def _id_as_text(value: Any) -> Any:
+    """The seed documents numeric ids (`"id": 12345`): an integer is the same id as its digits,
+    so an unknown one is a 404 naming it, not a type error. Booleans stay refused."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+ImageId = Annotated[str, BeforeValidator(_id_as_text)]
 
 
 # --- grounding: a /search/complementary answer posted as is (app/generation/grounding.py) ---
@@ -46,7 +57,7 @@ class RefSpec(CamelModel):
     """One reference image with its role and weight. Exactly one of id, url, image, upload."""
 
     role: Role
-    id: str | None = Field(default=None, description="A library image id.")
+    id: ImageId | None = Field(default=None, description="A library image id (a number is read as its digits).")
     url: str | None = Field(default=None, description="An http(s) URL the server fetches.")
     image: str | None = Field(default=None, description="A data URL (JSON requests).")
     upload: int | None = Field(default=None, ge=0, description="Index into the multipart `refUploads` files.")
@@ -91,7 +102,13 @@ class GenerateRequest(CamelModel):
     seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
     width: int = Field(default=1024, ge=64, le=4096)
     height: int = Field(default=1024, ge=64, le=4096)
-    n: int = Field(default=1, ge=1)
+    # `count` is the seed's name for it (002's documented request).
+    n: int = Field(
+        default=1,
+        ge=1,
+        validation_alias=AliasChoices("n", "count"),
+        description="Images to make; `count` is accepted as an alias.",
+    )
     steps: int | None = Field(default=None, ge=1)
     guidance: float | None = Field(default=None, ge=0.0, le=50.0)
     add_to_library: bool = False
@@ -177,7 +194,7 @@ class GenerateResult(CamelModel):
 
 class DescribeRequest(CamelModel):
     image: str | None = Field(default=None, description="A data URL (JSON requests).")
-    id: str | None = Field(default=None, description="A library image id.")
+    id: ImageId | None = Field(default=None, description="A library image id (a number is read as its digits).")
     prompt: str | None = Field(default=None, max_length=500, description="Optional caption prefix.")
 
 

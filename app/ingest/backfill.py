@@ -6,15 +6,20 @@ version — and whenever its edge map is recomputed, since it describes that map
 vector when it has none (but has tags or a caption) or another text template. Work is done
 in pages and each page is written before the next is read, so an interrupted backfill
 resumes by simply running again.
+
+The seed's flags: `paths` (its `--manifest`) limits the work to the points of those
+pictures, `upsert_batch` writes at most that many points per store call, and `gc_every`
+runs the garbage collector (and empties the CUDA cache) after that many points updated.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 
@@ -31,6 +36,7 @@ from app.storage.schema import CollectionSchema
 from app.storage.types import PointRecord, StoredPoint, Vector
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 Which = Literal["edge", "text", "shape", "both", "all"]
 VIEWS_OF: dict[str, list[str]] = {
     "edge": ["edge"],
@@ -67,9 +73,23 @@ def backfill(
     page_size: int = 64,
     max_pixels: int = 40_000_000,
     progress: Callable[[int], None] | None = None,
+    *,
+    paths: Collection[str] | None = None,
+    upsert_batch: int | None = None,
+    gc_every: int = 0,
 ) -> BackfillReport:
+    """`paths`: only points whose payload `path` is one of these (IMAGES_ROOT-relative);
+    `upsert_batch`: the most points per write (default: a page); `gc_every`: collect garbage
+    after this many points updated (0 = never)."""
     if which not in VIEWS_OF:
         raise ValueError(f"`which` must be one of {sorted(VIEWS_OF)} but is {which!r}")
+    if upsert_batch is not None and upsert_batch < 1:
+        raise ValueError(f"`upsert_batch` must be at least 1 but is {upsert_batch}")
+    if gc_every < 0:
+        raise ValueError(f"`gc_every` must be 0 (never) or more but is {gc_every}")
+    wanted = set(paths) if paths is not None else None
+    batch = upsert_batch or page_size
+    since_gc = 0
     views = VIEWS_OF[which]
     schema = CollectionSchema(encoders.clip.dim, encoders.text.dim, encoders.space())
     # Readers' check: the edge/shape versions may differ — that is what a backfill is for.
@@ -82,19 +102,27 @@ def backfill(
         page, offset = store.scroll(limit=page_size, offset=offset, with_vectors=views)
         report.scanned += len(page)
         drawn: set[str] = set()  # points whose shape came with their edge map on this page
+        if wanted is not None:
+            page = [p for p in page if Payload.read(p.payload).path in wanted]
         for view in views:
             todo = [p for p in page if _needs(p, view, encoders) and not (view == "shape" and p.id in drawn)]
             if not todo:
                 continue
             if view == "text":
-                report.updated["text"] += _fill_text(encoders, store, todo)
+                done = _fill_text(encoders, store, todo, batch)
+                report.updated["text"] += done
+                since_gc += done
                 continue
             fill = {"edge", "shape"} if view == "edge" and with_shape else {view}
-            written = _fill_drawings(encoders, store, images_root, todo, fill, max_pixels, report)
+            written = _fill_drawings(encoders, store, images_root, todo, fill, max_pixels, report, batch)
             for name in fill:
                 report.updated[name] += len(written)
             if "shape" in fill:
                 drawn |= written
+            since_gc += len(written)
+        if gc_every and since_gc >= gc_every:
+            since_gc = 0
+            _collect_garbage()
         if progress:
             progress(len(page))
         if offset is None:
@@ -115,6 +143,7 @@ def _fill_drawings(
     views: set[str],
     max_pixels: int,
     report: BackfillReport,
+    batch: int,
 ) -> set[str]:
     """`edge` (image tower) and/or `shape` (this version's descriptor) from each picture's edge map; the ids written."""
     ready: list[tuple[StoredPoint, object, object]] = []
@@ -140,18 +169,36 @@ def _fill_drawings(
         for out, (_, _, shape) in zip(vectors, ready, strict=True):
             out["shape"] = np.asarray(shape).tolist()
         payload["shape_version"] = SHAPE_VERSION
-    store.update_vectors([PointRecord(p.id, v, {}) for (p, _, _), v in zip(ready, vectors, strict=True)])
-    store.set_payload([p.id for p, _, _ in ready], payload)
+    records = [PointRecord(p.id, v, {}) for (p, _, _), v in zip(ready, vectors, strict=True)]
+    for chunk in _chunks(records, batch):
+        store.update_vectors(chunk)
+        store.set_payload([r.id for r in chunk], payload)
     return {p.id for p, _, _ in ready}
 
 
-def _fill_text(encoders: Encoders, store: VectorStore, points: list[StoredPoint]) -> int:
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _collect_garbage() -> None:
+    """Long backfills on a GPU: give back what the last pages held (the seed's `--gc-every`)."""
+    import torch  # the encoders have loaded it already
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _fill_text(encoders: Encoders, store: VectorStore, points: list[StoredPoint], batch: int) -> int:
     payloads = [Payload.read(p.payload) for p in points]
     texts = [encoders.tags_text(list(p.tags), p.caption) for p in payloads]
     rows = [(p, t) for p, t in zip(points, texts, strict=True) if t]
     if not rows:
         return 0
     vecs = encoders.text.encode_texts([t for _, t in rows])
-    store.update_vectors([PointRecord(p.id, {"text": v.tolist()}, {}) for (p, _), v in zip(rows, vecs, strict=True)])
-    store.set_payload([p.id for p, _ in rows], {"text_template": encoders.text_template})
+    records = [PointRecord(p.id, {"text": v.tolist()}, {}) for (p, _), v in zip(rows, vecs, strict=True)]
+    for chunk in _chunks(records, batch):
+        store.update_vectors(chunk)
+        store.set_payload([r.id for r in chunk], {"text_template": encoders.text_template})
     return len(rows)

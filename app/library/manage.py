@@ -14,6 +14,7 @@ from app.library.access import LibraryScope, Principal
 from app.library.browse import delete_library_points
 from app.library.imports.orphans import sweep_staged
 from app.library.models import CreateLibrary, DeletedLibrary, LibraryList, LibraryView
+from app.library.profiles import ProfileStore
 from app.library.registry import LibraryRecord, LibraryRegistry
 from app.storage.base import VectorStore
 from app.storage.files import safe_join
@@ -23,8 +24,17 @@ from app.storage.thumbs import ThumbnailCache
 
 
 class Libraries:
-    def __init__(self, registry: LibraryRegistry, store: VectorStore, thumbs: ThumbnailCache, images_root: Path):
+    def __init__(
+        self,
+        registry: LibraryRegistry,
+        store: VectorStore,
+        thumbs: ThumbnailCache,
+        images_root: Path,
+        profiles: ProfileStore,
+    ):
         self.registry = registry
+        # Feedback on its images shapes profiles; deleting a library removes it (app/library/profiles.py).
+        self.profiles = profiles
         self.store = store
         self.thumbs = thumbs
         self.images_root = Path(images_root)
@@ -121,4 +131,5 @@ class Libraries:
         # What imports staged for it and no point uses: a killed import's files too. No grace
         # period: the library is gone, so no import into it is worth keeping files for.
         sweep_staged(self.store, self.images_root, grace_s=0, libraries=[name])
+        self.profiles.forget_library(name)
         return deleted

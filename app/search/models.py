@@ -95,6 +95,11 @@ class HybridQuery(CamelModel):
     )
     positive_ids: list[str] = Field(default_factory=list, max_length=32, description="More like these library items.")
     negative_ids: list[str] = Field(default_factory=list, max_length=32, description="Less like these library items.")
+    personalize: bool = Field(
+        default=False,
+        description="Re-rank the page by the key owner's feedback profile (POST /feedback): each hit's score moves "
+        "by at most PROFILE_MAX_BOOST, shown as its `profile` view.",
+    )
 
     def sent_weights(self) -> dict[str, float]:
         """View → weight, for the weights the request sent; the others take the kind's defaults."""

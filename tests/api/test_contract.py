@@ -20,11 +20,24 @@ from app import errors as domain_errors
 from app.api import metrics
 from app.api.app import create_app
 from app.api.openapi import operation_id
-from app.api.routes import atlas, generate, images, imports, info, jobs, libraries, library, rag, search
+from app.api.routes import (
+    atlas,
+    compat,
+    generate,
+    images,
+    imports,
+    info,
+    jobs,
+    libraries,
+    library,
+    profile,
+    rag,
+    search,
+)
 from app.api.security import OPEN_PATHS, UNLIMITED_PATHS, required_scope
 from tests.support.settings import tiny_settings
 
-ROUTERS = (atlas, generate, images, imports, info, jobs, libraries, library, rag, search, metrics)
+ROUTERS = (atlas, compat, generate, images, imports, info, jobs, libraries, library, profile, rag, search, metrics)
 METHODS = ("get", "put", "post", "delete", "patch")
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 # The operation ids a generated client calls: renaming one breaks every client, so they are pinned.
@@ -54,6 +67,18 @@ OPERATION_IDS = {
     ("get", "/libraries/{name}"): "getLibrary",
     ("delete", "/libraries/{name}"): "deleteLibrary",
     ("post", "/libraries/{library}/imports"): "createImport",
+    ("post", "/feedback"): "sendFeedback",
+    ("get", "/profile"): "getProfile",
+    # The seeds' own routes (app/api/routes/compat.py).
+    ("post", "/generate_image"): "generateImageSeed",
+    ("post", "/db/initialize"): "initializeGallery",
+    ("post", "/images/add"): "addGalleryImage",
+    ("post", "/images/add-folder"): "addGalleryFolder",
+    ("post", "/images/search"): "searchGallery",
+    ("post", "/generate-image"): "generateImageFromStory",
+    ("get", "/job/{job_id}"): "getSeedJob",
+    ("post", "/generate-story"): "generateStory",
+    ("get", "/images/{image_id}/vectors"): "getImageVectors",
 }
 
 

@@ -17,13 +17,11 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
 
 from app.api.app import create_app
 from app.api.security import ApiKeys
 from app.embedding import Encoders
 from app.errors import NotFoundError
-from app.generation.base import Capabilities, GenerationSpec, Hooks, ImageProvider, ProviderOutput
 from app.generation.factory import ProviderRegistry
 from app.ingest.pipeline import IngestOptions, Ingestor
 from app.ingest.sources import Item
@@ -36,6 +34,7 @@ from app.services import Services
 from app.storage.edge import EdgeStore
 from app.storage.schema import CollectionSchema
 from app.storage.types import PointRecord
+from tests.support.blend import BlendProvider
 from tests.support.images import SHAPE_TAGS, png_bytes, shape_image
 from tests.support.settings import tiny_settings
 
@@ -47,29 +46,6 @@ KEYS = f"{ALICE}:admin:alice, {ALICE_READ}:read:alice, {BOB}:admin:bob, {OPERATO
 
 A, B, OP = {"x-api-key": ALICE}, {"x-api-key": BOB}, {"x-api-key": OPERATOR_KEY}
 LIBRARIES = {"default": None, "alice-private": "alice", "bob-private": "bob", "bob-public": "bob"}
-
-
-class BlendProvider(ImageProvider):
-    """A generator that needs no weights: the mean colour of its references (or grey)."""
-
-    name = "sdxl"
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return Capabilities(max_refs=4, max_n=2, sketch=True, negative_prompt=True, ref_weights=True)
-
-    @property
-    def model_name(self) -> str:
-        return "blend"
-
-    def _load(self) -> None:
-        pass
-
-    def _generate(self, spec: GenerationSpec, hooks: Hooks) -> ProviderOutput:
-        image = Image.new("RGB", (spec.width, spec.height), (128, 128, 128))
-        for ref in spec.refs:
-            image = Image.blend(image, ref.image.convert("RGB").resize(image.size), 0.5)
-        return ProviderOutput(images=[image] * spec.n, model="blend", seeds=[spec.seed + i for i in range(spec.n)])
 
 
 def _ingest(encoders: Encoders, store: EdgeStore, root: Path, library: str, seeds: range) -> list[str]:

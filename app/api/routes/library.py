@@ -82,9 +82,12 @@ async def duplicates(
     summary="Remove an item and its thumbnail (and its file, when the library owns it)",
 )
 async def delete(image_id: UUID, services: ServicesDep, scope: ScopeDep) -> DeletedImage:
-    return await run_in_threadpool(
+    deleted = await run_in_threadpool(
         delete_image, services.store, services.thumbs, services.settings.IMAGES_ROOT, str(image_id), scope
     )
+    # Feedback on it stops shaping profiles (app/library/profiles.py).
+    await run_in_threadpool(services.libraries.profiles.forget_images, [deleted.id])
+    return deleted
 
 
 @router.get(

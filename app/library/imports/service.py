@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import anyio
+
 from app.config import Settings
 from app.embedding import Encoders
-from app.errors import ConflictError, ForbiddenError, InvalidInputError, PayloadTooLargeError
+from app.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError, PayloadTooLargeError
 from app.ingest.pipeline import IngestOptions, Ingestor, IngestReport
 from app.ingest.sources import Item
 from app.jobs import IdempotencyKey, JobContext, JobHandlers, JobQueue
@@ -129,21 +131,26 @@ class ImportService:
         skipped = [s for entry in entries if isinstance(entry, ZipPlan) for s in entry.skipped]
         return await self._queue(how, {"files": staged, "skipped": skipped})
 
-    async def submit_folder(self, how: ImportOptions, folder: str) -> Any:
-        """A folder on the server, under one of IMPORT_ROOTS: copied in by the job."""
+    def _under_import_root(self, value: str, field: str) -> Path:
+        """`value` as a resolved path under one of IMPORT_ROOTS (403 otherwise)."""
         # No OS path holds a NUL byte, and `~user` must name a user: either is the caller's error.
-        if "\0" in folder:
-            raise InvalidInputError(f"`folder` {folder!r} holds a NUL byte.", field="folder")
+        if "\0" in value:
+            raise InvalidInputError(f"`{field}` {value!r} holds a NUL byte.", field=field)
         try:
-            path = Path(folder).expanduser().resolve()
+            path = Path(value).expanduser().resolve()
         except RuntimeError as e:  # expanduser: "Could not determine home directory"
-            raise InvalidInputError(f"`folder` {folder!r}: {e}", field="folder") from e
+            raise InvalidInputError(f"`{field}` {value!r}: {e}", field=field) from e
         roots = [Path(r).resolve() for r in self.settings.IMPORT_ROOTS]
         if not any(path.is_relative_to(r) for r in roots):
             raise ForbiddenError(
-                f"`folder` {folder!r} is not under an import root; allowed roots (IMPORT_ROOTS): "
+                f"`{field}` {value!r} is not under an import root; allowed roots (IMPORT_ROOTS): "
                 f"{[str(r) for r in roots] or 'none configured'}.",
             )
+        return path
+
+    async def submit_folder(self, how: ImportOptions, folder: str) -> Any:
+        """A folder on the server, under one of IMPORT_ROOTS: copied in by the job."""
+        path = self._under_import_root(folder, "folder")
         try:
             is_dir = path.is_dir()
         except OSError as e:  # e.g. a name too long for the file system
@@ -153,6 +160,23 @@ class ImportService:
         if (existing := await self._existing(how)) is not None:
             return existing
         return await self._queue(how, {"folder": str(path)})
+
+    async def submit_file(self, how: ImportOptions, file: str, field: str = "file") -> Any:
+        """One picture on the server, under one of IMPORT_ROOTS: read now, imported as an upload."""
+        path = self._under_import_root(file, field)
+        try:
+            if not path.is_file():
+                raise NotFoundError(f"`{field}` {file!r} is not a file.", field=field)
+            if path.stat().st_size > self.settings.MAX_UPLOAD_BYTES:
+                raise PayloadTooLargeError(
+                    f"`{field}` {file!r} is larger than {self.settings.MAX_UPLOAD_BYTES} bytes (MAX_UPLOAD_BYTES).",
+                    field=field,
+                    limit=self.settings.MAX_UPLOAD_BYTES,
+                )
+            data = await anyio.to_thread.run_sync(path.read_bytes)
+        except OSError as e:
+            raise InvalidInputError(f"`{field}` {file!r} cannot be read: {e.strerror}.", field=field) from e
+        return await self.submit_files(how, [(path.name, data)])
 
     async def submit_urls(self, how: ImportOptions, urls: list[str]) -> Any:
         """Remote images: fetched by the job, each through the checked, bounded fetcher."""

@@ -42,6 +42,91 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/db/initialize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Smart Gallery: a library for this user name (compatibility) */
+        post: operations["initializeGallery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/feedback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Record a click, save or dismiss on an image: it shapes this key owner's profile */
+        post: operations["sendFeedback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/generate-image": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** RAVSG: queue a picture of a story (compatibility) */
+        post: operations["generateImageFromStory"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/generate-story": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** RAVSG: a story (caption) of a picture, answered at once (compatibility) */
+        post: operations["generateStory"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/generate_image": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The original client's synchronous generate (compatibility) */
+        post: operations["generateImageSeed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/generated/{name}": {
         parameters: {
             query?: never;
@@ -114,6 +199,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/images/add": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Smart Gallery: import one picture from the server (compatibility) */
+        post: operations["addGalleryImage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/images/add-folder": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Smart Gallery: import a folder from the server (compatibility) */
+        post: operations["addGalleryFolder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/images/describe": {
         parameters: {
             query?: never;
@@ -171,6 +290,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/images/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Smart Gallery: text search in this user's library (compatibility) */
+        post: operations["searchGallery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/images/{image_id}": {
         parameters: {
             query?: never;
@@ -188,6 +324,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/images/{image_id}/vectors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The stored named vectors of one image the key may read */
+        get: operations["getImageVectors"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/info": {
         parameters: {
             query?: never;
@@ -197,6 +350,23 @@ export interface paths {
         };
         /** Collection, model and vector sizes */
         get: operations["getInfo"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/job/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** RAVSG: a job in its shape; a finished picture inline as a data URL (compatibility) */
+        get: operations["getSeedJob"];
         put?: never;
         post?: never;
         delete?: never;
@@ -291,6 +461,23 @@ export interface paths {
         };
         /** Prometheus metrics */
         get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/profile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This key owner's tag affinities, from its feedback */
+        get: operations["getProfile"];
         put?: never;
         post?: never;
         delete?: never;
@@ -739,7 +926,7 @@ export interface components {
         DescribeRequest: {
             /**
              * Id
-             * @description A library image id.
+             * @description A library image id (a number is read as its digits).
              * @default null
              */
             id?: string | null;
@@ -813,6 +1000,20 @@ export interface components {
             /** Threshold */
             threshold: number;
         };
+        /** Feedback */
+        Feedback: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "click" | "save" | "dismiss";
+            /**
+             * Imageid
+             * Format: uuid
+             * @description A library image the key may read (a search hit).
+             */
+            imageId: string;
+        };
         /** FieldProblem */
         FieldProblem: {
             /**
@@ -862,6 +1063,7 @@ export interface components {
             library?: string | null;
             /**
              * N
+             * @description Images to make; `count` is accepted as an alias.
              * @default 1
              */
             n?: number;
@@ -1088,6 +1290,12 @@ export interface components {
              */
             offset?: number;
             /**
+             * Personalize
+             * @description Re-rank the page by the key owner's feedback profile (POST /feedback): each hit's score moves by at most PROFILE_MAX_BOOST, shown as its `profile` view.
+             * @default false
+             */
+            personalize?: boolean;
+            /**
              * Positiveids
              * @description More like these library items.
              */
@@ -1175,6 +1383,20 @@ export interface components {
             thumbUrl: string;
             /** Width */
             width?: number | null;
+        };
+        /** ImageVectors */
+        ImageVectors: {
+            /** Id */
+            id: string;
+            /** Library */
+            library: string | null;
+            /**
+             * Vectors
+             * @description Each dense named vector the image has (image, edge, text, shape).
+             */
+            vectors: {
+                [key: string]: number[];
+            };
         };
         /** ImportFailure */
         ImportFailure: {
@@ -1445,6 +1667,32 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** Profile */
+        Profile: {
+            /** Actionweights */
+            actionWeights: {
+                [key: string]: number;
+            };
+            /** Events */
+            events: number;
+            /** Halflifedays */
+            halfLifeDays: number;
+            /**
+             * Maxboost
+             * @description The most a hit's score moves with `personalize: true`.
+             */
+            maxBoost: number;
+            /**
+             * Owner
+             * @description The key's owner; null for operator keys (one shared profile).
+             */
+            owner: string | null;
+            /**
+             * Tags
+             * @description Strongest first (liked positive, dismissed negative).
+             */
+            tags: components["schemas"]["TagAffinity"][];
+        };
         /** Readiness */
         Readiness: {
             /**
@@ -1460,7 +1708,7 @@ export interface components {
         RefSpec: {
             /**
              * Id
-             * @description A library image id.
+             * @description A library image id (a number is read as its digits).
              * @default null
              */
             id?: string | null;
@@ -1610,6 +1858,70 @@ export interface components {
                 [key: string]: number;
             };
         };
+        /** SeedGallery */
+        SeedGallery: {
+            /** Collection Name */
+            collection_name: string;
+            /** Message */
+            message: string;
+            /**
+             * User Id
+             * @description The library name: pass it as `?user_id=` to the other gallery routes.
+             */
+            user_id: string;
+        };
+        /**
+         * SeedGenerated
+         * @description The seed backend's answer: `data[i].b64_json`.
+         */
+        SeedGenerated: {
+            /** Created */
+            created: number;
+            /** Data */
+            data: components["schemas"]["SeedImage"][];
+            /**
+             * Job
+             * @description The generate job that made them (GET /jobs/{id}).
+             */
+            job: string;
+        };
+        /** SeedImage */
+        SeedImage: {
+            /**
+             * B64 Json
+             * @description The PNG, base64.
+             */
+            b64_json: string;
+            /**
+             * Id
+             * @description The library image id, when added to a library.
+             */
+            id?: string | null;
+            /**
+             * Url
+             * @description /generated/<file>.png
+             */
+            url: string;
+        };
+        /** SeedJob */
+        SeedJob: {
+            /** Error */
+            error?: string | null;
+            /**
+             * Job Id
+             * @description None where the answer came at once (/generate-story).
+             */
+            job_id: string | null;
+            /** Result */
+            result?: {
+                [key: string]: string;
+            } | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "processing" | "completed" | "failed" | "cancelled";
+        };
         /** SubQueryCoverage */
         SubQueryCoverage: {
             /** Covered */
@@ -1659,6 +1971,16 @@ export interface components {
              * @default 1
              */
             weight?: number;
+        };
+        /** TagAffinity */
+        TagAffinity: {
+            /**
+             * Affinity
+             * @description Decayed sum of the feedback weights on images with this tag.
+             */
+            affinity: number;
+            /** Tag */
+            tag: string;
         };
         /**
          * Timings
@@ -1840,6 +2162,434 @@ export interface operations {
             };
             /** @description Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    initializeGallery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeedGallery"];
+                };
+            };
+            /** @description No API key, or an unknown one (API_KEYS). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed: a read-only key on a change, or a path, URL or library this caller may not touch. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description In conflict with the current state (an existing name, a collection built with another embedding space, a part not available in this process). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    sendFeedback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Feedback"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Profile"];
+                };
+            };
+            /** @description No API key, or an unknown one (API_KEYS). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed: a read-only key on a change, or a path, URL or library this caller may not touch. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown, or not readable with this key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body, upload, image or list larger than its limit (the member `limit` says which). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    generateImageFromStory: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued; poll `/job/{job_id}` (or the `Location` header). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeedJob"];
+                };
+            };
+            /** @description No API key, or an unknown one (API_KEYS). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed: a read-only key on a change, or a path, URL or library this caller may not touch. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description In conflict with the current state (an existing name, a collection built with another embedding space, a part not available in this process). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not available now: model weights, the store, a provider, or not ready yet. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    generateStory: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeedJob"];
+                };
+            };
+            /** @description No API key, or an unknown one (API_KEYS). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed: a read-only key on a change, or a path, URL or library this caller may not touch. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown, or not readable with this key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body, upload, image or list larger than its limit (the member `limit` says which). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A content type or file format that is not accepted. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not available now: model weights, the store, a provider, or not ready yet. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    generateImageSeed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The images, when the job finished within COMPAT_GENERATE_WAIT_S. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeedGenerated"];
+                };
+            };
+            /** @description Still running: poll the `Location` header (/jobs/{id}). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobView"];
+                };
+            };
+            /** @description No API key, or an unknown one (API_KEYS). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed: a read-only key on a change, or a path, URL or library this caller may not touch. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown, or not readable with this key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description In conflict with the current state (an existing name, a collection built with another embedding space, a part not available in this process). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body, upload, image or list larger than its limit (the member `limit` says which). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A content type or file format that is not accepted. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The generation provider failed. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not available now: model weights, the store, a provider, or not ready yet. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2073,6 +2823,176 @@ export interface operations {
             };
         };
     };
+    addGalleryImage: {
+        parameters: {
+            query: {
+                user_id: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued; poll the `Location` header (/jobs/{id}). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobView"];
+                };
+            };
+            /** @description No API key, or an unknown one (API_KEYS). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed: a read-only key on a change, or a path, URL or library this caller may not touch. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown, or not readable with this key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description In conflict with the current state (an existing name, a collection built with another embedding space, a part not available in this process). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body, upload, image or list larger than its limit (the member `limit` says which). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    addGalleryFolder: {
+        parameters: {
+            query: {
+                user_id: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued; poll the `Location` header (/jobs/{id}). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobView"];
+                };
+            };
+            /** @description No API key, or an unknown one (API_KEYS). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed: a read-only key on a change, or a path, URL or library this caller may not touch. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown, or not readable with this key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description In conflict with the current state (an existing name, a collection built with another embedding space, a part not available in this process). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body, upload, image or list larger than its limit (the member `limit` says which). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     describeImage: {
         parameters: {
             query?: never;
@@ -2086,7 +3006,7 @@ export interface operations {
                 "multipart/form-data": {
                     /**
                      * Id
-                     * @description A library image id.
+                     * @description A library image id (a number is read as its digits).
                      */
                     id?: string | null;
                     /**
@@ -2289,6 +3209,7 @@ export interface operations {
                     library?: string | null;
                     /**
                      * N
+                     * @description Images to make; `count` is accepted as an alias.
                      * @default 1
                      */
                     n?: number;
@@ -2421,6 +3342,82 @@ export interface operations {
             };
         };
     };
+    searchGallery: {
+        parameters: {
+            query: {
+                user_id: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchResult"];
+                };
+            };
+            /** @description No API key, or an unknown one (API_KEYS). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed: a read-only key on a change, or a path, URL or library this caller may not touch. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown, or not readable with this key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description In conflict with the current state (an existing name, a collection built with another embedding space, a part not available in this process). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     deleteImage: {
         parameters: {
             query?: never;
@@ -2488,6 +3485,64 @@ export interface operations {
             };
         };
     };
+    getImageVectors: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageVectors"];
+                };
+            };
+            /** @description No API key, or an unknown one (API_KEYS). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown, or not readable with this key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getInfo: {
         parameters: {
             query?: never;
@@ -2508,6 +3563,64 @@ export interface operations {
             };
             /** @description No API key, or an unknown one (API_KEYS). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSeedJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeedJob"];
+                };
+            };
+            /** @description No API key, or an unknown one (API_KEYS). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown, or not readable with this key. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3099,6 +4212,53 @@ export interface operations {
             };
         };
     };
+    getProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Profile"];
+                };
+            };
+            /** @description No API key, or an unknown one (API_KEYS). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getReadiness: {
         parameters: {
             query?: never;
@@ -3387,6 +4547,12 @@ export interface operations {
                      * @default 0
                      */
                     offset?: number;
+                    /**
+                     * Personalize
+                     * @description Re-rank the page by the key owner's feedback profile (POST /feedback): each hit's score moves by at most PROFILE_MAX_BOOST, shown as its `profile` view.
+                     * @default false
+                     */
+                    personalize?: boolean;
                     /** @description JSON-encoded. More like these library items. */
                     positiveIds?: string;
                     /**
