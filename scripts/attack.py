@@ -7,11 +7,7 @@ prints a table (category, request, expected, got, verdict) and writes the same a
 Exit status 1 when any verdict is FAIL.
 
     python scripts/attack.py                       # start an instance, run, stop it
-    python scripts/attack.py --out attack.json --include-pending
-
-Cases marked `pending` test fixes on another branch (issue 18 holes 2, 7, 8: decode bounds,
-X-Forwarded-For trust, HEAD and nosniff on images, the worker's --help): they are listed as
-SKIP unless --include-pending runs them, where they FAIL until that branch is merged.
+    python scripts/attack.py --out attack.json
 """
 
 from __future__ import annotations
@@ -48,7 +44,6 @@ INSTANCE = {
     "ZIP_MAX_TOTAL_BYTES": 8 * 1024 * 1024,
     "RATE_LIMIT": "400/minute",
 }
-PENDING = "rel-a (issue 18 holes 2, 7, 8)"
 
 
 def key(k: str) -> dict[str, str]:
@@ -76,8 +71,7 @@ class Result:
     request: str
     expected: str
     got: str
-    verdict: str  # PASS, FAIL, SKIP
-    pending: str | None = None
+    verdict: str  # PASS, FAIL
 
 
 @dataclass
@@ -86,7 +80,6 @@ class Case:
     request: str
     expected: str
     check: Callable[[Context], tuple[str, bool]]
-    pending: str | None = None
 
 
 class Context:
@@ -143,7 +136,6 @@ def request_case(
     *,
     k: str = OPERATOR,
     label: str | None = None,
-    pending: str | None = None,
     **kwargs: Any,
 ) -> Case:
     """One request whose status must be one of `allowed` (never a 5xx, never a leak)."""
@@ -154,7 +146,7 @@ def request_case(
         return status_in(*allowed)(r)
 
     shown = label or f"{method} {path if isinstance(path, str) else path.__name__}"
-    return Case(category, shown, " or ".join(map(str, allowed)), check, pending)
+    return Case(category, shown, " or ".join(map(str, allowed)), check)
 
 
 def import_refused_or_empty(ctx: Context, r: httpx.Response, k: str) -> tuple[str, bool]:
@@ -425,7 +417,7 @@ def cases() -> list[Case]:
         ),
     ]
 
-    # --- pending on rel-a --------------------------------------------------------------------
+    # --- issue 18 holes 2, 7, 8: decode bounds, forwarded headers, image headers, worker help ---
     def xff(ctx: Context) -> tuple[str, bool]:
         statuses = [
             ctx.http.get("/info", headers={"X-Forwarded-For": f"10.0.{i // 250}.{i % 250}"}).status_code
@@ -480,26 +472,23 @@ def cases() -> list[Case]:
         return f"exit {done.returncode}", done.returncode == 0 and "Traceback" not in done.stderr
 
     out += [
-        Case("xff", "420 unkeyed requests with rotating X-Forwarded-For", "a 429", xff, PENDING),
-        Case("contract", "HEAD /image/{id}", "200", head_image, PENDING),
-        Case("contract", "GET /image/{id} X-Content-Type-Options", "nosniff", nosniff, PENDING),
-        Case("decode", "8 × 6000×6000 PNG sketches at once", "4xx/503, or RSS +< 1 GiB", decode_bomb, PENDING),
-        Case("contract", "python -m app.jobs.worker --help", "exit 0, no traceback", worker_help, PENDING),
+        Case("xff", "420 unkeyed requests with rotating X-Forwarded-For", "a 429", xff),
+        Case("contract", "HEAD /image/{id}", "200", head_image),
+        Case("contract", "GET /image/{id} X-Content-Type-Options", "nosniff", nosniff),
+        Case("decode", "8 × 6000×6000 PNG sketches at once", "4xx/503, or RSS +< 1 GiB", decode_bomb),
+        Case("contract", "python -m app.jobs.worker --help", "exit 0, no traceback", worker_help),
     ]
     return out
 
 
-def run_cases(ctx: Context, include_pending: bool) -> list[Result]:
+def run_cases(ctx: Context) -> list[Result]:
     results = []
     for case in cases():
-        if case.pending and not include_pending:
-            results.append(Result(case.category, case.request, case.expected, "-", "SKIP", case.pending))
-            continue
         try:
             got, ok = case.check(ctx)
         except Exception as e:  # a dropped connection or a crash is a finding, not the end of the run
             got, ok = f"{type(e).__name__}: {e}"[:120], False
-        results.append(Result(case.category, case.request, case.expected, got, "PASS" if ok else "FAIL", case.pending))
+        results.append(Result(case.category, case.request, case.expected, got, "PASS" if ok else "FAIL"))
     # Whatever happened, the instance must still answer.
     alive = ctx.http.get("/healthz").status_code == 200
     results.append(Result("liveness", "GET /healthz after the battery", "200", str(alive), "PASS" if alive else "FAIL"))
@@ -510,7 +499,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", help="An instance already running on loopback with the battery's keys.")
     parser.add_argument("--out", type=Path, default=Path("attack.json"), help="Where to write the JSON report.")
-    parser.add_argument("--include-pending", action="store_true", help="Run the cases another branch fixes.")
     parser.add_argument("--print-env", action="store_true", help="Print the settings an instance needs, and exit.")
     args = parser.parse_args(argv)
     if args.print_env:
@@ -526,16 +514,16 @@ def main(argv: list[str] | None = None) -> int:
             ctx = Context(server.url, Path(tmp), server.pid)
         try:
             ctx.seed()
-            results = run_cases(ctx, args.include_pending)
+            results = run_cases(ctx)
         finally:
             if server is not None:
                 server.stop()
     rows = [asdict(r) for r in results]
     print(format_table(rows, ["category", "request", "expected", "got", "verdict"]))
-    counts = {v: sum(r.verdict == v for r in results) for v in ("PASS", "FAIL", "SKIP")}
+    counts = {v: sum(r.verdict == v for r in results) for v in ("PASS", "FAIL")}
     report = {"counts": counts, "seconds": round(time.monotonic() - started, 1), "results": rows}
     args.out.write_text(json.dumps(report, indent=2))
-    print(f"{counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped (pending) → {args.out}")
+    print(f"{counts['PASS']} passed, {counts['FAIL']} failed → {args.out}")
     return 1 if counts["FAIL"] else 0
 
 

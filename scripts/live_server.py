@@ -1,4 +1,4 @@
-"""A throwaway Clippy server on loopback: `uvicorn main:app` in a child process, on the tiny
+"""A throwaway Clippy server on loopback: `clippy serve` (as users start it) in a child process, on the tiny
 random-weight model the tests use (tests/fixtures/model_configs), its store and files under
 one folder. For the attack battery, the crash tests and the load test: they need a real
 process (to SIGKILL it, to measure its RSS, to reach it over a socket), not a TestClient.
@@ -81,7 +81,7 @@ class LiveServer:
         return self.proc.pid
 
     def start(self, ready_s: float = 120.0) -> LiveServer:
-        cmd = [sys.executable, "-m", "uvicorn", "main:app", "--host", "127.0.0.1", "--port", str(self.port)]
+        cmd = [sys.executable, "-m", "app.commands", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # the child writes to it
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + ready_s
