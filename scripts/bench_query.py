@@ -252,8 +252,10 @@ class VectorSearcher:
         from app.search.hybrid import HybridSearcher
 
         settings = Settings(_env_file=None)  # type: ignore[call-arg]  # defaults: pool, hnsw_ef
-        # No model: the queries come encoded; the searcher only names the model in its answer.
-        encoders: Any = SimpleNamespace(clip=SimpleNamespace(name="synthetic", pretrained="synthetic"))
+        # No model: the queries come encoded; the searcher only names the model in its answer and
+        # asks whether its weights are random (synthetic vectors carry signal in every view).
+        clip = SimpleNamespace(name="synthetic", pretrained="synthetic", random_weights=False)
+        encoders: Any = SimpleNamespace(clip=clip, text=SimpleNamespace(name="synthetic-text"))
         self.searcher = HybridSearcher(encoders, store, settings)
         self.settings = settings
         self.data = data

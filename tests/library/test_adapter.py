@@ -245,7 +245,9 @@ def test_a_text_query_reaches_the_image_view_through_the_text_head(adapted: dict
     assert not np.allclose(query.positives["image"][0], raw, atol=1e-2)
     assert np.allclose(query.positives["text"][0], raw, atol=1e-5), "the `text` view keeps the raw tower"
     result = searcher.search(
-        HybridQuery.model_validate({"queryText": "a round circle", "limit": 3}), QueryInputs(text="a round circle")
+        # `wImg` sent: with random weights the text query's defaults leave the `image` view out.
+        HybridQuery.model_validate({"queryText": "a round circle", "wImg": 1, "limit": 3}),
+        QueryInputs(text="a round circle"),
     )
     assert len(result.hits) == 3
 
