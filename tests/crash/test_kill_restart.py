@@ -175,9 +175,10 @@ def test_a_generation_with_add_to_library_killed_mid_job_leaves_no_copy_without_
             done = _wait_job(client, r.json()["id"], "succeeded", "failed", timeout=120)
             assert done["status"] == "succeeded", done
         with httpx.Client(base_url=server.url, timeout=60) as client:
-            job_id = client.post("/images/generate", json=body).json()["id"]
+            # A longer one to kill: ten steps per image leave room for a random point inside it.
+            job_id = client.post("/images/generate", json={**body, "steps": 10}).json()["id"]
             _wait_job(client, job_id, "running", "succeeded", "failed")
-            time.sleep(rng.uniform(0.0, 1.0))
+            time.sleep(rng.uniform(0.0, 0.4))
             before = client.get(f"/jobs/{job_id}").json()["status"]
         server.kill()
         killed_running += before in ("queued", "running")
