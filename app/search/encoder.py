@@ -152,7 +152,8 @@ class QueryEncoder:
                     wanted.append((qi, "edge", row(d.image)))
                 if d.shape is not None:
                     out[qi].positives["shape"].append(d.shape)
-            out[qi].prepare_ms = round((time.perf_counter() - started) * 1000, 2)
+            if inputs.sketch is not None or inputs.image is not None:  # only image work is timed here
+                out[qi].prepare_ms = round((time.perf_counter() - started) * 1000, 2)
 
         if pictures:
             rows = self.encoders.clip.encode_images(pictures)
