@@ -174,7 +174,10 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
     assert.ok(sent.length >= 1, "a search was sent after drawing");
     const body = sent[sent.length - 1];
     assert.match(body.sketch ?? "", /^data:image\/png;base64,/, "the sketch travels as a PNG data URL");
-    assert.ok(body.wEdge > 0, "the edge view is weighed for a sketch");
+    // The starting weights are the server's defaults (/info): the test service has random CLIP
+    // weights, so `edge` gets 0 there and `shape` (no model) carries the sketch.
+    assert.ok(body.wShape > 0, "the shape view is weighed for a sketch");
+    assert.equal(body.wEdge, 0, "no weight on the edge view of a random-weight model");
     // Debounced: three strokes must not cost three searches each.
     assert.ok(sent.length <= 3, `debounced: ${sent.length} searches for 3 strokes`);
     // Score bars are drawn for every hit.
@@ -220,7 +223,7 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
     const first = lastAnswer();
     assert.ok(first?.json?.hits?.length, "there are results to reorder");
     const tag = first.json.hits.find((h) => h.tags?.length)?.tags[0] ?? "cat";
-    // Give the query a second view (text), so moving the edge weight can reorder.
+    // Give the query a second view (text), so moving the shape weight can reorder.
     const prompt = page.getByRole("searchbox", { name: "Text prompt" });
     let wait = page.waitForResponse((r) => r.url().endsWith("/search/hybrid") && r.request().postDataJSON()?.queryText === tag);
     await prompt.fill(tag);
@@ -229,19 +232,19 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
     const withText = lastAnswer();
     const orderBefore = withText.json.hits.map((h) => h.id);
 
-    const slider = page.getByRole("slider", { name: "Lines weight (wEdge)" });
-    wait = page.waitForResponse((r) => r.url().endsWith("/search/hybrid") && r.request().postDataJSON()?.wEdge === 0, { timeout: 30_000 });
+    const slider = page.getByRole("slider", { name: "Shape weight (wShape)" });
+    wait = page.waitForResponse((r) => r.url().endsWith("/search/hybrid") && r.request().postDataJSON()?.wShape === 0, { timeout: 30_000 });
     await slider.focus();
     await page.keyboard.press("Home");
     const res = await wait;
     const body = res.request().postDataJSON();
-    assert.equal(body.wEdge, 0);
+    assert.equal(body.wShape, 0);
     assert.equal(body.queryText, tag);
-    assert.ok(body.wImg > 0 && body.wTxt > 0, "the other weights are sent as set");
+    assert.ok(body.wTxt > 0 && body.wTags > 0, "the other weights are sent as set");
     assert.equal(res.status(), 200);
     const json = await res.json();
     const orderAfter = json.hits.map((h) => h.id);
-    log(`order changed after wEdge → 0: ${JSON.stringify(orderBefore.slice(0, 5)) !== JSON.stringify(orderAfter.slice(0, 5))}`);
+    log(`order changed after wShape → 0: ${JSON.stringify(orderBefore.slice(0, 5)) !== JSON.stringify(orderAfter.slice(0, 5))}`);
     // Whether or not it changed, the grid shows the new ranking: result N is the Nth hit.
     await page.waitForFunction((ids) => {
       const shown = new Map(
@@ -249,13 +252,13 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
       );
       return ids.every((id, i) => shown.get(i + 1) === id);
     }, orderAfter, { timeout: 20_000 });
-    if (json.weights) assert.ok(!json.weights.edge, `the server used no edge weight: ${JSON.stringify(json.weights)}`);
+    if (json.weights) assert.ok(!json.weights.shape, `the server used no shape weight: ${JSON.stringify(json.weights)}`);
     await page.waitForFunction(() => document.querySelector("[data-testid=results-summary]")?.textContent?.includes("results"));
     await thumbsLoaded(page);
     await shot(page, "02-after-slider.png");
 
     // A preset puts the weights back.
-    wait = page.waitForResponse((r) => r.url().endsWith("/search/hybrid") && r.request().postDataJSON()?.wEdge === 1);
+    wait = page.waitForResponse((r) => r.url().endsWith("/search/hybrid") && r.request().postDataJSON()?.wShape > 0);
     await page.getByRole("button", { name: "Balanced" }).click();
     await wait;
   });
@@ -655,7 +658,7 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
       });
       const body = (await wait).postDataJSON();
       assert.equal(body.sketch, null);
-      assert.ok(body.wImg > 0 || body.wEdge > 0, "an example image weighs the image or edge view");
+      assert.ok(body.wImg > 0 || body.wEdge > 0 || body.wShape > 0, "an example image weighs a view it feeds");
       await p.getByTestId("example-image").waitFor();
       await p.getByTestId("result").first().waitFor({ timeout: 60_000 });
     } finally {
