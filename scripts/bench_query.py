@@ -327,7 +327,7 @@ def bench_size(args: argparse.Namespace, n: int) -> list[dict[str, Any]]:
                      "recall@10": round(recall(found, truth), 4), **extra})  # fmt: skip
         log.info("n=%d %-22s %-8s p50 %.2f ms recall %.3f", n, engine, case, rows[-1]["p50_ms"], rows[-1]["recall@10"])
 
-    pool = max(64, 4 * K)  # the service's pool at limit 10 (MIN_POOL, CANDIDATE_FACTOR defaults)
+    pool = max(200, 4 * K)  # the service's pool at limit 10 (MIN_POOL, CANDIDATE_FACTOR defaults)
     truth_single = [exact_single(data.vectors["image"], data.queries["image"][i]) for i in range(nq)]
     truth_hybrid = [exact_hybrid(data, i, pool) for i in range(nq)]
     truth_filter = [exact_hybrid(data, i, pool, mask) for i in range(nq)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from app.config import Settings
 from app.embedding.tags import document_terms, query_terms, query_vector, tags_vector
 from app.errors import InvalidInputError
 from app.search.calibration import calibrate, calibration_bounds
@@ -111,3 +112,24 @@ def test_sparse_non_matches_neither_score_nor_set_the_bounds() -> None:
     assert counted.calibrated[3] > 0.0, "counted, non-matches even score above 0"
     assert kept.bounds == pytest.approx(calibration_bounds([3.0, 2.0, 1.0]))
     assert kept.calibrated[0] > kept.calibrated[1] > kept.calibrated[2] > kept.calibrated[3] == 0.0
+
+
+def test_the_default_calibration_depth_keeps_a_clear_one_view_match_on_top() -> None:
+    # Sketch+text, the fusion-vs-rerank question of issue 17 (bench/README.md): the target is
+    # the sketch's clear match (`shape` 0.95, the rest ≤ 0.80) and middling for the prompt
+    # (`text` rank 71 of 300); a distractor is second in both views. On 64-deep bounds the
+    # `text` view's flat top gives it a spread 1.6× narrower than `shape`'s, so `text`
+    # weighs more than its weight says and the target falls to 15th. Bounds over a longer list
+    # (Qdrant's DBSF normalises over the whole prefetch) keep the two views on a par.
+    tail = np.linspace(0.8, 0.2, 298)
+    raw = {"shape": np.concatenate([[0.95, 0.8], tail]), "text": np.concatenate([[tail[70], 0.8], tail])}
+    weights = {"shape": 0.5, "text": 0.5}
+
+    def place_of_target(depth: int) -> int:
+        totals = weighted_total({v: calibrate_view(r, depth) for v, r in raw.items()}, weights)
+        return rank([f"{i:03d}" for i in range(len(totals))], totals).index(0)
+
+    assert place_of_target(64) == 14
+    assert place_of_target(200) == 0
+    default_depth = Settings.model_fields["MIN_POOL"].default  # the depth the search calibrates on
+    assert place_of_target(default_depth) == 0
