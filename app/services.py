@@ -125,7 +125,14 @@ class Services:
     ready: bool = False
 
     @classmethod
-    def open(cls, settings: Settings, encoders: Encoders | None = None, store: VectorStore | None = None) -> Services:
+    def open(
+        cls,
+        settings: Settings,
+        encoders: Encoders | None = None,
+        store: VectorStore | None = None,
+        providers: dict[str, ImageProvider] | None = None,
+    ) -> Services:
+        """`providers` replaces generation providers by name (the rest are built from settings)."""
         encoders = encoders or load_encoders(settings)
         store = store or open_store(settings)
         space = EmbeddingSpace.of(store, encoders)
@@ -145,6 +152,7 @@ class Services:
             handlers=handlers,
             resolve_library_image=libraries.image_path,
             add_to_library=GeneratedToLibrary(ingest),
+            providers=providers,
         )
         imports = ImportService(ingest.options, store, jobs, settings, encoders)
         imports.register_handlers(handlers)

@@ -22,7 +22,6 @@ from app.api.app import create_app
 from app.api.security import ApiKeys
 from app.embedding import Encoders
 from app.errors import NotFoundError
-from app.generation.factory import ProviderRegistry
 from app.ingest.pipeline import IngestOptions, Ingestor
 from app.ingest.sources import Item
 from app.library.access import OPERATOR, LibraryGrant, LibraryScope, Principal
@@ -71,11 +70,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, encoders: Encoders) -> Itera
 
     def client(**overrides: Any) -> TestClient:
         settings = base.model_copy(update=overrides)
-        services = Services.open(settings, encoders=encoders, store=store)
-        assert services.generation is not None
-        # The service checks requests against its registry and its `generate` job runs them: both get it.
-        registry = ProviderRegistry(settings, {"sdxl": BlendProvider()})
-        services.generation.providers = services.generation.job.providers = registry
+        services = Services.open(settings, encoders=encoders, store=store, providers={"sdxl": BlendProvider()})
         c = TestClient(create_app(settings, services))
         c.__enter__()
         opened.append(c)

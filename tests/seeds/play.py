@@ -29,7 +29,6 @@ from fastapi.testclient import TestClient
 
 from app.api.app import create_app
 from app.embedding import Encoders, load_encoders
-from app.generation.factory import ProviderRegistry
 from app.ingest.pipeline import IngestOptions, Ingestor
 from app.ingest.sources import Item
 from app.services import Services
@@ -76,11 +75,7 @@ def world(tmp: Path, encoders: Encoders, **overrides: Any) -> Iterator[World]:
     )
     store = EdgeStore(settings.QDRANT_PATH, settings.COLLECTION)
     ids = Ingestor(encoders, store, IngestOptions(images_root=root)).run(items).ids
-    services = Services.open(settings, encoders=encoders, store=store)
-    assert services.generation is not None
-    # The service checks requests against its registry and its `generate` job runs them: both get it.
-    registry = ProviderRegistry(settings, {"sdxl": BlendProvider()})
-    services.generation.providers = services.generation.job.providers = registry
+    services = Services.open(settings, encoders=encoders, store=store, providers={"sdxl": BlendProvider()})
     try:
         with TestClient(create_app(settings, services)) as client:
             data_url = "data:image/png;base64," + base64.b64encode(_png(0, 99)).decode()
