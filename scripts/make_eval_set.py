@@ -1,4 +1,4 @@
-"""Build an offline evaluation set for sketch→image and text→image search.
+"""Build an offline evaluation set for sketch→, text→ and image→image search.
 
 From public-domain clip art (Debian's ``openclipart-svg``) it makes, for every picked
 SVG:
@@ -10,15 +10,20 @@ SVG:
   the drawn outlines remain. ``--jitter`` also rotates, shears, shifts and rescales each
   sketch slightly and varies its line width, so that it is not a pixel copy of the
   picture's outline;
-* a *text query*: the clip art's title ("greedy caterpillar").
+* a *text query*: the clip art's title ("greedy caterpillar");
+* an *image query*: the library picture as another copy of it would look — recoloured
+  (hue turned, saturation and brightness changed), slightly rotated, cropped and rescaled,
+  softened, on a tinted paper — so that query-by-example is measured on something that
+  is not the stored pixels.
 
 Output (paths in the JSON files are relative to OUT)::
 
     OUT/library/<category>/…/<name>.png   filled renders: the library to search
     OUT/sketches/<category>/…/<name>.png  line-art sketches: the sketch queries
+    OUT/images/<category>/…/<name>.png    altered copies: the image queries
     OUT/manifest.jsonl   one library item per line: path, tags, title, category, source,
                          license, origin, creator, width, height
-    OUT/queries.jsonl    one query per line: {"id", "sketch", "text", "relevant",
+    OUT/queries.jsonl    one query per line: {"id", "sketch", "text", "image", "relevant",
                          "relevantText", "labels", "relevantLabels"}
     OUT/skipped.jsonl    every SVG tried and not used: svg (under --source), reason
     OUT/README.md        provenance, licence and the command that made the set
@@ -35,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import logging
 import os
@@ -48,6 +54,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+from PIL import Image, ImageFilter
 from tqdm import tqdm
 
 from clipart import (
@@ -67,6 +75,7 @@ log = logging.getLogger("make_eval_set")
 OWNED = (
     "library",
     "sketches",
+    "images",
     "manifest.jsonl",
     "queries.jsonl",
     "skipped.jsonl",
@@ -100,6 +109,41 @@ def jitter_seed(seed: int, rel: str) -> int:
     """A per-item seed that depends on the item, not on its position or worker."""
     digest = hashlib.sha256(f"{seed}:{rel}".encode()).digest()
     return int.from_bytes(digest[:8], "big")
+
+
+def altered_copy(png: bytes, seed: int) -> bytes:
+    """The image query of one item: its picture recoloured, turned, cropped and softened.
+
+    Seeded per item, so a set rebuilds byte for byte. The changes are the ones two copies
+    of one picture found in the wild differ by, kept small enough that a person still sees
+    the same picture."""
+    rng = random.Random(seed)
+    with Image.open(io.BytesIO(png)) as im:
+        rgb = im.convert("RGB")
+    hsv = np.asarray(rgb.convert("HSV"), dtype=np.int16).copy()
+    hsv[..., 0] = (hsv[..., 0] + rng.randint(20, 235)) % 256  # another colour scheme
+    hsv[..., 1] = np.clip(hsv[..., 1] * rng.uniform(0.6, 1.2), 0, 255)
+    hsv[..., 2] = np.clip(hsv[..., 2] * rng.uniform(0.8, 1.0), 0, 255)
+    out = Image.fromarray(hsv.astype(np.uint8), "HSV").convert("RGB")
+    w, h = out.size
+    paper = tuple(rng.randint(225, 255) for _ in range(3))
+    out = out.rotate(rng.uniform(-12, 12), resample=Image.Resampling.BICUBIC, fillcolor=paper)
+    # Crop up to 8 % off each side, then back to the original size.
+    box = (
+        int(w * rng.uniform(0, 0.08)),
+        int(h * rng.uniform(0, 0.08)),
+        int(w * (1 - rng.uniform(0, 0.08))),
+        int(h * (1 - rng.uniform(0, 0.08))),
+    )
+    out = out.crop(box).resize((w, h), Image.Resampling.BICUBIC)
+    out = out.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2)))
+    # White became paper: tint what was the white background.
+    arr = np.asarray(out, dtype=np.float32)
+    light = (arr.min(axis=2, keepdims=True) > 240).astype(np.float32)
+    arr = arr * (1 - light) + np.asarray(paper, dtype=np.float32) * light
+    buf = io.BytesIO()
+    Image.fromarray(arr.astype(np.uint8), "RGB").save(buf, "PNG", optimize=True)
+    return buf.getvalue()
 
 
 def _prepare(out: Path, force: bool) -> None:
@@ -182,10 +226,12 @@ def build(
         seen_svg.add(result.svg_sha256)
         seen_png.add(png_hash)
         name = Path(result.rel).with_suffix(".png").as_posix()
-        library_rel, sketch_rel = f"library/{name}", f"sketches/{name}"
+        library_rel, sketch_rel, image_rel = f"library/{name}", f"sketches/{name}", f"images/{name}"
+        copy = altered_copy(result.filled_png, jitter_seed(seed + 1, result.rel))
         for rel, data in (
             (library_rel, result.filled_png),
             (sketch_rel, result.sketch_png),
+            (image_rel, copy),
         ):
             (out / rel).parent.mkdir(parents=True, exist_ok=True)
             (out / rel).write_bytes(data)
@@ -210,6 +256,7 @@ def build(
                 "id": f"q{len(queries) + 1:05d}",
                 "sketch": sketch_rel,
                 "text": art.title,
+                "image": image_rel,
                 "relevant": [library_rel],
                 "labels": [art.category],
                 "relevantLabels": [art.category],
@@ -321,10 +368,11 @@ def _write_readme(
     """Provenance and licence travel with the data set, not only with the repo."""
     jittered = ", lightly jittered (rotation, shear, shift, scale, line width)" if jitter else ""
     rows = "\n".join(f"| {c} | {n} |" for c, n in sorted(per_category.items()))
-    text = f"""# Clippy evaluation set: sketch→image and text→image
+    text = f"""# Clippy evaluation set: sketch, text and image → image
 
 {summary.items} clip-art items, each a library image (filled render), a line-art sketch
-query and a text query (its title). Made by `scripts/make_eval_set.py` in the Clippy
+query, a text query (its title) and an image query (the picture recoloured, turned,
+cropped and softened). Made by `scripts/make_eval_set.py` in the Clippy
 repository:
 
     {command}

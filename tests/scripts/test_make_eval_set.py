@@ -203,6 +203,9 @@ def test_builder_writes_a_consistent_manifest_and_queries(clipart_source: Path, 
     for query in queries:
         assert (out / str(query["sketch"])).is_file()
         assert query["text"]
+        # The image query is the same picture altered, never its stored bytes.
+        copy = out / str(query["image"])
+        assert copy.is_file() and copy.read_bytes() != (out / str(query["relevant"][0])).read_bytes()  # type: ignore[index]
         assert set(query["relevant"]) <= library  # type: ignore[arg-type]
         assert set(query["relevantText"]) <= library  # type: ignore[arg-type]
         assert query["labels"] == query["relevantLabels"]
