@@ -326,10 +326,12 @@ class SdxlProvider(ImageProvider):
                 kwargs.update(self._ip_adapter_inputs(spec))
             if spec.mask is not None:
                 pipe = self._inpaint
+            elif use_controlnet:
+                pipe = self._controlnet
             elif spec.base is not None or use_sketch:
                 pipe = self._img2img
             else:
-                pipe = self._controlnet if use_controlnet else self._pipe
+                pipe = self._pipe
             hooks.report(0, total)
             out = pipe(**kwargs)
         images: list[Image.Image] = list(out.images)
