@@ -18,7 +18,7 @@ import anyio
 from PIL import Image
 
 from app.errors import InvalidInputError
-from app.generation.models import GenerateRequest, Role
+from app.generation.models import EditMode, GenerateRequest, Role
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,12 @@ class GenerationSpec:
     n: int
     steps: int | None
     guidance: float | None
+    # Edits: the picture to start from (at the output size's aspect), the binary mask
+    # (white = edit) at the base's size, the strength to use, and the masked edit's mode.
+    base: Image.Image | None = None
+    mask: Image.Image | None = None
+    strength: float | None = None
+    edit_mode: EditMode | None = None
 
 
 @dataclass
@@ -78,6 +84,9 @@ class Capabilities:
     max_side: int = 4096
     # The largest seed the provider takes (Vertex AI: int32); image i gets `seed + i`.
     max_seed: int = 2**32 - 1
+    # Takes a `baseImage` without a mask (img2img), and the `editMode`s it does under a mask.
+    base_image: bool = False
+    edit_modes: tuple[EditMode, ...] = ()
 
 
 def aspect_ratio(width: int, height: int, allowed: tuple[str, ...], tolerance: float = 0.02) -> str:
@@ -121,8 +130,9 @@ class ImageProvider(ABC):
         """None when usable; otherwise what setting is missing (checked at submit time)."""
         return None
 
-    def check(self, request: GenerateRequest) -> None:
-        """Refuse what this provider cannot do, before a job is queued (→ 422)."""
+    def check(self, request: GenerateRequest, *, size: bool = True) -> None:
+        """Refuse what this provider cannot do, before a job is queued (→ 422). `size`: check
+        the request's width and height too (an edit that takes its base's size checks it later)."""
         caps = self.capabilities
         if len(request.refs) > caps.max_refs:
             raise InvalidInputError(
@@ -143,22 +153,47 @@ class ImageProvider(ABC):
                 field="seed",
                 limit=caps.max_seed,
             )
+        if size:
+            self.check_size(request.width, request.height)
+
+    def check_size(self, width: int, height: int) -> None:
+        """An output size this provider makes: an allowed aspect ratio, or multiples and a bound."""
+        caps = self.capabilities
         if caps.aspect_ratios is not None:
-            aspect_ratio(request.width, request.height, caps.aspect_ratios)
-        else:
-            if request.width % caps.size_multiple or request.height % caps.size_multiple:
-                raise InvalidInputError(
-                    f"`width` and `height` have to be divisible by {caps.size_multiple} but are "
-                    f"{request.width} and {request.height}.",
-                    field="width",
-                )
-            if max(request.width, request.height) > caps.max_side:
-                raise InvalidInputError(
-                    f"`width` and `height` must be at most {caps.max_side} for provider "
-                    f"`{self.name}` but are {request.width} and {request.height}.",
-                    field="width",
-                    limit=caps.max_side,
-                )
+            aspect_ratio(width, height, caps.aspect_ratios)
+            return
+        if width % caps.size_multiple or height % caps.size_multiple:
+            raise InvalidInputError(
+                f"`width` and `height` have to be divisible by {caps.size_multiple} but are {width} and {height}.",
+                field="width",
+            )
+        if max(width, height) > caps.max_side:
+            raise InvalidInputError(
+                f"`width` and `height` must be at most {caps.max_side} for provider "
+                f"`{self.name}` but are {width} and {height}.",
+                field="width",
+                limit=caps.max_side,
+            )
+
+    def check_edit(self, *, base: bool, mask: bool, mode: EditMode) -> None:
+        """Refuse an edit this provider cannot do, before a job is queued (→ 422 naming the
+        provider and what it cannot do). `base`/`mask`: whether the request has them."""
+        caps = self.capabilities
+        if mask and mode not in caps.edit_modes:
+            does = f"it does {list(caps.edit_modes)}" if caps.edit_modes else "it does no masked edits"
+            raise InvalidInputError(
+                f"Provider `{self.name}` cannot do `editMode` {mode!r}; {does}.",
+                field="editMode",
+                provider=self.name,
+                mode=mode,
+                allowed=list(caps.edit_modes),
+            )
+        if base and not mask and not caps.base_image:
+            raise InvalidInputError(
+                f"Provider `{self.name}` does not start from a `baseImage` without a `mask`.",
+                field="baseImage",
+                provider=self.name,
+            )
 
     def load(self) -> None:
         """Load weights / build the client once; later calls return at once (blocking)."""

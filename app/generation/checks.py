@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from app.config import Settings
 from app.errors import ConflictError, InvalidInputError
 from app.generation.library import AddToLibrary, LibraryUnavailable, ResolveLibraryImage
-from app.generation.models import GenerateRequest
+from app.generation.models import GenerateRequest, ImageSource
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,11 @@ class GenerationLimits:
         return cls(settings.GENERATION_MAX_REFS, settings.GENERATION_MAX_N, settings.GENERATION_MAX_STEPS)
 
 
-def check_limits(request: GenerateRequest, limits: GenerationLimits) -> None:
+def check_limits(request: GenerateRequest, limits: GenerationLimits, *, base_file: bool = False) -> None:
     """Something to generate from, and no more refs, images or steps than allowed."""
-    if not request.prompt.strip() and not request.refs and request.sketch is None:
-        raise InvalidInputError("`prompt` is empty and there are no `refs` nor `sketch`.", field="prompt")
+    base = request.base_image is not None or base_file
+    if not request.prompt.strip() and not request.refs and request.sketch is None and not base:
+        raise InvalidInputError("`prompt` is empty and there are no `refs`, `sketch` nor `baseImage`.", field="prompt")
     if len(request.refs) > limits.max_refs:
         raise InvalidInputError(
             f"`refs` has {len(request.refs)} references; at most {limits.max_refs} (GENERATION_MAX_REFS).",
@@ -70,22 +71,48 @@ def check_add_to_library(
         )
 
 
+def check_edit(request: GenerateRequest, *, base_file: bool = False, mask_file: bool = False) -> None:
+    """The edit fields fit together: a mask, a strength or an edit mode needs a base picture,
+    a mode needs a mask, and a base is not combined with a sketch (both would be the start
+    picture). `base_file` / `mask_file`: sent as multipart files instead of fields."""
+    base = request.base_image is not None or base_file
+    mask = request.mask is not None or mask_file
+    if request.base_image is not None and base_file:
+        raise InvalidInputError("Send `baseImage` as a file or as a field, not both.", field="baseImage")
+    if request.mask is not None and mask_file:
+        raise InvalidInputError("Send `mask` as a file or as a field, not both.", field="mask")
+    if mask and not base:
+        raise InvalidInputError("`mask` needs a `baseImage` (the picture it masks).", field="mask")
+    if request.strength is not None and not base:
+        raise InvalidInputError("`strength` needs a `baseImage` (it says how far to move from it).", field="strength")
+    if "edit_mode" in request.model_fields_set and not mask:
+        raise InvalidInputError(f"`editMode` {request.edit_mode!r} needs a `mask`.", field="editMode")
+    if base and request.sketch is not None:
+        raise InvalidInputError(
+            "Send a `sketch` or a `baseImage`, not both: each is the picture to start from.", field="sketch"
+        )
+
+
 def check_refs(request: GenerateRequest, uploads: int, resolve: ResolveLibraryImage) -> None:
-    """Every ref's upload index names one of the `uploads` files sent, every file is used by a
-    ref, and refs by `id` have a library to come from."""
-    used = {r.upload for r in request.refs if r.upload is not None}
-    for i, ref in enumerate(request.refs):
-        if ref.upload is not None and ref.upload >= uploads:
+    """Every ref's (and the base's) upload index names one of the `uploads` files sent, every
+    file is used, and pictures by `id` have a library to come from."""
+    named: list[tuple[str, str, ImageSource]] = [(f"refs[{i}]", f"refs.{i}", r) for i, r in enumerate(request.refs)]
+    if request.base_image is not None:
+        named.append(("baseImage", "baseImage", request.base_image))
+    used = {source.upload for _, _, source in named if source.upload is not None}
+    for name, path, source in named:
+        if source.upload is not None and source.upload >= uploads:
             raise InvalidInputError(
-                f"`refs[{i}].upload` is {ref.upload} but only {uploads} `refUploads` files were sent.",
-                field=f"refs.{i}.upload",
+                f"`{name}.upload` is {source.upload} but only {uploads} `refUploads` files were sent.",
+                field=f"{path}.upload",
             )
-        if ref.id is not None and isinstance(resolve, LibraryUnavailable):
-            raise resolve.error(f"`refs[{i}].id` (a library reference)", f"refs.{i}.id")
+        if source.id is not None and isinstance(resolve, LibraryUnavailable):
+            raise resolve.error(f"`{name}.id` (a library picture)", f"{path}.id")
     for j in range(uploads):
         if j not in used:
             raise InvalidInputError(
-                f'`refUploads[{j}]` is not used by any ref; reference it with {{"role": ..., "upload": {j}}}.',
+                f'`refUploads[{j}]` is not used by any ref; reference it with {{"role": ..., "upload": {j}}} '
+                f'(or `"baseImage": {{"upload": {j}}}`).',
                 field="refUploads",
             )
 
@@ -98,8 +125,11 @@ def check_request(
     resolve: ResolveLibraryImage,
     add_to_library: AddToLibrary,
     durable_jobs: bool,
+    base_file: bool = False,
+    mask_file: bool = False,
 ) -> None:
     """All of the above, first problem first."""
-    check_limits(request, GenerationLimits.of(settings))
+    check_limits(request, GenerationLimits.of(settings), base_file=base_file)
+    check_edit(request, base_file=base_file, mask_file=mask_file)
     check_add_to_library(request, add_to_library, durable_jobs=durable_jobs, library_server=bool(settings.QDRANT_URL))
     check_refs(request, uploads, resolve)

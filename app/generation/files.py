@@ -108,6 +108,17 @@ class GeneratedFiles:
             "steps": params.steps,
             "guidance": params.guidance,
             "notes": notes,
+            **(
+                {
+                    "baseImage": params.base_image,
+                    "baseSource": params.base_source,
+                    "strength": params.strength,
+                    "mask": params.mask,
+                    "editMode": params.edit_mode,
+                }
+                if params.base_image is not None
+                else {}
+            ),
             **({"attribution": params.attribution} if params.attribution is not None else {}),
             **({"owner": params.owner} if params.owner is not None else {}),
         }

@@ -3,7 +3,8 @@
 References go in as inline PNG parts, each preceded by a line stating its role and weight;
 the instruction explains what roles and weights mean, so weights are honoured by the
 model's reading of them (no numeric control). A sketch goes in the same way, as a layout
-guide. Gemini returns one picture per call, so `n` images are `n` calls (progress counts
+guide. An edit sends the base image (and the mask, its colours' meaning stated) after the
+references, and the instruction says what the edit mode asks for (EDIT_TASKS). Gemini returns one picture per call, so `n` images are `n` calls (progress counts
 them); each call gets `seed + i`.
 """
 
@@ -29,6 +30,7 @@ from app.generation.google import (
     missing_configuration,
     png_bytes,
 )
+from app.generation.models import EditMode
 
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "9:16", "16:9", "21:9")
 BLOCKED = frozenset(
@@ -48,8 +50,30 @@ ROLE_MEANING = {
 }
 
 
+# What each masked edit asks for, stated with what the mask's colours mean.
+EDIT_TASKS: dict[EditMode, str] = {
+    "inpaint-insert": "Change only the white area of the mask to show what the request describes",
+    "inpaint-remove": "Remove what is in the white area of the mask and fill it with a seamless continuation of "
+    "its surroundings",
+    "background-swap": "Replace the background (the white area of the mask) as the request describes; keep the "
+    "subject (the black area) exactly as it is",
+    "outpaint": "Extend the picture into the white area of the mask, continuing it naturally",
+}
+MASK_MEANING = "Mask (the same size as the base image): white = the area to change, black = keep exactly as it is, pixel for pixel."
+
+
 def instruction(spec: GenerationSpec) -> str:
-    lines = [f"Generate one image: {spec.prompt.strip()}" if spec.prompt.strip() else "Generate one image."]
+    if spec.base is None:
+        lines = [f"Generate one image: {spec.prompt.strip()}" if spec.prompt.strip() else "Generate one image."]
+    else:
+        lines = [f"Edit the base image: {spec.prompt.strip()}" if spec.prompt.strip() else "Edit the base image."]
+        if spec.mask is not None:
+            lines.append(f"{EDIT_TASKS[spec.edit_mode or 'inpaint-insert']}. {MASK_MEANING}")
+        elif spec.strength is not None:
+            lines.append(
+                f"Change it with strength {spec.strength:.2f} (0 = keep it as is, 1 = free to redraw it); "
+                "keep its subject recognisable."
+            )
     if spec.negative_prompt:
         lines.append(f"Avoid: {spec.negative_prompt.strip()}")
     if spec.refs:
@@ -81,6 +105,8 @@ class GeminiProvider(ImageProvider):
             ref_weights=True,
             aspect_ratios=ASPECT_RATIOS,
             max_seed=INT32_MAX,
+            base_image=True,
+            edit_modes=tuple(EDIT_TASKS),
         )
 
     @property
@@ -108,6 +134,12 @@ class GeminiProvider(ImageProvider):
         if spec.sketch is not None and spec.sketch_weight > 0:
             parts.append(types.Part.from_text(text="Sketch (layout guide):"))
             parts.append(types.Part.from_bytes(data=png_bytes(spec.sketch), mime_type="image/png"))
+        if spec.base is not None:
+            parts.append(types.Part.from_text(text="Base image (the picture to edit):"))
+            parts.append(types.Part.from_bytes(data=png_bytes(spec.base), mime_type="image/png"))
+        if spec.mask is not None:
+            parts.append(types.Part.from_text(text=MASK_MEANING))
+            parts.append(types.Part.from_bytes(data=png_bytes(spec.mask), mime_type="image/png"))
         return [types.Content(role="user", parts=parts)]
 
     def _generate(self, spec: GenerationSpec, hooks: Hooks) -> ProviderOutput:

@@ -123,4 +123,9 @@ class GenerateJob:
             n=params.n,
             steps=params.steps,
             guidance=params.guidance,
+            base=load(params.base_image) if params.base_image else None,
+            # Stored as RGB (and maybe thumbnailed): binary again, white = edit.
+            mask=load(params.mask).convert("L").point(lambda v: 255 if v >= 128 else 0) if params.mask else None,
+            strength=params.strength,
+            edit_mode=params.edit_mode,
         )

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AliasChoices, BeforeValidator, Field, model_validator
 
 from app.models import CamelModel, LenientCamelModel
 
 Role = Literal["style", "subject"]
+# What a masked edit does (Imagen's edit modes; SDXL does the first two, Gemini all four).
+EditMode = Literal["inpaint-insert", "inpaint-remove", "background-swap", "outpaint"]
+EDIT_MODES: tuple[str, ...] = ("inpaint-insert", "inpaint-remove", "background-swap", "outpaint")
+# The seed: "low denoise/strength (0.2–0.35) to retain identity" for img2img from a subject.
+DEFAULT_IMG2IMG_STRENGTH = 0.3
+# Inpainting repaints the masked area almost from noise (diffusers' own default is 0.9999).
+DEFAULT_INPAINT_STRENGTH = 0.99
 ProviderName = Literal["sdxl", "imagen", "gemini"]
 PROVIDERS: tuple[str, ...] = ("sdxl", "imagen", "gemini")
 
@@ -53,14 +60,41 @@ class Grounding(_Loose):
     refs: list[GroundingRef] = Field(min_length=1, max_length=16)
 
 
-class RefSpec(CamelModel):
-    """One reference image with its role and weight. Exactly one of id, url, image, upload."""
+class ImageSource(CamelModel):
+    """A picture a request names: exactly one of id, url, image, upload. Refs and the
+    `baseImage` share it, and are resolved the same way (GenerationService.resolve_source)."""
 
-    role: Role
+    noun: ClassVar[str] = "an image"
+
     id: ImageId | None = Field(default=None, description="A library image id (a number is read as its digits).")
     url: str | None = Field(default=None, description="An http(s) URL the server fetches.")
     image: str | None = Field(default=None, description="A data URL (JSON requests).")
     upload: int | None = Field(default=None, ge=0, description="Index into the multipart `refUploads` files.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ImageSource:
+        given = [k for k in ("id", "url", "image", "upload") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"{self.noun} needs exactly one of `id`, `url`, `image`, `upload` but has {given or 'none'}"
+            )
+        return self
+
+    @property
+    def source(self) -> dict[str, Any]:
+        """How the picture was named, for the sidecar (an inline image is not repeated there)."""
+        for key in ("id", "url", "upload"):
+            if (value := getattr(self, key)) is not None:
+                return {key: value}
+        return {"image": "inline"}
+
+
+class RefSpec(ImageSource):
+    """One reference image with its role and weight. Exactly one of id, url, image, upload."""
+
+    noun: ClassVar[str] = "a ref"
+
+    role: Role
     weight: float = Field(
         default=1.0,
         ge=0.0,
@@ -68,20 +102,6 @@ class RefSpec(CamelModel):
         description="0–1. SDXL: the IP-Adapter scale of this image. Imagen: orders and drops "
         "references (no weights there). Gemini: stated in the instruction.",
     )
-
-    @model_validator(mode="after")
-    def _one_source(self) -> RefSpec:
-        given = [k for k in ("id", "url", "image", "upload") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(f"a ref needs exactly one of `id`, `url`, `image`, `upload` but has {given or 'none'}")
-        return self
-
-    @property
-    def source(self) -> dict[str, Any]:
-        for key in ("id", "url", "upload"):
-            if (value := getattr(self, key)) is not None:
-                return {key: value}
-        return {"image": "inline"}
 
 
 class GenerateRequest(CamelModel):
@@ -123,6 +143,33 @@ class GenerateRequest(CamelModel):
     # answer; its refs join `refs` with roles and weights from what they cover.
     grounding: bool = Field(default=False, description="Use `complementary` as grounded references.")
     complementary: Grounding | None = Field(default=None, description="The /search/complementary answer, as is.")
+    # Editing (app/generation/mask.py): start from a picture, optionally under a mask.
+    base_image: ImageSource | None = Field(
+        default=None,
+        description="The picture to start from (exactly one of `id`, `url`, `image`, `upload`; multipart may send "
+        "a `baseImage` file instead). Without `mask`: img2img from it. With `mask`: an edit of the masked area. "
+        "Without `width`/`height` the result takes the base's aspect.",
+    )
+    strength: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1.0,
+        description=f"How far the result may move from `baseImage` (0 < strength ≤ 1). Default "
+        f"{DEFAULT_IMG2IMG_STRENGTH} without a mask (img2img keeps the subject), {DEFAULT_INPAINT_STRENGTH} "
+        "with one (the masked area is repainted). Needs `baseImage`.",
+    )
+    mask: str | None = Field(
+        default=None,
+        description="A data URL (JSON requests; multipart sends a `mask` file): white = edit, black = keep. Needs "
+        "`baseImage`; same aspect as the base, resized to it; black and white (after a threshold at 50 %); "
+        "neither empty nor all white (unless `allowFullMask`). Transparent pixels count as white.",
+    )
+    edit_mode: EditMode = Field(
+        default="inpaint-insert",
+        description="What a masked edit does. sdxl: inpaint-insert, inpaint-remove; imagen: all four; gemini: all "
+        "four (stated in the instruction). Needs `mask` when sent.",
+    )
+    allow_full_mask: bool = Field(default=False, description="Accept an all-white `mask` (repaint everything).")
 
     @model_validator(mode="after")
     def _grounded(self) -> GenerateRequest:
@@ -160,6 +207,13 @@ class GenerateParams(CamelModel):
     owner: str | None = None  # the key's owner (app/library/access.py): who may fetch the results
     # Grounded requests: per sub-query, which ref (index into `refs`) informed it.
     attribution: list[dict[str, Any]] | None = None
+    # Edits: the stored base (and its source), the binary mask at the base's size, the
+    # strength actually used (the defaults resolved at submit) and the mode of a masked edit.
+    base_image: str | None = None
+    base_source: dict[str, Any] | None = None
+    strength: float | None = None
+    mask: str | None = None
+    edit_mode: EditMode | None = None
 
 
 class GeneratedImage(CamelModel):

@@ -2,6 +2,12 @@
 
 - Text-to-image, or img2img from the sketch when `sketchWeight > 0`
   (strength = 1 - sketchWeight; steps are raised so at least one denoising step runs).
+- Edits: a `baseImage` without a mask is img2img from it at `strength` (default 0.3); with a
+  mask, diffusers' SDXL inpaint pipeline (`from_pipe`: the same modules, no second copy)
+  repaints the white area at `strength` (default 0.99), and the original is pasted back
+  outside the mask with an inward-feathered edge (app/generation/mask.py). `inpaint-remove`
+  fills with the surroundings and puts the prompt in the negative prompt (REMOVE_PROMPT);
+  `background-swap` and `outpaint` are refused at submit.
   With SDXL_CONTROLNET_MODEL (a scribble ControlNet) the sketch is inverted to white lines
   on black and steers a ControlNet instead (conditioning scale = sketchWeight).
 - References go in as IP-Adapter images. The adapter is loaded twice — slot 0 for style
@@ -35,7 +41,8 @@ from app.generation.base import (
     ProviderOutput,
     Ref,
 )
-from app.generation.models import GenerateRequest, Role
+from app.generation.mask import paste_back
+from app.generation.models import DEFAULT_IMG2IMG_STRENGTH, DEFAULT_INPAINT_STRENGTH, GenerateRequest, Role
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +54,15 @@ def img2img_plan(steps: int, sketch_weight: float) -> tuple[float, int, int]:
     """(strength, steps to ask for, denoising steps that will run) for a sketch weight."""
     if not 0.0 < sketch_weight <= 1.0:
         raise ValueError(f"`sketch_weight` must be in (0, 1] but is {sketch_weight}.")
-    strength = max(MIN_STRENGTH, 1.0 - sketch_weight)
+    return strength_plan(steps, 1.0 - sketch_weight)
+
+
+def strength_plan(steps: int, strength: float) -> tuple[float, int, int]:
+    """(strength, steps to ask for, denoising steps that will run): diffusers runs
+    `int(steps × strength)` steps, so steps are raised until at least one runs."""
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"`strength` must be in [0, 1] but is {strength}.")
+    strength = max(MIN_STRENGTH, strength)
     asked = max(steps, math.ceil(1.0 / strength))
     while int(asked * strength) < 1:
         asked += 1
@@ -70,6 +85,17 @@ def per_ref_scales(base: list[float], refs_by_slot: list[list[Ref]]) -> list[flo
     return scales
 
 
+# SDXL has no removal mode: `inpaint-remove` repaints the masked area towards its surroundings,
+# with what the prompt names (what to remove) moved to the negative prompt.
+REMOVE_PROMPT = "empty background, seamless continuation of the surroundings"
+
+
+def remove_prompts(prompt: str, negative_prompt: str | None) -> dict[str, str]:
+    """The prompts of an `inpaint-remove` edit: fill with surroundings, steer away from `prompt`."""
+    negative = ", ".join(p.strip() for p in (prompt, negative_prompt or "") if p.strip())
+    return {"prompt": REMOVE_PROMPT, "negative_prompt": negative}
+
+
 class SdxlProvider(ImageProvider):
     name = "sdxl"
 
@@ -79,6 +105,7 @@ class SdxlProvider(ImageProvider):
         self._run_lock = threading.Lock()
         self._pipe: Any = None
         self._img2img: Any = None
+        self._inpaint: Any = None
         self._controlnet: Any = None
         # Per IP-Adapter processor: its block scale for [style slot, subject slot].
         self._base_scales: dict[str, list[float]] = {}
@@ -95,19 +122,21 @@ class SdxlProvider(ImageProvider):
             ref_weights=True,
             size_multiple=8,
             max_side=self.settings.SDXL_MAX_SIDE,
+            base_image=True,
+            edit_modes=("inpaint-insert", "inpaint-remove"),
         )
 
     @property
     def model_name(self) -> str:
         return self.settings.SDXL_MODEL
 
-    def check(self, request: GenerateRequest) -> None:
+    def check(self, request: GenerateRequest, *, size: bool = True) -> None:
         if request.refs and not self.settings.IP_ADAPTER_MODEL:
             raise InvalidInputError(
                 "`refs` need an IP-Adapter, and IP_ADAPTER_MODEL is not set on this server.",
                 field="refs",
             )
-        super().check(request)
+        super().check(request, size=size)
 
     # --- loading -------------------------------------------------------------------------
 
@@ -117,6 +146,7 @@ class SdxlProvider(ImageProvider):
             ControlNetModel,
             StableDiffusionXLControlNetPipeline,
             StableDiffusionXLImg2ImgPipeline,
+            StableDiffusionXLInpaintPipeline,
             StableDiffusionXLPipeline,
         )
 
@@ -190,8 +220,11 @@ class SdxlProvider(ImageProvider):
             p.set_progress_bar_config(disable=True)
         self._device = device.type
         self._pipe = pipe
+        # Both share every module of `pipe` (from_pipe): no second UNet, VAE or text encoder.
         self._img2img = StableDiffusionXLImg2ImgPipeline.from_pipe(pipe)
         self._img2img.set_progress_bar_config(disable=True)
+        self._inpaint = StableDiffusionXLInpaintPipeline.from_pipe(pipe)
+        self._inpaint.set_progress_bar_config(disable=True)
         log.info("SDXL %s loaded on %s (%s)", s.SDXL_MODEL, device, dtype)
 
     def _block_scales(self, pipe: Any) -> dict[str, list[float]]:
@@ -216,6 +249,7 @@ class SdxlProvider(ImageProvider):
     def close(self) -> None:
         self._pipe = None
         self._img2img = None
+        self._inpaint = None
         self._controlnet = None
         self._loaded = False
 
@@ -242,9 +276,22 @@ class SdxlProvider(ImageProvider):
             "generator": [torch.Generator("cpu").manual_seed(spec.seed + i) for i in range(spec.n)],
         }
         notes: list[str] = []
-        use_sketch = spec.sketch is not None and spec.sketch_weight > 0
+        use_sketch = spec.sketch is not None and spec.sketch_weight > 0 and spec.base is None
         use_controlnet = use_sketch and self._controlnet is not None
-        if use_controlnet:
+        if spec.base is not None:
+            base = spec.base.convert("RGB").resize((spec.width, spec.height), Image.Resampling.LANCZOS)
+            default = DEFAULT_INPAINT_STRENGTH if spec.mask is not None else DEFAULT_IMG2IMG_STRENGTH
+            strength, asked, total = strength_plan(steps, default if spec.strength is None else spec.strength)
+            if asked != steps:
+                notes.append(f"steps raised from {steps} to {asked} so strength {strength:.2f} runs")
+            kwargs.update(image=base, strength=strength, num_inference_steps=asked)
+            if spec.mask is not None:
+                kwargs["mask_image"] = spec.mask.convert("L").resize(
+                    (spec.width, spec.height), Image.Resampling.NEAREST
+                )
+                if spec.edit_mode == "inpaint-remove":
+                    kwargs.update(remove_prompts(spec.prompt, spec.negative_prompt))
+        elif use_controlnet:
             assert spec.sketch is not None
             total = steps
             kwargs.update(
@@ -277,10 +324,21 @@ class SdxlProvider(ImageProvider):
         with self._run_lock:
             if self._base_scales:
                 kwargs.update(self._ip_adapter_inputs(spec))
-            pipe = self._controlnet if use_controlnet else self._img2img if use_sketch else self._pipe
+            if spec.mask is not None:
+                pipe = self._inpaint
+            elif use_controlnet:
+                pipe = self._controlnet
+            elif spec.base is not None or use_sketch:
+                pipe = self._img2img
+            else:
+                pipe = self._pipe
             hooks.report(0, total)
             out = pipe(**kwargs)
         images: list[Image.Image] = list(out.images)
+        if spec.mask is not None:
+            # The pipeline repaints through the VAE everywhere: put the original back outside
+            # the mask (feathered inward), so unmasked pixels are exactly the base's.
+            images = [paste_back(kwargs["image"], image, kwargs["mask_image"]) for image in images]
         return ProviderOutput(
             images=images,
             model=s.SDXL_MODEL,

@@ -15,6 +15,7 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,15 @@ from app.generation.files import GeneratedFiles
 from app.generation.grounding import apply_grounding
 from app.generation.job import JOB_KIND, GenerateJob
 from app.generation.library import NO_LIBRARY, AddToLibrary, LibraryUnavailable, ResolveLibraryImage
+from app.generation.mask import base_output_size, check_base_aspect, check_mask
 from app.generation.models import (
+    DEFAULT_IMG2IMG_STRENGTH,
+    DEFAULT_INPAINT_STRENGTH,
     DescribeRequest,
     DescribeResponse,
     GenerateParams,
     GenerateRequest,
+    ImageSource,
     RefParam,
     RefSpec,
 )
@@ -111,11 +116,19 @@ class GenerationService:
         return provider
 
     def check(
-        self, request: GenerateRequest, uploads: list[Upload], resolve: ResolveLibraryImage | None = None
+        self,
+        request: GenerateRequest,
+        uploads: list[Upload],
+        resolve: ResolveLibraryImage | None = None,
+        *,
+        base_file: bool = False,
+        mask_file: bool = False,
     ) -> ImageProvider:
         """Every 4xx that needs no I/O (app/generation/checks.py), then the provider's own
-        (sizes, capabilities). `resolve`: the request's library resolver (default: the
-        service's own)."""
+        (sizes, capabilities, edit modes). `resolve`: the request's library resolver (default:
+        the service's own). `base_file` / `mask_file`: those came as multipart files. An edit
+        without `width`/`height` takes the base's aspect: its size is checked once the base
+        is read (`submit`)."""
         check_request(
             request,
             self.settings,
@@ -123,9 +136,13 @@ class GenerationService:
             resolve=resolve or self.resolve_library_image,
             add_to_library=self.add_to_library,
             durable_jobs=self.jobs.durable,
+            base_file=base_file,
+            mask_file=mask_file,
         )
         provider = self.provider_for(request)
-        provider.check(request)
+        base = request.base_image is not None or base_file
+        provider.check_edit(base=base, mask=request.mask is not None or mask_file, mode=request.edit_mode)
+        provider.check(request, size=not base or _size_sent(request))
         return provider
 
     async def submit(
@@ -134,6 +151,8 @@ class GenerationService:
         *,
         uploads: list[Upload] | None = None,
         sketch_upload: Upload | None = None,
+        base_upload: Upload | None = None,
+        mask_upload: Upload | None = None,
         idempotency_key: IdempotencyKey | None = None,
         resolve_library_image: ResolveLibraryImage | None = None,
         owner: str | None = None,
@@ -148,9 +167,18 @@ class GenerationService:
         request, attribution = apply_grounding(request, self.settings.GENERATION_MAX_REFS)
         # Refs by `id` through the caller's resolver when given (only the libraries it may read).
         resolve = resolve_library_image or self.resolve_library_image
-        provider = self.check(request, uploads, resolve)
+        if sketch_upload is not None and (request.base_image is not None or base_upload is not None):
+            raise InvalidInputError(
+                "Send a `sketch` or a `baseImage`, not both: each is the picture to start from.", field="sketch"
+            )
+        provider = self.check(
+            request, uploads, resolve, base_file=base_upload is not None, mask_file=mask_upload is not None
+        )
         if (request.sketch is not None or sketch_upload is not None) and not provider.capabilities.sketch:
             raise InvalidInputError(f"Provider `{provider.name}` does not take a sketch.", field="sketch")
+        edit = await self._edit_inputs(request, provider, uploads, resolve, base_upload, mask_upload)
+        if edit.base is not None and not _size_sent(request):
+            request = request.model_copy(update={"width": edit.size[0], "height": edit.size[1]})
         refs = [await self._resolve_ref(i, ref, uploads, resolve) for i, ref in enumerate(request.refs)]
         sketch_file: str | None = None
         if sketch_upload is not None:
@@ -181,6 +209,11 @@ class GenerationService:
             library=request.library,
             owner=owner,
             attribution=attribution,
+            base_image=edit.base,
+            base_source=edit.source,
+            strength=edit.strength,
+            mask=edit.mask,
+            edit_mode=request.edit_mode if edit.mask is not None else None,
         )
         return await self.jobs.submit(
             JOB_KIND, params.model_dump(mode="json", by_alias=True), idempotency_key, owner=owner
@@ -193,32 +226,88 @@ class GenerationService:
     def _decode_data_url(self, url: str, name: str, max_side: int | None = None) -> Image.Image:
         return decode_data_url(url, **request_limits(self.settings, name, max_side or self.settings.REF_MAX_SIDE))
 
-    async def _resolve_ref(self, i: int, ref: RefSpec, uploads: list[Upload], resolve: ResolveLibraryImage) -> RefParam:
-        name = f"refs[{i}]"
+    async def resolve_source(
+        self, name: str, path: str, source: ImageSource, uploads: list[Upload], resolve: ResolveLibraryImage
+    ) -> Image.Image:
+        """The picture a ref or the base names (library id, URL, data URL or upload), decoded
+        with bounds. `name` / `path`: how errors name the field (`refs[0]`, `refs.0`)."""
         s = self.settings
-        if ref.id is not None:
+        if source.id is not None:
             try:
-                path = await anyio.to_thread.run_sync(resolve, ref.id)
+                file = await anyio.to_thread.run_sync(resolve, source.id)
             except NotFoundError as e:
-                raise NotFoundError(f"`{name}.id`: {e.message}", id=ref.id, field=f"refs.{i}.id") from e
-            data = await anyio.to_thread.run_sync(path.read_bytes)
-            image = self._decode(data, f"{name}.id")
-        elif ref.url is not None:
+                raise NotFoundError(f"`{name}.id`: {e.message}", id=source.id, field=f"{path}.id") from e
+            data = await anyio.to_thread.run_sync(file.read_bytes)
+            return self._decode(data, f"{name}.id")
+        if source.url is not None:
             data = await fetch_url(
-                ref.url,
+                source.url,
                 max_bytes=s.MAX_UPLOAD_BYTES,
                 timeout_s=s.FETCH_TIMEOUT_S,
                 allow_private=s.FETCH_ALLOW_PRIVATE,
                 transport=self._url_transport,
             )
-            image = self._decode(data, f"{name}.url")
-        elif ref.image is not None:
-            image = self._decode_data_url(ref.image, f"{name}.image")
-        else:
-            assert ref.upload is not None
-            image = self._decode(uploads[ref.upload].data, f"refUploads[{ref.upload}]")
+            return self._decode(data, f"{name}.url")
+        if source.image is not None:
+            return self._decode_data_url(source.image, f"{name}.image")
+        assert source.upload is not None
+        return self._decode(uploads[source.upload].data, f"refUploads[{source.upload}]")
+
+    async def _resolve_ref(self, i: int, ref: RefSpec, uploads: list[Upload], resolve: ResolveLibraryImage) -> RefParam:
+        image = await self.resolve_source(f"refs[{i}]", f"refs.{i}", ref, uploads, resolve)
         file = await anyio.to_thread.run_sync(self.files.store_input, image)
         return RefParam(role=ref.role, weight=ref.weight, file=file, source=ref.source)
+
+    async def _edit_inputs(
+        self,
+        request: GenerateRequest,
+        provider: ImageProvider,
+        uploads: list[Upload],
+        resolve: ResolveLibraryImage,
+        base_upload: Upload | None,
+        mask_upload: Upload | None,
+    ) -> EditInputs:
+        """The stored base and mask of an edit, the strength it runs at, and the output size
+        (the request's, checked against the base's aspect, or the base's aspect at the
+        provider's size); nothing for a request without a base."""
+        if base_upload is not None:
+            base = self._decode(base_upload.data, "baseImage")
+            source: dict[str, Any] = {"file": base_upload.filename}
+        elif request.base_image is not None:
+            base = await self.resolve_source("baseImage", "baseImage", request.base_image, uploads, resolve)
+            source = request.base_image.source
+        else:
+            return EditInputs()
+        caps = provider.capabilities
+        if _size_sent(request):
+            check_base_aspect(base.size, request.width, request.height)
+            size = (request.width, request.height)
+        else:
+            longest = min(GenerateRequest.model_fields["width"].default, caps.max_side)
+            size = base_output_size(base.size, longest, caps.size_multiple)
+            try:
+                provider.check_size(*size)
+            except InvalidInputError as e:
+                raise InvalidInputError(
+                    f"`baseImage` ({base.width}x{base.height}) does not fit provider `{provider.name}`: {e.message}",
+                    field="baseImage",
+                ) from e
+        mask_file: str | None = None
+        if mask_upload is not None or request.mask is not None:
+            mask = (
+                self._decode(mask_upload.data, "mask")
+                if mask_upload is not None
+                else self._decode_data_url(request.mask or "", "mask")
+            )
+            binary = await anyio.to_thread.run_sync(
+                partial(check_mask, mask, base.size, allow_full=request.allow_full_mask)
+            )
+            mask_file = await anyio.to_thread.run_sync(self.files.store_input, binary)
+        base_file = await anyio.to_thread.run_sync(self.files.store_input, base)
+        strength = request.strength
+        if strength is None:
+            strength = DEFAULT_INPAINT_STRENGTH if mask_file is not None else DEFAULT_IMG2IMG_STRENGTH
+        return EditInputs(base_file, source, mask_file, strength, size)
 
     # --- describe (image → text) ------------------------------------------------------
 
@@ -262,6 +351,22 @@ class GenerationService:
     def generated_file(self, name: str, may_see: Callable[[str | None], bool] = lambda owner: True) -> Path:
         """A generated image or sidecar by name (GET /generated/{name}); see GeneratedFiles.served."""
         return self.files.served(name, may_see)
+
+
+@dataclass(frozen=True)
+class EditInputs:
+    """An edit's stored inputs (names under GENERATED_ROOT/inputs) and what it runs at."""
+
+    base: str | None = None
+    source: dict[str, Any] | None = None
+    mask: str | None = None
+    strength: float | None = None
+    size: tuple[int, int] = (0, 0)
+
+
+def _size_sent(request: GenerateRequest) -> bool:
+    """Whether the request chose its output size (else an edit takes the base's aspect)."""
+    return bool({"width", "height"} & request.model_fields_set)
 
 
 def build_generation_service(

@@ -47,7 +47,7 @@ def test_a_request_within_the_limits_passes() -> None:
 @pytest.mark.parametrize(
     ("fields", "field", "needle"),
     [
-        ({"prompt": "  "}, "prompt", "no `refs` nor `sketch`"),
+        ({"prompt": "  "}, "prompt", "no `refs`, `sketch` nor `baseImage`"),
         ({"refs": [{"role": "style", "id": "a"}] * 3}, "refs", "at most 2 (GENERATION_MAX_REFS)"),
         ({"n": 4}, "n", "`n` is 4; at most 3"),
         ({"steps": 11}, "steps", "`steps` is 11; at most 10"),

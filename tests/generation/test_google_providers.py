@@ -29,7 +29,9 @@ from app.generation.base import GenerationSpec, Hooks, Ref
 from app.generation.gemini import GeminiProvider
 from app.generation.imagen import ImagenProvider, ordered_refs, reference_prompt
 from app.generation.models import GenerateRequest
+from app.generation.sdxl import SdxlProvider
 from tests.support.generation import make_app, png, poll
+from tests.support.images import png_bytes
 
 pytestmark = pytest.mark.anyio
 
@@ -305,3 +307,110 @@ async def test_gemini_errors_map_to_api_errors(
     provider = GeminiProvider(google_settings, client=google.client())
     with pytest.raises(error_type):
         await provider.generate(spec(n=1))
+
+
+# --- edits: a base image under a mask ------------------------------------------------------
+
+
+def edit_spec(**overrides: Any) -> GenerationSpec:
+    base = img((10, 120, 200))
+    mask = Image.new("L", base.size, 0)
+    mask.paste(255, (8, 8, 40, 40))
+    return spec(**{"n": 1, "width": 1024, "height": 1024, "base": base, "mask": mask, "strength": 0.99, **overrides})
+
+
+@pytest.mark.parametrize(
+    ("mode", "edit_mode"),
+    [
+        ("inpaint-insert", "EDIT_MODE_INPAINT_INSERTION"),
+        ("inpaint-remove", "EDIT_MODE_INPAINT_REMOVAL"),
+        ("background-swap", "EDIT_MODE_BGSWAP"),
+        ("outpaint", "EDIT_MODE_OUTPAINT"),
+    ],
+)
+async def test_imagen_edits_send_the_base_raw_the_mask_user_provided_and_subjects_kept(
+    google: Google, google_settings: Settings, mode: str, edit_mode: str
+) -> None:
+    google.reply = predictions(IMAGE)
+    provider = ImagenProvider(google_settings, client=google.client())
+    refs = [Ref("subject", 0.9, img((0, 200, 0)))]
+    await provider.generate(edit_spec(refs=refs, edit_mode=mode))
+
+    assert google.requests[-1].url.path.endswith("/models/imagen-3.0-capability-001:predict")
+    (instance,) = google.body["instances"]
+    kinds = [(r["referenceType"], r["referenceId"]) for r in instance["referenceImages"]]
+    assert kinds == [("REFERENCE_TYPE_SUBJECT", 1), ("REFERENCE_TYPE_RAW", 2), ("REFERENCE_TYPE_MASK", 3)]
+    assert instance["prompt"] == "a lighthouse, featuring exactly the subject [1]"
+    subject, raw, mask = instance["referenceImages"]
+    assert mask["maskImageConfig"]["maskMode"] == "MASK_MODE_USER_PROVIDED"
+    sent = Image.open(io.BytesIO(base64.b64decode(mask["referenceImage"]["bytesBase64Encoded"]))).convert("L")
+    assert sent.getpixel((20, 20)) == 255 and sent.getpixel((2, 2)) == 0  # white = edit
+    assert base64.b64decode(raw["referenceImage"]["bytesBase64Encoded"]) == png_bytes(edit_spec().base)
+    params = google.body["parameters"]
+    assert params["editMode"] == edit_mode and "aspectRatio" not in params
+
+
+async def test_imagen_edits_a_base_without_a_mask_in_the_default_mode(
+    google: Google, google_settings: Settings
+) -> None:
+    google.reply = predictions(IMAGE)
+    provider = ImagenProvider(google_settings, client=google.client())
+    out = await provider.generate(edit_spec(mask=None, strength=0.3))
+    (instance,) = google.body["instances"]
+    assert [r["referenceType"] for r in instance["referenceImages"]] == ["REFERENCE_TYPE_RAW"]
+    assert google.body["parameters"]["editMode"] == "EDIT_MODE_DEFAULT"
+    assert any("strength not honoured" in note for note in out.notes)
+
+
+async def test_gemini_edits_send_base_and_mask_with_what_white_and_black_mean(
+    google: Google, google_settings: Settings
+) -> None:
+    google.reply = gemini_reply({"inlineData": {"mimeType": "image/png", "data": PNG_B64}})
+    provider = GeminiProvider(google_settings, client=google.client())
+    refs = [Ref("subject", 0.8, img((0, 200, 0)))]
+    await provider.generate(edit_spec(refs=refs, edit_mode="inpaint-remove"))
+
+    (content,) = google.body["contents"]
+    parts = content["parts"]
+    assert parts[0]["text"].startswith("Edit the base image: a lighthouse")
+    assert "Remove what is in the white area" in parts[0]["text"]
+    texts = [p.get("text", "") for p in parts]
+    base_at = texts.index("Base image (the picture to edit):")
+    assert "inlineData" in parts[base_at + 1]
+    mask_at = next(i for i, t in enumerate(texts) if t.startswith("Mask (the same size as the base image): white"))
+    assert mask_at > base_at and "black = keep" in texts[mask_at]
+    data = parts[mask_at + 1]["inlineData"]["data"]  # the SDK sends URL-safe base64 without padding
+    sent = Image.open(io.BytesIO(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))).convert("L")
+    assert sent.getpixel((20, 20)) == 255 and sent.getpixel((2, 2)) == 0
+    assert texts[1].startswith("Reference 1: subject reference")
+
+
+def test_each_provider_takes_the_edit_modes_it_can_do_and_refuses_at_submit(
+    google: Google, google_settings: Settings, sdxl: SdxlProvider
+) -> None:
+    """Decided at submit: Imagen takes an outpaint, SDXL refuses it with a 422 naming both."""
+    google.reply = predictions(IMAGE)
+    imagen = ImagenProvider(google_settings, client=google.client())
+    app, _, _ = make_app(google_settings, {"imagen": imagen, "sdxl": sdxl})
+    base = Image.new("RGB", (64, 64), (0, 0, 200))
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (0, 0, 16, 64))
+    body = {
+        "prompt": "more sea",
+        "baseImage": {"image": "data:image/png;base64," + base64.b64encode(png_bytes(base)).decode()},
+        "mask": "data:image/png;base64," + base64.b64encode(png_bytes(mask)).decode(),
+        "editMode": "outpaint",
+    }
+    with TestClient(app) as client:
+        response = client.post("/images/generate", json={**body, "provider": "imagen"})
+        assert response.status_code == 202, response.text
+        done = poll(client, response.headers["location"], "succeeded", "failed")
+        assert done["status"] == "succeeded", done
+        assert google.body["parameters"]["editMode"] == "EDIT_MODE_OUTPAINT"
+        sent = len(google.requests)
+        refused = client.post("/images/generate", json={**body, "provider": "sdxl"})
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert "`sdxl`" in problem["detail"] and "'outpaint'" in problem["detail"]
+    assert "editMode" in json.dumps(problem["errors"])
+    assert len(google.requests) == sent  # nothing was queued

@@ -31,6 +31,8 @@ MAX_FORM_FIELDS = 64
 GENERATE_FILES = (
     FileField("sketch", "A drawing to follow (PNG/JPEG/WebP)."),
     FileField("refUploads", "Reference pictures; a ref names one by `upload` (its index).", many=True),
+    FileField("baseImage", "The picture to edit or start from (instead of the `baseImage` field)."),
+    FileField("mask", "White = edit, black = keep; the base's aspect (instead of the `mask` field)."),
 )
 DESCRIBE_FILES = (FileField("image", "The picture to caption."),)
 
@@ -60,26 +62,35 @@ async def generate(
     slots: ImageSlotsDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> JobView:
-    """Queue a generation from a prompt, role-weighted references and an optional sketch."""
+    """Queue a generation from a prompt, role-weighted references and an optional sketch, or an
+    edit of a `baseImage` (img2img at `strength`, or under a `mask`: white = edit)."""
     settings = generation.settings
     body = await read_body(
         request,
         GenerateRequest,
         GENERATE_FILES,
         max_bytes=settings.MAX_UPLOAD_BYTES,
-        max_files=settings.GENERATION_MAX_REFS + 1,
+        max_files=settings.GENERATION_MAX_REFS + 3,  # + sketch, baseImage, mask
         max_fields=MAX_FORM_FIELDS,
     )
     generate_request = body.model
     if generate_request.add_to_library:  # into a library the key may write (app/library/access.py)
         generate_request.library = scope.write_target(generate_request.library)
     # Refs and sketches are decoded (and stored) at submit time: one image slot for them all.
-    images = bool(body.files or generate_request.sketch or generate_request.refs)
+    images = bool(
+        body.files
+        or generate_request.sketch
+        or generate_request.refs
+        or generate_request.base_image
+        or generate_request.mask
+    )
     async with slots.hold() if images else contextlib.nullcontext():
         job = await generation.submit(
             generate_request,
             uploads=_uploads(body.files.get("refUploads")),
             sketch_upload=next(iter(_uploads(body.files.get("sketch"))), None),
+            base_upload=next(iter(_uploads(body.files.get("baseImage"))), None),
+            mask_upload=next(iter(_uploads(body.files.get("mask"))), None),
             idempotency_key=await bound_key(idempotency_key, scope.principal, request, body),
             resolve_library_image=resolve,
             owner=scope.principal.owner,

@@ -281,7 +281,8 @@ export interface paths {
         put?: never;
         /**
          * Generate Images
-         * @description Queue a generation from a prompt, role-weighted references and an optional sketch.
+         * @description Queue a generation from a prompt, role-weighted references and an optional sketch, or an
+         *     edit of a `baseImage` (img2img at `strength`, or under a `mask`: white = edit).
          */
         post: operations["generateImages"];
         delete?: never;
@@ -1035,10 +1036,28 @@ export interface components {
              */
             addToLibrary?: boolean;
             /**
+             * Allowfullmask
+             * @description Accept an all-white `mask` (repaint everything).
+             * @default false
+             */
+            allowFullMask?: boolean;
+            /**
+             * @description The picture to start from (exactly one of `id`, `url`, `image`, `upload`; multipart may send a `baseImage` file instead). Without `mask`: img2img from it. With `mask`: an edit of the masked area. Without `width`/`height` the result takes the base's aspect.
+             * @default null
+             */
+            baseImage?: components["schemas"]["ImageSource"] | null;
+            /**
              * @description The /search/complementary answer, as is.
              * @default null
              */
             complementary?: components["schemas"]["Grounding"] | null;
+            /**
+             * Editmode
+             * @description What a masked edit does. sdxl: inpaint-insert, inpaint-remove; imagen: all four; gemini: all four (stated in the instruction). Needs `mask` when sent.
+             * @default inpaint-insert
+             * @enum {string}
+             */
+            editMode?: "inpaint-insert" | "inpaint-remove" | "background-swap" | "outpaint";
             /**
              * Grounding
              * @description Use `complementary` as grounded references.
@@ -1061,6 +1080,12 @@ export interface components {
              * @default null
              */
             library?: string | null;
+            /**
+             * Mask
+             * @description A data URL (JSON requests; multipart sends a `mask` file): white = edit, black = keep. Needs `baseImage`; same aspect as the base, resized to it; black and white (after a threshold at 50 %); neither empty nor all white (unless `allowFullMask`). Transparent pixels count as white.
+             * @default null
+             */
+            mask?: string | null;
             /**
              * N
              * @description Images to make; `count` is accepted as an alias.
@@ -1106,6 +1131,12 @@ export interface components {
              * @default null
              */
             steps?: number | null;
+            /**
+             * Strength
+             * @description How far the result may move from `baseImage` (0 < strength ≤ 1). Default 0.3 without a mask (img2img keeps the subject), 0.99 with one (the masked area is repainted). Needs `baseImage`.
+             * @default null
+             */
+            strength?: number | null;
             /**
              * Width
              * @default 1024
@@ -1362,6 +1393,37 @@ export interface components {
              * @description Items matching `library` and `tag` (all pages).
              */
             total: number;
+        };
+        /**
+         * ImageSource
+         * @description A picture a request names: exactly one of id, url, image, upload. Refs and the
+         *     `baseImage` share it, and are resolved the same way (GenerationService.resolve_source).
+         */
+        ImageSource: {
+            /**
+             * Id
+             * @description A library image id (a number is read as its digits).
+             * @default null
+             */
+            id?: string | null;
+            /**
+             * Image
+             * @description A data URL (JSON requests).
+             * @default null
+             */
+            image?: string | null;
+            /**
+             * Upload
+             * @description Index into the multipart `refUploads` files.
+             * @default null
+             */
+            upload?: number | null;
+            /**
+             * Url
+             * @description An http(s) URL the server fetches.
+             * @default null
+             */
+            url?: string | null;
         };
         /** ImageSummary */
         ImageSummary: {
@@ -3187,8 +3249,26 @@ export interface operations {
                      * @default false
                      */
                     addToLibrary?: boolean;
+                    /**
+                     * Allowfullmask
+                     * @description Accept an all-white `mask` (repaint everything).
+                     * @default false
+                     */
+                    allowFullMask?: boolean;
+                    /**
+                     * Format: binary
+                     * @description The picture to edit or start from (instead of the `baseImage` field).
+                     */
+                    baseImage?: string;
                     /** @description JSON-encoded. The /search/complementary answer, as is. */
                     complementary?: string;
+                    /**
+                     * Editmode
+                     * @description What a masked edit does. sdxl: inpaint-insert, inpaint-remove; imagen: all four; gemini: all four (stated in the instruction). Needs `mask` when sent.
+                     * @default inpaint-insert
+                     * @enum {string}
+                     */
+                    editMode?: "inpaint-insert" | "inpaint-remove" | "background-swap" | "outpaint";
                     /**
                      * Grounding
                      * @description Use `complementary` as grounded references.
@@ -3207,6 +3287,11 @@ export interface operations {
                      * @description With `addToLibrary`: the library to add into, one the key owns (default: DEFAULT_LIBRARY where the key may write it).
                      */
                     library?: string | null;
+                    /**
+                     * Format: binary
+                     * @description White = edit, black = keep; the base's aspect (instead of the `mask` field).
+                     */
+                    mask?: string;
                     /**
                      * N
                      * @description Images to make; `count` is accepted as an alias.
@@ -3241,6 +3326,11 @@ export interface operations {
                     sketchWeight?: number;
                     /** Steps */
                     steps?: number | null;
+                    /**
+                     * Strength
+                     * @description How far the result may move from `baseImage` (0 < strength ≤ 1). Default 0.3 without a mask (img2img keeps the subject), 0.99 with one (the masked area is repainted). Needs `baseImage`.
+                     */
+                    strength?: number | null;
                     /**
                      * Width
                      * @default 1024
