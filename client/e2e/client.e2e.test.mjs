@@ -537,7 +537,7 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
     const controls = page.getByTestId("edit-controls");
     await controls.waitFor();
     assert.equal(await controls.getAttribute("data-mask"), "none");
-    assert.match(await controls.textContent(), /0\.30/, "strength starts at 0.3");
+    assert.equal(await page.getByTestId("strength-value").textContent(), "0.30", "strength starts at 0.3");
     assert.match(await controls.textContent(), /0\.2–0\.35 keeps a subject's identity/);
 
     // One horizontal stroke across the middle.
@@ -547,6 +547,7 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
     for (const fx of [0.4, 0.5, 0.6, 0.7]) await page.mouse.move(...at(fx, 0.5), { steps: 3 });
     await page.mouse.up();
     await page.waitForFunction(() => document.querySelector("[data-testid=edit-controls]")?.getAttribute("data-mask") === "painted");
+    assert.match(await page.getByTestId("strength-value").textContent(), /default/, "with a mask the strength is the server's inpainting default");
 
     await page.getByLabel("Edit mode", { exact: true }).selectOption("inpaint-insert");
     await page.getByLabel("Prompt", { exact: true }).fill("a tiny edited picture");
@@ -559,8 +560,9 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
     const body = (await posted).postDataJSON();
     await shot(page, "10-edit-mask.png");
     assert.deepEqual(body.baseImage, { id }, "a library base goes by its id");
-    assert.equal(body.strength, 0.3);
+    assert.equal(body.strength, undefined, "with a mask and the slider untouched, the server's inpainting strength applies");
     assert.equal(body.editMode, "inpaint-insert");
+    assert.equal(body.width, undefined, "an edit takes the base's aspect: no size is sent");
     assert.equal(body.sketch, null, "the hidden sketch is not sent with an edit");
     const png = readGreyPng(body.mask);
     assert.ok(Math.abs(png.width / png.height - base.width / base.height) < 0.02, `the mask (${png.width}×${png.height}) has the base's aspect (${base.width}×${base.height})`);
@@ -615,6 +617,15 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
     await page.unroute("**/images/generate", stop);
     assert.deepEqual(img2img.baseImage, { id });
     assert.equal(img2img.strength, 0.3);
+    // The slider moves the strength sent (arrow keys: one 0.05 step).
+    await page.getByRole("slider", { name: "Strength" }).focus();
+    await page.keyboard.press("ArrowLeft");
+    assert.equal(await page.getByTestId("strength-value").textContent(), "0.25reset");
+    await page.route("**/images/generate", stop);
+    const moved = page.waitForRequest((r) => r.url().endsWith("/images/generate"));
+    await page.getByRole("button", { name: "Generate image" }).click();
+    assert.equal((await moved).postDataJSON().strength, 0.25);
+    await page.unroute("**/images/generate", stop);
     assert.equal(img2img.mask ?? null, null);
 
     await page.getByRole("button", { name: "Leave edit mode" }).first().click();

@@ -5,7 +5,7 @@ import { AuthImage } from "@/components/AuthImage";
 import { Button } from "@/components/ui/button";
 import { Label } from "@/components/ui/label";
 import { Slider } from "@/components/ui/slider";
-import { baseSrc, EDIT_MODES, IDENTITY_STRENGTH, type EditState } from "@/state/edit";
+import { baseSrc, EDIT_MODES, IDENTITY_STRENGTH, sentStrength, type EditState } from "@/state/edit";
 
 export interface EditControlsProps {
   edit: EditState;
@@ -20,7 +20,10 @@ const SELECT =
 export function EditControls({ edit, onChange, onLeave }: EditControlsProps) {
   const ids = { strength: useId(), hint: useId(), mode: useId() };
   const [lo, hi] = IDENTITY_STRENGTH;
-  const keepsIdentity = edit.strength >= lo && edit.strength <= hi;
+  const sent = sentStrength(edit);
+  // Unmoved with a mask, the server's inpainting default applies: it repaints the masked area fully.
+  const shown = sent ?? 1;
+  const keepsIdentity = shown >= lo && shown <= hi;
   return (
     <div className="flex flex-col gap-3 rounded-md border border-indigo-200 bg-indigo-50/50 p-2" data-testid="edit-controls" data-mask={edit.mask ? "painted" : "none"}>
       <div className="flex items-center gap-2">
@@ -38,7 +41,14 @@ export function EditControls({ edit, onChange, onLeave }: EditControlsProps) {
       <div className="flex flex-col gap-1.5">
         <div className="flex items-center justify-between">
           <Label htmlFor={ids.strength}>Strength</Label>
-          <span className="text-xs tabular-nums text-muted-foreground">{edit.strength.toFixed(2)}</span>
+          <span className="flex items-center gap-1 text-xs tabular-nums text-muted-foreground" data-testid="strength-value">
+            {sent === undefined ? "default (repaints the mask)" : sent.toFixed(2)}
+            {edit.strength !== null && (
+              <button type="button" className="cursor-pointer underline-offset-2 hover:underline" onClick={() => onChange({ ...edit, strength: null })}>
+                reset
+              </button>
+            )}
+          </span>
         </div>
         <Slider
           id={ids.strength}
@@ -47,11 +57,12 @@ export function EditControls({ edit, onChange, onLeave }: EditControlsProps) {
           min={0}
           max={1}
           step={0.05}
-          value={[edit.strength]}
-          onValueChange={(v) => onChange({ ...edit, strength: v[0] ?? edit.strength })}
+          value={[shown]}
+          onValueChange={(v) => onChange({ ...edit, strength: v[0] ?? shown })}
         />
         <p id={ids.hint} className="text-[11px] text-muted-foreground">
           How far to move from the base. {lo}–{hi} keeps a subject's identity{keepsIdentity ? "" : "; this setting changes more"}.
+          {edit.mask && " With a mask only the painted area changes, so a high strength is safe there."}
         </p>
       </div>
       <div className="flex flex-col gap-1.5">

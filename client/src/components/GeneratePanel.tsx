@@ -208,7 +208,8 @@ export function GeneratePanel(props: GeneratePanelProps) {
             </div>
             <div className="flex min-w-0 flex-col gap-1.5">
               <Label htmlFor={ids.size}>Size</Label>
-              <select id={ids.size} value={size} onChange={(e) => setSize(e.target.value)} className={SELECT}>
+              {/* An edit takes the base image's aspect: applyEdit leaves the size out. */}
+              <select id={ids.size} value={size} onChange={(e) => setSize(e.target.value)} className={SELECT} disabled={props.edit !== null} title={props.edit ? "An edit keeps the base image's aspect" : undefined}>
                 {SIZES[provider].map((p) => (
                   <option key={p.value} value={p.value}>
                     {p.label}
