@@ -61,7 +61,7 @@ export function EditControls({ edit, onChange, onLeave }: EditControlsProps) {
           onValueChange={(v) => onChange({ ...edit, strength: v[0] ?? shown })}
         />
         <p id={ids.hint} className="text-[11px] text-muted-foreground">
-          How far to move from the base. {lo}–{hi} keeps a subject's identity{keepsIdentity ? "" : "; this setting changes more"}.
+          How far to move from the base. {lo}–{hi} keeps a subject's identity{keepsIdentity || edit.mask ? "" : "; this setting changes more"}.
           {edit.mask && " With a mask only the painted area changes, so a high strength is safe there."}
         </p>
       </div>
