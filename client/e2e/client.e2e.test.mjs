@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { inflateSync } from "node:zlib";
 import { ARTIFACTS, ensureBuilt, fitPng, launch, log, REPO, servesClient, startClientProxy, startServer } from "./harness.mjs";
 
 const README_SHOT = join(REPO, "assets", "screenshot-client.png");
@@ -103,6 +104,40 @@ function cardThumbs(p) {
       };
     }),
   );
+}
+
+/** A 1-bit or 8-bit greyscale PNG (what the client sends as `mask`, filter type 0): size and a pixel reader (0/255). */
+function readGreyPng(dataUrl) {
+  const prefix = "data:image/png;base64,";
+  assert.ok(dataUrl.startsWith(prefix), `a PNG data URL, got ${dataUrl.slice(0, 40)}…`);
+  const buf = Buffer.from(dataUrl.slice(prefix.length), "base64");
+  let o = 8;
+  let width = 0;
+  let height = 0;
+  let depth = 0;
+  const idat = [];
+  while (o < buf.length) {
+    const len = buf.readUInt32BE(o);
+    const type = buf.toString("latin1", o + 4, o + 8);
+    const data = buf.subarray(o + 8, o + 8 + len);
+    if (type === "IHDR") {
+      width = data.readUInt32BE(0);
+      height = data.readUInt32BE(4);
+      depth = data[8];
+      assert.equal(data[9], 0, "a greyscale PNG");
+    }
+    if (type === "IDAT") idat.push(data);
+    o += 12 + len;
+  }
+  const raw = inflateSync(Buffer.concat(idat));
+  const stride = Math.ceil((width * depth) / 8) + 1;
+  const at = (fx, fy) => {
+    const x = Math.min(width - 1, Math.floor(fx * width));
+    const y = Math.min(height - 1, Math.floor(fy * height));
+    if (depth === 8) return raw[y * stride + 1 + x];
+    return raw[y * stride + 1 + (x >> 3)] & (0x80 >> (x & 7)) ? 255 : 0;
+  };
+  return { width, height, at };
 }
 
 function lastAnswer() {
@@ -475,6 +510,128 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
     assert.ok(refIds.some((id) => matrixIds.includes(id)), "parts are attributed to the chosen refs");
     await job.scrollIntoViewIfNeeded();
     await shot(page, "09-rag-grounded.png");
+    await page.getByRole("tab", { name: "Search" }).click();
+  });
+
+  it("Edit this image from a hit → paint a mask stroke → Generate: the request carries the base, the mask and the strength", { timeout: 600_000 }, async (t) => {
+    const card = page.locator("[data-testid=result]").first();
+    await card.waitFor();
+    const id = await card.getAttribute("data-id");
+    await card.hover();
+    await card.getByRole("button", { name: "Edit this image" }).click();
+    const editor = page.getByTestId("mask-editor");
+    await editor.waitFor();
+    assert.equal(await page.getByTestId("sketch-canvas").isVisible(), false, "the mask layer stands in for the sketch canvas");
+    // The base is the hit's original; the mask layer takes its aspect.
+    await page.waitForFunction(() => {
+      const img = document.querySelector("[data-testid=mask-editor] img");
+      return img && img.complete && img.naturalWidth > 0;
+    });
+    const base = await editor.locator("img").first().evaluate((img) => ({ width: img.naturalWidth, height: img.naturalHeight }));
+    const mask = page.getByTestId("mask-canvas");
+    await mask.waitFor();
+    const box = await mask.boundingBox();
+    assert.ok(box && box.width > 100, "the mask canvas is on screen");
+    assert.ok(Math.abs(box.width / box.height - base.width / base.height) < 0.03, `the mask canvas has the base's aspect (${box.width}×${box.height} vs ${base.width}×${base.height})`);
+
+    const controls = page.getByTestId("edit-controls");
+    await controls.waitFor();
+    assert.equal(await controls.getAttribute("data-mask"), "none");
+    assert.equal(await page.getByTestId("strength-value").textContent(), "0.30", "strength starts at 0.3");
+    assert.match(await controls.textContent(), /0\.2–0\.35 keeps a subject's identity/);
+
+    // One horizontal stroke across the middle.
+    const at = (fx, fy) => [box.x + fx * box.width, box.y + fy * box.height];
+    await page.mouse.move(...at(0.3, 0.5));
+    await page.mouse.down();
+    for (const fx of [0.4, 0.5, 0.6, 0.7]) await page.mouse.move(...at(fx, 0.5), { steps: 3 });
+    await page.mouse.up();
+    await page.waitForFunction(() => document.querySelector("[data-testid=edit-controls]")?.getAttribute("data-mask") === "painted");
+    assert.match(await page.getByTestId("strength-value").textContent(), /default/, "with a mask the strength is the server's inpainting default");
+
+    await page.getByLabel("Edit mode", { exact: true }).selectOption("inpaint-insert");
+    await page.getByLabel("Prompt", { exact: true }).fill("a tiny edited picture");
+    await page.getByLabel("Steps", { exact: true }).fill(process.env.CLIPPY_E2E_STEPS ?? "2");
+    await page.getByLabel("Seed", { exact: true }).fill("7");
+    assert.equal(await page.getByLabel("Size", { exact: true }).isDisabled(), true, "an edit keeps the base's aspect: no size to pick");
+    const jobsBefore = await page.getByTestId("job").count();
+    const posted = page.waitForRequest((r) => r.url().endsWith("/images/generate"));
+    await page.getByRole("button", { name: "Generate image" }).click();
+    const body = (await posted).postDataJSON();
+    await shot(page, "10-edit-mask.png");
+    assert.deepEqual(body.baseImage, { id }, "a library base goes by its id");
+    assert.equal(body.strength, undefined, "with a mask and the slider untouched, the server's inpainting strength applies");
+    assert.equal(body.editMode, "inpaint-insert");
+    assert.equal(body.width, undefined, "an edit takes the base's aspect: no size is sent");
+    assert.equal(body.sketch, null, "the hidden sketch is not sent with an edit");
+    const png = readGreyPng(body.mask);
+    assert.ok(Math.abs(png.width / png.height - base.width / base.height) < 0.02, `the mask (${png.width}×${png.height}) has the base's aspect (${base.width}×${base.height})`);
+    assert.ok(Math.max(png.width, png.height) <= 768, "the mask's size is bounded");
+    assert.equal(png.at(0.5, 0.5), 255, "white where painted");
+    assert.equal(png.at(0.4, 0.5), 255, "white along the stroke");
+    assert.equal(png.at(0.05, 0.05), 0, "black elsewhere");
+    assert.equal(png.at(0.5, 0.9), 0, "black below the stroke");
+
+    // The job: the server's edit fields decide whether it can run (the `edit` branch adds them).
+    const spec = await fetch(`${server.base}/openapi.json`).then((r) => r.json()).catch(() => ({}));
+    const serverEdits = Boolean(spec.components?.schemas?.GenerateRequest?.properties?.baseImage);
+    await page.waitForFunction((n) => document.querySelectorAll("[data-testid=job]").length > n, jobsBefore);
+    const job = page.getByTestId("job").first();
+    if (serverEdits) {
+      await page.waitForFunction(
+        () => ["succeeded", "failed", "cancelled"].includes(document.querySelector("[data-testid=job]")?.getAttribute("data-status") ?? ""),
+        null,
+        { timeout: 540_000 },
+      );
+      const said = await job.getByTestId("job-status").textContent();
+      assert.equal(await job.getAttribute("data-status"), "succeeded", `the edit job ended: ${said}`);
+      await page.waitForFunction(() => {
+        const img = document.querySelector("[data-testid=job] [data-testid=generated-image]");
+        return img && img.complete && img.naturalWidth > 0;
+      });
+      await shot(page, "11-edit-result.png");
+    } else {
+      t.diagnostic("this server's GenerateRequest has no baseImage yet: the request was checked, the job's outcome is not");
+    }
+
+    // Erase over the whole stroke → no mask; clear and undo work on the layer.
+    await page.getByRole("button", { name: "Erase mask" }).click();
+    await page.getByRole("slider", { name: "Mask brush size" }).focus();
+    await page.keyboard.press("End"); // the widest brush
+    await page.mouse.move(...at(0.2, 0.5));
+    await page.mouse.down();
+    for (const fx of [0.35, 0.5, 0.65, 0.8]) await page.mouse.move(...at(fx, 0.5), { steps: 3 });
+    await page.mouse.up();
+    await page.waitForFunction(() => document.querySelector("[data-testid=edit-controls]")?.getAttribute("data-mask") === "none");
+    await page.getByRole("button", { name: "Undo mask stroke" }).click();
+    await page.waitForFunction(() => document.querySelector("[data-testid=edit-controls]")?.getAttribute("data-mask") === "painted");
+    await page.getByRole("button", { name: "Clear mask" }).click();
+    await page.waitForFunction(() => document.querySelector("[data-testid=edit-controls]")?.getAttribute("data-mask") === "none");
+    // Without a mask the request is img2img: the base and strength, no mask.
+    // Only what is sent matters here: the request is stopped, so no second job loads the machine.
+    const stop = (route) => route.abort();
+    await page.route("**/images/generate", stop);
+    const plain = page.waitForRequest((r) => r.url().endsWith("/images/generate"));
+    await page.getByRole("button", { name: "Generate image" }).click();
+    const img2img = (await plain).postDataJSON();
+    await page.unroute("**/images/generate", stop);
+    assert.deepEqual(img2img.baseImage, { id });
+    assert.equal(img2img.strength, 0.3);
+    // The slider moves the strength sent (arrow keys: one 0.05 step).
+    await page.getByRole("slider", { name: "Strength" }).focus();
+    await page.keyboard.press("ArrowLeft");
+    assert.equal(await page.getByTestId("strength-value").textContent(), "0.25reset");
+    await page.route("**/images/generate", stop);
+    const moved = page.waitForRequest((r) => r.url().endsWith("/images/generate"));
+    await page.getByRole("button", { name: "Generate image" }).click();
+    assert.equal((await moved).postDataJSON().strength, 0.25);
+    await page.unroute("**/images/generate", stop);
+    assert.equal(img2img.mask ?? null, null);
+
+    await page.getByRole("button", { name: "Leave edit mode" }).first().click();
+    await editor.waitFor({ state: "detached" });
+    await page.getByTestId("sketch-canvas").waitFor({ state: "visible" });
+    assert.equal(await page.getByTestId("edit-controls").count(), 0);
     await page.getByRole("tab", { name: "Search" }).click();
   });
 

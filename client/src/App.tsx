@@ -5,6 +5,7 @@ import { GeneratePanel } from "@/components/GeneratePanel";
 import { Header } from "@/components/Header";
 import { ImageDialog } from "@/components/ImageDialog";
 import { LibraryView } from "@/components/LibraryView";
+import { MaskEditor } from "@/components/MaskEditor";
 import { Lightbox } from "@/components/Lightbox";
 import { PromptBar } from "@/components/PromptBar";
 import { QueryPanel } from "@/components/QueryPanel";
@@ -28,6 +29,7 @@ import {
   type QueryState,
   type WeightKey,
 } from "@/state/query";
+import { startEdit, type EditBase, type EditState } from "@/state/edit";
 import { refsReducer, type RefSource } from "@/state/refs";
 
 export function App() {
@@ -47,6 +49,9 @@ export function App() {
   const [exampleError, setExampleError] = useState<string | null>(null);
   const [underlay, setUnderlay] = useState<string | null>(null);
   const [refs, dispatchRefs] = useReducer(refsReducer, []);
+  // "Edit this image": the base under the mask layer, which stands in for the sketch canvas.
+  const [edit, setEdit] = useState<EditState | null>(null);
+  const [editKey, bumpEditKey] = useReducer((n: number) => n + 1, 0);
   const [open, setOpen] = useState<SearchHit | null>(null);
   const [tab, setTab] = useState("query");
   const [view, setView] = useState<"sketch" | "library">("sketch");
@@ -88,6 +93,21 @@ export function App() {
   }, []);
   const onImageFile = useCallback((f: File) => void loadExample(() => fileToQueryDataUrl(f)), [loadExample]);
   const onImageUrl = useCallback((url: string) => void loadExample(() => urlToQueryDataUrl(url)), [loadExample]);
+  const startEditing = useCallback((base: EditBase) => {
+    setEdit(startEdit(base));
+    bumpEditKey(); // a fresh mask layer for each new base
+    setView("sketch");
+    setTab("generate");
+  }, []);
+  // A generated image lives on this server only, so it is sent inline, like an upload.
+  const editUrl = useCallback(
+    (url: string) =>
+      void urlToQueryDataUrl(url).then(
+        (image) => startEditing({ kind: "inline", image, label: "the generated image" }),
+        (e: unknown) => setExampleError(e instanceof Error ? e.message : String(e)),
+      ),
+    [startEditing],
+  );
 
   const refIds = useMemo(() => new Set(refs.flatMap((r) => (r.source.kind === "library" ? [r.source.id] : []))), [refs]);
   const libSource = (hit: SearchHit): RefSource => ({ kind: "library", id: hit.id, thumbUrl: hit.thumbUrl });
@@ -104,6 +124,10 @@ export function App() {
       [refIds],
     ),
     onTrace: useCallback((hit: SearchHit) => setUnderlay(hit.imageUrl), []),
+    onEdit: useCallback(
+      (hit: SearchHit) => startEditing({ kind: "library", id: hit.id, imageUrl: hit.imageUrl, label: hit.tags.length ? hit.tags.slice(0, 3).join(", ") : "this image" }),
+      [startEditing],
+    ),
   };
 
   const weightsUsed = results.weights;
@@ -140,13 +164,25 @@ export function App() {
           {/* On tablets both panels share a sticky left column; from lg on they are grid columns of their own. */}
           <div className="flex flex-col border-r bg-background md:sticky md:top-0 md:max-h-screen md:self-start md:overflow-y-auto lg:contents">
           <aside aria-label="Query" className="flex flex-col gap-3 bg-background p-3 lg:col-start-1 lg:row-start-1 lg:min-h-0 lg:overflow-y-auto lg:border-r">
-            <SketchCanvas
-              onChange={setSketch}
-              underlayUrl={underlay}
-              onClearUnderlay={() => setUnderlay(null)}
-              onImageFile={onImageFile}
-              onImageUrl={onImageUrl}
-            />
+            {edit && (
+              <MaskEditor
+                key={editKey}
+                base={edit.base}
+                onMaskChange={(mask) => setEdit((e) => e && { ...e, mask })}
+                onLeave={() => setEdit(null)}
+              />
+            )}
+            {/* Kept mounted while editing, so the sketch is there again after. */}
+            <div hidden={edit !== null}>
+              <SketchCanvas
+                onChange={setSketch}
+                underlayUrl={underlay}
+                onClearUnderlay={() => setUnderlay(null)}
+                onImageFile={onImageFile}
+                onImageUrl={onImageUrl}
+                shortcuts={edit === null}
+              />
+            </div>
             <PromptBar
               text={query.text}
               onText={(text) => setQuery((q) => ({ ...q, text }))}
@@ -157,6 +193,7 @@ export function App() {
               onClearExample={() => setExampleImage(null)}
               onPickFile={onImageFile}
               exampleError={exampleError}
+              onEditExample={() => exampleImage && startEditing({ kind: "inline", image: exampleImage, label: "the uploaded image" })}
             />
           </aside>
 
@@ -182,7 +219,7 @@ export function App() {
                 <GeneratePanel
                   refs={refs}
                   dispatchRefs={dispatchRefs}
-                  sketch={sketch}
+                  sketch={edit ? null : sketch}
                   exampleImage={exampleImage}
                   defaultPrompt={query.text}
                   jobs={jobs.entries}
@@ -191,6 +228,10 @@ export function App() {
                   onDismiss={jobs.dismiss}
                   onUseAsQuery={onImageUrl}
                   onUseAsUnderlay={setUnderlay}
+                  edit={edit}
+                  onEditChange={setEdit}
+                  onLeaveEdit={() => setEdit(null)}
+                  onEditImage={editUrl}
                   onUseAsRef={(url) =>
                     void urlToQueryDataUrl(url).then((image) => dispatchRefs({ type: "add", source: { kind: "inline", image, label: "Generated" } }))
                   }
@@ -264,6 +305,10 @@ export function App() {
           {...actions}
           onTrace={(hit) => {
             actions.onTrace(hit);
+            setOpen(null);
+          }}
+          onEdit={(hit) => {
+            actions.onEdit(hit);
             setOpen(null);
           }}
           onSearchBy={(hit) => {

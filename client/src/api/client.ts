@@ -1,6 +1,7 @@
 import { authHeaders, readApiKey } from "@/state/apiKey";
 import type {
   FieldProblem,
+  GenerateRequest,
   ImportOptions,
   ImportResult,
   Job,
@@ -125,7 +126,7 @@ export const api = {
   search: (req: JsonBody<"searchHybrid">, signal?: AbortSignal) => fetchJson<JsonAnswer<"searchHybrid">>("/search/hybrid", { body: req, signal }),
   info: (signal?: AbortSignal) => fetchJson<JsonAnswer<"getInfo">>("/info", { signal }),
   healthz: (signal?: AbortSignal) => fetchJson<JsonAnswer<"getHealth">>("/healthz", { signal }),
-  generate: (req: JsonBody<"generateImages">, idempotencyKey: string, signal?: AbortSignal) =>
+  generate: (req: GenerateRequest, idempotencyKey: string, signal?: AbortSignal) =>
     fetchJson<Job>("/images/generate", { body: req, signal, headers: { "Idempotency-Key": idempotencyKey } }),
   job: (id: string, signal?: AbortSignal) => fetchJson<Job>(`/jobs/${encodeURIComponent(id)}`, { signal }),
   cancelJob: (id: string) => fetchJson<Job>(`/jobs/${encodeURIComponent(id)}`, { method: "DELETE" }),

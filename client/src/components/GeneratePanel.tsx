@@ -1,13 +1,15 @@
-import { AlertTriangle, Download, ImagePlus, Layers, Loader2, Search, Sparkles, X } from "lucide-react";
+import { AlertTriangle, Download, ImagePlus, Layers, Loader2, PenTool, Search, Sparkles, X } from "lucide-react";
 import { useEffect, useId, useRef, useState } from "react";
 import type { GenerateRequest, Provider, RefRole } from "@/api/schema";
 import { AuthImage } from "@/components/AuthImage";
+import { EditControls } from "@/components/EditControls";
 import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
 import { Slider } from "@/components/ui/slider";
 import type { JobEntry } from "@/hooks/useJobs";
 import { cn } from "@/lib/utils";
+import { applyEdit, type EditState } from "@/state/edit";
 import { describeError } from "@/state/errors";
 import { describeJob, isTerminal, progressFraction } from "@/state/jobs";
 import { MAX_REFS, toGenerateRefs, type RefItem, type RefsAction } from "@/state/refs";
@@ -25,6 +27,11 @@ export interface GeneratePanelProps {
   onUseAsQuery: (url: string) => void;
   onUseAsUnderlay: (url: string) => void;
   onUseAsRef: (url: string) => void;
+  /** "Edit this image": the image being edited (the base under the mask), or null. */
+  edit: EditState | null;
+  onEditChange: (edit: EditState) => void;
+  onLeaveEdit: () => void;
+  onEditImage: (url: string) => void;
 }
 
 interface SizeOption {
@@ -95,7 +102,7 @@ export function GeneratePanel(props: GeneratePanelProps) {
     if (!SIZES[next].some((s) => s.value === size)) setSize(DEFAULT_SIZE.value);
   };
   const running = jobs.some((e) => e.job === null ? e.error === null : !isTerminal(e.job.status));
-  const canGenerate = effectivePrompt.trim().length > 0 || refs.length > 0 || sketch !== null;
+  const canGenerate = effectivePrompt.trim().length > 0 || refs.length > 0 || sketch !== null || props.edit !== null;
 
   const submit = () => {
     const req: GenerateRequest = {
@@ -116,7 +123,7 @@ export function GeneratePanel(props: GeneratePanelProps) {
     if (Number.isFinite(s)) req.seed = s;
     const st = Number.parseInt(steps, 10);
     if (Number.isFinite(st) && st > 0) req.steps = st;
-    props.onSubmit(req);
+    props.onSubmit(applyEdit(req, props.edit));
   };
 
   return (
@@ -157,6 +164,7 @@ export function GeneratePanel(props: GeneratePanelProps) {
         <h3 id="gen-h" className="text-xs font-semibold uppercase tracking-wide text-muted-foreground">
           Generate
         </h3>
+        {props.edit && <EditControls edit={props.edit} onChange={props.onEditChange} onLeave={props.onLeaveEdit} />}
         <div className="flex flex-col gap-1.5">
           <Label htmlFor={ids.prompt}>Prompt</Label>
           <Input id={ids.prompt} value={effectivePrompt} placeholder="pop art still life" onChange={(e) => setPrompt(e.target.value)} />
@@ -200,7 +208,8 @@ export function GeneratePanel(props: GeneratePanelProps) {
             </div>
             <div className="flex min-w-0 flex-col gap-1.5">
               <Label htmlFor={ids.size}>Size</Label>
-              <select id={ids.size} value={size} onChange={(e) => setSize(e.target.value)} className={SELECT}>
+              {/* An edit takes the base image's aspect: applyEdit leaves the size out. */}
+              <select id={ids.size} value={size} onChange={(e) => setSize(e.target.value)} className={SELECT} disabled={props.edit !== null} title={props.edit ? "An edit keeps the base image's aspect" : undefined}>
                 {SIZES[provider].map((p) => (
                   <option key={p.value} value={p.value}>
                     {p.label}
@@ -291,7 +300,7 @@ function RefRow({ item, dispatch }: { item: RefItem; dispatch: (a: RefsAction) =
   );
 }
 
-function JobCard({ entry, onCancel, onDismiss, onUseAsQuery, onUseAsUnderlay, onUseAsRef }: { entry: JobEntry } & GeneratePanelProps) {
+function JobCard({ entry, onCancel, onDismiss, onUseAsQuery, onUseAsUnderlay, onUseAsRef, onEditImage }: { entry: JobEntry } & GeneratePanelProps) {
   const { job, error } = entry;
   const frac = job ? progressFraction(job) : null;
   const status = job?.status ?? (error ? "failed" : "queued");
@@ -352,6 +361,9 @@ function JobCard({ entry, onCancel, onDismiss, onUseAsQuery, onUseAsUnderlay, on
               </Button>
               <Button size="sm" variant="outline" onClick={() => onUseAsRef(img.url)}>
                 <ImagePlus /> As reference
+              </Button>
+              <Button size="sm" variant="outline" className="col-span-2" onClick={() => onEditImage(img.url)}>
+                <PenTool /> Edit this image
               </Button>
             </div>
           </figure>

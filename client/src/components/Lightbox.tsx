@@ -1,4 +1,4 @@
-import { Download, ExternalLink, ImagePlus, Layers, Search, ThumbsDown, ThumbsUp } from "lucide-react";
+import { Download, ExternalLink, ImagePlus, Layers, PenTool, Search, ThumbsDown, ThumbsUp } from "lucide-react";
 import type { SearchHit } from "@/api/schema";
 import { AuthImage } from "@/components/AuthImage";
 import { Badge } from "@/components/ui/badge";
@@ -16,7 +16,7 @@ export interface LightboxProps extends Omit<HitActions, "onOpen"> {
   onTagFilter: (tag: string) => void;
 }
 
-export function Lightbox({ hit, rank, isRef, onClose, onMoreLike, onNotLike, onToggleRef, onTrace, onSearchBy, onTagFilter }: LightboxProps) {
+export function Lightbox({ hit, rank, isRef, onClose, onMoreLike, onNotLike, onToggleRef, onTrace, onEdit, onSearchBy, onTagFilter }: LightboxProps) {
   return (
     <Dialog open={hit !== null} onOpenChange={(open) => !open && onClose()}>
       <DialogContent aria-describedby={hit ? "lightbox-desc" : undefined}>
@@ -61,6 +61,9 @@ export function Lightbox({ hit, rank, isRef, onClose, onMoreLike, onNotLike, onT
                 </Button>
                 <Button size="sm" variant="outline" onClick={() => onSearchBy(hit)}>
                   <Search /> Search by image
+                </Button>
+                <Button size="sm" variant="outline" onClick={() => onEdit(hit)}>
+                  <PenTool /> Edit this image
                 </Button>
                 <Button size="sm" variant="outline" asChild>
                   <a href={hit.imageUrl} download>

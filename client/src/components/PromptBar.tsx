@@ -1,4 +1,4 @@
-import { ImageIcon, Loader2, Search, X } from "lucide-react";
+import { ImageIcon, Loader2, PenTool, Search, X } from "lucide-react";
 import { useId } from "react";
 import { AuthImage } from "@/components/AuthImage";
 import { Button } from "@/components/ui/button";
@@ -15,9 +15,11 @@ export interface PromptBarProps {
   onClearExample: () => void;
   onPickFile: (f: File) => void;
   exampleError: string | null;
+  /** "Edit this image" for the uploaded example: it becomes the base under the mask layer. */
+  onEditExample: () => void;
 }
 
-export function PromptBar({ text, onText, onSearch, busy, canSearch, exampleImage, onClearExample, onPickFile, exampleError }: PromptBarProps) {
+export function PromptBar({ text, onText, onSearch, busy, canSearch, exampleImage, onClearExample, onPickFile, exampleError, onEditExample }: PromptBarProps) {
   const id = useId();
   const fileId = useId();
   return (
@@ -49,6 +51,9 @@ export function PromptBar({ text, onText, onSearch, busy, canSearch, exampleImag
           <div className="flex items-center gap-2" data-testid="example-image">
             <AuthImage src={exampleImage} alt="Example image for the query" className="size-10 rounded border object-cover" />
             <span>Searching by this example image too</span>
+            <Button size="sm" variant="outline" className="h-6 px-2" onClick={onEditExample}>
+              <PenTool /> Edit this image
+            </Button>
             <Button size="icon-sm" variant="ghost" className="size-6" aria-label="Remove example image" onClick={onClearExample}>
               <X />
             </Button>

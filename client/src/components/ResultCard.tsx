@@ -1,4 +1,4 @@
-import { ImagePlus, Layers, ThumbsDown, ThumbsUp } from "lucide-react";
+import { ImagePlus, Layers, PenTool, ThumbsDown, ThumbsUp } from "lucide-react";
 import { memo, type DragEvent } from "react";
 import type { SearchHit } from "@/api/schema";
 import { AuthImage } from "@/components/AuthImage";
@@ -14,6 +14,8 @@ export interface HitActions {
   onNotLike: (hit: SearchHit) => void;
   onToggleRef: (hit: SearchHit) => void;
   onTrace: (hit: SearchHit) => void;
+  /** "Edit this image": it becomes the base under the mask layer. */
+  onEdit: (hit: SearchHit) => void;
 }
 
 export interface ResultCardProps extends HitActions {
@@ -29,7 +31,7 @@ function hitLabel(hit: SearchHit): string {
   return hit.tags.length ? hit.tags.slice(0, 6).join(", ") : (hit.path ?? hit.id);
 }
 
-export const ResultCard = memo(function ResultCard({ hit, rank, isRef, mark, thumb = null, onOpen, onMoreLike, onNotLike, onToggleRef, onTrace }: ResultCardProps) {
+export const ResultCard = memo(function ResultCard({ hit, rank, isRef, mark, thumb = null, onOpen, onMoreLike, onNotLike, onToggleRef, onTrace, onEdit }: ResultCardProps) {
   const sprite = thumb?.kind === "sprite" ? thumb : null;
   // Without the hit's size the sprite's own shape is the best guess (a square would crop it).
   const ratio = hit.width && hit.height ? `${hit.width} / ${hit.height}` : sprite ? sprite.style.aspectRatio : "1 / 1";
@@ -113,6 +115,11 @@ export const ResultCard = memo(function ResultCard({ hit, rank, isRef, mark, thu
         <Tooltip content="Trace over it on the canvas" side="left">
           <Button size="icon-sm" variant="secondary" className="size-7 shadow" aria-label="Trace over this" onClick={() => onTrace(hit)}>
             <Layers />
+          </Button>
+        </Tooltip>
+        <Tooltip content="Edit this image: paint a mask over it" side="left">
+          <Button size="icon-sm" variant="secondary" className="size-7 shadow" aria-label="Edit this image" onClick={() => onEdit(hit)}>
+            <PenTool />
           </Button>
         </Tooltip>
       </div>

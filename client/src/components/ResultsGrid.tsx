@@ -114,6 +114,7 @@ export function ResultsGrid(props: ResultsGridProps) {
                     onNotLike={props.onNotLike}
                     onToggleRef={props.onToggleRef}
                     onTrace={props.onTrace}
+                    onEdit={props.onEdit}
                   />
                 );
               })}

@@ -28,6 +28,8 @@ export interface SketchCanvasProps {
   onImageFile: (file: File) => void;
   /** A same-origin image URL (a result) was dropped on the canvas. */
   onImageUrl: (url: string) => void;
+  /** Keyboard shortcuts on (default); off while the canvas is hidden, e.g. behind the edit mask. */
+  shortcuts?: boolean;
 }
 
 function isTyping(target: EventTarget | null): boolean {
@@ -36,7 +38,7 @@ function isTyping(target: EventTarget | null): boolean {
   return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || target.isContentEditable;
 }
 
-export function SketchCanvas({ onChange, underlayUrl, onClearUnderlay, onImageFile, onImageUrl }: SketchCanvasProps) {
+export function SketchCanvas({ onChange, underlayUrl, onClearUnderlay, onImageFile, onImageUrl, shortcuts = true }: SketchCanvasProps) {
   const hostRef = useRef<HTMLDivElement>(null);
   const canvasRef = useRef<Canvas | null>(null);
   const historyRef = useRef<History<Action>>(emptyHistory());
@@ -158,6 +160,7 @@ export function SketchCanvas({ onChange, underlayUrl, onClearUnderlay, onImageFi
 
   // Keyboard shortcuts (ignored while typing in a field).
   useEffect(() => {
+    if (!shortcuts) return;
     const onKey = (e: KeyboardEvent) => {
       if (isTyping(e.target)) return;
       const mod = e.ctrlKey || e.metaKey;
@@ -179,7 +182,7 @@ export function SketchCanvas({ onChange, underlayUrl, onClearUnderlay, onImageFi
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [undo, redo, clear]);
+  }, [undo, redo, clear, shortcuts]);
 
   // Paste an image anywhere (outside text fields) → example-image query.
   const onImageFileRef = useRef(onImageFile);
