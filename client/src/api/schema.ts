@@ -41,7 +41,10 @@ export type ComplementaryRef = Schemas["ComplementaryRef"];
 export type SubQueryCoverage = Schemas["SubQueryCoverage"];
 
 // --- Generation and jobs ------------------------------------------------------------------
-export type GenerateRequest = GeneratedGenerateRequest & GenerateEditFields;
+export type GenerateRequest = JsonBody<"generateImages">;
+/** The image an edit starts from: exactly one of a library id, a URL or an inline data URL. */
+export type BaseImageSpec = Schemas["ImageSource"];
+export type EditMode = NonNullable<GenerateRequest["editMode"]>;
 export type GenerateRef = Schemas["RefSpec"];
 export type RefRole = GenerateRef["role"];
 export type Provider = NonNullable<GenerateRequest["provider"]>;
@@ -84,27 +87,3 @@ export type AtlasSprite = Schemas["AtlasSprite"];
 export type ProblemBody = Schemas["Problem"];
 export type FieldProblem = Schemas["FieldProblem"];
 export type Health = JsonAnswer<"getHealth">;
-
-// --- TEMPORARY: image-edit fields of POST /images/generate (issue 15 §3) ----------------------
-// The server side (branch `edit`) adds these to GenerateRequest; until schema.gen.ts is
-// regenerated from a server that has them, they are declared here, and only here. When
-// `npm run gen:api` emits them: delete this block and make GenerateRequest
-// `JsonBody<"generateImages">` again; the compiler then checks every use against the server.
-type GeneratedGenerateRequest = Omit<JsonBody<"generateImages">, keyof GenerateEditFields>;
-/** The image being edited: exactly one of a library id, a URL or an inline data URL. */
-export interface BaseImageSpec {
-  id?: string | null;
-  url?: string | null;
-  image?: string | null;
-}
-export type EditMode = "inpaint-insert" | "inpaint-remove" | "background-swap" | "outpaint";
-export interface GenerateEditFields {
-  baseImage?: BaseImageSpec | null;
-  /** 0–1: how far from the base to move (server default 0.3 without a mask). */
-  strength?: number | null;
-  /** PNG data URL, white = edit, black = keep, at the base's aspect. */
-  mask?: string | null;
-  /** Default inpaint-insert. */
-  editMode?: EditMode | null;
-}
-// --- end TEMPORARY ----------------------------------------------------------------------------
