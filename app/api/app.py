@@ -30,6 +30,7 @@ from app.api.routes import (
     profile,
     rag,
     search,
+    stories,
 )
 from app.api.security import guard_dependencies, install_security
 from app.config import Settings
@@ -86,6 +87,7 @@ def create_app(
     app.include_router(libraries.router)
     app.include_router(imports.router)
     app.include_router(profile.router)
+    app.include_router(stories.router)
     app.include_router(compat.router)  # the seeds' own requests (app/api/routes/compat.py)
     # Routes that read JSON or multipart themselves: their JSON bodies, named in the schema.
     install_body_schemas(app, [HybridQuery, imports.ImportRequest, GenerateRequest, DescribeRequest])
