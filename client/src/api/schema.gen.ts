@@ -571,6 +571,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/stories": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search Stories
+         * @description Stories nearest to `query` among those the key may read.
+         */
+        get: operations["searchStories"];
+        put?: never;
+        /**
+         * Create Story
+         * @description Queue a story about a picture (an `image` file, a data URL, or a library `id`).
+         */
+        post: operations["createStory"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/thumb/{image_id}": {
         parameters: {
             query?: never;
@@ -1545,8 +1569,8 @@ export interface components {
             /** Kind */
             kind: string;
             progress?: components["schemas"]["JobProgress"] | null;
-            /** @description Set when the job succeeded: by `kind`, `generate` → GenerateResult, `import` → ImportResult. */
-            result?: components["schemas"]["GenerateResult"] | components["schemas"]["ImportResult"] | null;
+            /** @description Set when the job succeeded: by `kind`, `generate` → GenerateResult, `import` → ImportResult, `story` → StoryResult. */
+            result?: components["schemas"]["GenerateResult"] | components["schemas"]["ImportResult"] | components["schemas"]["StoryResult"] | null;
             /**
              * Status
              * @enum {string}
@@ -1921,6 +1945,102 @@ export interface components {
              * @enum {string}
              */
             status: "pending" | "processing" | "completed" | "failed" | "cancelled";
+        };
+        /**
+         * Story
+         * @description A story as structured fields: what the model told and what it found in the picture.
+         */
+        Story: {
+            /** Paragraphs */
+            paragraphs?: string[];
+            /**
+             * Setting
+             * @description Where and when it happens.
+             * @default
+             */
+            setting?: string;
+            /**
+             * Subjects
+             * @description Recurring characters/objects.
+             */
+            subjects?: string[];
+            /**
+             * Title
+             * @default
+             */
+            title?: string;
+        };
+        /** StoryHit */
+        StoryHit: {
+            /** Id */
+            id: string;
+            /** Library */
+            library?: string | null;
+            /** Score */
+            score: number;
+            /** Sourceimageid */
+            sourceImageId?: string | null;
+            story: components["schemas"]["Story"];
+        };
+        /**
+         * StoryRequest
+         * @description POST /stories (JSON; multipart sends the picture as the `image` file).
+         */
+        StoryRequest: {
+            /**
+             * Id
+             * @description A library image id.
+             * @default null
+             */
+            id?: string | null;
+            /**
+             * Image
+             * @description A data URL (JSON requests).
+             * @default null
+             */
+            image?: string | null;
+            /**
+             * Library
+             * @description The library the story is filed under (default: DEFAULT_LIBRARY where the key may write it).
+             * @default null
+             */
+            library?: string | null;
+            /**
+             * Prompt
+             * @description Tone, length, audience: how to tell it.
+             * @default null
+             */
+            prompt?: string | null;
+        };
+        /**
+         * StoryResult
+         * @description The `result` of a succeeded `story` job.
+         */
+        StoryResult: {
+            /** Model */
+            model: string;
+            /** Provider */
+            provider: string;
+            story: components["schemas"]["Story"];
+            /**
+             * Storyid
+             * @description The story's id in the story index (null where none is wired).
+             */
+            storyId: string | null;
+            /**
+             * Timings
+             * @description Seconds per stage: load, inference, index.
+             */
+            timings?: {
+                [key: string]: number;
+            };
+        };
+        /** StorySearchResult */
+        StorySearchResult: {
+            /** Hits */
+            hits: components["schemas"]["StoryHit"][];
+            /** Query */
+            query: string;
         };
         /** SubQueryCoverage */
         SubQueryCoverage: {
@@ -4630,6 +4750,185 @@ export interface operations {
             };
             /** @description In conflict with the current state (an existing name, a collection built with another embedding space, a part not available in this process). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body, upload, image or list larger than its limit (the member `limit` says which). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A content type or file format that is not accepted. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not available now: model weights, the store, a provider, or not ready yet. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    searchStories: {
+        parameters: {
+            query: {
+                query: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StorySearchResult"];
+                };
+            };
+            /** @description No API key, or an unknown one (API_KEYS). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not available now: model weights, the store, a provider, or not ready yet. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createStory: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StoryRequest"];
+                "multipart/form-data": {
+                    /**
+                     * Id
+                     * @description A library image id.
+                     */
+                    id?: string | null;
+                    /**
+                     * Format: binary
+                     * @description The picture to tell a story about (PNG/JPEG/WebP).
+                     */
+                    image?: string;
+                    /**
+                     * Library
+                     * @description The library the story is filed under (default: DEFAULT_LIBRARY where the key may write it).
+                     */
+                    library?: string | null;
+                    /**
+                     * Prompt
+                     * @description Tone, length, audience: how to tell it.
+                     */
+                    prompt?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Queued; poll the `Location` header (/jobs/{id}); the result is a StoryResult. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobView"];
+                };
+            };
+            /** @description No API key, or an unknown one (API_KEYS). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed: a read-only key on a change, or a path, URL or library this caller may not touch. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown, or not readable with this key. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
