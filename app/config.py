@@ -217,6 +217,10 @@ class Settings(BaseSettings):
     # A local model unused this long is unloaded (weights freed, CUDA memory returned), so one
     # GPU can host the story and image models in turn; 0 keeps it loaded.
     MODEL_IDLE_UNLOAD_S: float = Field(default=600.0, ge=0, le=86400)
+    # Storyboards: frames per request at most, and how many earlier frames / generations /
+    # library images each frame retrieves as references (the seed's TOP_K_RETRIEVAL).
+    STORYBOARD_MAX_FRAMES: int = Field(default=12, ge=1, le=64)
+    TOP_K_RETRIEVAL: int = Field(default=5, ge=0, le=32)
 
     # --- jobs (app/jobs) ---------------------------------------------------------------------
     # Unset: an in-process worker pool (jobs are lost on restart). Set: arq on Redis, records

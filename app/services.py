@@ -39,6 +39,7 @@ from app.storage.schema import CollectionSchema
 from app.storage.thumbs import ThumbnailCache
 from app.stories.index import StoryIndex
 from app.stories.service import StoryService
+from app.stories.storyboard import StoryboardService
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,8 @@ class Services:
     jobs: JobQueue
     # Image → story jobs and the story index (app/stories).
     stories: StoryService
+    # Story → storyboard jobs, each frame grounded on retrieved earlier frames (app/stories).
+    storyboards: StoryboardService
     # Requests decoding and encoding images at once (IMAGE_SLOTS); the rest wait, then 503.
     image_slots: ImageSlots
     # Every job kind this service runs; `python -m app.jobs.worker` runs the same ones.
@@ -164,6 +167,17 @@ class Services:
             settings, jobs, index=StoryIndex(settings, encoders, store), resolve_library_image=libraries.image_path
         )
         stories.register_handlers(handlers)
+        storyboards = StoryboardService(
+            settings,
+            jobs,
+            generation.providers,
+            encoders,
+            store=store,
+            index=stories.index,
+            resolve_library_image=libraries.image_path,
+            add_to_library=generation.add_to_library,
+        )
+        storyboards.register_handlers(handlers)
         # One query encoder for every searcher: a query is encoded the same way wherever it goes.
         query_encoder = QueryEncoder(encoders, CollectionShape(store))
         return cls(
@@ -180,6 +194,7 @@ class Services:
             generation=generation,
             jobs=jobs,
             stories=stories,
+            storyboards=storyboards,
             image_slots=ImageSlots(settings.IMAGE_SLOTS, settings.IMAGE_SLOT_WAIT_S),
             handlers=handlers,
         )
@@ -246,8 +261,11 @@ class WorkerServices:
         generation.register_handlers(handlers)
         # Stories without the story index (it lives beside the library's store): the story is
         # told and returned, not filed (`storyId` null).
-        stories = StoryService(settings, UnavailableJobQueue("a job worker runs jobs; the API process queues them."))
+        queue = UnavailableJobQueue("a job worker runs jobs; the API process queues them.")
+        stories = StoryService(settings, queue)
         stories.register_handlers(handlers)
+        # Storyboards retrieve only within themselves here: no library to search or add to.
+        StoryboardService(settings, queue, generation.providers, None).register_handlers(handlers)
         return cls(handlers, generation, stories)
 
     async def start(self) -> None:

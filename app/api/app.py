@@ -39,7 +39,7 @@ from app.errors import ClippyError
 from app.generation.models import DescribeRequest, GenerateRequest
 from app.search.models import HybridQuery
 from app.services import Services
-from app.stories.models import StoryRequest
+from app.stories.models import StoryboardRequest, StoryRequest
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,9 @@ def create_app(
     app.include_router(stories.router)
     app.include_router(compat.router)  # the seeds' own requests (app/api/routes/compat.py)
     # Routes that read JSON or multipart themselves: their JSON bodies, named in the schema.
-    install_body_schemas(app, [HybridQuery, imports.ImportRequest, GenerateRequest, DescribeRequest, StoryRequest])
+    install_body_schemas(
+        app, [HybridQuery, imports.ImportRequest, GenerateRequest, DescribeRequest, StoryRequest, StoryboardRequest]
+    )
     # Every status each operation answers, errors as problem details (app/api/openapi.py).
     install_openapi(app, settings)
     mount_client(app, settings.CLIENT_DIST)

@@ -30,7 +30,7 @@ from app.api.security import OPEN_PATHS, UNLIMITED_PATHS, required_scope
 from app.config import Settings
 from app.generation.models import GenerateResult
 from app.library.models import ImportResult
-from app.stories.models import StoryResult
+from app.stories.models import StoryboardResult, StoryResult
 
 PROBLEM_REF = "#/components/schemas/Problem"
 # A job's `result` by its `kind`: the job queue stores the handler's JSON as is (app/jobs).
@@ -38,6 +38,7 @@ JOB_RESULTS: dict[str, type[BaseModel]] = {
     "generate": GenerateResult,
     "import": ImportResult,
     "story": StoryResult,
+    "storyboard": StoryboardResult,
 }
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 

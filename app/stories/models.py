@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from app.models import CamelModel
@@ -75,3 +77,60 @@ class StoryHit(CamelModel):
 class StorySearchResult(CamelModel):
     query: str
     hits: list[StoryHit]
+
+
+class StoryboardRequest(CamelModel):
+    """POST /storyboards: a story (or the id of one in the story index) → N frames."""
+
+    story: Story | None = Field(default=None, description="The story as structured fields.")
+    story_text: str | None = Field(default=None, max_length=20_000, description="Or the story as plain text.")
+    story_id: str | None = Field(default=None, max_length=64, description="Or a story from the story index.")
+    frames: int = Field(default=4, ge=1, le=64, description="Frames to make (at most STORYBOARD_MAX_FRAMES).")
+    retrieval: bool = Field(
+        default=True, description="Ground each frame on retrieved earlier frames, generations and library images."
+    )
+    provider: Literal["sdxl", "imagen", "gemini"] | None = None
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1, description="Frame k gets `seed + k`.")
+    width: int = Field(default=512, ge=64, le=4096)
+    height: int = Field(default=512, ge=64, le=4096)
+    steps: int | None = Field(default=None, ge=1)
+    guidance: float | None = Field(default=None, ge=0.0, le=50.0)
+    add_to_library: bool = Field(default=True, description="File every frame in the library (later stories find it).")
+    library: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class FrameRef(CamelModel):
+    """One reference a frame was generated with, and why (attribution)."""
+
+    role: Literal["style", "subject"]
+    weight: float
+    similarity: float
+    tier: Literal["storyboard", "generated", "library"]
+    frame: int | None = Field(default=None, description="This storyboard's frame it came from.")
+    id: str | None = Field(default=None, description="The library image id.")
+    reason: str
+
+
+class Frame(CamelModel):
+    index: int
+    beat: str
+    prompt: str
+    subjects: list[str]
+    url: str
+    id: str | None = Field(description="The frame's library image id (with addToLibrary).")
+    seed: int | None
+    refs: list[FrameRef]
+
+
+class StoryboardResult(CamelModel):
+    """The `result` of a succeeded `storyboard` job."""
+
+    storyboard_id: str
+    story_id: str | None
+    story: Story
+    frames: list[Frame]
+    provider: str
+    model: str
+    timings: dict[str, float] = Field(
+        default_factory=dict, description="Seconds per stage, summed over frames: retrieval, inference, library."
+    )

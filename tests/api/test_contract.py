@@ -87,6 +87,7 @@ OPERATION_IDS = {
     ("get", "/profile"): "getProfile",
     ("post", "/stories"): "createStory",
     ("get", "/stories"): "searchStories",
+    ("post", "/storyboards"): "createStoryboard",
     # The seeds' own routes (app/api/routes/compat.py).
     ("post", "/generate_image"): "generateImageSeed",
     ("post", "/db/initialize"): "initializeGallery",

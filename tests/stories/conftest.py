@@ -45,3 +45,19 @@ def story_app(tmp_path: Path, encoders: Encoders, tiny_vlm: Path) -> Iterator[di
     services = Services.open(world["settings"], encoders=encoders, store=world["store"])
     with TestClient(create_app(world["settings"], services)) as client:
         yield {**world, "client": client, "services": services}
+
+
+@pytest.fixture(scope="session")
+def tiny_sdxl_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    from tests.support.tiny_sdxl import build_tiny_sdxl
+
+    return build_tiny_sdxl(tmp_path_factory.mktemp("tiny-sdxl")).env()
+
+
+@pytest.fixture
+def board_app(tmp_path: Path, encoders: Encoders, tiny_sdxl_env: dict[str, str]) -> Iterator[dict[str, Any]]:
+    """The real app with the tiny SDXL + IP-Adapter as the image provider (64×64, 2 steps)."""
+    world = library_world(tmp_path, encoders, **tiny_sdxl_env, SDXL_DEFAULT_STEPS=2, TOP_K_RETRIEVAL=4)
+    services = Services.open(world["settings"], encoders=encoders, store=world["store"])
+    with TestClient(create_app(world["settings"], services)) as client:
+        yield {**world, "client": client, "services": services}

@@ -1,4 +1,5 @@
-"""POST /stories (image → story job), GET /stories?query= (the story index).
+"""POST /stories (image → story job), GET /stories?query= (the story index), POST /storyboards
+(story → frames job).
 
 Routers only translate HTTP: app/stories/service.py does the work.
 """
@@ -10,17 +11,19 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from app.api.bodies import FileField, body_openapi, read_body
-from app.api.deps import ImageSlotsDep, LibraryResolverDep, ScopeDep, StoriesDep
+from app.api.deps import ImageSlotsDep, LibraryResolverDep, ScopeDep, StoriesDep, StoryboardsDep
 from app.api.idempotency import idempotency_key as bound_key
 from app.api.openapi import problems
 from app.jobs.base import JobView
 from app.stories.index import MAX_QUERY_CHARS
-from app.stories.models import StoryRequest, StorySearchResult
+from app.stories.models import StoryboardRequest, StoryRequest, StorySearchResult
 
 router = APIRouter(tags=["stories"])
 
 STORY_FILES = (FileField("image", "The picture to tell a story about (PNG/JPEG/WebP)."),)
 MAX_STORY_HITS = 50
+# A story as fields or text (20 000 characters) with room for JSON's escaping.
+MAX_STORYBOARD_BODY = 256 * 1024
 
 
 @router.post(
@@ -77,3 +80,39 @@ async def search_stories(
     """Stories nearest to `query` among those the key may read."""
     hits = await stories.search(query, limit, scope.read_filter())
     return StorySearchResult(query=query, hits=hits)
+
+
+@router.post(
+    "/storyboards",
+    name="create_storyboard",
+    status_code=202,
+    response_model=JobView,
+    response_model_by_alias=True,
+    openapi_extra=body_openapi(StoryboardRequest),
+    responses={
+        202: {"description": "Queued; poll the `Location` header (/jobs/{id}); the result is a StoryboardResult."},
+        **problems(403, 404, 409, 413, 429, 503),
+    },
+)
+async def create_storyboard(
+    request: Request,
+    response: Response,
+    storyboards: StoryboardsDep,
+    scope: ScopeDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> JobView:
+    """Queue a storyboard: a story (fields, plain text, or a story id) → frames, each grounded on
+    the earlier frames, the owner's generations and the library (`retrieval`)."""
+    body = await read_body(request, StoryboardRequest, max_bytes=MAX_STORYBOARD_BODY)
+    board = body.model
+    if board.add_to_library:
+        board.library = scope.write_target(board.library)
+    job = await storyboards.submit(
+        board,
+        owner=scope.principal.owner,
+        readable=sorted(scope.readable) if scope.readable is not None else None,
+        may_read=scope.may_read,
+        idempotency_key=await bound_key(idempotency_key, scope.principal, request, body),
+    )
+    response.headers["Location"] = f"/jobs/{job.id}"
+    return job.view()
