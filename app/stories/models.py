@@ -132,5 +132,5 @@ class StoryboardResult(CamelModel):
     provider: str
     model: str
     timings: dict[str, float] = Field(
-        default_factory=dict, description="Seconds per stage, summed over frames: retrieval, inference, library."
+        default_factory=dict, description="Seconds per stage, summed over frames: load, retrieval, inference, library."
     )

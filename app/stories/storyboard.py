@@ -270,8 +270,13 @@ class StoryboardService:
         limit = min(top_k, provider.capabilities.max_refs)
         made: list[_Made] = []
         frames: list[Frame] = []
-        timings = {"retrieval": 0.0, "inference": 0.0, "library": 0.0}
+        timings = {"load": 0.0, "retrieval": 0.0, "inference": 0.0, "library": 0.0}
         model = provider.model_name
+        # Loading apart from inference (0 when warm), so each stage's time means one thing.
+        start = time.perf_counter()
+        await anyio.to_thread.run_sync(provider.load)
+        timings["load"] = time.perf_counter() - start
+        self.observe(JOB_KIND, "load", timings["load"])
         ctx.report(0, len(beats))
         for beat in beats:
             ctx.check_cancelled()

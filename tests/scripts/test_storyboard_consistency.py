@@ -28,10 +28,15 @@ def test_the_report_compares_retrieval_on_and_off(
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     out = tmp_path / "report.json"
-    assert storyboard_consistency.main(["--frames", "3", "--size", "64", "--workdir", str(tmp_path / "w"), "--out", str(out)]) == 0
+    assert (
+        storyboard_consistency.main(
+            ["--frames", "3", "--size", "64", "--workdir", str(tmp_path / "w"), "--out", str(out)]
+        )
+        == 0
+    )
     report = json.loads(out.read_text())
     assert report["off"]["refs_per_frame"] == [0, 0, 0]
     assert report["on"]["refs_per_frame"][0] == 0 and all(n > 0 for n in report["on"]["refs_per_frame"][1:])
     for row in (report["on"], report["off"]):
         assert row["pairs"] == 3 and -1 <= row["mean_shared_subject_similarity"] <= 1
-        assert set(row["stage_s"]) == {"retrieval", "inference", "library"}
+        assert set(row["stage_s"]) == {"load", "retrieval", "inference", "library"}

@@ -73,7 +73,7 @@ def test_each_frame_takes_the_frames_that_introduced_its_subjects(board_app: dic
         assert payload["beat"] == f["beat"] and payload.get("storyId") is None and "storyboard" in payload["tags"]
         sidecar = client.get(f["url"].replace(".png", ".json")).json()
         assert sidecar["attribution"] == f["refs"] and sidecar["seed"] == 7 + f["index"]
-    assert set(result["timings"]) == {"retrieval", "inference", "library"}
+    assert set(result["timings"]) == {"load", "retrieval", "inference", "library"}
 
     # A second storyboard retrieves the first one's frames as the owner's generations.
     second = board(client, frames=1)
