@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import storyboard_consistency
 
+import storyboard_consistency
 from tests.support.settings import TINY_MODEL
 
 

@@ -2214,7 +2214,7 @@ export interface components {
             storyboardId: string;
             /**
              * Timings
-             * @description Seconds per stage, summed over frames: retrieval, inference, library.
+             * @description Seconds per stage, summed over frames: load, retrieval, inference, library.
              */
             timings?: {
                 [key: string]: number;
