@@ -102,7 +102,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** RAVSG: a story (caption) of a picture, answered at once (compatibility) */
+        /**
+         * RAVSG: queue a story about a picture (compatibility)
+         * @description A `story` job (the story provider, STORY_PROVIDER); `/job/{job_id}` answers `result: {"story"}`.
+         */
         post: operations["generateStory"];
         delete?: never;
         options?: never;
@@ -2008,11 +2011,8 @@ export interface components {
         SeedJob: {
             /** Error */
             error?: string | null;
-            /**
-             * Job Id
-             * @description None where the answer came at once (/generate-story).
-             */
-            job_id: string | null;
+            /** Job Id */
+            job_id: string;
             /** Result */
             result?: {
                 [key: string]: string;
@@ -2695,8 +2695,8 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
-            200: {
+            /** @description Queued; poll `/job/{job_id}` (or the `Location` header). */
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2715,15 +2715,6 @@ export interface operations {
             };
             /** @description Not allowed: a read-only key on a change, or a path, URL or library this caller may not touch. */
             403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Unknown, or not readable with this key. */
-            404: {
                 headers: {
                     [name: string]: unknown;
                 };
