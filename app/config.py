@@ -221,6 +221,9 @@ class Settings(BaseSettings):
     # library images each frame retrieves as references (the seed's TOP_K_RETRIEVAL).
     STORYBOARD_MAX_FRAMES: int = Field(default=12, ge=1, le=64)
     TOP_K_RETRIEVAL: int = Field(default=5, ge=0, le=32)
+    # OpenTelemetry traces (API submit → job → provider) to this OTLP/HTTP endpoint, e.g.
+    # http://localhost:4318 or Langfuse's OTLP endpoint; unset: off, nothing imported.
+    OTEL_EXPORTER_OTLP_ENDPOINT: str | None = None
 
     # --- jobs (app/jobs) ---------------------------------------------------------------------
     # Unset: an in-process worker pool (jobs are lost on restart). Set: arq on Redis, records

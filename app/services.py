@@ -40,6 +40,7 @@ from app.storage.thumbs import ThumbnailCache
 from app.stories.index import StoryIndex
 from app.stories.service import StoryService
 from app.stories.storyboard import StoryboardService
+from app.telemetry import Stages
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,8 @@ class Services:
     image_slots: ImageSlots
     # Every job kind this service runs; `python -m app.jobs.worker` runs the same ones.
     handlers: JobHandlers = field(default_factory=JobHandlers)
+    # Generation job stage timings; the API's metrics subscribe (app/telemetry.py).
+    stages: Stages = field(default_factory=Stages)
     ready: bool = False
 
     @classmethod
@@ -163,8 +166,13 @@ class Services:
         )
         imports = ImportService(ingest.options, store, jobs, settings, encoders)
         imports.register_handlers(handlers)
+        stages = Stages()
         stories = StoryService(
-            settings, jobs, index=StoryIndex(settings, encoders, store), resolve_library_image=libraries.image_path
+            settings,
+            jobs,
+            index=StoryIndex(settings, encoders, store),
+            resolve_library_image=libraries.image_path,
+            observe=stages,
         )
         stories.register_handlers(handlers)
         storyboards = StoryboardService(
@@ -176,6 +184,7 @@ class Services:
             index=stories.index,
             resolve_library_image=libraries.image_path,
             add_to_library=generation.add_to_library,
+            observe=stages,
         )
         storyboards.register_handlers(handlers)
         # One query encoder for every searcher: a query is encoded the same way wherever it goes.
@@ -197,6 +206,7 @@ class Services:
             storyboards=storyboards,
             image_slots=ImageSlots(settings.IMAGE_SLOTS, settings.IMAGE_SLOT_WAIT_S),
             handlers=handlers,
+            stages=stages,
         )
 
     async def start(self) -> None:

@@ -40,6 +40,7 @@ from app.generation.models import DescribeRequest, GenerateRequest
 from app.search.models import HybridQuery
 from app.services import Services
 from app.stories.models import StoryboardRequest, StoryRequest
+from app.telemetry import configure_tracing
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         app.state.services = services or Services.open(settings, encoders=encoders)
+        if app.state.metrics is not None:  # generation stage timings → Prometheus
+            app.state.services.stages.subscribe(app.state.metrics.observe_stage)
         try:
             await app.state.services.start()
             yield
@@ -72,6 +75,7 @@ def create_app(
         generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
+    configure_tracing(settings.OTEL_EXPORTER_OTLP_ENDPOINT, "clippy-api")
     install_error_handlers(app)
     # Request ids, body bound, access log, /metrics; then CORS, outermost (app/api/middleware.py).
     install_operations(app, settings)

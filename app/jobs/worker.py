@@ -292,10 +292,12 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(2, f"{parser.prog}: REDIS_URL is not set; the worker takes its jobs from Redis.\n")
 
     from app.services import WorkerServices
+    from app.telemetry import configure_tracing
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # The same handlers as the API, built the same way (`Services.open`), so `import` jobs
     # and `addToLibrary` run here too when the library is reachable (QDRANT_URL).
+    configure_tracing(settings.OTEL_EXPORTER_OTLP_ENDPOINT, "clippy-worker")
     services = WorkerServices.open(settings)
     log.info("job worker for lanes %s (kinds %s) on queue %r", lanes, services.handlers.kinds, settings.JOB_QUEUE_NAME)
 

@@ -26,6 +26,7 @@ from app.stories.base import StoryProvider
 from app.stories.factory import build_story_provider
 from app.stories.index import MAX_QUERY_CHARS, StoryIndex
 from app.stories.models import Story, StoryHit, StoryParams, StoryRequest, StoryResult
+from app.telemetry import span
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +97,10 @@ class StoryService:
         params = StoryParams(
             image=file, prompt=request.prompt, source_image_id=request.id, library=request.library, owner=owner
         )
-        return await self.jobs.submit(
-            JOB_KIND, params.model_dump(mode="json", by_alias=True), idempotency_key, owner=owner
-        )
+        with span("api.submit", kind=JOB_KIND):
+            return await self.jobs.submit(
+                JOB_KIND, params.model_dump(mode="json", by_alias=True), idempotency_key, owner=owner
+            )
 
     async def load_image(
         self,
@@ -132,11 +134,19 @@ class StoryService:
     # --- the job (worker side) -----------------------------------------------------------
 
     async def run(self, raw: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+        start = time.perf_counter()
+        with span("job.story", job_id=ctx.job_id):
+            result = await self._run(raw, ctx)
+        self.observe(JOB_KIND, "total", time.perf_counter() - start)
+        return result
+
+    async def _run(self, raw: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
         params = StoryParams.model_validate(raw)
         image = await anyio.to_thread.run_sync(self.files.load_input, params.image)
         ctx.report(0, 1)
         provider = self.provider
-        out = await anyio.to_thread.run_sync(provider.tell, image, params.prompt)
+        with span("story.provider", provider=provider.name, model=provider.model_name):
+            out = await anyio.to_thread.run_sync(provider.tell, image, params.prompt)
         ctx.check_cancelled()
         timings = dict(out.timings)
         story_id = None

@@ -44,6 +44,7 @@ from app.stories.beats import Beat, split_beats
 from app.stories.index import StoryIndex
 from app.stories.models import Frame, FrameRef, Story, StoryboardRequest, StoryboardResult
 from app.stories.parse import parse_story
+from app.telemetry import span
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +225,8 @@ class StoryboardService:
             "owner": owner,
             "readable": readable,
         }
-        return await self.jobs.submit(JOB_KIND, params, idempotency_key, owner=owner)
+        with span("api.submit", kind=JOB_KIND):
+            return await self.jobs.submit(JOB_KIND, params, idempotency_key, owner=owner)
 
     # --- the job (worker side) -----------------------------------------------------------
 
@@ -260,6 +262,13 @@ class StoryboardService:
         return out
 
     async def run(self, raw: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+        start = time.perf_counter()
+        with span("job.storyboard", job_id=ctx.job_id, frames=raw.get("frames")):
+            result = await self._run(raw, ctx)
+        self.observe(JOB_KIND, "total", time.perf_counter() - start)
+        return result
+
+    async def _run(self, raw: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
         p = raw
         story = Story.model_validate(p["story"])
         n = int(p["frames"])
@@ -319,7 +328,8 @@ class StoryboardService:
                 guidance=p.get("guidance"),
             )
             start = time.perf_counter()
-            output = await provider.generate(spec, Hooks(check_cancelled=ctx.check_cancelled))
+            with span("storyboard.frame", frame=beat.index, refs=len(refs), provider=provider.name):
+                output = await provider.generate(spec, Hooks(check_cancelled=ctx.check_cancelled))
             inference_s = time.perf_counter() - start
             timings["inference"] += inference_s
             self.observe(JOB_KIND, "inference", inference_s)

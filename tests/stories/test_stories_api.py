@@ -52,3 +52,13 @@ def test_bad_story_requests_are_4xx(story_app: dict[str, Any]) -> None:
     assert empty_query.status_code == 422
     for r in (none, unknown, empty_query):
         assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_story_jobs_report_their_stages_as_prometheus_metrics(story_app: dict[str, Any]) -> None:
+    client = story_app["client"]
+    queued = client.post("/stories", json={"image": data_url((10, 20, 30))})
+    assert poll(client, queued.headers["Location"], "succeeded", "failed")["status"] == "succeeded"
+    text = client.get("/metrics").text
+    for stage in ("load", "inference", "index"):
+        assert f'clippy_generation_stage_seconds_count{{kind="story",stage="{stage}"}} 1.0' in text, stage
+    assert 'clippy_generation_duration_seconds_count{kind="story"} 1.0' in text

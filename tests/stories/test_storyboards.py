@@ -85,6 +85,10 @@ def test_retrieval_off_gives_no_refs(board_app: dict[str, Any]) -> None:
     result = board(board_app["client"], retrieval=False, frames=3, addToLibrary=False)
     assert [f["refs"] for f in result["frames"]] == [[], [], []]
     assert all(f["id"] is None for f in result["frames"])
+    text = board_app["client"].get("/metrics").text
+    assert 'clippy_generation_stage_seconds_count{kind="storyboard",stage="inference"} 3.0' in text
+    assert 'clippy_generation_stage_seconds_count{kind="storyboard",stage="load"} 1.0' in text
+    assert "clippy_rag_retrieval_seconds_count 3.0" in text
 
 
 def test_bad_storyboard_requests_are_4xx(board_app: dict[str, Any]) -> None:
