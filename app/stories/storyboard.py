@@ -153,6 +153,14 @@ class StoryboardService:
         handlers.register(JOB_KIND, self.run)
 
     @property
+    def can_add_to_library(self) -> bool:
+        """Whether frames can join the library where the job runs: a library hook here, and a
+        store the worker can open too when jobs run elsewhere (QDRANT_URL)."""
+        if isinstance(self.add_to_library, LibraryUnavailable):
+            return False
+        return not self.jobs.durable or bool(self.settings.QDRANT_URL)
+
+    @property
     def decomposer(self) -> Decomposer:
         if self._decomposer is None:
             self._decomposer = Decomposer(self.settings.RAG_SPACY_MODEL, self.settings.RAG_MAX_SUBQUERIES)

@@ -85,7 +85,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** RAVSG: queue a picture of a story (compatibility) */
+        /**
+         * RAVSG: queue a picture of a story (compatibility)
+         * @description A one-frame storyboard of the story: grounded on the owner's earlier generations and the
+         *     library (TOP_K_RETRIEVAL), and filed in the library when it can be, as the seed's RAG does.
+         */
         post: operations["generateImageFromStory"];
         delete?: never;
         options?: never;
