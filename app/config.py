@@ -203,6 +203,28 @@ class Settings(BaseSettings):
     DESCRIBE_MODEL: str = "Salesforce/blip-image-captioning-base"
     DESCRIBE_MAX_TOKENS: int = Field(default=30, ge=1, le=256)
 
+    # --- stories (app/stories) ---------------------------------------------------------------
+    # Image → story: `transformers` (a local vision-language model, STORY_MODEL) or `gemini`
+    # (GEMINI_STORY_MODEL through the google-genai client, Vertex AI settings above).
+    STORY_PROVIDER: Literal["transformers", "gemini"] = "transformers"
+    # Any AutoModelForImageTextToText model with a chat template, id or folder. Unset: what fits
+    # the device — llava-hf/llava-1.5-7b-hf (the seed's) on CUDA, SmolVLM-256M-Instruct on CPU.
+    STORY_MODEL: str | None = None
+    STORY_MAX_TOKENS: int = Field(default=400, ge=1, le=4096)
+    # Load STORY_MODEL in 8-bit (bitsandbytes; CUDA only, refused with a message elsewhere).
+    STORY_LOAD_IN_8BIT: bool = False
+    GEMINI_STORY_MODEL: str = "gemini-2.5-flash"
+    # A local model unused this long is unloaded (weights freed, CUDA memory returned), so one
+    # GPU can host the story and image models in turn; 0 keeps it loaded.
+    MODEL_IDLE_UNLOAD_S: float = Field(default=600.0, ge=0, le=86400)
+    # Storyboards: frames per request at most, and how many earlier frames / generations /
+    # library images each frame retrieves as references (the seed's TOP_K_RETRIEVAL).
+    STORYBOARD_MAX_FRAMES: int = Field(default=12, ge=1, le=64)
+    TOP_K_RETRIEVAL: int = Field(default=5, ge=0, le=32)
+    # OpenTelemetry traces (API submit → job → provider) to this OTLP/HTTP endpoint, e.g.
+    # http://localhost:4318 or Langfuse's OTLP endpoint; unset: off, nothing imported.
+    OTEL_EXPORTER_OTLP_ENDPOINT: str | None = None
+
     # --- jobs (app/jobs) ---------------------------------------------------------------------
     # Unset: an in-process worker pool (jobs are lost on restart). Set: arq on Redis, records
     # survive restarts, and `python -m app.jobs.worker` runs the jobs.

@@ -37,6 +37,10 @@ from app.search.hybrid import HybridSearcher
 from app.storage import VectorStore, open_store
 from app.storage.schema import CollectionSchema
 from app.storage.thumbs import ThumbnailCache
+from app.stories.index import StoryIndex
+from app.stories.service import StoryService
+from app.stories.storyboard import StoryboardService
+from app.telemetry import Stages
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +122,16 @@ class Services:
     imports: ImportService
     generation: GenerationService
     jobs: JobQueue
+    # Image → story jobs and the story index (app/stories).
+    stories: StoryService
+    # Story → storyboard jobs, each frame grounded on retrieved earlier frames (app/stories).
+    storyboards: StoryboardService
     # Requests decoding and encoding images at once (IMAGE_SLOTS); the rest wait, then 503.
     image_slots: ImageSlots
     # Every job kind this service runs; `python -m app.jobs.worker` runs the same ones.
     handlers: JobHandlers = field(default_factory=JobHandlers)
+    # Generation job stage timings; the API's metrics subscribe (app/telemetry.py).
+    stages: Stages = field(default_factory=Stages)
     ready: bool = False
 
     @classmethod
@@ -156,6 +166,27 @@ class Services:
         )
         imports = ImportService(ingest.options, store, jobs, settings, encoders)
         imports.register_handlers(handlers)
+        stages = Stages()
+        stories = StoryService(
+            settings,
+            jobs,
+            index=StoryIndex(settings, encoders, store),
+            resolve_library_image=libraries.image_path,
+            observe=stages,
+        )
+        stories.register_handlers(handlers)
+        storyboards = StoryboardService(
+            settings,
+            jobs,
+            generation.providers,
+            encoders,
+            store=store,
+            index=stories.index,
+            resolve_library_image=libraries.image_path,
+            add_to_library=generation.add_to_library,
+            observe=stages,
+        )
+        storyboards.register_handlers(handlers)
         # One query encoder for every searcher: a query is encoded the same way wherever it goes.
         query_encoder = QueryEncoder(encoders, CollectionShape(store))
         return cls(
@@ -171,8 +202,11 @@ class Services:
             imports=imports,
             generation=generation,
             jobs=jobs,
+            stories=stories,
+            storyboards=storyboards,
             image_slots=ImageSlots(settings.IMAGE_SLOTS, settings.IMAGE_SLOT_WAIT_S),
             handlers=handlers,
+            stages=stages,
         )
 
     async def start(self) -> None:
@@ -190,6 +224,7 @@ class Services:
         self.ready = False
         await self.jobs.stop()
         await self.generation.stop()
+        await self.stories.stop()
         self.close_storage(close_store)
 
     def close_storage(self, close_store: bool = True) -> None:
@@ -204,11 +239,12 @@ class Services:
 class WorkerServices:
     """What `python -m app.jobs.worker` runs jobs with: the API's handlers, built by the same
     `Services.open`, when the library store can be opened by a second process (QDRANT_URL, or
-    a store handed in). Otherwise only `generate`, without `addToLibrary`: the embedded store
+    a store handed in). Otherwise only `generate` (without `addToLibrary`) and `story` (without the story index): the embedded store
     belongs to the API process, and the API refuses such jobs at submit time."""
 
     handlers: JobHandlers
     generation: GenerationService
+    stories: StoryService
     library: Services | None = None
 
     @classmethod
@@ -217,7 +253,7 @@ class WorkerServices:
     ) -> WorkerServices:
         if settings.QDRANT_URL or store is not None:
             services = Services.open(settings, encoders=encoders, store=store)
-            return cls(services.handlers, services.generation, services)
+            return cls(services.handlers, services.generation, services.stories, services)
         log.warning(
             "job worker without QDRANT_URL: it runs `generate` jobs only (no `import`, no `addToLibrary`); "
             "the embedded store at QDRANT_PATH belongs to the API process"
@@ -233,7 +269,14 @@ class WorkerServices:
             add_to_library=no_library,
         )
         generation.register_handlers(handlers)
-        return cls(handlers, generation)
+        # Stories without the story index (it lives beside the library's store): the story is
+        # told and returned, not filed (`storyId` null).
+        queue = UnavailableJobQueue("a job worker runs jobs; the API process queues them.")
+        stories = StoryService(settings, queue)
+        stories.register_handlers(handlers)
+        # Storyboards retrieve only within themselves here: no library to search or add to.
+        StoryboardService(settings, queue, generation.providers, None).register_handlers(handlers)
+        return cls(handlers, generation, stories)
 
     async def start(self) -> None:
         # A worker killed mid-import restarts here: its staged files are swept too (after the grace).
@@ -243,5 +286,6 @@ class WorkerServices:
 
     async def stop(self, close_store: bool = True) -> None:
         await self.generation.stop()
+        await self.stories.stop()
         if self.library is not None:
             self.library.close_storage(close_store)

@@ -28,6 +28,7 @@ from tests.support.images import SHAPE_TAGS, shape_image  # noqa: E402
 from tests.support.jobs import free_port  # noqa: E402
 from tests.support.settings import tiny_settings  # noqa: E402
 from tests.support.tiny_blip import build_tiny_blip  # noqa: E402
+from tests.support.tiny_vlm import build_tiny_vlm  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -104,3 +105,9 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def tiny_blip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random BLIP captioner (the describe tests and the fuzzer's /images/describe)."""
     return build_tiny_blip(tmp_path_factory.mktemp("tiny-blip"))
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random LLaVA (vision tower + Llama) with a chat template, for the story tests."""
+    return build_tiny_vlm(tmp_path_factory.mktemp("tiny-vlm"))

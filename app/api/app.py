@@ -30,6 +30,7 @@ from app.api.routes import (
     profile,
     rag,
     search,
+    stories,
 )
 from app.api.security import guard_dependencies, install_security
 from app.config import Settings
@@ -38,6 +39,8 @@ from app.errors import ClippyError
 from app.generation.models import DescribeRequest, GenerateRequest
 from app.search.models import HybridQuery
 from app.services import Services
+from app.stories.models import StoryboardRequest, StoryRequest
+from app.telemetry import configure_tracing
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         app.state.services = services or Services.open(settings, encoders=encoders)
+        if app.state.metrics is not None:  # generation stage timings → Prometheus
+            app.state.services.stages.subscribe(app.state.metrics.observe_stage)
         try:
             await app.state.services.start()
             yield
@@ -70,6 +75,7 @@ def create_app(
         generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
+    configure_tracing(settings.OTEL_EXPORTER_OTLP_ENDPOINT, "clippy-api")
     install_error_handlers(app)
     # Request ids, body bound, access log, /metrics; then CORS, outermost (app/api/middleware.py).
     install_operations(app, settings)
@@ -86,9 +92,12 @@ def create_app(
     app.include_router(libraries.router)
     app.include_router(imports.router)
     app.include_router(profile.router)
+    app.include_router(stories.router)
     app.include_router(compat.router)  # the seeds' own requests (app/api/routes/compat.py)
     # Routes that read JSON or multipart themselves: their JSON bodies, named in the schema.
-    install_body_schemas(app, [HybridQuery, imports.ImportRequest, GenerateRequest, DescribeRequest])
+    install_body_schemas(
+        app, [HybridQuery, imports.ImportRequest, GenerateRequest, DescribeRequest, StoryRequest, StoryboardRequest]
+    )
     # Every status each operation answers, errors as problem details (app/api/openapi.py).
     install_openapi(app, settings)
     mount_client(app, settings.CLIENT_DIST)

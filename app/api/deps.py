@@ -22,6 +22,8 @@ from app.library.profiles import ProfileStore
 from app.search.complementary import ComplementarySearcher
 from app.search.hybrid import HybridSearcher
 from app.services import Services
+from app.stories.service import StoryService
+from app.stories.storyboard import StoryboardService
 
 LibraryResolver = Callable[[str], Path]
 
@@ -73,6 +75,14 @@ def get_jobs(services: ServicesDep) -> JobQueue:
     return services.jobs
 
 
+def get_stories(services: ServicesDep) -> StoryService:
+    return services.stories
+
+
+def get_storyboards(services: ServicesDep) -> StoryboardService:
+    return services.storyboards
+
+
 def get_image_slots(services: ServicesDep) -> ImageSlots:
     return services.image_slots
 
@@ -106,6 +116,8 @@ LibrariesDep = Annotated[Libraries, Depends(get_libraries)]
 ImportsDep = Annotated[ImportService, Depends(get_imports)]
 GenerationDep = Annotated[GenerationService, Depends(get_generation)]
 JobsDep = Annotated[JobQueue, Depends(get_jobs)]
+StoriesDep = Annotated[StoryService, Depends(get_stories)]
+StoryboardsDep = Annotated[StoryboardService, Depends(get_storyboards)]
 ImageSlotsDep = Annotated[ImageSlots, Depends(get_image_slots)]
 ProfilesDep = Annotated[ProfileStore, Depends(get_profiles)]
 ScopeDep = Annotated[LibraryScope, Depends(get_scope)]

@@ -1,4 +1,5 @@
-"""Prometheus metrics: request latency per route template, search stages, job queue depth.
+"""Prometheus metrics: request latency per route template, search stages, job queue depth,
+generation latency and stages (model load, retrieval, inference), RAG retrieval, GPU memory.
 
 One registry per app (tests build many apps; the global registry would refuse duplicates).
 `GET /metrics` serves it in the text exposition format. With several worker processes
@@ -7,6 +8,7 @@ each has its own numbers: run one worker per container and let Prometheus sum th
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
@@ -45,6 +47,30 @@ class Metrics:
         self.job_depth = Gauge("clippy_job_queue_depth", "Jobs queued or running.", registry=r)
         self.points = Gauge("clippy_collection_points", "Points in the collection.", registry=r)
         self.ready = Gauge("clippy_ready", "1 when the model and store are loaded.", registry=r)
+        self.generation_stage = Histogram(
+            "clippy_generation_stage_seconds",
+            "Generation job time per stage (app/telemetry.py): load (model load, 0 when warm), retrieval, "
+            "inference, index/library (filing results).",
+            ["kind", "stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.generation_latency = Histogram(
+            "clippy_generation_duration_seconds",
+            "Whole generation job time, per job kind (story, storyboard).",
+            ["kind"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.rag_retrieval = Histogram(
+            "clippy_rag_retrieval_seconds",
+            "Retrieval of earlier frames, generations and library images for one storyboard frame.",
+            buckets=STAGE_BUCKETS,
+            registry=r,
+        )
+        self.gpu_memory = Gauge(
+            "clippy_gpu_memory_bytes", "CUDA memory held by this process's tensors (absent without CUDA).", registry=r
+        )
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
@@ -57,12 +83,28 @@ class Metrics:
         if timings.rerank_ms:
             self.search_stage.labels("rerank").observe(timings.rerank_ms / 1000)
 
+    def observe_stage(self, kind: str, stage: str, seconds: float) -> None:
+        """A generation job's stage (a `Stages` subscriber); `total` is the whole job."""
+        if stage == "total":
+            self.generation_latency.labels(kind).observe(seconds)
+            return
+        self.generation_stage.labels(kind, stage).observe(seconds)
+        if stage == "retrieval":
+            self.rag_retrieval.observe(seconds)
+
+    def refresh_gpu(self) -> None:
+        # Only where torch is already loaded (a scrape never imports it) and CUDA is present.
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.cuda.is_available():
+            self.gpu_memory.set(torch.cuda.memory_allocated())
+
     async def refresh(self, services: Services | None) -> None:
         """Gauges read at scrape time from `app.state.services` (None before the lifespan)."""
         if services is None:
             self.ready.set(0)
             return
         self.ready.set(1 if services.ready else 0)
+        self.refresh_gpu()
         self.job_depth.set(await services.jobs.depth())
         if services.space.usable:
             self.points.set(await run_in_threadpool(services.store.count))

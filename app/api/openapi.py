@@ -30,10 +30,16 @@ from app.api.security import OPEN_PATHS, UNLIMITED_PATHS, required_scope
 from app.config import Settings
 from app.generation.models import GenerateResult
 from app.library.models import ImportResult
+from app.stories.models import StoryboardResult, StoryResult
 
 PROBLEM_REF = "#/components/schemas/Problem"
 # A job's `result` by its `kind`: the job queue stores the handler's JSON as is (app/jobs).
-JOB_RESULTS: dict[str, type[BaseModel]] = {"generate": GenerateResult, "import": ImportResult}
+JOB_RESULTS: dict[str, type[BaseModel]] = {
+    "generate": GenerateResult,
+    "import": ImportResult,
+    "story": StoryResult,
+    "storyboard": StoryboardResult,
+}
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 # What each error status means here; the body says which case it is.

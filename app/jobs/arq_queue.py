@@ -173,7 +173,8 @@ class ArqJobQueue(JobQueue):
                 retry_after=5,
             )
         await self.store.save(job)
-        await self._pool.enqueue_job(RUN_JOB, job.id, _job_id=job.id, _queue_name=self._queue_name)
+        queue = lane_queue(self._queue_name, lane_of(kind))
+        await self._pool.enqueue_job(RUN_JOB, job.id, _job_id=job.id, _queue_name=queue)
         return job
 
     async def get(self, job_id: str) -> Job:
@@ -196,7 +197,46 @@ class ArqJobQueue(JobQueue):
 
     async def depth(self) -> int:
         # arq keeps a job in the queue's sorted set until it finishes: queued + running.
-        return int(await self.store.redis.zcard(self._queue_name))
+        total = 0
+        for lane in LANES:
+            total += int(await self.store.redis.zcard(lane_queue(self._queue_name, lane)))
+        return total
+
+
+# Lanes: which arq queue a job kind waits in, so workers can be split by kind
+# (`python -m app.jobs.worker --kinds story` / `--kinds image`, as the RAVSG seed runs a story
+# worker and an image worker) or run all of them. The `image` lane keeps the queue's own name
+# (JOB_QUEUE_NAME), so jobs queued before lanes existed are still found.
+LANES: dict[str, tuple[str, ...]] = {
+    "image": ("generate", "storyboard", "import"),
+    "story": ("story",),
+}
+
+
+def lane_of(kind: str) -> str:
+    """The lane a job kind is queued in (a kind no lane names goes to `image`, the default)."""
+    return next((lane for lane, kinds in LANES.items() if kind in kinds), "image")
+
+
+def lane_queue(queue_name: str, lane: str) -> str:
+    return queue_name if lane == "image" else f"{queue_name}:{lane}"
+
+
+def parse_lanes(value: str | None) -> list[str]:
+    """`--kinds`: comma-separated lanes (`story`, `image`) or job kinds (`generate`, …) → lanes,
+    in LANES order; None or empty → every lane."""
+    if not value or not value.strip():
+        return list(LANES)
+    wanted: set[str] = set()
+    for name in (v.strip() for v in value.split(",")):
+        if name in LANES:
+            wanted.add(name)
+        elif any(name in kinds for kinds in LANES.values()):
+            wanted.add(lane_of(name))
+        elif name:
+            known = sorted({*LANES, *(k for kinds in LANES.values() for k in kinds)})
+            raise ValueError(f"Unknown job kind or lane: {name!r}. Available: {known}")
+    return [lane for lane in LANES if lane in wanted]
 
 
 def _redact(url: str) -> str:

@@ -26,7 +26,7 @@ from arq.connections import RedisSettings
 from arq.worker import func
 
 from app.config import Settings
-from app.jobs.arq_queue import RUN_JOB, RedisJobStore
+from app.jobs.arq_queue import RUN_JOB, RedisJobStore, lane_queue, parse_lanes
 from app.jobs.base import (
     TERMINAL,
     Job,
@@ -181,8 +181,10 @@ def build_worker(
     on_shutdown: Hook | None = None,
     handle_signals: bool = True,
     poll_delay: float = 0.5,
+    lane: str = "image",
 ) -> Worker:
-    """An arq Worker running Clippy jobs from settings.REDIS_URL."""
+    """An arq Worker running Clippy jobs from settings.REDIS_URL, from one lane's queue
+    (app/jobs/arq_queue.py LANES: `image` is JOB_QUEUE_NAME itself)."""
     if not settings.REDIS_URL:
         raise ValueError("The job worker needs REDIS_URL (e.g. redis://localhost:6379/0).")
 
@@ -200,7 +202,7 @@ def build_worker(
     return ClippyWorker(
         # One try more than JOB_MAX_TRIES: the extra one only records that the last try died.
         functions=[func(run_job, name=RUN_JOB, max_tries=settings.JOB_MAX_TRIES + 1)],  # type: ignore[arg-type]
-        queue_name=settings.JOB_QUEUE_NAME,
+        queue_name=lane_queue(settings.JOB_QUEUE_NAME, lane),
         redis_settings=RedisSettings.from_dsn(settings.REDIS_URL),
         max_jobs=settings.JOB_CONCURRENCY,
         job_timeout=settings.JOB_TIMEOUT_S + BACKSTOP_S,
@@ -215,6 +217,56 @@ def build_worker(
     )
 
 
+def build_workers(
+    settings: Settings,
+    handlers: JobHandlers,
+    lanes: list[str],
+    *,
+    on_startup: Hook | None = None,
+    on_shutdown: Hook | None = None,
+    poll_delay: float = 0.5,
+) -> list[Worker]:
+    """One arq Worker per lane, sharing the handlers (and so the models): the services start
+    with the first worker and stop with the last. Signals are not theirs: `run_workers`
+    hands a SIGTERM to all of them."""
+    if not lanes:
+        raise ValueError("`lanes` must name at least one lane")
+    return [
+        build_worker(
+            settings,
+            handlers,
+            on_startup=on_startup if i == 0 else None,
+            on_shutdown=on_shutdown if i == len(lanes) - 1 else None,
+            handle_signals=False,
+            poll_delay=poll_delay,
+            lane=lane,
+        )
+        for i, lane in enumerate(lanes)
+    ]
+
+
+async def run_workers(workers: list[Worker], drain: bool = True) -> None:
+    """Run the workers until SIGTERM/SIGINT (each stops taking jobs and drains JOB_DRAIN_S),
+    then close them in order (the last runs the services' shutdown)."""
+    loop = asyncio.get_running_loop()
+
+    def stop(signum: signal.Signals) -> None:
+        for worker in workers:
+            if drain:
+                worker.handle_sig_wait_for_completion(signum)
+            else:
+                worker.handle_sig(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop, signum)
+    try:
+        await asyncio.gather(*(w.async_run() for w in workers), return_exceptions=True)
+    finally:
+        for worker in workers:
+            await worker.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     # Settings come from the environment (.env too); the command line only documents them, so
     # `--help` answers without a Redis and a missing REDIS_URL is one line, not a traceback.
@@ -224,20 +276,39 @@ def main(argv: list[str] | None = None) -> None:
         epilog="Needs REDIS_URL; also reads JOB_CONCURRENCY, JOB_QUEUE_NAME, JOB_TIMEOUT_S, JOB_DRAIN_S, "
         "JOB_MAX_TRIES and the store and model settings (docs/operations.md).",
     )
-    parser.parse_args(argv)
+    parser.add_argument(
+        "--kinds",
+        default=None,
+        help="Which jobs to run: lanes `story` and/or `image` (generate, storyboard, import), or job kinds, "
+        "comma-separated (default: all). The seed's separate workers: `--kinds story` and `--kinds image`.",
+    )
+    args = parser.parse_args(argv)
+    try:
+        lanes = parse_lanes(args.kinds)
+    except ValueError as e:
+        parser.exit(2, f"{parser.prog}: --kinds: {e}\n")
     settings = Settings()
     if not settings.REDIS_URL:
         parser.exit(2, f"{parser.prog}: REDIS_URL is not set; the worker takes its jobs from Redis.\n")
 
     from app.services import WorkerServices
+    from app.telemetry import configure_tracing
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # The same handlers as the API, built the same way (`Services.open`), so `import` jobs
     # and `addToLibrary` run here too when the library is reachable (QDRANT_URL).
+    configure_tracing(settings.OTEL_EXPORTER_OTLP_ENDPOINT, "clippy-worker")
     services = WorkerServices.open(settings)
-    log.info("job worker for kinds %s on queue %r", services.handlers.kinds, settings.JOB_QUEUE_NAME)
-    worker = build_worker(settings, services.handlers, on_startup=services.start, on_shutdown=services.stop)
-    worker.run()
+    log.info("job worker for lanes %s (kinds %s) on queue %r", lanes, services.handlers.kinds, settings.JOB_QUEUE_NAME)
+
+    async def serve() -> None:
+        # Built inside the running loop: arq binds each worker to the loop current at construction.
+        workers = build_workers(
+            settings, services.handlers, lanes, on_startup=services.start, on_shutdown=services.stop
+        )
+        await run_workers(workers, drain=round(settings.JOB_DRAIN_S) > 0)
+
+    asyncio.run(serve())
 
 
 if __name__ == "__main__":

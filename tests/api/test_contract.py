@@ -33,11 +33,27 @@ from app.api.routes import (
     profile,
     rag,
     search,
+    stories,
 )
 from app.api.security import OPEN_PATHS, UNLIMITED_PATHS, required_scope
 from tests.support.settings import tiny_settings
 
-ROUTERS = (atlas, compat, generate, images, imports, info, jobs, libraries, library, profile, rag, search, metrics)
+ROUTERS = (
+    atlas,
+    compat,
+    generate,
+    images,
+    imports,
+    info,
+    jobs,
+    libraries,
+    library,
+    profile,
+    rag,
+    search,
+    stories,
+    metrics,
+)
 METHODS = ("get", "put", "post", "delete", "patch")
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 # The operation ids a generated client calls: renaming one breaks every client, so they are pinned.
@@ -69,6 +85,9 @@ OPERATION_IDS = {
     ("post", "/libraries/{library}/imports"): "createImport",
     ("post", "/feedback"): "sendFeedback",
     ("get", "/profile"): "getProfile",
+    ("post", "/stories"): "createStory",
+    ("get", "/stories"): "searchStories",
+    ("post", "/storyboards"): "createStoryboard",
     # The seeds' own routes (app/api/routes/compat.py).
     ("post", "/generate_image"): "generateImageSeed",
     ("post", "/db/initialize"): "initializeGallery",

@@ -130,7 +130,7 @@ def test_the_redis_worker_runs_imports_and_add_to_library_with_the_apis_handlers
         api = Services.open(settings, encoders=encoders, store=store)
         assert api.jobs is not None and api.jobs.durable
         worker_side = WorkerServices.open(settings, encoders=encoders, store=store)
-        assert worker_side.handlers.kinds == api.handlers.kinds == ["generate", "import"]
+        assert worker_side.handlers.kinds == api.handlers.kinds == ["generate", "import", "story", "storyboard"]
         assert worker_side.generation.add_to_library is not None
         with worker_thread(settings, worker_side), TestClient(create_app(settings, api)) as client:
             body = {"prompt": "zebra stripes", "width": 64, "height": 64, "seed": 1, "addToLibrary": True}
@@ -159,7 +159,7 @@ def test_without_qdrant_url_the_worker_runs_generation_only_and_the_api_refuses_
 ) -> None:
     settings = tiny_settings(tmp_path, GENERATED_ROOT=tmp_path / "generated", REDIS_URL=redis_url, **tiny_env)
     worker_side = WorkerServices.open(settings)
-    assert worker_side.handlers.kinds == ["generate"] and worker_side.library is None
+    assert worker_side.handlers.kinds == ["generate", "story", "storyboard"] and worker_side.library is None
     generation, jobs = build_generation_and_jobs(settings, add_to_library=lambda path, tags, source, library: "x")
     with pytest.raises(ConflictError, match="QDRANT_URL"):
         generation.check(GenerateRequest(prompt="a kite", addToLibrary=True), [])

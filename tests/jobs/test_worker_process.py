@@ -65,6 +65,6 @@ def test_the_worker_process_runs_a_queued_generation(redis_url: str, tmp_path: P
         _, stderr = worker.communicate(timeout=60)
     log = stderr.decode()
     assert job["status"] == "succeeded", (job, log[-2000:])
-    assert "kinds ['generate']" in log and worker.returncode == 0, log[-2000:]
+    assert "(kinds ['generate', 'story', 'storyboard'])" in log and worker.returncode == 0, log[-2000:]
     (image,) = job["result"]["images"]  # type: ignore[index]
     assert (tmp_path / "generated" / image["url"].removeprefix("/generated/")).is_file()

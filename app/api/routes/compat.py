@@ -12,8 +12,8 @@ translates a seed's request into Clippy's own and its answer back. docs/compat.m
   COMPAT_GENERATE_WAIT_S, answered as `{"data": [{"b64_json": …}]}`; 202 + `Location` after that.
 * Smart Gallery (003): `/db/initialize` (a library), `/images/add`, `/images/add-folder`
   (imports under IMPORT_ROOTS), `POST /images/search` (text search in that library).
-* RAVSG (001): `/generate-image` (a generate job), `/job/{id}` (the job in its shape),
-  `/generate-story` (a caption of the picture).
+* RAVSG (001): `/generate-image` (a one-frame storyboard: grounded on earlier generations), `/job/{id}` (the job in its shape),
+  `/generate-story` (a `story` job: the story provider, answered by `/job/{id}` as `{"story"}`).
 * CLIP search (004) reads stored embeddings: `GET /images/{id}/vectors`.
 """
 
@@ -35,6 +35,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.bodies import read_body
 from app.api.deps import (
     GenerationDep,
+    ImageSlotsDep,
     ImportsDep,
     JobsDep,
     LibrariesDep,
@@ -42,16 +43,19 @@ from app.api.deps import (
     ScopeDep,
     SearcherDep,
     ServicesDep,
+    StoriesDep,
+    StoryboardsDep,
 )
 from app.api.openapi import problems
 from app.errors import ConflictError, InvalidInputError, ProviderError
-from app.generation.models import MAX_PROMPT_CHARS, PROVIDERS, DescribeRequest, GenerateRequest, ImageId, RefSpec
+from app.generation.models import MAX_PROMPT_CHARS, PROVIDERS, GenerateRequest, ImageId, RefSpec
 from app.jobs.base import Job, JobQueue, JobView, unknown_job
 from app.library.browse import text_search
 from app.library.imports import ImportOptions
 from app.library.models import CreateLibrary
 from app.models import CamelModel
 from app.search.models import SearchResult
+from app.stories.models import Story, StoryboardRequest, StoryRequest
 
 router = APIRouter(tags=["compat"])
 
@@ -407,7 +411,7 @@ class SeedImageToStory(_SeedModel):
 
 
 class SeedJob(BaseModel):
-    job_id: str | None = Field(description="None where the answer came at once (/generate-story).")
+    job_id: str
     status: Literal["pending", "processing", "completed", "failed", "cancelled"]
     result: dict[str, str] | None = None
     error: str | None = None
@@ -434,12 +438,35 @@ _SEED_STATUS: dict[str, Literal["pending", "processing", "completed", "failed", 
     summary="RAVSG: queue a picture of a story (compatibility)",
 )
 async def generate_from_story(
-    request: Request, response: Response, generation: GenerationDep, scope: ScopeDep
+    request: Request, response: Response, storyboards: StoryboardsDep, scope: ScopeDep
 ) -> SeedJob:
+    """A one-frame storyboard of the story: grounded on the owner's earlier generations and the
+    library (TOP_K_RETRIEVAL), and filed in the library when it can be, as the seed's RAG does."""
     body = (await read_body(request, SeedStoryToImage, max_bytes=MAX_PROMPT_CHARS * 4)).model
-    job = await generation.submit(GenerateRequest(prompt=body.story), owner=scope.principal.owner)
+    defaults = GenerateRequest()
+    add = storyboards.can_add_to_library and scope.can_write(scope.default_library)
+    board = StoryboardRequest(
+        story_text=body.story,
+        frames=1,
+        width=defaults.width,
+        height=defaults.height,
+        add_to_library=add,
+        library=scope.default_library if add else None,
+    )
+    job = await storyboards.submit(
+        board,
+        owner=scope.principal.owner,
+        readable=sorted(scope.readable) if scope.readable is not None else None,
+    )
     response.headers["Location"] = f"/jobs/{job.id}"
     return SeedJob(job_id=job.id, status=_SEED_STATUS[job.status])
+
+
+def _pictures(job: Job) -> list[dict[str, Any]]:
+    """A finished job's pictures: a generation's images or a storyboard's frames."""
+    result = job.result or {}
+    found: list[dict[str, Any]] = result.get("images") or result.get("frames") or []
+    return found if job.kind in ("generate", "storyboard") else []
 
 
 @router.get(
@@ -455,8 +482,10 @@ async def get_seed_job(job_id: str, jobs: JobsDep, generation: GenerationDep, sc
     if not principal.may_see(job.owner):
         raise unknown_job(job_id)
     result: dict[str, str] | None = None
-    if job.status == "succeeded" and job.result and job.kind == "generate" and job.result.get("images"):
-        name = job.result["images"][0]["url"].rsplit("/", 1)[-1]
+    if job.status == "succeeded" and job.result and job.kind == "story":
+        result = {"story": Story.model_validate(job.result["story"]).text}
+    elif job.status == "succeeded" and job.result and (pictures := _pictures(job)):
+        name = pictures[0]["url"].rsplit("/", 1)[-1]
         data = await run_in_threadpool(generation.generated_file(name, principal.may_see).read_bytes)
         result = {"image": "data:image/png;base64," + base64.b64encode(data).decode()}
     error = f"{job.error.code}: {job.error.message}" if job.error else None
@@ -466,14 +495,25 @@ async def get_seed_job(job_id: str, jobs: JobsDep, generation: GenerationDep, sc
 @router.post(
     "/generate-story",
     name="generate_story",
+    status_code=202,
     response_model=SeedJob,
-    responses=problems(404, 413, 415, 503),
-    summary="RAVSG: a story (caption) of a picture, answered at once (compatibility)",
+    responses={
+        202: {"description": "Queued; poll `/job/{job_id}` (or the `Location` header)."},
+        **problems(403, 413, 415, 429, 503),
+    },
+    summary="RAVSG: queue a story about a picture (compatibility)",
 )
-async def generate_story(request: Request, generation: GenerationDep) -> SeedJob:
-    body = (await read_body(request, SeedImageToStory, max_bytes=generation.settings.MAX_UPLOAD_BYTES)).model
-    described = await generation.describe(DescribeRequest(image=body.image))
-    return SeedJob(job_id=None, status="completed", result={"story": described.caption})
+async def generate_story(
+    request: Request, response: Response, stories: StoriesDep, scope: ScopeDep, slots: ImageSlotsDep
+) -> SeedJob:
+    """A `story` job (the story provider, STORY_PROVIDER); `/job/{job_id}` answers `result: {"story"}`."""
+    body = (await read_body(request, SeedImageToStory, max_bytes=stories.settings.MAX_UPLOAD_BYTES)).model
+    async with slots.hold():
+        job = await stories.submit(
+            StoryRequest(image=body.image, library=scope.write_target(None)), owner=scope.principal.owner
+        )
+    response.headers["Location"] = f"/jobs/{job.id}"
+    return SeedJob(job_id=job.id, status=_SEED_STATUS[job.status])
 
 
 # --- stored embeddings (004) ------------------------------------------------------------------

@@ -85,7 +85,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** RAVSG: queue a picture of a story (compatibility) */
+        /**
+         * RAVSG: queue a picture of a story (compatibility)
+         * @description A one-frame storyboard of the story: grounded on the owner's earlier generations and the
+         *     library (TOP_K_RETRIEVAL), and filed in the library when it can be, as the seed's RAG does.
+         */
         post: operations["generateImageFromStory"];
         delete?: never;
         options?: never;
@@ -102,7 +106,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** RAVSG: a story (caption) of a picture, answered at once (compatibility) */
+        /**
+         * RAVSG: queue a story about a picture (compatibility)
+         * @description A `story` job (the story provider, STORY_PROVIDER); `/job/{job_id}` answers `result: {"story"}`.
+         */
         post: operations["generateStory"];
         delete?: never;
         options?: never;
@@ -572,6 +579,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/stories": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search Stories
+         * @description Stories nearest to `query` among those the key may read.
+         */
+        get: operations["searchStories"];
+        put?: never;
+        /**
+         * Create Story
+         * @description Queue a story about a picture (an `image` file, a data URL, or a library `id`).
+         */
+        post: operations["createStory"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/storyboards": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Storyboard
+         * @description Queue a storyboard: a story (fields, plain text, or a story id) → frames, each grounded on
+         *     the earlier frames, the owner's generations and the library (`retrieval`).
+         */
+        post: operations["createStoryboard"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/thumb/{image_id}": {
         parameters: {
             query?: never;
@@ -1024,6 +1076,62 @@ export interface components {
             field: string;
             /** Message */
             message: string;
+        };
+        /** Frame */
+        Frame: {
+            /** Beat */
+            beat: string;
+            /**
+             * Id
+             * @description The frame's library image id (with addToLibrary).
+             */
+            id: string | null;
+            /** Index */
+            index: number;
+            /** Prompt */
+            prompt: string;
+            /** Refs */
+            refs: components["schemas"]["FrameRef"][];
+            /** Seed */
+            seed: number | null;
+            /** Subjects */
+            subjects: string[];
+            /** Url */
+            url: string;
+        };
+        /**
+         * FrameRef
+         * @description One reference a frame was generated with, and why (attribution).
+         */
+        FrameRef: {
+            /**
+             * Frame
+             * @description This storyboard's frame it came from.
+             * @default null
+             */
+            frame?: number | null;
+            /**
+             * Id
+             * @description The library image id.
+             * @default null
+             */
+            id?: string | null;
+            /** Reason */
+            reason: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "style" | "subject";
+            /** Similarity */
+            similarity: number;
+            /**
+             * Tier
+             * @enum {string}
+             */
+            tier: "storyboard" | "generated" | "library";
+            /** Weight */
+            weight: number;
         };
         /**
          * GenerateRequest
@@ -1607,8 +1715,8 @@ export interface components {
             /** Kind */
             kind: string;
             progress?: components["schemas"]["JobProgress"] | null;
-            /** @description Set when the job succeeded: by `kind`, `generate` → GenerateResult, `import` → ImportResult. */
-            result?: components["schemas"]["GenerateResult"] | components["schemas"]["ImportResult"] | null;
+            /** @description Set when the job succeeded: by `kind`, `generate` → GenerateResult, `import` → ImportResult, `story` → StoryResult, `storyboard` → StoryboardResult. */
+            result?: components["schemas"]["GenerateResult"] | components["schemas"]["ImportResult"] | components["schemas"]["StoryResult"] | components["schemas"]["StoryboardResult"] | null;
             /**
              * Status
              * @enum {string}
@@ -1969,11 +2077,8 @@ export interface components {
         SeedJob: {
             /** Error */
             error?: string | null;
-            /**
-             * Job Id
-             * @description None where the answer came at once (/generate-story).
-             */
-            job_id: string | null;
+            /** Job Id */
+            job_id: string;
             /** Result */
             result?: {
                 [key: string]: string;
@@ -1983,6 +2088,203 @@ export interface components {
              * @enum {string}
              */
             status: "pending" | "processing" | "completed" | "failed" | "cancelled";
+        };
+        /**
+         * Story
+         * @description A story as structured fields: what the model told and what it found in the picture.
+         */
+        Story: {
+            /** Paragraphs */
+            paragraphs?: string[];
+            /**
+             * Setting
+             * @description Where and when it happens.
+             * @default
+             */
+            setting?: string;
+            /**
+             * Subjects
+             * @description Recurring characters/objects.
+             */
+            subjects?: string[];
+            /**
+             * Title
+             * @default
+             */
+            title?: string;
+        };
+        /** StoryHit */
+        StoryHit: {
+            /** Id */
+            id: string;
+            /** Library */
+            library?: string | null;
+            /** Score */
+            score: number;
+            /** Sourceimageid */
+            sourceImageId?: string | null;
+            story: components["schemas"]["Story"];
+        };
+        /**
+         * StoryRequest
+         * @description POST /stories (JSON; multipart sends the picture as the `image` file).
+         */
+        StoryRequest: {
+            /**
+             * Id
+             * @description A library image id.
+             * @default null
+             */
+            id?: string | null;
+            /**
+             * Image
+             * @description A data URL (JSON requests).
+             * @default null
+             */
+            image?: string | null;
+            /**
+             * Library
+             * @description The library the story is filed under (default: DEFAULT_LIBRARY where the key may write it).
+             * @default null
+             */
+            library?: string | null;
+            /**
+             * Prompt
+             * @description Tone, length, audience: how to tell it.
+             * @default null
+             */
+            prompt?: string | null;
+        };
+        /**
+         * StoryResult
+         * @description The `result` of a succeeded `story` job.
+         */
+        StoryResult: {
+            /** Model */
+            model: string;
+            /** Provider */
+            provider: string;
+            story: components["schemas"]["Story"];
+            /**
+             * Storyid
+             * @description The story's id in the story index (null where none is wired).
+             */
+            storyId: string | null;
+            /**
+             * Timings
+             * @description Seconds per stage: load, inference, index.
+             */
+            timings?: {
+                [key: string]: number;
+            };
+        };
+        /** StorySearchResult */
+        StorySearchResult: {
+            /** Hits */
+            hits: components["schemas"]["StoryHit"][];
+            /** Query */
+            query: string;
+        };
+        /**
+         * StoryboardRequest
+         * @description POST /storyboards: a story (or the id of one in the story index) → N frames.
+         */
+        StoryboardRequest: {
+            /**
+             * Addtolibrary
+             * @description File every frame in the library (later stories find it).
+             * @default true
+             */
+            addToLibrary?: boolean;
+            /**
+             * Frames
+             * @description Frames to make (at most STORYBOARD_MAX_FRAMES).
+             * @default 4
+             */
+            frames?: number;
+            /**
+             * Guidance
+             * @default null
+             */
+            guidance?: number | null;
+            /**
+             * Height
+             * @default 512
+             */
+            height?: number;
+            /**
+             * Library
+             * @default null
+             */
+            library?: string | null;
+            /**
+             * Provider
+             * @default null
+             */
+            provider?: ("sdxl" | "imagen" | "gemini") | null;
+            /**
+             * Retrieval
+             * @description Ground each frame on retrieved earlier frames, generations and library images.
+             * @default true
+             */
+            retrieval?: boolean;
+            /**
+             * Seed
+             * @description Frame k gets `seed + k`.
+             * @default null
+             */
+            seed?: number | null;
+            /**
+             * Steps
+             * @default null
+             */
+            steps?: number | null;
+            /**
+             * @description The story as structured fields.
+             * @default null
+             */
+            story?: components["schemas"]["Story"] | null;
+            /**
+             * Storyid
+             * @description Or a story from the story index.
+             * @default null
+             */
+            storyId?: string | null;
+            /**
+             * Storytext
+             * @description Or the story as plain text.
+             * @default null
+             */
+            storyText?: string | null;
+            /**
+             * Width
+             * @default 512
+             */
+            width?: number;
+        };
+        /**
+         * StoryboardResult
+         * @description The `result` of a succeeded `storyboard` job.
+         */
+        StoryboardResult: {
+            /** Frames */
+            frames: components["schemas"]["Frame"][];
+            /** Model */
+            model: string;
+            /** Provider */
+            provider: string;
+            story: components["schemas"]["Story"];
+            /** Storyid */
+            storyId: string | null;
+            /** Storyboardid */
+            storyboardId: string;
+            /**
+             * Timings
+             * @description Seconds per stage, summed over frames: load, retrieval, inference, library.
+             */
+            timings?: {
+                [key: string]: number;
+            };
         };
         /** SubQueryCoverage */
         SubQueryCoverage: {
@@ -2459,8 +2761,8 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
-            200: {
+            /** @description Queued; poll `/job/{job_id}` (or the `Location` header). */
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2479,15 +2781,6 @@ export interface operations {
             };
             /** @description Not allowed: a read-only key on a change, or a path, URL or library this caller may not touch. */
             403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Unknown, or not readable with this key. */
-            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4738,6 +5031,338 @@ export interface operations {
             };
             /** @description A content type or file format that is not accepted. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not available now: model weights, the store, a provider, or not ready yet. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    searchStories: {
+        parameters: {
+            query: {
+                query: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StorySearchResult"];
+                };
+            };
+            /** @description No API key, or an unknown one (API_KEYS). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not available now: model weights, the store, a provider, or not ready yet. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createStory: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StoryRequest"];
+                "multipart/form-data": {
+                    /**
+                     * Id
+                     * @description A library image id.
+                     */
+                    id?: string | null;
+                    /**
+                     * Format: binary
+                     * @description The picture to tell a story about (PNG/JPEG/WebP).
+                     */
+                    image?: string;
+                    /**
+                     * Library
+                     * @description The library the story is filed under (default: DEFAULT_LIBRARY where the key may write it).
+                     */
+                    library?: string | null;
+                    /**
+                     * Prompt
+                     * @description Tone, length, audience: how to tell it.
+                     */
+                    prompt?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Queued; poll the `Location` header (/jobs/{id}); the result is a StoryResult. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobView"];
+                };
+            };
+            /** @description No API key, or an unknown one (API_KEYS). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed: a read-only key on a change, or a path, URL or library this caller may not touch. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown, or not readable with this key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body, upload, image or list larger than its limit (the member `limit` says which). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A content type or file format that is not accepted. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not available now: model weights, the store, a provider, or not ready yet. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createStoryboard: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StoryboardRequest"];
+                "multipart/form-data": {
+                    /**
+                     * Addtolibrary
+                     * @description File every frame in the library (later stories find it).
+                     * @default true
+                     */
+                    addToLibrary?: boolean;
+                    /**
+                     * Frames
+                     * @description Frames to make (at most STORYBOARD_MAX_FRAMES).
+                     * @default 4
+                     */
+                    frames?: number;
+                    /** Guidance */
+                    guidance?: number | null;
+                    /**
+                     * Height
+                     * @default 512
+                     */
+                    height?: number;
+                    /** Library */
+                    library?: string | null;
+                    /** Provider */
+                    provider?: ("sdxl" | "imagen" | "gemini") | null;
+                    /**
+                     * Retrieval
+                     * @description Ground each frame on retrieved earlier frames, generations and library images.
+                     * @default true
+                     */
+                    retrieval?: boolean;
+                    /**
+                     * Seed
+                     * @description Frame k gets `seed + k`.
+                     */
+                    seed?: number | null;
+                    /** Steps */
+                    steps?: number | null;
+                    /** @description JSON-encoded. The story as structured fields. */
+                    story?: string;
+                    /**
+                     * Storyid
+                     * @description Or a story from the story index.
+                     */
+                    storyId?: string | null;
+                    /**
+                     * Storytext
+                     * @description Or the story as plain text.
+                     */
+                    storyText?: string | null;
+                    /**
+                     * Width
+                     * @default 512
+                     */
+                    width?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Queued; poll the `Location` header (/jobs/{id}); the result is a StoryboardResult. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobView"];
+                };
+            };
+            /** @description No API key, or an unknown one (API_KEYS). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed: a read-only key on a change, or a path, URL or library this caller may not touch. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown, or not readable with this key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description In conflict with the current state (an existing name, a collection built with another embedding space, a part not available in this process). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body, upload, image or list larger than its limit (the member `limit` says which). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,0 +1,151 @@
+"""The story provider interface: picture (+ optional direction) → `Story`.
+
+The public `tell()` (template method, blocking: call it from a worker thread) loads the
+model once through a `BoundedLoad` (a caller waits at most MODEL_LOAD_TIMEOUT_S, a failure is
+the answer for MODEL_RETRY_S), runs the backend's `_tell` under a lock, parses the answer
+(app/stories/parse.py) and times each stage. A backend holding weights is unloaded after
+MODEL_IDLE_UNLOAD_S without use, so one GPU can host the story and the image models in turn.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from PIL import Image
+
+from app.generation.loading import BoundedLoad
+from app.stories.models import Story
+from app.stories.parse import parse_story
+
+log = logging.getLogger(__name__)
+
+# What the model is asked for; the answer is parsed whatever shape it comes in.
+INSTRUCTION = (
+    "Look at the picture and write a short story about it. Answer with JSON only: "
+    '{"title": "...", "paragraphs": ["...", "..."], "subjects": ["the recurring characters or objects"], '
+    '"setting": "where and when it happens"}.'
+)
+
+
+def instruction(direction: str | None) -> str:
+    """The request to the model: the fixed instruction plus the caller's tone/length/audience."""
+    direction = (direction or "").strip()
+    return f"{INSTRUCTION}\nDirection from the artist: {direction}" if direction else INSTRUCTION
+
+
+@dataclass(frozen=True)
+class StoryOutput:
+    story: Story
+    raw: str
+    model: str
+    # Seconds per stage: `load` (0 when warm) and `inference`.
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class StoryProvider(ABC):
+    """One story backend. Subclasses set `name`, `model_name`, `_load`, `_tell` (and `_unload`
+    when they hold weights)."""
+
+    name: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        load_timeout_s: float = 30.0,
+        retry_s: float = 300.0,
+        idle_unload_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self.idle_unload_s = idle_unload_s
+        self._last_used = clock()
+        self._timer: threading.Timer | None = None
+        self._loader = BoundedLoad(self.model_name, self._load, timeout_s=load_timeout_s, retry_s=retry_s)
+
+    @property
+    @abstractmethod
+    def model_name(self) -> str: ...
+
+    @property
+    def loaded(self) -> bool:
+        return self._loader.loaded
+
+    def configured(self) -> str | None:
+        """None when usable; otherwise what to change (checked before a job is queued)."""
+        return None
+
+    def load(self) -> None:
+        """Load once (blocking, bounded); WeightsUnavailableError (503) when it cannot."""
+        self._loader()
+
+    def tell(self, image: Image.Image, direction: str | None = None) -> StoryOutput:
+        """A story about `image` (blocking)."""
+        start = self._clock()
+        self.load()
+        loaded = self._clock()
+        with self._lock:
+            raw = self._tell(image.convert("RGB"), instruction(direction))
+            self._last_used = done = self._clock()
+        self._schedule_unload()
+        return StoryOutput(
+            story=parse_story(raw),
+            raw=raw,
+            model=self.model_name,
+            timings={"load": loaded - start, "inference": done - loaded},
+        )
+
+    def unload_if_idle(self) -> bool:
+        """Unload when unused for `idle_unload_s` (the timer calls this); True if it did."""
+        with self._lock:
+            if not self._loader.loaded or self._clock() - self._last_used < self.idle_unload_s:
+                return False
+            self._release()
+        return True
+
+    def close(self) -> None:
+        """Stop the idle timer and free the model; the next story loads it again."""
+        if self._timer is not None:
+            self._timer.cancel()
+        with self._lock:
+            self._release()
+
+    def _release(self) -> None:
+        # Under self._lock: no inference holds the weights while they are dropped.
+        self._unload()
+        self._loader.reset()
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:  # pragma: no cover - torch comes with the local backends
+            pass
+        log.info("story model %s unloaded", self.model_name)
+
+    def _schedule_unload(self) -> None:
+        if self.idle_unload_s <= 0:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        # A daemon timer nobody joins: it never keeps a stopping process alive.
+        self._timer = threading.Timer(self.idle_unload_s, self.unload_if_idle)
+        self._timer.daemon = True
+        self._timer.start()
+
+    @abstractmethod
+    def _load(self) -> None: ...
+
+    @abstractmethod
+    def _tell(self, image: Image.Image, instruction: str) -> str: ...
+
+    def _unload(self) -> None:  # noqa: B027 - backends without weights hold nothing to free
+        """Drop every reference to the weights (they are collected after)."""
