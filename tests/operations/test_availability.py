@@ -73,7 +73,9 @@ def test_info_reports_each_provider_with_reason_setting_and_docs(tmp_path: Path,
 
     settings = tiny_settings(tmp_path, MODEL_CACHE_DIR=tmp_path / "cache", DESCRIBE_MODEL="nobody/no-captioner")
     with TestClient(create_app(settings, encoders=encoders)) as client:
-        providers = client.get("/info").json()["providers"]
+        info = client.get("/info").json()
+    providers = info["providers"]
+    assert info["generationProvider"] == settings.GENERATION_PROVIDER
     assert set(providers) >= {"sdxl", "imagen", "gemini", "describe"}
     describe = providers["describe"]
     assert describe["available"] is False and describe["setting"] == "DESCRIBE_MODEL"

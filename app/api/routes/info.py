@@ -70,6 +70,9 @@ class InfoResponse(CamelModel):
     defaults: SearchDefaults
     usable: bool = Field(description="False when the collection holds another embedding space (see `problem`).")
     problem: str | None = Field(default=None, description="Why searches are refused, when they are.")
+    generation_provider: str | None = Field(
+        default=None, description="The provider a generate request without `provider` uses (GENERATION_PROVIDER)."
+    )
     providers: dict[str, ProviderStatus] = Field(
         default_factory=dict,
         description="Per provider (`sdxl`, `imagen`, `gemini`, `describe`, and `story` when STORY_MODEL is set): "
@@ -115,6 +118,7 @@ async def info(services: ServicesDep, scope: ScopeDep) -> InfoResponse:
         name: ProviderStatus(available=p.available, reason=p.reason, setting=p.setting, docs=p.docs)
         for name, p in report.providers().items()
     }
+    data["generationProvider"] = services.settings.GENERATION_PROVIDER
     data["usable"] = services.space.usable
     if services.space.problem is not None:
         data["problem"] = services.space.problem.message

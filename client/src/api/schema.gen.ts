@@ -1475,6 +1475,11 @@ export interface components {
             /** Exists */
             exists: boolean;
             /**
+             * Generationprovider
+             * @description The provider a generate request without `provider` uses (GENERATION_PROVIDER).
+             */
+            generationProvider?: string | null;
+            /**
              * Model
              * @description The embedding space the collection was built with.
              */
