@@ -87,8 +87,9 @@ class Availability:
     def names(self) -> list[str]:
         return [p.name for p in self.pieces]
 
-    def providers(self) -> dict[str, ProviderAvailability]:
-        """Per generation/describe provider: usable or not, with the piece that decides it."""
+    def providers(self, docs_url: str = "") -> dict[str, ProviderAvailability]:
+        """Per generation/describe provider: usable or not, with the piece that decides it
+        (`docs_url`, DOCS_URL: where the docs paths are published)."""
         out: dict[str, ProviderAvailability] = {}
         for provider, parts in PROVIDER_PIECES.items():
             needed = [self.piece(p) for p in parts if self.piece(p).needed]
@@ -97,13 +98,20 @@ class Availability:
             missing = [p for p in needed if not p.available]
             if missing:
                 first = missing[0]
-                out[provider] = ProviderAvailability(False, first.reason, first.setting, first.docs)
+                out[provider] = ProviderAvailability(
+                    False, first.reason, first.setting, docs_link(first.docs, docs_url)
+                )
             else:
                 notes = [p.reason for p in needed if not p.present]
                 out[provider] = ProviderAvailability(
                     True, "; ".join(notes) or "ready", needed[0].setting, needed[0].docs
                 )
         return out
+
+
+def docs_link(path: str, docs_url: str) -> str:
+    """`path` (docs/operations.md#…) under DOCS_URL, or the path itself when DOCS_URL is empty."""
+    return f"{docs_url.rstrip('/')}/{path}" if docs_url else path
 
 
 @dataclass(frozen=True)

@@ -58,11 +58,11 @@ def _devices(setting: str) -> dict[str, Any]:
     return data
 
 
-def doctor_report(report: Availability, device: str) -> dict[str, Any]:
+def doctor_report(report: Availability, device: str, docs_url: str = "") -> dict[str, Any]:
     return {
         "ok": all(p.available for p in report.pieces if p.needed),
         "pieces": [p.as_dict() for p in report.pieces],
-        "providers": {name: vars(p) for name, p in report.providers().items()},
+        "providers": {name: vars(p) for name, p in report.providers(docs_url).items()},
         "hub": {"endpoint": report.hub, "problem": report.hub_problem, "cache": report.cache_dir},
         "devices": _devices(device),
         "versions": _versions(),
@@ -87,7 +87,7 @@ def doctor(
     """
     settings = settings_from_flags()
     report = check_availability(settings)
-    data = doctor_report(report, settings.DEVICE)
+    data = doctor_report(report, settings.DEVICE, settings.DOCS_URL)
     if as_json:
         typer.echo(json.dumps(data, indent=2))
     else:

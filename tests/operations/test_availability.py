@@ -82,6 +82,14 @@ def test_info_reports_each_provider_with_reason_setting_and_docs(tmp_path: Path,
     assert describe["docs"].startswith("docs/operations.md#") and "nobody/no-captioner" in describe["reason"]
 
 
+def test_docs_links_start_with_docs_url_when_it_is_set(tmp_path: Path) -> None:
+    settings = tiny_settings(tmp_path, DOCS_URL="https://example.org/clippy/")
+    report = check_availability(settings, hub_problem=_offline, env={})
+    assert report.providers(settings.DOCS_URL)["imagen"].docs == (
+        "https://example.org/clippy/docs/operations.md#google-imagen-and-gemini"
+    )
+
+
 def _run(handler: Any) -> JobError:
     outcome = asyncio.run(run_attempt(handler, {}, JobContext("j"), max_tries=1, backoff_s=0))
     assert outcome.status == "failed" and outcome.error is not None

@@ -48,7 +48,10 @@ class ProviderStatus(CamelModel):
     available: bool
     reason: str = Field(description="One line: what is there or what is missing.")
     setting: str = Field(description="The setting to change when it is not available.")
-    docs: str = Field(description="The documentation section (path#anchor) that says how.")
+    docs: str = Field(
+        description="The documentation section that says how: a URL under DOCS_URL, or a path in the repository "
+        "(docs/operations.md#…) when DOCS_URL is not set."
+    )
 
 
 class InfoResponse(CamelModel):
@@ -116,7 +119,7 @@ async def info(services: ServicesDep, scope: ScopeDep) -> InfoResponse:
     report = await run_in_threadpool(services.availability)
     data["providers"] = {
         name: ProviderStatus(available=p.available, reason=p.reason, setting=p.setting, docs=p.docs)
-        for name, p in report.providers().items()
+        for name, p in report.providers(services.settings.DOCS_URL).items()
     }
     data["generationProvider"] = services.settings.GENERATION_PROVIDER
     data["usable"] = services.space.usable

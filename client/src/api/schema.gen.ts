@@ -1722,7 +1722,7 @@ export interface components {
             available: boolean;
             /**
              * Docs
-             * @description The documentation section (path#anchor) that says how.
+             * @description The documentation section that says how: a URL under DOCS_URL, or a path in the repository (docs/operations.md#…) when DOCS_URL is not set.
              */
             docs: string;
             /**

@@ -231,13 +231,15 @@ export function GeneratePanel(props: GeneratePanelProps) {
         {!gate.available ? (
           <p className="text-xs text-red-700" data-testid="provider-unavailable" role="status">
             {gate.reason}
-            {gate.href && (
+            {gate.href ? (
               <>
                 {" "}
                 <a href={gate.href} target="_blank" rel="noreferrer" className="underline">
                   How to fix it
                 </a>
               </>
+            ) : (
+              gate.docs && <> (see {gate.docs})</>
             )}
           </p>
         ) : (

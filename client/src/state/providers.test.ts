@@ -16,16 +16,22 @@ describe("providerGate", () => {
     expect(gate.available).toBe(false);
     expect(gate.reason).toContain("sdxl is unavailable");
     expect(gate.reason).toContain("clippy models pull sdxl");
-    expect(gate.href).toBe("/docs/operations.md#model-weights-clippy-models-pull");
+    expect(gate.href).toBeNull(); // a repository path (no DOCS_URL): shown as text, not a dead link
+    expect(gate.docs).toBe("docs/operations.md#model-weights-clippy-models-pull");
   });
 
   it("lets an available provider chosen by name through", () => {
-    expect(providerGate(INFO, "gemini")).toEqual({ available: true, reason: null, href: null });
+    expect(providerGate(INFO, "gemini")).toEqual({ available: true, reason: null, href: null, docs: null });
   });
 
   it("blocks nothing before /info arrives or when the server does not report providers", () => {
     expect(providerGate(null, "").available).toBe(true);
     expect(providerGate({ generationProvider: "sdxl" } as unknown as InfoResponse, "").available).toBe(true);
+  });
+
+  it("links the docs when the server publishes them under DOCS_URL", () => {
+    const published = { ...INFO, providers: { sdxl: { ...INFO.providers!.sdxl, docs: "https://example.org/docs/operations.md#m" } } } as InfoResponse;
+    expect(providerGate(published, "sdxl").href).toBe("https://example.org/docs/operations.md#m");
   });
 
   it("keeps absolute documentation links", () => {

@@ -7,11 +7,14 @@ export interface ProviderGate {
   available: boolean;
   /** One line: why not, with the setting to change. Null when available. */
   reason: string | null;
-  /** The documentation section that says how to fix it (null when available). */
+  /** The documentation section that says how to fix it: a URL (DOCS_URL set on the server)
+   * or null, when `docs` (the path in the repository) is all there is. */
   href: string | null;
+  /** The documentation section as the server named it (a URL or docs/operations.md#…). */
+  docs: string | null;
 }
 
-const OPEN: ProviderGate = { available: true, reason: null, href: null };
+const OPEN: ProviderGate = { available: true, reason: null, href: null, docs: null };
 
 /** Whether `chosen` (or, when "", the server's GENERATION_PROVIDER) can run. An /info that is
  * not loaded yet, or an older server without `providers`, blocks nothing. */
@@ -19,13 +22,13 @@ export function providerGate(info: InfoResponse | null, chosen: string): Provide
   const name = chosen || info?.generationProvider || "";
   const status = info?.providers?.[name];
   if (!status || status.available) return OPEN;
-  return { available: false, reason: `${name} is unavailable: ${status.reason}`, href: docsHref(status.docs) };
+  return { available: false, reason: `${name} is unavailable: ${status.reason}`, href: docsHref(status.docs), docs: status.docs || null };
 }
 
-/** A docs reference (`docs/operations.md#anchor`) as a link; absolute URLs pass through. */
+/** A link only for a URL: a repository path (`docs/operations.md#anchor`) has no page on this
+ * server to open, so it is shown as text instead. */
 export function docsHref(docs: string): string | null {
-  if (!docs) return null;
-  return /^https?:\/\//.test(docs) ? docs : `/${docs.replace(/^\/+/, "")}`;
+  return /^https?:\/\//.test(docs) ? docs : null;
 }
 
 export interface JobFailure {
