@@ -17,8 +17,10 @@ from fastapi.testclient import TestClient
 
 from tests.support.generation import png
 from tests.support.hub import LocalHub, local_hub
+from tests.support.images import SHAPE_TAGS, shape_image
 from tests.support.settings import tiny_settings
 from tests.support.tiny_sdxl import IP_ADAPTER_SUBFOLDER, IP_ADAPTER_WEIGHT_NAME, TinySdxl, build_tiny_sdxl
+from tests.support.tiny_text import build_tiny_text_model
 
 REPO = Path(__file__).resolve().parents[2]
 # The hub repo open_clip reads for ViT-B-32 laion2b_s34b_b79k (a stand-in file: pull and
@@ -31,8 +33,13 @@ def sdxl_folders(tmp_path_factory: pytest.TempPathFactory) -> TinySdxl:
     return build_tiny_sdxl(tmp_path_factory.mktemp("tiny-sdxl"))
 
 
+@pytest.fixture(scope="module")
+def text_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_text_model(tmp_path_factory.mktemp("tiny-text"))
+
+
 @pytest.fixture
-def hub(tmp_path: Path, tiny_blip: Path, sdxl_folders: TinySdxl) -> Iterator[LocalHub]:
+def hub(tmp_path: Path, tiny_blip: Path, sdxl_folders: TinySdxl, text_folder: Path) -> Iterator[LocalHub]:
     clip = tmp_path / "clip-repo"
     clip.mkdir()
     (clip / "open_clip_model.safetensors").write_bytes(os.urandom(4096))
@@ -42,6 +49,7 @@ def hub(tmp_path: Path, tiny_blip: Path, sdxl_folders: TinySdxl) -> Iterator[Loc
         "tiny/sdxl": sdxl_folders.model_dir,
         "tiny/ip-adapter": sdxl_folders.ip_adapter_dir,
         OPENCLIP_REPO: clip,
+        "tiny/text": text_folder,
     }
     with local_hub(repos) as served:
         yield served
@@ -165,3 +173,35 @@ def test_pull_refuses_an_unknown_piece_and_both_commands_explain_themselves(tmp_
     assert "checksum" in help_pull and "MODEL_CACHE_DIR" in help_pull and "--all" in help_pull
     help_doctor = clippy(["doctor", "--help"], env, tmp_path).stdout
     assert "--json" in help_doctor and "without downloading" in help_doctor
+
+
+def test_a_pulled_text_model_serves_text_search(hub: LocalHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    env = _env(hub, cache, offline=False) | {"TEXT_MODEL": "tiny/text"}
+    r = clippy(["models", "pull", "text"], env, tmp_path)
+    assert r.returncode == 0 and "tiny/text ok" in r.stdout, r.stderr
+    assert _doctor(env | {"HF_HUB_OFFLINE": "1"}, tmp_path)["text"]["present"]
+
+    # Offline, the service loads the pulled text model for the `text` view, seeds a small
+    # library with it and answers a text search.
+    import json as json_
+
+    from app.api.app import create_app
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    root = tmp_path / "images"
+    root.mkdir()
+    rows = []
+    for i in range(6):
+        shape_image(i % 3, i).save(root / f"img_{i}.png")
+        rows.append({"path": f"img_{i}.png", "tags": list(SHAPE_TAGS[i % 3])})
+    (root / "manifest.jsonl").write_text("\n".join(json_.dumps(r) for r in rows))
+    settings = tiny_settings(
+        tmp_path, TEXT_MODEL="tiny/text", MODEL_CACHE_DIR=cache, IMAGES_ROOT=root, AUTO_INGEST=True
+    )
+    with TestClient(create_app(settings)) as client:
+        info = client.get("/info").json()
+        assert info["running"]["textModel"] == "tiny/text" and info["points"] == 6
+        out = client.post("/search/hybrid", json={"queryText": SHAPE_TAGS[0][0], "limit": 3, "wTxt": 1, "wImg": 0})
+    assert out.status_code == 200, out.text
+    assert len(out.json()["hits"]) == 3 and "text" in out.json()["weights"]
