@@ -202,6 +202,10 @@ class Settings(BaseSettings):
     # Image → text (POST /images/describe): a transformers image-to-text model id or folder.
     DESCRIBE_MODEL: str = "Salesforce/blip-image-captioning-base"
     DESCRIBE_MAX_TOKENS: int = Field(default=30, ge=1, le=256)
+    # Where this project's docs are published (e.g. the repository's tree URL or the docs
+    # site): /info's `providers[].docs` and the client's "how to fix it" links start with it.
+    # Empty: they stay paths in the repository (docs/operations.md#…), shown as text.
+    DOCS_URL: str = ""
 
     # --- stories (app/stories) ---------------------------------------------------------------
     # Image → story: `transformers` (a local vision-language model, STORY_MODEL) or `gemini`

@@ -5,7 +5,7 @@ Messages quote the argument and its value, and say what to change.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 
 class ClippyError(Exception):
@@ -14,10 +14,19 @@ class ClippyError(Exception):
     status_code: int = 500
     code: str = "internal_error"
 
+    # The technical text behind `message` (an exception's own words) when there is one:
+    # job errors carry it apart from the one-line message (JobError.detail).
+    technical: str | None = None
+
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
+
+    def because(self, cause: object) -> Self:
+        """Keep `cause`'s text as the technical detail (`raise Error(...).because(e) from e`)."""
+        self.technical = str(cause)
+        return self
 
 
 class InvalidInputError(ClippyError):

@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.availability import Availability, check_availability
 from app.config import Settings
 from app.embedding import Encoders, load_encoders
 from app.embedding.cache import EmbeddingCache
@@ -133,6 +134,18 @@ class Services:
     # Generation job stage timings; the API's metrics subscribe (app/telemetry.py).
     stages: Stages = field(default_factory=Stages)
     ready: bool = False
+    # What the models and credentials allow (app/availability.py): found once, at start.
+    _availability: Availability | None = field(default=None, repr=False)
+
+    def availability(self) -> Availability:
+        """The availability report, checked on first use and kept (blocking: ≤ a few seconds)."""
+        if self._availability is None:
+            report = check_availability(self.settings)
+            for piece in report.pieces:
+                if piece.needed and not piece.available:
+                    log.warning("%s unavailable (%s): %s", piece.title, piece.setting, piece.reason)
+            self._availability = report
+        return self._availability
 
     @classmethod
     def open(
@@ -212,6 +225,8 @@ class Services:
     async def start(self) -> None:
         # Before the queue runs: what a killed import staged and never embedded.
         await sweep_staged_imports(self.imports)
+        # Known at start: /info reports it and the log names what is missing.
+        await asyncio.to_thread(self.availability)
         await self.generation.start()
         await self.jobs.start()
         if self.settings.AUTO_INGEST and self.space.usable:

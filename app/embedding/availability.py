@@ -45,17 +45,25 @@ def weights_available(model: str, pretrained: str) -> tuple[bool, str]:
 
 
 def hub_model_local(model: str, cache_dir: Path | None = None) -> bool:
-    """Whether `model` (a folder, or a Hugging Face repo id) can load with no network at all."""
+    """Whether `model` (a folder, or a Hugging Face repo id) can load with no network at all.
+
+    A repo counts when the cache holds a snapshot of its `main` revision. Not every file of
+    the repo need be there: `clippy models pull` fetches only what the loaders read (no
+    TensorFlow or ONNX copies, no README), which huggingface_hub's own offline snapshot
+    check would call incomplete."""
     if Path(model).expanduser().is_dir():
         return True
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub import constants
+    from huggingface_hub.file_download import repo_folder_name
 
+    # A name that is no repo id has no such folder: no validation needed to answer False.
+    repo = Path(cache_dir or constants.HF_HUB_CACHE) / repo_folder_name(repo_id=model, repo_type="model")
     try:
-        snapshot_download(model, local_files_only=True, cache_dir=str(cache_dir) if cache_dir else None)
-    except (OSError, HFValidationError):  # LocalEntryNotFoundError is an OSError
+        commit = (repo / "refs" / "main").read_text().strip()
+    except OSError:
         return False
-    return True
+    snapshot = repo / "snapshots" / commit
+    return snapshot.is_dir() and any(snapshot.iterdir())
 
 
 def hub_unreachable(timeout: float = 2.0) -> str | None:

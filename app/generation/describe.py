@@ -99,8 +99,10 @@ class TransformersDescriber(Describer):
             )
         except (OSError, ValueError) as e:
             raise WeightsUnavailableError(
-                f"Could not load DESCRIBE_MODEL={s.DESCRIBE_MODEL!r}: {e}", model=s.DESCRIBE_MODEL
-            ) from e
+                f"Could not load DESCRIBE_MODEL={s.DESCRIBE_MODEL!r}: run `clippy models pull describe` or point "
+                "it at a local folder.",
+                model=s.DESCRIBE_MODEL,
+            ).because(e) from e
         self._model.to(device).eval()
         self._device = device
         log.info("describe model %s loaded on %s", s.DESCRIBE_MODEL, device)

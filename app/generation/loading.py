@@ -89,7 +89,10 @@ class BoundedLoad:
             error = (
                 e
                 if isinstance(e, WeightsUnavailableError)
-                else WeightsUnavailableError(f"{self.what} failed to load: {e}", model=self.what)
+                else WeightsUnavailableError(
+                    f"{self.what} failed to load: {str(e).splitlines()[0][:120] if str(e) else type(e).__name__}",
+                    model=self.what,
+                ).because(e)
             )
             if not isinstance(e, ClippyError):
                 log.exception("loading %s failed", self.what)
@@ -113,4 +116,6 @@ class BoundedLoad:
         assert self._failure is not None
         left = max(1, math.ceil(self._failed_at + self.retry_s - self._clock()))
         details = {k: v for k, v in self._failure.details.items() if k != "retry_after"}
-        return WeightsUnavailableError(self._failure.message, **details, retry_after=left)
+        error = WeightsUnavailableError(self._failure.message, **details, retry_after=left)
+        error.technical = self._failure.technical
+        return error

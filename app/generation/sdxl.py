@@ -192,11 +192,10 @@ class SdxlProvider(ImageProvider):
             )
         except (OSError, ValueError) as e:
             raise WeightsUnavailableError(
-                f"Could not load SDXL_MODEL={s.SDXL_MODEL!r} / IP_ADAPTER_MODEL="
-                f"{s.IP_ADAPTER_MODEL!r}: {e}. Point them at local folders (see "
-                "tests/support/tiny_sdxl.py) or allow the download.",
+                f"Could not load SDXL_MODEL={s.SDXL_MODEL!r} / IP_ADAPTER_MODEL={s.IP_ADAPTER_MODEL!r}: run "
+                "`clippy models pull sdxl ip_adapter` or point them at local folders.",
                 model=s.SDXL_MODEL,
-            ) from e
+            ).because(e) from e
         if s.IP_ADAPTER_MODEL:
             self._base_scales = self._block_scales(pipe)
         if s.SDXL_ATTENTION_SLICING:

@@ -43,9 +43,32 @@ class JobProgress(LenientCamelModel):
     total: int
 
 
+# A job error's `message` is one line a person can act on; what went wrong technically
+# (exception text, a traceback's tail) goes to `detail`, bounded.
+MESSAGE_MAX = 200
+DETAIL_MAX = 4000
+
+
 class JobError(LenientCamelModel):
     code: str
-    message: str
+    message: str = Field(description="One line for people: what failed and what to do.")
+    detail: str | None = Field(default=None, description="The technical text (exception, cause), when there is one.")
+
+    @classmethod
+    def of(cls, code: str, message: str, detail: str | None = None) -> JobError:
+        """`message` cut to its first line and MESSAGE_MAX characters; what was cut goes to `detail`."""
+        first, _, rest = message.strip().partition("\n")
+        if len(first) > MESSAGE_MAX:
+            first, rest = first[: MESSAGE_MAX - 1].rstrip() + "…", message
+        extra = "\n".join(x for x in (rest.strip(), detail or "") if x)
+        return cls(code=code, message=first, detail=extra[-DETAIL_MAX:] or None)
+
+
+def technical(e: BaseException) -> str:
+    """The exception and its causes, last frames included, bounded (for `JobError.detail`)."""
+    import traceback
+
+    return "".join(traceback.format_exception(e, limit=-3))[-DETAIL_MAX:]
 
 
 class JobView(LenientCamelModel):
@@ -272,12 +295,12 @@ async def run_attempt(
     except ClippyError as e:
         if ctx.cancelled:
             return Outcome("cancelled")
-        error = JobError(code=e.code, message=e.message)
+        error = JobError.of(e.code, e.message, e.technical or (technical(e.__cause__) if e.__cause__ else None))
         if getattr(e, "retryable", False) and ctx.attempt < max_tries:
             log.warning("job %s attempt %d failed, will retry: %s", ctx.job_id, ctx.attempt, e)
             return Outcome("queued", error=error, retry_in=backoff_delay(ctx.attempt, backoff_s))
         return Outcome("failed", error=error)
-    except Exception:
+    except Exception as e:
         log.exception("job %s crashed", ctx.job_id)
         if ctx.cancelled:
             return Outcome("cancelled")
@@ -285,7 +308,8 @@ async def run_attempt(
             "failed",
             error=JobError(
                 code="internal_error",
-                message="The job failed unexpectedly; see the server log.",
+                message="The job failed unexpectedly; see the details or the server log.",
+                detail=technical(e),
             ),
         )
     if ctx.cancelled:

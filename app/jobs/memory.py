@@ -31,6 +31,7 @@ from app.jobs.base import (
     interrupted,
     new_job_id,
     run_kind,
+    technical,
     unknown_job,
     utcnow,
 )
@@ -216,14 +217,16 @@ class InProcessJobQueue(JobQueue):
             self._busy.add(me)
             try:
                 await self._run(job_id)
-            except Exception:  # a bug here must not kill the worker, nor leave the job running
+            except Exception as e:  # a bug here must not kill the worker, nor leave the job running
                 log.exception("job worker failed on %s", job_id)
                 if (job := self._jobs.get(job_id)) is not None and job.status == "running":
                     self._update(
                         job,
                         status="failed",
                         error=JobError(
-                            code="internal_error", message="The job failed unexpectedly; see the server log."
+                            code="internal_error",
+                            message="The job failed unexpectedly; see the details or the server log.",
+                            detail=technical(e),
                         ),
                     )
             finally:

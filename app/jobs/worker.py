@@ -37,6 +37,7 @@ from app.jobs.base import (
     Outcome,
     interrupted,
     run_kind,
+    technical,
     timeout_error,
 )
 
@@ -143,11 +144,15 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
         )
         await _finish(store, handlers, job_id, Outcome("queued" if again else "failed", error=interrupted(message)))
         raise
-    except Exception:  # a bug around the handler (the store, the watcher): fail, never hang
+    except Exception as e:  # a bug around the handler (the store, the watcher): fail, never hang
         log.exception("job %s crashed outside its handler", job_id)
         outcome = Outcome(
             "failed",
-            error=JobError(code="internal_error", message="The job failed unexpectedly; see the worker log."),
+            error=JobError(
+                code="internal_error",
+                message="The job failed unexpectedly; see the details or the worker log.",
+                detail=technical(e),
+            ),
         )
     finally:
         watcher.cancel()

@@ -893,6 +893,53 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
     }
   });
 
+  it("an unavailable provider disables Generate with the reason; a failed job shows one line and its details on demand", { timeout: 90_000 }, async () => {
+    const p = await browser.context.newPage();
+    try {
+      const reason = "SDXL_MODEL=x: not on disk; run `clippy models pull sdxl`";
+      const docs = "https://example.org/docs/operations.md#model-weights-clippy-models-pull";
+      await p.route("**/info", async (route) => {
+        const info = await (await route.fetch()).json();
+        info.generationProvider = "sdxl";
+        info.providers = { ...info.providers, sdxl: { available: false, reason, setting: "SDXL_MODEL", docs } };
+        await route.fulfill({ json: info });
+      });
+      await p.goto(app + "/");
+      await p.getByRole("tab", { name: /Generate/ }).click();
+      await p.getByLabel("Prompt", { exact: true }).fill("a picture");
+      const note = p.getByTestId("provider-unavailable");
+      await note.waitFor();
+      assert.match(await note.innerText(), /sdxl is unavailable: SDXL_MODEL=x: not on disk/);
+      assert.equal(await note.getByRole("link", { name: "How to fix it" }).getAttribute("href"), docs);
+      assert.equal(await p.getByRole("button", { name: "Generate image" }).isDisabled(), true);
+
+      // With the provider available again, a job that fails: its one-line message, the technical text behind "Details".
+      await p.unroute("**/info");
+      const now = new Date().toISOString();
+      const job = { id: "failing-job", kind: "generate", progress: null, result: null, createdAt: now, updatedAt: now };
+      await p.route("**/images/generate", (route) =>
+        route.fulfill({ status: 202, json: { ...job, status: "queued", error: null }, headers: { Location: "/jobs/failing-job" } }),
+      );
+      await p.route("**/jobs/failing-job", (route) =>
+        route.fulfill({
+          json: { ...job, status: "failed", error: { code: "weights_unavailable", message: "SDXL is not on disk: run `clippy models pull sdxl`.", detail: "OSError: tiny/sdxl does not appear to have a file named model_index.json" } },
+        }),
+      );
+      await p.reload();
+      await p.getByRole("tab", { name: /Generate/ }).click();
+      await p.getByLabel("Prompt", { exact: true }).fill("a picture");
+      await p.getByRole("button", { name: "Generate image" }).click();
+      const status = p.getByTestId("job-status");
+      await status.filter({ hasText: "SDXL is not on disk: run `clippy models pull sdxl`." }).waitFor();
+      const detail = p.getByText("OSError: tiny/sdxl does not appear to have a file named model_index.json");
+      assert.equal(await detail.isVisible(), false);
+      await p.getByTestId("job-error-details").getByText("Details").click();
+      await detail.waitFor({ state: "visible" });
+    } finally {
+      await p.close();
+    }
+  });
+
   it("raised no uncaught errors in the page", () => {
     assert.deepEqual(pageErrors, []);
   });

@@ -217,6 +217,7 @@ export function App() {
               </TabsContent>
               <TabsContent value="generate" className="pt-2" forceMount hidden={tab !== "generate"}>
                 <GeneratePanel
+                  info={info}
                   refs={refs}
                   dispatchRefs={dispatchRefs}
                   sketch={edit ? null : sketch}

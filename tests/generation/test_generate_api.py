@@ -230,7 +230,12 @@ def test_a_failing_provider_fails_the_job_with_its_reason(
     with TestClient(app) as client:
         response = client.post("/images/generate", json=BASE)
         failed = poll(client, response.headers["location"], "failed")
-    assert failed["error"] == {"code": "provider_quota", "message": "Quota exceeded for imagen-3.0: try again later."}
+    # `detail` (the technical text) is null: the provider's own message is all there is.
+    assert failed["error"] == {
+        "code": "provider_quota",
+        "message": "Quota exceeded for imagen-3.0: try again later.",
+        "detail": None,
+    }
 
 
 def test_url_refs_are_fetched_with_bounds(settings: Settings, sdxl: SdxlProvider) -> None:

@@ -42,6 +42,18 @@ class SearchDefaults(CamelModel):
     )
 
 
+class ProviderStatus(CamelModel):
+    """Whether a generation or describe provider can run here, checked at start without downloading."""
+
+    available: bool
+    reason: str = Field(description="One line: what is there or what is missing.")
+    setting: str = Field(description="The setting to change when it is not available.")
+    docs: str = Field(
+        description="The documentation section that says how: a URL under DOCS_URL, or a path in the repository "
+        "(docs/operations.md#…) when DOCS_URL is not set."
+    )
+
+
 class InfoResponse(CamelModel):
     """What `GET /info` answers. The collection's own facts are left out while it does not exist."""
 
@@ -61,6 +73,14 @@ class InfoResponse(CamelModel):
     defaults: SearchDefaults
     usable: bool = Field(description="False when the collection holds another embedding space (see `problem`).")
     problem: str | None = Field(default=None, description="Why searches are refused, when they are.")
+    generation_provider: str | None = Field(
+        default=None, description="The provider a generate request without `provider` uses (GENERATION_PROVIDER)."
+    )
+    providers: dict[str, ProviderStatus] = Field(
+        default_factory=dict,
+        description="Per provider (`sdxl`, `imagen`, `gemini`, `describe`, and `story` when STORY_MODEL is set): "
+        "available or not, why, and the setting to change (the same check as `clippy doctor`).",
+    )
 
 
 class Health(CamelModel):
@@ -96,6 +116,12 @@ async def info(services: ServicesDep, scope: ScopeDep) -> InfoResponse:
         "source": defaults.table.source,
         "withoutSignal": defaults.no_signal,
     }
+    report = await run_in_threadpool(services.availability)
+    data["providers"] = {
+        name: ProviderStatus(available=p.available, reason=p.reason, setting=p.setting, docs=p.docs)
+        for name, p in report.providers(services.settings.DOCS_URL).items()
+    }
+    data["generationProvider"] = services.settings.GENERATION_PROVIDER
     data["usable"] = services.space.usable
     if services.space.problem is not None:
         data["problem"] = services.space.problem.message

@@ -1645,6 +1645,11 @@ export interface components {
             /** Exists */
             exists: boolean;
             /**
+             * Generationprovider
+             * @description The provider a generate request without `provider` uses (GENERATION_PROVIDER).
+             */
+            generationProvider?: string | null;
+            /**
              * Model
              * @description The embedding space the collection was built with.
              */
@@ -1661,6 +1666,13 @@ export interface components {
              * @description Why searches are refused, when they are.
              */
             problem?: string | null;
+            /**
+             * Providers
+             * @description Per provider (`sdxl`, `imagen`, `gemini`, `describe`, and `story` when STORY_MODEL is set): available or not, why, and the setting to change (the same check as `clippy doctor`).
+             */
+            providers?: {
+                [key: string]: components["schemas"]["ProviderStatus"];
+            };
             /** Randomweights */
             randomWeights?: boolean | null;
             running: components["schemas"]["RunningModel"];
@@ -1689,7 +1701,15 @@ export interface components {
         JobError: {
             /** Code */
             code: string;
-            /** Message */
+            /**
+             * Detail
+             * @description The technical text (exception, cause), when there is one.
+             */
+            detail?: string | null;
+            /**
+             * Message
+             * @description One line for people: what failed and what to do.
+             */
             message: string;
         };
         /** JobProgress */
@@ -1862,6 +1882,29 @@ export interface components {
              * @description Strongest first (liked positive, dismissed negative).
              */
             tags: components["schemas"]["TagAffinity"][];
+        };
+        /**
+         * ProviderStatus
+         * @description Whether a generation or describe provider can run here, checked at start without downloading.
+         */
+        ProviderStatus: {
+            /** Available */
+            available: boolean;
+            /**
+             * Docs
+             * @description The documentation section that says how: a URL under DOCS_URL, or a path in the repository (docs/operations.md#…) when DOCS_URL is not set.
+             */
+            docs: string;
+            /**
+             * Reason
+             * @description One line: what is there or what is missing.
+             */
+            reason: string;
+            /**
+             * Setting
+             * @description The setting to change when it is not available.
+             */
+            setting: string;
         };
         /** Readiness */
         Readiness: {

@@ -1,6 +1,6 @@
 import { AlertTriangle, Download, ImagePlus, Layers, Loader2, PenTool, Search, Sparkles, X } from "lucide-react";
 import { useEffect, useId, useRef, useState } from "react";
-import type { GenerateRequest, Provider, RefRole } from "@/api/schema";
+import type { GenerateRequest, InfoResponse, Provider, RefRole } from "@/api/schema";
 import { AuthImage } from "@/components/AuthImage";
 import { EditControls } from "@/components/EditControls";
 import { Button } from "@/components/ui/button";
@@ -12,6 +12,7 @@ import { cn } from "@/lib/utils";
 import { applyEdit, type EditState } from "@/state/edit";
 import { describeError } from "@/state/errors";
 import { describeJob, isTerminal, progressFraction } from "@/state/jobs";
+import { jobFailure, providerGate } from "@/state/providers";
 import { MAX_REFS, toGenerateRefs, type RefItem, type RefsAction } from "@/state/refs";
 
 export interface GeneratePanelProps {
@@ -32,6 +33,8 @@ export interface GeneratePanelProps {
   onEditChange: (edit: EditState) => void;
   onLeaveEdit: () => void;
   onEditImage: (url: string) => void;
+  /** GET /info: which providers can run here (Generate is disabled, with the reason, when not). */
+  info?: InfoResponse | null;
 }
 
 interface SizeOption {
@@ -102,7 +105,9 @@ export function GeneratePanel(props: GeneratePanelProps) {
     if (!SIZES[next].some((s) => s.value === size)) setSize(DEFAULT_SIZE.value);
   };
   const running = jobs.some((e) => e.job === null ? e.error === null : !isTerminal(e.job.status));
-  const canGenerate = effectivePrompt.trim().length > 0 || refs.length > 0 || sketch !== null || props.edit !== null;
+  const gate = providerGate(props.info ?? null, provider);
+  const canGenerate =
+    gate.available && (effectivePrompt.trim().length > 0 || refs.length > 0 || sketch !== null || props.edit !== null);
 
   const submit = () => {
     const req: GenerateRequest = {
@@ -233,7 +238,23 @@ export function GeneratePanel(props: GeneratePanelProps) {
             </Button>
           </div>
         </div>
-        {!canGenerate && <p className="text-xs text-muted-foreground">Add a prompt, a reference or a sketch to generate.</p>}
+        {!gate.available ? (
+          <p className="text-xs text-red-700" data-testid="provider-unavailable" role="status">
+            {gate.reason}
+            {gate.href ? (
+              <>
+                {" "}
+                <a href={gate.href} target="_blank" rel="noreferrer" className="underline">
+                  How to fix it
+                </a>
+              </>
+            ) : (
+              gate.docs && <> (see {gate.docs})</>
+            )}
+          </p>
+        ) : (
+          !canGenerate && <p className="text-xs text-muted-foreground">Add a prompt, a reference or a sketch to generate.</p>
+        )}
       </section>
 
       {jobs.length > 0 && (
@@ -305,6 +326,7 @@ function JobCard({ entry, onCancel, onDismiss, onUseAsQuery, onUseAsUnderlay, on
   const frac = job ? progressFraction(job) : null;
   const status = job?.status ?? (error ? "failed" : "queued");
   const problem = error ? describeError(error) : null;
+  const failure = jobFailure(job);
   const ref = useRef<HTMLLIElement>(null);
   useEffect(() => ref.current?.scrollIntoView({ block: "nearest", behavior: "smooth" }), []);
   const done = job?.status === "succeeded";
@@ -321,6 +343,12 @@ function JobCard({ entry, onCancel, onDismiss, onUseAsQuery, onUseAsUnderlay, on
         ) : null}
         <span className={cn("flex-1", status === "failed" && "text-red-700")} data-testid="job-status">
           {problem ? `${problem.title} — ${problem.message}` : job ? describeJob(job) : "Submitting…"}
+          {failure?.detail && (
+            <details className="mt-1 text-muted-foreground" data-testid="job-error-details">
+              <summary className="cursor-pointer">Details</summary>
+              <pre className="mt-1 max-h-40 overflow-auto whitespace-pre-wrap break-all text-[11px]">{failure.detail}</pre>
+            </details>
+          )}
         </span>
         {job && !isTerminal(job.status) ? (
           <Button size="sm" variant="ghost" className="h-6 px-1.5" onClick={() => onCancel(entry.key, job.id)}>
