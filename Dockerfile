@@ -11,6 +11,8 @@ RUN npm run build
 
 # --- the service ----------------------------------------------------------------------------
 FROM python:3.11-slim
+# Every path setting is absolute here: the process runs as `clippy` and may write only under
+# /data and /models (the volumes), never in /app, which root owns (tests/ship checks both).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -18,9 +20,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HF_HOME=/models/hf \
     MODEL_CACHE_DIR=/models/open_clip \
     CLIENT_DIST=/app/client/dist \
+    IMAGES_ROOT=/app/assets/sample \
     QDRANT_PATH=/data/qdrant \
     THUMBS_ROOT=/data/thumbs \
     GENERATED_ROOT=/data/generated \
+    EMBED_CACHE_PATH=/data/embed_cache.sqlite \
+    ADAPTERS_ROOT=/data/adapters \
     LOG_FORMAT=json
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libcairo2 curl \
@@ -28,8 +33,11 @@ RUN apt-get update \
     && useradd --create-home --uid 1000 clippy \
     && mkdir -p /data /models && chown clippy:clippy /data /models
 WORKDIR /app
-# torch + torchvision as one matched pair (CPU wheels), before the project so the layer caches.
-RUN pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu
+# torch + torchvision as one matched pair, before the project so the layer caches: CPU wheels by
+# default; `--build-arg TORCH_INDEX=https://pypi.org/simple` takes the registry's CUDA build
+# (compose's `gpu` profile; it also runs on a CPU).
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+RUN pip install torch torchvision --index-url "$TORCH_INDEX"
 COPY pyproject.toml README.md ./
 COPY app app
 RUN pip install .
