@@ -83,7 +83,9 @@ def parse_dockerfile(path: Path) -> Stage:
             if any(t.startswith("--from") for t in tokens):
                 continue  # built in another stage (the client bundle): not in the checkout
             tokens = [t for t in tokens if not t.startswith("--")]
-            stage.copies.append((tokens[:-1], str(PurePosixPath(stage.workdir) / tokens[-1])))
+            dest = str(PurePosixPath(stage.workdir) / tokens[-1])
+            # `COPY a ./`: a trailing slash means "into this folder", which PurePosixPath drops.
+            stage.copies.append((tokens[:-1], dest + "/" if tokens[-1].endswith("/") else dest))
     return stage
 
 
