@@ -4,7 +4,8 @@
     python scripts/settings_reference.py markdown  > docs/configuration.md
 
 The descriptions are the comments written above each field in app/config.py (and a comment
-at the end of its line); the sections are that file's `# --- name (package) ---` headers.
+at the end of its line, or the comment above a run of fields that names it); the sections are
+that file's `# --- name (package) ---` headers.
 tests/scripts/test_settings_reference.py checks that both files are current.
 """
 
@@ -52,7 +53,7 @@ def _field_docs(source: str) -> dict[str, tuple[str, str]]:
     lines = source.splitlines()
     (cls,) = [n for n in ast.parse(source).body if isinstance(n, ast.ClassDef) and n.name == "Settings"]
     docs: dict[str, tuple[str, str]] = {}
-    section = "general"
+    section, run_block = "general", ""
     for node in cls.body:
         if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
             continue
@@ -67,6 +68,13 @@ def _field_docs(source: str) -> dict[str, tuple[str, str]]:
             block.insert(0, text.lstrip("#").strip())
             line -= 1
         description = " ".join(block)
+        if block:
+            run_block = description
+        elif lines[node.lineno - 2].strip() == "":
+            run_block = ""  # a blank line ends the run a comment above it speaks for
+        elif run_block and re.search(rf"\b{node.target.id}\b", run_block):
+            # One comment above a run of fields that names this one describes it too.
+            description = run_block
         inline = comments.get(node.end_lineno or node.lineno, "")
         if inline and not lines[(node.end_lineno or node.lineno) - 1].strip().startswith("#"):
             description = (description + " " + inline.lstrip("#").strip()).strip()

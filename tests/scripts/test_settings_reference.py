@@ -36,3 +36,14 @@ def test_descriptions_come_from_the_comments_above_a_field() -> None:
     assert by_name["SDXL_VARIANT"].description.endswith("half-precision files")  # an end-of-line comment
     assert by_name["GENERATION_PROVIDER"].type == '"sdxl" | "imagen" | "gemini"'
     assert by_name["CLIENT_DIST"].default == "client/dist (in the checkout)"
+
+
+def test_every_setting_has_a_description() -> None:
+    """A new setting needs a comment in app/config.py: the manual and .env.example show it."""
+    missing = [e.name for e in settings_reference.entries() if not e.description]
+    assert not missing, f"settings without a comment in app/config.py: {missing}"
+
+
+def test_a_run_comment_describes_the_fields_it_names() -> None:
+    by_name = {e.name: e for e in settings_reference.entries()}
+    assert "MIN_POOL" in by_name["MIN_POOL"].description  # the comment above CANDIDATE_FACTOR names it
