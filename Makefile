@@ -4,15 +4,29 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install system-deps client api-types check-api-types lint format check test test-python test-client demo clean
+.PHONY: install lock docs system-deps client api-types check-api-types lint format check test test-python test-client demo clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Everything (the service, every extra, the test and docs tools) at the versions and hashes of
+# requirements.lock, then the project itself without resolving again.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q -U pip wheel
-	$(VENV)/bin/pip install -e ".[dev]"
+	$(VENV)/bin/pip install -q --require-hashes -r requirements.lock
+	$(VENV)/bin/pip install -q --no-deps -e ".[all,dev,docs]"
 	touch $@
+
+# Re-resolve requirements.lock from pyproject.toml within constraints.txt (the torch pair),
+# for Linux x86-64 and Python 3.11, with hashes. Commit both files.
+lock: install
+	$(VENV)/bin/uv pip compile pyproject.toml --extra all --extra dev --extra docs -c constraints.txt \
+		--generate-hashes --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+		--no-emit-package clippy -o requirements.lock
+
+# The manual (mkdocs.yml, docs/): warnings are errors, as in CI.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 system-deps:
 	bash scripts/install_system_deps.sh
@@ -49,12 +63,15 @@ check-api-types: install client/node_modules/.package-lock.json
 lint: install
 	$(VENV)/bin/ruff check app qdrant scripts tests main.py
 	$(VENV)/bin/ruff format --check app qdrant scripts tests main.py
+	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/yamllint docker-compose.yml mkdocs.yml
+	npx --yes dclint@3.1.0 docker-compose.yml
 
 format: install
 	$(VENV)/bin/ruff format app qdrant scripts tests main.py
 	$(VENV)/bin/ruff check --fix app qdrant scripts tests main.py
 
-check: lint check-api-types
+check: lint check-api-types docs
 	$(VENV)/bin/mypy app
 	cd client && npm run lint
 

@@ -56,38 +56,50 @@ class Settings(BaseSettings):
         case_sensitive=False,
     )
 
+    # development | test | production: production refuses unsafe defaults.
     ENVIRONMENT: Literal["development", "test", "production"] = "development"
 
     # --- embedding (app/embedding) -------------------------------------------------------
+    # An OpenCLIP architecture (open_clip.list_models(), or one from MODEL_CONFIGS).
     MODEL_NAME: str = "ViT-B-32"
     # An OpenCLIP pretrained tag, a local checkpoint path, or `random` (tests and demos only).
     PRETRAINED: str = "laion2b_s34b_b79k"
     # PRETRAINED=random draws the weights from this seed, so every process holds the same
     # model; the collection records it and refuses another.
     RANDOM_SEED: int = Field(default=0, ge=0)
+    # auto: CUDA when present (fp16 autocast), else the CPU.
     DEVICE: DeviceName = "auto"
     # `clip` uses the OpenCLIP text tower for the `text` view; anything else names a
     # sentence-transformers model or folder (`all-MiniLM-L6-v2` is packaged offline).
     TEXT_MODEL: str = "clip"
+    # The sentence the `text` view embeds per item; {tags} becomes its tags.
     TEXT_TEMPLATE: str = "an illustration with {tags}"
     # Where OpenCLIP / Hugging Face look for cached weights; None keeps their defaults.
     MODEL_CACHE_DIR: Path | None = None
     # Extra OpenCLIP model configs (a JSON file or a folder of them), loadable by MODEL_NAME.
     MODEL_CONFIGS: Path | None = None
+    # Images per model forward at ingest.
     EMBED_BATCH_SIZE: int = Field(default=32, ge=1, le=1024)
 
     # --- storage (app/storage) -------------------------------------------------------------
+    # The embedded engine's folder (the library and profile databases live beside it).
     QDRANT_PATH: Path = Path("./data/qdrant")
     # A server or cluster URL wins over QDRANT_PATH. `:memory:` or `local:/some/dir`
     # selects qdrant-client's local mode (tests stand it in for a server).
     QDRANT_URL: str | None = None
+    # The Qdrant server's API key, with QDRANT_URL.
     QDRANT_API_KEY: str | None = None
+    # The Qdrant collection (one embedding space each).
     COLLECTION: str = Field(default="clippy", validation_alias=AliasChoices("COLLECTION", "QDRANT_COLLECTION"))
+    # Where payload paths resolve; imports land in imports/<library>/ under it.
     IMAGES_ROOT: Path = Path("./assets/sample")
+    # The thumbnail cache (GET /thumb/{id}).
     THUMBS_ROOT: Path = Path("./data/thumbs")
+    # Longest side of a thumbnail, px.
     THUMB_SIZE: int = Field(default=256, ge=32, le=1024)
     # POST /atlas: the most ids one atlas packs, and how long its pages stay downloadable.
     ATLAS_MAX_IDS: int = Field(default=500, ge=1, le=5000)
+    # Seconds an atlas stays downloadable.
     ATLAS_TTL_S: float = Field(default=3600, gt=0)
     # Points above which `embed_and_upsert` builds the HNSW index when it finishes.
     OPTIMIZE_THRESHOLD: int = Field(default=20_000, ge=0)
@@ -95,6 +107,7 @@ class Settings(BaseSettings):
     # optimised and are searched through it (Qdrant's `indexing_threshold` and
     # `full_scan_threshold`); smaller ones are scanned exactly. None = the engine's defaults.
     HNSW_INDEXING_THRESHOLD_KB: int | None = Field(default=None, ge=1)
+    # The library every key can read; AUTO_INGEST seeds it.
     DEFAULT_LIBRARY: str = "default"
     # Picture/edge vectors by file content and embedding space (SQLite); None disables it.
     EMBED_CACHE_PATH: Path | None = Path("./data/embed_cache.sqlite")
@@ -106,11 +119,13 @@ class Settings(BaseSettings):
     # 0.917 -> 0.935 on the eval800 tune split; bench/README.md, "Fusion vs exact re-rank").
     CANDIDATE_FACTOR: int = Field(default=4, ge=1, le=64)
     MIN_POOL: int = Field(default=200, ge=1, le=10_000)
+    # HNSW search breadth per view (it grows with paging depth).
     HNSW_EF: int = Field(default=256, ge=8, le=8192)
     # The most hits one page returns (`limit`), and how deep paging may go: offset (or a
     # cursor's position) + limit. The pool and `hnsw_ef` grow with depth, so an unbounded
     # cursor would be an unbounded query.
     MAX_LIMIT: int = Field(default=200, ge=1, le=1000)
+    # Deepest page end, offset (or cursor) + limit; 422 beyond.
     MAX_DEPTH: int = Field(default=2_000, ge=1, le=100_000)
 
     # --- cross-modal RAG (app/search/complementary) ---------------------------------------
@@ -125,7 +140,9 @@ class Settings(BaseSettings):
     RAG_EXACT_MAX_SUBSETS: int = Field(default=20_000, ge=0, le=10_000_000)
 
     # --- input bounds (app/imaging) --------------------------------------------------------
+    # Largest uploaded file (413 beyond).
     MAX_UPLOAD_BYTES: int = Field(default=20 * 1024 * 1024, ge=1024)
+    # Largest decoded picture, in pixels (413 beyond).
     MAX_IMAGE_PIXELS: int = Field(default=40_000_000, ge=1024)
     # A sketch is a drawing from a canvas, not a photo: a smaller cap (4096x4096).
     MAX_SKETCH_PIXELS: int = Field(default=4096 * 4096, ge=1024)
@@ -143,11 +160,14 @@ class Settings(BaseSettings):
     GENERATION_PROVIDER: Literal["sdxl", "imagen", "gemini"] = "sdxl"
     # Generated images + their `.json` sidecars; served at /generated/{name}.
     GENERATED_ROOT: Path = Path("./data/generated")
+    # Most references one generation takes.
     GENERATION_MAX_REFS: int = Field(default=4, ge=0, le=16)
     # The seed client's synchronous POST /generate_image (app/api/routes/compat.py) waits this
     # long for its job, then answers 202 + Location like /images/generate.
     COMPAT_GENERATE_WAIT_S: float = Field(default=120.0, ge=0, le=600)
+    # Most images one generation makes.
     GENERATION_MAX_N: int = Field(default=4, ge=1, le=8)
+    # Most diffusion steps a request may ask for.
     GENERATION_MAX_STEPS: int = Field(default=100, ge=1, le=500)
     # Reference images are normalised (RGB PNG, longest side at most this) when a job is queued.
     REF_MAX_SIDE: int = Field(default=1024, ge=64, le=4096)
@@ -160,10 +180,15 @@ class Settings(BaseSettings):
     # SDXL + IP-Adapter (diffusers). Model ids are Hub ids or local folders; DEVICE picks the device.
     SDXL_MODEL: str = "stabilityai/stable-diffusion-xl-base-1.0"
     SDXL_VARIANT: str | None = None  # e.g. `fp16` to fetch the half-precision files
+    # Largest width or height SDXL is asked for, px.
     SDXL_MAX_SIDE: int = Field(default=2048, ge=64, le=4096)
+    # Diffusion steps when a request sends none.
     SDXL_DEFAULT_STEPS: int = Field(default=30, ge=1, le=500)
+    # Classifier-free guidance when a request sends none.
     SDXL_DEFAULT_GUIDANCE: float = Field(default=5.0, ge=0, le=50)
+    # Less GPU memory, slower.
     SDXL_ATTENTION_SLICING: bool = False
+    # Decode large images in tiles (less memory).
     SDXL_VAE_TILING: bool = False
     # none | model (enable_model_cpu_offload) | sequential (slowest, least GPU memory).
     SDXL_CPU_OFFLOAD: Literal["none", "model", "sequential"] = "none"
@@ -172,12 +197,16 @@ class Settings(BaseSettings):
     SDXL_CONTROLNET_MODEL: str | None = None
     # None disables references on the sdxl provider (requests with refs get a 422).
     IP_ADAPTER_MODEL: str | None = "h94/IP-Adapter"
+    # The IP-Adapter weights' folder in IP_ADAPTER_MODEL.
     IP_ADAPTER_SUBFOLDER: str = "sdxl_models"
+    # The IP-Adapter weights' file name.
     IP_ADAPTER_WEIGHT_NAME: str = "ip-adapter_sdxl.safetensors"
+    # The CLIP image encoder's folder in IP_ADAPTER_MODEL.
     IP_ADAPTER_IMAGE_ENCODER_FOLDER: str = "image_encoder"
     # Block-wise IP-Adapter scales per role (InstantStyle): a number applies to every block,
     # a dict like {"up": {"block_0": [0.0, 1.0, 0.0]}} to the named blocks only (others 0).
     IP_ADAPTER_STYLE_BLOCKS: float | dict[str, Any] = {"up": {"block_0": [0.0, 1.0, 0.0]}}
+    # Block-wise scales for `subject` references, as IP_ADAPTER_STYLE_BLOCKS.
     IP_ADAPTER_SUBJECT_BLOCKS: float | dict[str, Any] = {
         "down": {"block_2": [0.0, 1.0]},
         "up": {"block_0": [0.0, 1.0, 0.0]},
@@ -185,13 +214,17 @@ class Settings(BaseSettings):
     # Imagen and Gemini through google-genai in Vertex AI mode; credentials come from the
     # standard Google environment (GOOGLE_APPLICATION_CREDENTIALS / gcloud ADC).
     GOOGLE_CLOUD_PROJECT: str | None = None
+    # The Vertex AI region.
     GOOGLE_CLOUD_LOCATION: str = "us-central1"
+    # Imagen's text-to-image model.
     IMAGEN_MODEL: str = "imagen-3.0-generate-002"
     # Reference-guided (subject/style) generation needs Imagen's capability model.
     IMAGEN_EDIT_MODEL: str = "imagen-3.0-capability-001"
     # Vertex only honours `seed` without the SynthID watermark; with it on, seeds are not sent.
     IMAGEN_ADD_WATERMARK: bool = True
+    # Gemini's image model (generation and edits).
     GEMINI_IMAGE_MODEL: str = "gemini-2.5-flash-image"
+    # Seconds one Imagen or Gemini call may take.
     GOOGLE_TIMEOUT_S: float = Field(default=120.0, gt=0, le=600)
     # A request waits at most this long for a model to load (it goes on loading in the
     # background); a failed or unfinished load is the answer (503 + Retry-After) for
@@ -201,6 +234,7 @@ class Settings(BaseSettings):
     MODEL_RETRY_S: float = Field(default=300.0, ge=0, le=86400)
     # Image → text (POST /images/describe): a transformers image-to-text model id or folder.
     DESCRIBE_MODEL: str = "Salesforce/blip-image-captioning-base"
+    # Longest caption, in tokens.
     DESCRIBE_MAX_TOKENS: int = Field(default=30, ge=1, le=256)
     # Where this project's docs are published (e.g. the repository's tree URL or the docs
     # site): /info's `providers[].docs` and the client's "how to fix it" links start with it.
@@ -214,9 +248,11 @@ class Settings(BaseSettings):
     # Any AutoModelForImageTextToText model with a chat template, id or folder. Unset: what fits
     # the device — llava-hf/llava-1.5-7b-hf (the seed's) on CUDA, SmolVLM-256M-Instruct on CPU.
     STORY_MODEL: str | None = None
+    # The longest story the model may write, in tokens (bounds the time a story job takes).
     STORY_MAX_TOKENS: int = Field(default=400, ge=1, le=4096)
     # Load STORY_MODEL in 8-bit (bitsandbytes; CUDA only, refused with a message elsewhere).
     STORY_LOAD_IN_8BIT: bool = False
+    # The Gemini model that writes stories when STORY_PROVIDER=gemini.
     GEMINI_STORY_MODEL: str = "gemini-2.5-flash"
     # A local model unused this long is unloaded (weights freed, CUDA memory returned), so one
     # GPU can host the story and image models in turn; 0 keeps it loaded.
@@ -233,11 +269,13 @@ class Settings(BaseSettings):
     # Unset: an in-process worker pool (jobs are lost on restart). Set: arq on Redis, records
     # survive restarts, and `python -m app.jobs.worker` runs the jobs.
     REDIS_URL: str | None = None
+    # Jobs one process runs at once.
     JOB_CONCURRENCY: int = Field(default=1, ge=1, le=64)
     # Queued + running jobs above which a new submission gets 429.
     JOB_QUEUE_LIMIT: int = Field(default=64, ge=1, le=100_000)
     # Tries for transient failures (ProviderError marked retryable), with exponential backoff.
     JOB_MAX_TRIES: int = Field(default=3, ge=1, le=20)
+    # First retry delay; it doubles each try.
     JOB_RETRY_BACKOFF_S: float = Field(default=2.0, ge=0, le=600)
     # How long finished job records are kept.
     JOB_TTL_S: int = Field(default=7 * 24 * 3600, ge=60)
@@ -246,6 +284,7 @@ class Settings(BaseSettings):
     IDEMPOTENCY_TTL_S: float = Field(default=24 * 3600, gt=0)
     # One attempt of a job is stopped (failed, code `timeout`) after this long.
     JOB_TIMEOUT_S: int = Field(default=3600, ge=1)
+    # The Redis queue (arq) the API and the workers share.
     JOB_QUEUE_NAME: str = "clippy:jobs"
     # On shutdown (API lifespan end, worker SIGTERM), running jobs get this long to finish
     # before they are cancelled and marked interrupted.
@@ -254,12 +293,15 @@ class Settings(BaseSettings):
     # --- imports (app/library/imports/) ------------------------------------------------------
     # Server-side folders `POST /libraries/{library}/imports {"folder": ...}` may read.
     IMPORT_ROOTS: list[Path] = []
+    # Most URLs one import request lists.
     IMPORT_MAX_URLS: int = Field(default=500, ge=1, le=100_000)
+    # Most members one ZIP may hold.
     ZIP_MAX_ENTRIES: int = Field(default=10_000, ge=1)
     # What one import request may unpack from its ZIPs, all together, and also the bound on an
     # import request's body. 512 MiB: the disk a small server can spare per request; memory
     # stays O(1) per ZIP (members stream to disk). Cost model in docs/operations.md.
     ZIP_MAX_TOTAL_BYTES: int = Field(default=512 * 1024**2, ge=1024)
+    # Largest uncompressed/compressed ratio of a ZIP member (zip bombs).
     ZIP_MAX_RATIO: float = Field(default=100.0, ge=1)
     # Staged import files that no point refers to (a killed import's) are swept at start once
     # untouched this long; longer than any import runs or waits queued, so one in flight on
@@ -292,10 +334,15 @@ class Settings(BaseSettings):
     # A collection created on a Qdrant cluster (QDRANT_URL): shards, copies of each shard, and
     # copies a write must reach before it is acknowledged. Unset: the server's defaults (1, 1, 1).
     QDRANT_SHARDS: int | None = Field(default=None, ge=1, le=1024)
+    # Copies of each shard (see QDRANT_SHARDS).
     QDRANT_REPLICAS: int | None = Field(default=None, ge=1, le=64)
+    # Copies a write must reach (see QDRANT_SHARDS).
     QDRANT_WRITE_CONSISTENCY: int | None = Field(default=None, ge=1, le=64)
+    # text for people, json (one object per line) for log shippers.
     LOG_FORMAT: Literal["text", "json"] = "text"
+    # The level of every logger.
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Prometheus metrics at GET /metrics.
     METRICS_ENABLED: bool = True
 
     # --- library (app/library) -------------------------------------------------------------

@@ -23,6 +23,7 @@ request_id_var: ContextVar[str | None] = ContextVar("clippy_request_id", default
 EXTRA_FIELDS = ("method", "path", "route", "status", "duration_ms", "client")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 _MARK = "_clippy_handler"
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 class RequestIdFilter(logging.Filter):
@@ -64,3 +65,12 @@ def configure_logging(settings: Settings) -> None:
         root.removeHandler(old)
     root.addHandler(make_handler(settings.LOG_FORMAT))
     root.setLevel(settings.LOG_LEVEL)
+    # uvicorn's CLI gives its loggers their own handlers and format before it imports the app;
+    # hand their records to the root handler instead, so every line has one format.
+    # `--no-access-log` leaves uvicorn.access without handlers and not propagating: keep it off.
+    for name in UVICORN_LOGGERS:
+        logger = logging.getLogger(name)
+        if name == "uvicorn.access" and not logger.handlers:
+            continue
+        logger.handlers.clear()
+        logger.propagate = True

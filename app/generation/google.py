@@ -23,6 +23,7 @@ from app.errors import (
     ProviderQuotaError,
     ProviderUnavailableError,
 )
+from app.extras import require
 
 # Vertex AI's `seed` is an int32: larger ones are refused with a 400.
 INT32_MAX = 2**31 - 1
@@ -41,6 +42,7 @@ def missing_configuration(settings: Settings) -> str | None:
 
 def make_client(settings: Settings) -> Any:
     """A google-genai client for Vertex AI (no request is made until the first call)."""
+    require("google.genai")  # the `google` extra
     from google import genai
     from google.genai import types
 

@@ -33,6 +33,7 @@ from PIL import Image, ImageOps
 from app.config import Settings
 from app.embedding.availability import hub_model_local, hub_unreachable
 from app.errors import InvalidInputError, WeightsUnavailableError
+from app.extras import require
 from app.generation.base import (
     Capabilities,
     GenerationSpec,
@@ -142,6 +143,8 @@ class SdxlProvider(ImageProvider):
 
     def _load(self) -> None:
         import torch
+
+        require("diffusers")  # the `sdxl` extra: one line naming it when it is missing
         from diffusers import (
             ControlNetModel,
             StableDiffusionXLControlNetPipeline,

@@ -296,10 +296,11 @@ def main(argv: list[str] | None = None) -> None:
     if not settings.REDIS_URL:
         parser.exit(2, f"{parser.prog}: REDIS_URL is not set; the worker takes its jobs from Redis.\n")
 
+    from app.api.logs import configure_logging
     from app.services import WorkerServices
     from app.telemetry import configure_tracing
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)  # LOG_FORMAT and LOG_LEVEL, as the API's
     # The same handlers as the API, built the same way (`Services.open`), so `import` jobs
     # and `addToLibrary` run here too when the library is reachable (QDRANT_URL).
     configure_tracing(settings.OTEL_EXPORTER_OTLP_ENDPOINT, "clippy-worker")

@@ -33,6 +33,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from app.extras import require
+
 log = logging.getLogger(__name__)
 
 Kind = Literal["subject", "object", "style", "setting"]
@@ -189,7 +191,7 @@ class Decomposer:
             self.parser = nlp.has_pipe("parser") if hasattr(nlp, "has_pipe") else True
             self.path = "parser" if self.parser else "rules"
             return
-        import spacy
+        spacy = require("spacy")  # the `rag` extra
 
         if model:
             try:

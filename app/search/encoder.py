@@ -1,6 +1,6 @@
 """The one query encoder: each input of a query through its tower once, alone or many at a time.
 
-Inputs reach views like this (README, "How a query is routed"):
+Inputs reach views like this (docs/concepts.md, "How a query is routed"):
   text         → `image` (CLIP text tower, cross-modal; then ADAPTER's text head if set), `text` (text-view
                  encoder), `tags` (sparse terms)
   negativeText → the negatives of `image` and `text`

@@ -1,7 +1,7 @@
 """The hybrid query: each input encoded once (app/search/encoder.py), one fused Qdrant query,
 exact re-rank.
 
-Inputs reach views as QueryEncoder routes them (README, "How a query is routed"); here
+Inputs reach views as QueryEncoder routes them (docs/concepts.md, "How a query is routed"); here
 positiveIds / negativeIds add their stored vectors to the positives / negatives of every
 dense view, and `negativeText` pushes away only in views that have a positive input too.
 """
