@@ -510,6 +510,8 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
           ctx.fillRect(20, 16, 40, 24);
           return c.toDataURL("image/png").split(",")[1];
         }, color);
+      // The library is the user's choice (the dialog only defaults to a listed one).
+      await dialog.getByLabel("Library", { exact: true }).fill("uploads");
       await dialog.getByLabel("Tags (comma-separated)").fill("e2e, upload");
       await dialog.getByTestId("import-files").setInputFiles([
         { name: "e2e-red.png", mimeType: "image/png", buffer: Buffer.from(await pngOf("#c0392b"), "base64") },
