@@ -275,6 +275,9 @@ function RefRow({ item, dispatch }: { item: RefItem; dispatch: (a: RefsAction) =
           </Button>
         </div>
         <div className="flex items-center gap-2">
+          <Label htmlFor={id} className="text-xs font-normal text-muted-foreground">
+            Weight
+          </Label>
           <Slider
             id={id}
             aria-label={`Weight of reference ${label}`}

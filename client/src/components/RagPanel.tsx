@@ -125,13 +125,16 @@ export function RagPanel({ defaultPrompt, jobs, onSubmit, onCancel, onDismiss, o
         <div className="flex flex-col gap-1.5">
           <Label htmlFor={ids.prompt}>RAG prompt</Label>
           <div className="flex gap-1.5">
-            <Input
+            {/* Several lines: a RAG prompt names several parts. Enter decomposes, Shift+Enter breaks the line. */}
+            <textarea
               id={ids.prompt}
+              rows={3}
               value={prompt ?? defaultPrompt}
               placeholder="a watercolor fox and an owl in a snowy forest"
+              className="min-h-16 w-full min-w-0 resize-y rounded-md border border-input bg-background px-3 py-1.5 text-sm shadow-xs placeholder:text-muted-foreground focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-ring"
               onChange={(e) => setPrompt(e.target.value)}
               onKeyDown={(e) => {
-                if (e.key === "Enter") {
+                if (e.key === "Enter" && !e.shiftKey) {
                   e.preventDefault();
                   void decompose();
                 }
