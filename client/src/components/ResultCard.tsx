@@ -23,6 +23,10 @@ export interface ResultCardProps extends HitActions {
   tabbable?: boolean;
   isRef: boolean;
   mark: "positive" | "negative" | null;
+  /** How many near-identical hits right after this one are folded under it. */
+  similar?: number;
+  similarShown?: boolean;
+  onToggleSimilar?: (id: string) => void;
   /** From the page's sprite atlas: a sprite, pending (an empty tile for a moment), or null (its own image). */
   thumb?: AtlasThumb;
 }
@@ -31,12 +35,13 @@ function hitLabel(hit: SearchHit): string {
   return hit.tags.length ? hit.tags.slice(0, 6).join(", ") : (hit.path ?? hit.id);
 }
 
-export const ResultCard = memo(function ResultCard({ hit, rank, tabbable = true, isRef, mark, thumb = null, onOpen, onMoreLike, onNotLike, onToggleRef, onTrace }: ResultCardProps) {
+export const ResultCard = memo(function ResultCard({ hit, rank, tabbable = true, similar = 0, similarShown = false, onToggleSimilar, isRef, mark, thumb = null, onOpen, onMoreLike, onNotLike, onToggleRef, onTrace }: ResultCardProps) {
   const sprite = thumb?.kind === "sprite" ? thumb : null;
   // Without the hit's size the sprite's own shape is the best guess (a square would crop it).
   const ratio = hit.width && hit.height ? `${hit.width} / ${hit.height}` : sprite ? sprite.style.aspectRatio : "1 / 1";
   const label = hitLabel(hit);
-  const name = `Result ${rank}: ${label}, score ${hit.score.toFixed(2)}`;
+  const similarText = similar > 0 ? (similarShown ? `hide ${similar} similar` : `+${similar} similar`) : null;
+  const name = `Result ${rank}: ${label}, score ${hit.score.toFixed(2)}${similar > 0 ? `, ${similar} near-identical hit${similar > 1 ? "s" : ""} ${similarShown ? "shown" : "folded"} below` : ""}`;
   const onDragStart = (e: DragEvent<HTMLElement>) => {
     e.dataTransfer.setData("application/x-clippy-image", hit.imageUrl);
     e.dataTransfer.setData("text/uri-list", new URL(hit.imageUrl, location.href).href);
@@ -58,14 +63,15 @@ export const ResultCard = memo(function ResultCard({ hit, rank, tabbable = true,
         style={{ aspectRatio: ratio }}
         onClick={() => onOpen(hit)}
         aria-label={`Open ${name}`}
-        aria-keyshortcuts="M N R T"
+        aria-keyshortcuts={similar > 0 ? "M N R T S" : "M N R T"}
         data-roving=""
         tabIndex={tabbable ? 0 : -1}
         onKeyDown={(e) => {
           // The card's actions from the keyboard, without a tab stop each (see the tooltips).
           if (e.altKey || e.ctrlKey || e.metaKey) return;
           const k = e.key.toLowerCase();
-          const act = k === "m" ? onMoreLike : k === "n" ? onNotLike : k === "r" ? onToggleRef : k === "t" ? onTrace : null;
+          const act =
+            k === "m" ? onMoreLike : k === "n" ? onNotLike : k === "r" ? onToggleRef : k === "t" ? onTrace : k === "s" && similar > 0 && onToggleSimilar ? (h: SearchHit) => onToggleSimilar(h.id) : null;
           if (!act) return;
           e.preventDefault();
           e.stopPropagation();
@@ -133,6 +139,18 @@ export const ResultCard = memo(function ResultCard({ hit, rank, tabbable = true,
         </Tooltip>
       </div>
       <ScoreBars hit={hit} />
+      {similarText && onToggleSimilar && (
+        <button
+          type="button"
+          tabIndex={-1}
+          data-testid="similar-toggle"
+          className="cursor-pointer self-start rounded px-1 text-[11px] text-muted-foreground underline-offset-2 hover:underline"
+          onClick={() => onToggleSimilar(hit.id)}
+          aria-expanded={similarShown}
+        >
+          {similarText}
+        </button>
+      )}
     </article>
   );
 });

@@ -5,7 +5,7 @@ import { useAtlas } from "@/hooks/useAtlas";
 import { describeError } from "@/state/errors";
 import { columnCount, masonryLayout, neighbour } from "@/state/masonry";
 import type { BuildResult } from "@/state/query";
-import { canLoadMore, type ResultsState } from "@/state/results";
+import { canLoadMore, collapseSimilar, type ResultsState } from "@/state/results";
 import { ResultCard, type HitActions } from "./ResultCard";
 
 export interface ResultsGridProps extends HitActions {
@@ -47,6 +47,27 @@ export function ResultsGrid(props: ResultsGridProps) {
 
   // The cards are in rank order in the DOM (keyboard and screen readers read 1, 2, 3 …);
   // their measured heights place them in columns (masonryLayout), absolutely positioned.
+  // Near-identical hits in a row fold under the first ("+1 similar") until it is expanded.
+  const leaders = useMemo(() => collapseSimilar(results.hits), [results.hits]);
+  const foldedCount = useMemo(() => {
+    const counts = new Map<number, number>();
+    for (const l of leaders) if (l !== null) counts.set(l, (counts.get(l) ?? 0) + 1);
+    return counts;
+  }, [leaders]);
+  const [expanded, setExpanded] = useState<ReadonlySet<string>>(new Set());
+  const isHidden = (i: number) => {
+    const l = leaders[i];
+    return l !== null && l !== undefined && !expanded.has(results.hits[l]?.id ?? "");
+  };
+  const toggleSimilar = useCallback(
+    (id: string) =>
+      setExpanded((prev) => {
+        const next = new Set(prev);
+        if (!next.delete(id)) next.add(id);
+        return next;
+      }),
+    [],
+  );
   const cardRefs = useRef(new Map<string, HTMLElement>());
   const [heights, setHeights] = useState<ReadonlyMap<string, number>>(new Map());
   const measure = useCallback(() => {
@@ -61,7 +82,7 @@ export function ResultsGrid(props: ResultsGridProps) {
       return changed || next.size !== prev.size ? next : prev;
     });
   }, []);
-  useLayoutEffect(measure, [measure, results.hits, columnWidth]);
+  useLayoutEffect(measure, [measure, results.hits, columnWidth, expanded]);
   useEffect(() => {
     const ro = new ResizeObserver(measure);
     for (const el of cardRefs.current.values()) ro.observe(el);
@@ -71,19 +92,25 @@ export function ResultsGrid(props: ResultsGridProps) {
     () =>
       masonryLayout(
         // Until a card is measured: its image's shape at the column width, plus the score bars.
-        results.hits.map((h) => heights.get(h.id) ?? (h.width && h.height ? (columnWidth * h.height) / h.width : columnWidth) + 60),
+        results.hits.map((h, i) => (isHidden(i) ? 0 : (heights.get(h.id) ?? (h.width && h.height ? (columnWidth * h.height) / h.width : columnWidth) + 60))),
         n,
         columnWidth,
         GAP,
       ),
-    [results.hits, heights, n, columnWidth],
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- isHidden reads leaders and expanded
+    [results.hits, heights, n, columnWidth, leaders, expanded],
   );
   // One tab stop for the whole grid (a roving tabindex): the current card; arrows move it.
   const [current, setCurrent] = useState(0);
-  const active = Math.min(current, Math.max(0, results.hits.length - 1));
+  const clamped = Math.min(current, Math.max(0, results.hits.length - 1));
+  const active = isHidden(clamped) ? (leaders[clamped] ?? 0) : clamped;
   const onCardKey = (e: React.KeyboardEvent, i: number) => {
     if (!["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"].includes(e.key)) return;
-    const to = neighbour(layout.placed, i, e.key as Parameters<typeof neighbour>[2]);
+    const key = e.key as Parameters<typeof neighbour>[2];
+    let to = neighbour(layout.placed, i, key);
+    // Skip folded hits, going on in the same direction (Home/End: inwards).
+    const onward = key === "Home" ? "ArrowRight" : key === "End" ? "ArrowLeft" : key;
+    while (to !== null && isHidden(to)) to = neighbour(layout.placed, to, onward);
     e.preventDefault();
     if (to === null) return;
     setCurrent(to);
@@ -160,6 +187,7 @@ export function ResultsGrid(props: ResultsGridProps) {
                   if (el) cardRefs.current.set(hit.id, el);
                   else cardRefs.current.delete(hit.id);
                 }}
+                hidden={isHidden(i)}
                 className="absolute left-0 top-0"
                 style={{ width: columnWidth || undefined, transform: at ? `translate(${at.x}px, ${at.y}px)` : undefined }}
                 onKeyDown={(e) => onCardKey(e, i)}
@@ -169,6 +197,9 @@ export function ResultsGrid(props: ResultsGridProps) {
                   hit={hit}
                   rank={i + 1}
                   tabbable={i === active}
+                  similar={foldedCount.get(i) ?? 0}
+                  similarShown={expanded.has(hit.id)}
+                  onToggleSimilar={toggleSimilar}
                   thumb={thumbFor(hit.id)}
                   isRef={refIds.has(hit.id)}
                   mark={positiveIds.includes(hit.id) ? "positive" : negativeIds.includes(hit.id) ? "negative" : null}

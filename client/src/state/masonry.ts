@@ -52,10 +52,11 @@ export function masonryLayout(heights: readonly number[], columns: number, colum
     let best = 0;
     for (let c = 1; c < n; c++) if ((tops[c] ?? 0) < (tops[best] ?? 0) - 0.5) best = c;
     const y = tops[best] ?? 0;
-    tops[best] = y + Math.max(0, h) + gap;
+    // A hidden item (folded under a similar one) takes no room and no gap.
+    tops[best] = h > 0 ? y + h + gap : y;
     return { column: best, x: best * (columnWidth + gap), y };
   });
-  const height = heights.length ? Math.max(...tops) - gap : 0;
+  const height = heights.some((h) => h > 0) ? Math.max(...tops) - gap : 0;
   return { placed, height: Math.max(0, height) };
 }
 

@@ -98,6 +98,11 @@ describe("masonry layout in rank order", () => {
     ]);
     expect(height).toBe(360);
   });
+  it("gives a hidden (zero-height) item no room and no gap", () => {
+    const { placed, height } = masonryLayout([100, 0, 100], 1, 100, 10);
+    expect(placed.map((p) => p.y)).toEqual([0, 110, 110]);
+    expect(height).toBe(210);
+  });
   it("is empty for no items and refuses negative sizes", () => {
     expect(masonryLayout([], 3, 100, 10)).toEqual({ placed: [], height: 0 });
     expect(() => masonryLayout([1], 2, -1, 10)).toThrow(/columnWidth/);
