@@ -667,6 +667,8 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
           ctx.fillRect(20, 16, 40, 24);
           return c.toDataURL("image/png").split(",")[1];
         }, color);
+      // The library is the user's choice (the dialog only defaults to a listed one).
+      await dialog.getByLabel("Library", { exact: true }).fill("uploads");
       await dialog.getByLabel("Tags (comma-separated)").fill("e2e, upload");
       await dialog.getByTestId("import-files").setInputFiles([
         { name: "e2e-red.png", mimeType: "image/png", buffer: Buffer.from(await pngOf("#c0392b"), "base64") },
@@ -768,9 +770,14 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
       const sent = [];
       p.on("request", (r) => r.method() === "POST" && r.url().endsWith("/search/hybrid") && sent.push(r.postDataJSON()));
       await p.goto(app + "/");
+      // The sketch of all three strokes: the search sent after the last stroke ends (a slow
+      // machine may also search between strokes, and those answers can come first).
+      let strokesDone = false;
+      const final = p.waitForRequest((r) => strokesDone && r.method() === "POST" && r.url().endsWith("/search/hybrid"), { timeout: 60_000 });
       await drawStrokes(p);
+      strokesDone = true;
+      const drawn = (await final).postDataJSON().sketch;
       await p.getByTestId("result").first().waitFor({ timeout: 60_000 });
-      const drawn = sent[sent.length - 1].sketch;
 
       // Eraser (keyboard shortcut) across the circle changes the sketch that is sent.
       await p.keyboard.press("e");

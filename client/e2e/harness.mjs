@@ -157,8 +157,8 @@ export async function startServer({ env: extraEnv = {}, logName = "server.log" }
   return { base, kind: process.env.CLIPPY_E2E_SERVER === "mock" ? "mock" : "real", stop, tail: () => tail };
 }
 
-/** Debian's Chromium with a fresh profile. */
-export async function launch(viewport = { width: 1280, height: 800 }) {
+/** Debian's Chromium with a fresh profile; `device` adds e.g. { hasTouch: true, isMobile: true } for a phone. */
+export async function launch(viewport = { width: 1280, height: 800 }, device = {}) {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get update && apt-get install -y chromium`);
   const userDataDir = mkdtempSync(join(tmpdir(), "clippy-chromium-"));
   const context = await chromium.launchPersistentContext(userDataDir, {
@@ -167,6 +167,7 @@ export async function launch(viewport = { width: 1280, height: 800 }) {
     args: CHROMIUM_ARGS,
     viewport,
     deviceScaleFactor: 1,
+    ...device,
   });
   return {
     context,

@@ -144,158 +144,162 @@ export function App() {
           nav={
             <Tabs value={view} onValueChange={(v) => showView(v as "sketch" | "library")}>
               <TabsList className="h-8 w-auto" aria-label="View">
-                <TabsTrigger value="sketch" className="py-0.5">
+                {/* No TabsContent here: each tab controls one of the <main>s below. */}
+                <TabsTrigger value="sketch" className="py-0.5" aria-controls="view-sketch">
                   <PencilLine className="size-4" aria-hidden /> Sketch
                 </TabsTrigger>
-                <TabsTrigger value="library" className="py-0.5">
+                <TabsTrigger value="library" className="py-0.5" aria-controls="view-library">
                   <Images className="size-4" aria-hidden /> Library
                 </TabsTrigger>
               </TabsList>
             </Tabs>
           }
         />
-        {libraryMounted && (
-          <main hidden={view !== "library"} className="flex flex-1 flex-col bg-muted lg:min-h-0">
-            <LibraryView active={view === "library"} onChanged={retryInfo} onOpenImage={setOpenUrl} authVersion={authVersion} />
-          </main>
-        )}
-        <main hidden={view !== "sketch"} className="grid flex-1 gap-0 md:grid-cols-[minmax(300px,360px)_minmax(0,1fr)] lg:min-h-0 lg:grid-cols-[minmax(320px,380px)_minmax(0,1fr)_320px]">
-          {/* Left: the canvas and the prompt */}
-          {/* On tablets both panels share a sticky left column; from lg on they are grid columns of their own. */}
-          <div className="flex flex-col border-r bg-background md:sticky md:top-0 md:max-h-screen md:self-start md:overflow-y-auto lg:contents">
-          <aside aria-label="Query" className="flex flex-col gap-3 bg-background p-3 lg:col-start-1 lg:row-start-1 lg:min-h-0 lg:overflow-y-auto lg:border-r">
-            {edit && (
-              <MaskEditor
-                key={editKey}
-                base={edit.base}
-                onMaskChange={(mask) => setEdit((e) => e && { ...e, mask })}
-                onLeave={() => setEdit(null)}
-              />
-            )}
-            {/* Kept mounted while editing, so the sketch is there again after. */}
-            <div hidden={edit !== null}>
-              <SketchCanvas
-                onChange={setSketch}
-                underlayUrl={underlay}
-                onClearUnderlay={() => setUnderlay(null)}
-                onImageFile={onImageFile}
-                onImageUrl={onImageUrl}
-                shortcuts={edit === null}
-              />
-            </div>
-            <PromptBar
-              text={query.text}
-              onText={(text) => setQuery((q) => ({ ...q, text }))}
-              onSearch={searchNow}
-              busy={pending}
-              canSearch={build.kind === "request"}
-              exampleImage={exampleImage}
-              onClearExample={() => setExampleImage(null)}
-              onPickFile={onImageFile}
-              exampleError={exampleError}
-              onEditExample={() => exampleImage && startEditing({ kind: "inline", image: exampleImage, label: "the uploaded image" })}
+        <main id="view-library" hidden={view !== "library"} className="flex flex-1 flex-col bg-muted lg:min-h-0">
+          {libraryMounted && <LibraryView active={view === "library"} onChanged={retryInfo} onOpenImage={setOpenUrl} authVersion={authVersion} />}
+        </main>
+        <main
+          id="view-sketch"
+          hidden={view !== "sketch"}
+          className="flex flex-1 flex-col md:grid md:grid-cols-[minmax(300px,360px)_minmax(0,1fr)] md:grid-rows-[auto_1fr] lg:min-h-0 lg:grid-cols-[minmax(320px,380px)_minmax(0,1fr)_320px] lg:grid-rows-1"
+        >
+          {/* DOM order is query → results → settings, so the first result is a few tab stops
+              from the prompt; the grid places them (query and settings share the left column on
+              tablets, results in the middle). On a phone the settings show before the results
+              and a sticky chip points down to them. */}
+        <aside aria-label="Query" className="flex flex-col gap-3 bg-background p-3 max-md:order-1 md:col-start-1 md:row-start-1 md:border-r lg:min-h-0 lg:overflow-y-auto">
+          {edit && (
+            <MaskEditor
+              key={editKey}
+              base={edit.base}
+              onMaskChange={(mask) => setEdit((e) => e && { ...e, mask })}
+              onLeave={() => setEdit(null)}
             />
-          </aside>
-
-          {/* Right (below the canvas on tablets): settings and generation */}
-          <aside aria-label="Settings and generation" className="border-t bg-background p-3 lg:col-start-3 lg:row-start-1 lg:min-h-0 lg:overflow-y-auto lg:border-l lg:border-t-0">
-            <Tabs value={tab} onValueChange={setTab}>
-              <TabsList>
-                <TabsTrigger value="query" className="px-2">
-                  <SlidersHorizontal className="size-4" aria-hidden /> Search
-                </TabsTrigger>
-                <TabsTrigger value="generate" className="px-2">
-                  <Sparkles className="size-4" aria-hidden /> Generate
-                  {refs.length > 0 && <span className="rounded-full bg-indigo-600 px-1.5 text-[10px] text-white">{refs.length}</span>}
-                </TabsTrigger>
-                <TabsTrigger value="rag" className="px-2">
-                  <Network className="size-4" aria-hidden /> RAG
-                </TabsTrigger>
-              </TabsList>
-              <TabsContent value="query" className="pt-2">
-                <QueryPanel query={query} onChange={setQuery} active={active} presets={presets} />
-              </TabsContent>
-              <TabsContent value="generate" className="pt-2" forceMount hidden={tab !== "generate"}>
-                <GeneratePanel
-                  info={info}
-                  refs={refs}
-                  dispatchRefs={dispatchRefs}
-                  sketch={edit ? null : sketch}
-                  exampleImage={exampleImage}
-                  defaultPrompt={query.text}
-                  jobs={jobs.entries}
-                  onSubmit={(req) => void jobs.submit(req)}
-                  onCancel={(k, id) => void jobs.cancel(k, id)}
-                  onDismiss={jobs.dismiss}
-                  onUseAsQuery={onImageUrl}
-                  onUseAsUnderlay={setUnderlay}
-                  edit={edit}
-                  onEditChange={setEdit}
-                  onLeaveEdit={() => setEdit(null)}
-                  onEditImage={editUrl}
-                  onUseAsRef={(url) =>
-                    void urlToQueryDataUrl(url).then((image) => dispatchRefs({ type: "add", source: { kind: "inline", image, label: "Generated" } }))
-                  }
-                />
-              </TabsContent>
-              <TabsContent value="rag" className="pt-2" forceMount hidden={tab !== "rag"}>
-                <RagPanel
-                  defaultPrompt={query.text}
-                  jobs={ragJobs.entries}
-                  onSubmit={(req, result) => void ragJobs.submit(req, result)}
-                  onCancel={(k, id) => void ragJobs.cancel(k, id)}
-                  onDismiss={ragJobs.dismiss}
-                  onUseRefs={addComplementaryRefs}
-                  onOpenImage={setOpenUrl}
-                />
-              </TabsContent>
-            </Tabs>
-          </aside>
+          )}
+          {/* Kept mounted while editing, so the sketch is there again after. */}
+          <div hidden={edit !== null}>
+            <SketchCanvas
+              onChange={setSketch}
+              underlayUrl={underlay}
+              onClearUnderlay={() => setUnderlay(null)}
+              onImageFile={onImageFile}
+              onImageUrl={onImageUrl}
+              shortcuts={edit === null}
+            />
           </div>
+          <PromptBar
+            text={query.text}
+            onText={(text) => setQuery((q) => ({ ...q, text }))}
+            onSearch={searchNow}
+            busy={pending}
+            canSearch={build.kind === "request"}
+            exampleImage={exampleImage}
+            onClearExample={() => setExampleImage(null)}
+            onPickFile={onImageFile}
+            exampleError={exampleError}
+            onEditExample={() => exampleImage && startEditing({ kind: "inline", image: exampleImage, label: "the uploaded image" })}
+          />
+        </aside>
 
-          {/* Centre: results */}
-          <section aria-label="Results" className="flex min-w-0 flex-col md:col-start-2 md:row-start-1 lg:min-h-0 lg:overflow-y-auto">
-            <div className="sticky top-0 z-10 flex min-h-10 flex-wrap items-center gap-x-3 gap-y-1 border-b bg-muted/95 px-3 py-1.5 text-xs text-muted-foreground backdrop-blur">
-              <span aria-live="polite" data-testid="results-summary">
-                {results.status === "loading"
-                  ? "Searching…"
-                  : results.status === "error"
-                    ? "Search failed"
-                    : results.hits.length > 0
-                      ? `${results.hits.length}${results.nextCursor ? "+" : ""} results`
-                      : build.kind === "request" && pending
-                        ? "Searching…"
-                        : ""}
+        {/* Centre: results */}
+        <section id="results" aria-label="Results" className="flex min-w-0 flex-col max-md:order-3 md:sticky md:top-0 md:col-start-2 md:row-span-2 md:row-start-1 md:max-h-screen md:overflow-y-auto lg:static lg:row-span-1 lg:max-h-none lg:min-h-0">
+          <div className="sticky top-0 z-10 flex min-h-10 flex-wrap items-center gap-x-3 gap-y-1 border-b bg-muted/95 px-3 py-1.5 text-xs text-muted-foreground backdrop-blur">
+            <span aria-live="polite" data-testid="results-summary">
+              {results.status === "loading"
+                ? "Searching…"
+                : results.status === "error"
+                  ? "Search failed"
+                  : results.hits.length > 0
+                    ? `${results.hits.length}${results.nextCursor ? "+" : ""} results`
+                    : build.kind === "request" && pending
+                      ? "Searching…"
+                      : ""}
+            </span>
+            {weightsUsed && results.hits.length > 0 && (
+              <span className="flex items-center gap-2" aria-label="Weights used by the server">
+                {VIEWS.filter((v) => (weightsUsed[v.view] ?? 0) > 0).map((v) => (
+                  <span key={v.view} className="flex items-center gap-1">
+                    <span className={cn("size-2 rounded-full", v.bar)} aria-hidden />
+                    {v.label} {(weightsUsed[v.view] ?? 0).toFixed(2)}
+                  </span>
+                ))}
               </span>
-              {weightsUsed && results.hits.length > 0 && (
-                <span className="flex items-center gap-2" aria-label="Weights used by the server">
-                  {VIEWS.filter((v) => (weightsUsed[v.view] ?? 0) > 0).map((v) => (
-                    <span key={v.view} className="flex items-center gap-1">
-                      <span className={cn("size-2 rounded-full", v.bar)} aria-hidden />
-                      {v.label} {(weightsUsed[v.view] ?? 0).toFixed(2)}
-                    </span>
-                  ))}
-                </span>
-              )}
-              {results.timings?.totalMs !== undefined && results.hits.length > 0 && (
-                <span className="ml-auto tabular-nums">{Math.round(results.timings.totalMs)} ms</span>
-              )}
-            </div>
-            <div className="p-3">
-              <ResultsGrid
-                build={build}
-                results={results}
-                libraryEmpty={info?.points === 0}
-                refIds={refIds}
-                positiveIds={query.positiveIds}
-                negativeIds={query.negativeIds}
-                onLoadMore={onLoadMore}
-                onRetry={searchNow}
-                onRetryMore={retryMore}
-                {...actions}
+            )}
+            {results.timings?.totalMs !== undefined && results.hits.length > 0 && (
+              <span className="ml-auto tabular-nums">{Math.round(results.timings.totalMs)} ms</span>
+            )}
+          </div>
+          {results.hits.length > 0 && <ResultsChip count={`${results.hits.length}${results.nextCursor ? "+" : ""}`} />}
+          <div className="p-3">
+            <ResultsGrid
+              build={build}
+              results={results}
+              libraryEmpty={info?.points === 0}
+              refIds={refIds}
+              positiveIds={query.positiveIds}
+              negativeIds={query.negativeIds}
+              onLoadMore={onLoadMore}
+              onRetry={searchNow}
+              onRetryMore={retryMore}
+              {...actions}
+            />
+          </div>
+        </section>
+
+        {/* Right (below the canvas on tablets and phones): settings and generation */}
+        <aside aria-label="Settings and generation" className="border-t bg-background p-3 max-md:order-2 md:col-start-1 md:row-start-2 md:border-r lg:col-start-3 lg:row-start-1 lg:min-h-0 lg:overflow-y-auto lg:border-l lg:border-r-0 lg:border-t-0">
+          <Tabs value={tab} onValueChange={setTab}>
+            <TabsList>
+              <TabsTrigger value="query" className="px-2">
+                <SlidersHorizontal className="size-4" aria-hidden /> Search
+              </TabsTrigger>
+              <TabsTrigger value="generate" className="px-2">
+                <Sparkles className="size-4" aria-hidden /> Generate
+                {refs.length > 0 && <span className="rounded-full bg-indigo-600 px-1.5 text-[10px] text-white">{refs.length}</span>}
+              </TabsTrigger>
+              <TabsTrigger value="rag" className="px-2">
+                <Network className="size-4" aria-hidden /> RAG
+              </TabsTrigger>
+            </TabsList>
+            <TabsContent value="query" className="pt-2">
+              <QueryPanel query={query} onChange={setQuery} active={active} presets={presets} />
+            </TabsContent>
+            <TabsContent value="generate" className="pt-2" forceMount hidden={tab !== "generate"}>
+              <GeneratePanel
+                info={info}
+                refs={refs}
+                dispatchRefs={dispatchRefs}
+                sketch={edit ? null : sketch}
+                exampleImage={exampleImage}
+                defaultPrompt={query.text}
+                jobs={jobs.entries}
+                onSubmit={(req) => void jobs.submit(req)}
+                onCancel={(k, id) => void jobs.cancel(k, id)}
+                onDismiss={jobs.dismiss}
+                onUseAsQuery={onImageUrl}
+                onUseAsUnderlay={setUnderlay}
+                edit={edit}
+                onEditChange={setEdit}
+                onLeaveEdit={() => setEdit(null)}
+                onEditImage={editUrl}
+                onUseAsRef={(url) =>
+                  void urlToQueryDataUrl(url).then((image) => dispatchRefs({ type: "add", source: { kind: "inline", image, label: "Generated" } }))
+                }
               />
-            </div>
-          </section>
+            </TabsContent>
+            <TabsContent value="rag" className="pt-2" forceMount hidden={tab !== "rag"}>
+              <RagPanel
+                defaultPrompt={query.text}
+                jobs={ragJobs.entries}
+                onSubmit={(req, result) => void ragJobs.submit(req, result)}
+                onCancel={(k, id) => void ragJobs.cancel(k, id)}
+                onDismiss={ragJobs.dismiss}
+                onUseRefs={addComplementaryRefs}
+                onOpenImage={setOpenUrl}
+              />
+            </TabsContent>
+          </Tabs>
+        </aside>
         </main>
         <ImageDialog url={openUrl} onClose={() => setOpenUrl(null)} />
         <Lightbox
@@ -323,5 +327,35 @@ export function App() {
         />
       </div>
     </TooltipProvider>
+  );
+}
+
+/**
+ * On a phone the results start below the canvas and the settings: while they are out of
+ * sight, a sticky chip says a search ran and jumps to them (to the first card, focused).
+ */
+function ResultsChip({ count }: { count: string }) {
+  const [inView, setInView] = useState(false);
+  useEffect(() => {
+    const el = document.getElementById("results");
+    if (!el) return;
+    const io = new IntersectionObserver((entries) => setInView(entries.some((e) => e.isIntersecting)));
+    io.observe(el);
+    return () => io.disconnect();
+  }, []);
+  if (inView) return null;
+  return (
+    <button
+      type="button"
+      data-testid="results-chip"
+      className="fixed bottom-4 left-1/2 z-20 min-h-11 -translate-x-1/2 cursor-pointer rounded-full bg-primary px-4 text-sm font-medium text-primary-foreground shadow-lg md:hidden"
+      onClick={() => {
+        const results = document.getElementById("results");
+        results?.scrollIntoView({ block: "start" });
+        results?.querySelector<HTMLElement>("[data-roving][tabindex='0']")?.focus({ preventScroll: true });
+      }}
+    >
+      {count} results ↓
+    </button>
   );
 }

@@ -25,9 +25,11 @@ export function CoverageMatrix({ matrix, onOpen }: { matrix: ShapedMatrix; onOpe
               </th>
               {columns.map((c) => (
                 <th key={c.id} scope="col" className="w-8 align-bottom font-normal" title={`${c.index}. ${c.text} (${c.kind})${c.covered ? "" : " — not covered"}`}>
-                  <span className={cn("mx-auto block max-h-24 truncate text-left [writing-mode:vertical-rl] rotate-180", !c.covered && "text-red-700")}>
-                    <span className={cn("mr-0.5 inline-block size-1.5 rounded-full", KIND_STYLE[c.kind].dot)} aria-hidden />
-                    {c.index}. {c.text}
+                  {/* The column shows its number; the parts are written out in full below the table. */}
+                  <span className={cn("mx-auto flex flex-col items-center gap-0.5 font-medium", !c.covered && "text-red-700")}>
+                    <span className={cn("inline-block size-1.5 rounded-full", KIND_STYLE[c.kind].dot)} aria-hidden />
+                    {c.index}
+                    <span className="sr-only">. {c.text}</span>
                   </span>
                 </th>
               ))}
@@ -62,6 +64,17 @@ export function CoverageMatrix({ matrix, onOpen }: { matrix: ShapedMatrix; onOpe
           </tbody>
         </table>
       </div>
+      <ol className="flex flex-col gap-0.5 text-[11px]" aria-label="Sub-queries" data-testid="coverage-parts">
+        {columns.map((c) => (
+          <li key={c.id} className={cn("flex items-baseline gap-1", !c.covered && "text-red-700")}>
+            <span className={cn("inline-block size-1.5 shrink-0 rounded-full", KIND_STYLE[c.kind].dot)} aria-hidden />
+            <span className="tabular-nums">{c.index}.</span>
+            <span>
+              {c.text} <span className="text-muted-foreground">({c.kind}{c.covered ? "" : ", not covered"})</span>
+            </span>
+          </li>
+        ))}
+      </ol>
       <p className="flex flex-wrap items-center gap-x-2 gap-y-0.5 text-[10px] text-muted-foreground">
         <span className="inline-flex items-center gap-1">
           <span className="inline-block h-2 w-8 rounded-sm bg-gradient-to-r from-indigo-600/10 to-indigo-600" aria-hidden /> score 0 → 1

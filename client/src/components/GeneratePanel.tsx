@@ -135,9 +135,9 @@ export function GeneratePanel(props: GeneratePanelProps) {
     <div className="flex flex-col gap-5">
       <section aria-labelledby="refs-h" className="flex flex-col gap-2">
         <div className="flex items-center justify-between">
-          <h3 id="refs-h" className="text-xs font-semibold uppercase tracking-wide text-muted-foreground">
+          <h2 id="refs-h" className="text-xs font-semibold uppercase tracking-wide text-muted-foreground">
             References {refs.length}/{MAX_REFS}
-          </h3>
+          </h2>
           {refs.length > 0 && (
             <Button size="sm" variant="ghost" onClick={() => dispatchRefs({ type: "clear" })}>
               Clear
@@ -166,9 +166,9 @@ export function GeneratePanel(props: GeneratePanelProps) {
       </section>
 
       <section aria-labelledby="gen-h" className="flex flex-col gap-3">
-        <h3 id="gen-h" className="text-xs font-semibold uppercase tracking-wide text-muted-foreground">
+        <h2 id="gen-h" className="text-xs font-semibold uppercase tracking-wide text-muted-foreground">
           Generate
-        </h3>
+        </h2>
         {props.edit && <EditControls edit={props.edit} onChange={props.onEditChange} onLeave={props.onLeaveEdit} />}
         <div className="flex flex-col gap-1.5">
           <Label htmlFor={ids.prompt}>Prompt</Label>
@@ -259,9 +259,9 @@ export function GeneratePanel(props: GeneratePanelProps) {
 
       {jobs.length > 0 && (
         <section aria-labelledby="jobs-h" className="flex flex-col gap-2">
-          <h3 id="jobs-h" className="text-xs font-semibold uppercase tracking-wide text-muted-foreground">
+          <h2 id="jobs-h" className="text-xs font-semibold uppercase tracking-wide text-muted-foreground">
             Jobs
-          </h3>
+          </h2>
           <ul className="flex flex-col gap-2">
             {jobs.map((e) => (
               <JobCard key={e.key} entry={e} {...props} />
@@ -305,6 +305,9 @@ function RefRow({ item, dispatch }: { item: RefItem; dispatch: (a: RefsAction) =
           </Button>
         </div>
         <div className="flex items-center gap-2">
+          <Label htmlFor={id} className="text-xs font-normal text-muted-foreground">
+            Weight
+          </Label>
           <Slider
             id={id}
             aria-label={`Weight of reference ${label}`}

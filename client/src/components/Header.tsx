@@ -24,14 +24,15 @@ export function Header({
   const problem = error ? describeError(error) : null;
   const s = info ? summarizeInfo(info) : null;
   return (
-    <header className="flex min-h-12 shrink-0 flex-wrap items-center gap-x-3 gap-y-1 border-b bg-background px-4 py-1.5">
-      <div className="flex items-center gap-2">
+    <header className="flex min-h-12 shrink-0 flex-wrap items-center gap-x-3 gap-y-1 border-b bg-background px-4 py-1.5 max-md:flex-nowrap max-md:gap-x-2 max-md:px-2 max-md:py-1">
+      <div className="flex shrink-0 items-center gap-2">
         <img src="/favicon.svg" alt="" className="size-6" />
-        <h1 className="text-sm font-semibold tracking-tight">Clippy</h1>
+        <h1 className="text-sm font-semibold tracking-tight max-sm:sr-only">Clippy</h1>
         <span className="hidden text-xs text-muted-foreground xl:inline">sketch → references → new images</span>
       </div>
       {nav}
-      <div className="ml-auto flex flex-wrap items-center gap-2 text-xs">
+      {/* On a phone: one line (the model badges are in the desktop header only). */}
+      <div className="ml-auto flex min-w-0 flex-wrap items-center gap-2 text-xs max-md:flex-nowrap">
         {problem ? (
           <div role="alert" className="flex items-center gap-2 text-red-700">
             <AlertTriangle className="size-4" aria-hidden />
@@ -56,7 +57,7 @@ export function Header({
               </span>
             </Tooltip>
             {s.model && (
-              <Badge variant="outline">
+              <Badge variant="outline" className="max-md:hidden">
                 {s.model}
                 {s.pretrained && <> · {s.pretrained}</>}
                 {s.device && <> · {s.device}</>}
@@ -64,7 +65,7 @@ export function Header({
             )}
             {s.randomWeights && (
               <Tooltip content="The model runs with random weights (a test setup): rankings are not meaningful.">
-                <Badge variant="warning" tabIndex={0}>
+                <Badge variant="warning" tabIndex={0} className="max-md:hidden">
                   random weights
                 </Badge>
               </Tooltip>

@@ -15,6 +15,8 @@ export interface ImportDialogProps {
   open: boolean;
   onOpenChange: (open: boolean) => void;
   defaultLibrary: string;
+  /** The libraries to offer in the field's list (GET /libraries and those seen). */
+  libraries?: readonly string[];
   state: ImportState;
   onSubmit: (library: string, source: ImportSource, tags: string[], options: ImportOptions) => void;
   onReset: () => void;
@@ -25,8 +27,8 @@ function sizeLabel(bytes: number): string {
 }
 
 /** Import images or ZIPs (dropped or chosen) or a list of URLs into a library, as a job. */
-export function ImportDialog({ open, onOpenChange, defaultLibrary, state, onSubmit, onReset }: ImportDialogProps) {
-  const ids = { library: useId(), tags: useId(), files: useId(), urls: useId(), near: useId() };
+export function ImportDialog({ open, onOpenChange, defaultLibrary, libraries = [], state, onSubmit, onReset }: ImportDialogProps) {
+  const ids = { library: useId(), libraries: useId(), tags: useId(), files: useId(), urls: useId(), near: useId() };
   const [library, setLibrary] = useState<string | null>(null);
   const [tags, setTags] = useState("");
   const [mode, setMode] = useState("files");
@@ -78,8 +80,13 @@ export function ImportDialog({ open, onOpenChange, defaultLibrary, state, onSubm
         <div className="grid grid-cols-2 gap-2">
           <div className="flex flex-col gap-1.5">
             <Label htmlFor={ids.library}>Library</Label>
-            <Input id={ids.library} value={lib} onChange={(e) => setLibrary(e.target.value)} aria-invalid={!libOk} disabled={active} />
-            {!libOk && <span className="text-[11px] text-red-700">1–64 letters, digits, - and _</span>}
+            <Input id={ids.library} list={ids.libraries} value={lib} placeholder="a library name" onChange={(e) => setLibrary(e.target.value)} aria-invalid={!libOk} disabled={active} />
+            <datalist id={ids.libraries}>
+              {libraries.map((name) => (
+                <option key={name} value={name} />
+              ))}
+            </datalist>
+            {!libOk && <span className="text-[11px] text-red-700">{lib ? "1–64 letters, digits, - and _" : "Name the library to import into"}</span>}
           </div>
           <div className="flex flex-col gap-1.5">
             <Label htmlFor={ids.tags}>Tags (comma-separated)</Label>

@@ -326,6 +326,7 @@ export function LibraryView({ active, onChanged, onOpenImage, authVersion = 0 }:
         open={importOpen}
         onOpenChange={setImportOpen}
         defaultLibrary={defaultImportLibrary(options, library)}
+        libraries={options.filter((o) => o.writable).map((o) => o.name)}
         state={imports.state}
         onSubmit={(lib, source, t, options) => void imports.submit(lib, source, t, options)}
         onReset={imports.reset}

@@ -19,6 +19,7 @@ import {
   WEIGHT_KEYS,
   WEIGHT_LABELS,
   WEIGHT_MAX,
+  WEIGHT_NEEDS,
   type QueryState,
   type WeightKey,
 } from "@/state/query";
@@ -47,9 +48,9 @@ export function QueryPanel({ query, onChange, active, presets = PRESETS }: Query
   return (
     <div className="flex flex-col gap-5">
       <section aria-labelledby="weights-h" className="flex flex-col gap-3">
-        <h3 id="weights-h" className="text-xs font-semibold uppercase tracking-wide text-muted-foreground">
+        <h2 id="weights-h" className="text-xs font-semibold uppercase tracking-wide text-muted-foreground">
           View weights
-        </h3>
+        </h2>
         <div role="group" aria-label="Weight presets" className="grid grid-cols-3 gap-1 rounded-lg bg-muted p-1">
           {PRESET_ORDER.map((p) => (
             <button
@@ -72,9 +73,9 @@ export function QueryPanel({ query, onChange, active, presets = PRESETS }: Query
       </section>
 
       <section aria-labelledby="filters-h" className="flex flex-col gap-3">
-        <h3 id="filters-h" className="text-xs font-semibold uppercase tracking-wide text-muted-foreground">
+        <h2 id="filters-h" className="text-xs font-semibold uppercase tracking-wide text-muted-foreground">
           Filters
-        </h3>
+        </h2>
         <TagFilter
           label="Must have tags"
           placeholder="cat, line art"
@@ -101,9 +102,9 @@ export function QueryPanel({ query, onChange, active, presets = PRESETS }: Query
       {(query.positiveIds.length > 0 || query.negativeIds.length > 0) && (
         <section aria-labelledby="examples-h" className="flex flex-col gap-2">
           <div className="flex items-center justify-between">
-            <h3 id="examples-h" className="text-xs font-semibold uppercase tracking-wide text-muted-foreground">
+            <h2 id="examples-h" className="text-xs font-semibold uppercase tracking-wide text-muted-foreground">
               Examples
-            </h3>
+            </h2>
             <Button size="sm" variant="ghost" onClick={() => onChange({ ...query, positiveIds: [], negativeIds: [] })}>
               Clear
             </Button>
@@ -120,7 +121,7 @@ function WeightSlider({ k, value, active, onChange }: { k: WeightKey; value: num
   const id = useId();
   const { label, hint } = WEIGHT_LABELS[k];
   return (
-    <div className={cn("flex flex-col gap-1.5", !active && "opacity-50")} data-testid={`weight-${k}`}>
+    <div className="flex flex-col gap-1.5" data-testid={`weight-${k}`}>
       <div className="flex items-center justify-between">
         <Tooltip content={active ? hint : `${hint} — no input for this view yet, so it is not sent`} side="left">
           <Label htmlFor={id} className="flex cursor-help items-center gap-1.5">
@@ -131,7 +132,23 @@ function WeightSlider({ k, value, active, onChange }: { k: WeightKey; value: num
         </Tooltip>
         <span className="text-xs tabular-nums text-muted-foreground">{value.toFixed(2)}</span>
       </div>
-      <Slider id={id} aria-label={`${label} weight (${k})`} min={0} max={WEIGHT_MAX} step={0.05} value={[value]} onValueChange={(v) => onChange(v[0] ?? 0)} />
+      {/* A view without input is not sent, so its slider would move and change nothing: disabled, with what it needs. */}
+      <Slider
+        id={id}
+        aria-label={`${label} weight (${k})`}
+        aria-describedby={active ? undefined : `${id}-needs`}
+        disabled={!active}
+        min={0}
+        max={WEIGHT_MAX}
+        step={0.05}
+        value={[value]}
+        onValueChange={(v) => onChange(v[0] ?? 0)}
+      />
+      {!active && (
+        <p id={`${id}-needs`} className="text-[11px] text-muted-foreground">
+          {WEIGHT_NEEDS[k]}
+        </p>
+      )}
     </div>
   );
 }

@@ -119,19 +119,22 @@ export function RagPanel({ defaultPrompt, jobs, onSubmit, onCancel, onDismiss, o
   return (
     <div className="flex flex-col gap-4" data-testid="rag-panel">
       <section className="flex flex-col gap-2" aria-labelledby="rag-h">
-        <h3 id="rag-h" className="text-xs font-semibold uppercase tracking-wide text-muted-foreground">
+        <h2 id="rag-h" className="text-xs font-semibold uppercase tracking-wide text-muted-foreground">
           Prompt → parts
-        </h3>
+        </h2>
         <div className="flex flex-col gap-1.5">
           <Label htmlFor={ids.prompt}>RAG prompt</Label>
           <div className="flex gap-1.5">
-            <Input
+            {/* Several lines: a RAG prompt names several parts. Enter decomposes, Shift+Enter breaks the line. */}
+            <textarea
               id={ids.prompt}
+              rows={3}
               value={prompt ?? defaultPrompt}
               placeholder="a watercolor fox and an owl in a snowy forest"
+              className="min-h-16 w-full min-w-0 resize-y rounded-md border border-input bg-background px-3 py-1.5 text-sm shadow-xs placeholder:text-muted-foreground focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-ring"
               onChange={(e) => setPrompt(e.target.value)}
               onKeyDown={(e) => {
-                if (e.key === "Enter") {
+                if (e.key === "Enter" && !e.shiftKey) {
                   e.preventDefault();
                   void decompose();
                 }
@@ -152,9 +155,9 @@ export function RagPanel({ defaultPrompt, jobs, onSubmit, onCancel, onDismiss, o
       </section>
 
       <section className="flex flex-col gap-2" aria-labelledby="rag-refs-h">
-        <h3 id="rag-refs-h" className="text-xs font-semibold uppercase tracking-wide text-muted-foreground">
+        <h2 id="rag-refs-h" className="text-xs font-semibold uppercase tracking-wide text-muted-foreground">
           Complementary references
-        </h3>
+        </h2>
         <div className="flex items-center gap-2">
           <Label htmlFor={ids.k}>At most</Label>
           <select id={ids.k} value={k} onChange={(e) => setK(Number(e.target.value))} className={cn(SELECT, "w-auto")}>
@@ -199,9 +202,9 @@ export function RagPanel({ defaultPrompt, jobs, onSubmit, onCancel, onDismiss, o
 
       {r && r.refs.length > 0 && (
         <section className="flex flex-col gap-2" aria-labelledby="rag-gen-h">
-          <h3 id="rag-gen-h" className="text-xs font-semibold uppercase tracking-wide text-muted-foreground">
+          <h2 id="rag-gen-h" className="text-xs font-semibold uppercase tracking-wide text-muted-foreground">
             Grounded generation
-          </h3>
+          </h2>
           <div className="grid grid-cols-3 gap-2">
             <div className="flex min-w-0 flex-col gap-1.5">
               <span className="text-xs font-medium leading-none text-foreground/80">Size</span>
@@ -235,9 +238,9 @@ export function RagPanel({ defaultPrompt, jobs, onSubmit, onCancel, onDismiss, o
 
       {jobs.length > 0 && (
         <section className="flex flex-col gap-2" aria-labelledby="rag-jobs-h">
-          <h3 id="rag-jobs-h" className="text-xs font-semibold uppercase tracking-wide text-muted-foreground">
+          <h2 id="rag-jobs-h" className="text-xs font-semibold uppercase tracking-wide text-muted-foreground">
             Grounded jobs
-          </h3>
+          </h2>
           <ul className="flex flex-col gap-2">
             {jobs.map((e) => (
               <RagJobCard key={e.key} entry={e} onCancel={onCancel} onDismiss={onDismiss} />

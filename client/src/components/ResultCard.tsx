@@ -21,8 +21,14 @@ export interface HitActions {
 export interface ResultCardProps extends HitActions {
   hit: SearchHit;
   rank: number;
+  /** The grid's one tab stop (a roving tabindex); the others are reached with the arrow keys. */
+  tabbable?: boolean;
   isRef: boolean;
   mark: "positive" | "negative" | null;
+  /** How many near-identical hits right after this one are folded under it. */
+  similar?: number;
+  similarShown?: boolean;
+  onToggleSimilar?: (id: string) => void;
   /** From the page's sprite atlas: a sprite, pending (an empty tile for a moment), or null (its own image). */
   thumb?: AtlasThumb;
 }
@@ -31,11 +37,13 @@ function hitLabel(hit: SearchHit): string {
   return hit.tags.length ? hit.tags.slice(0, 6).join(", ") : (hit.path ?? hit.id);
 }
 
-export const ResultCard = memo(function ResultCard({ hit, rank, isRef, mark, thumb = null, onOpen, onMoreLike, onNotLike, onToggleRef, onTrace, onEdit }: ResultCardProps) {
+export const ResultCard = memo(function ResultCard({ hit, rank, tabbable = true, similar = 0, similarShown = false, onToggleSimilar, isRef, mark, thumb = null, onOpen, onMoreLike, onNotLike, onToggleRef, onTrace, onEdit }: ResultCardProps) {
   const sprite = thumb?.kind === "sprite" ? thumb : null;
   // Without the hit's size the sprite's own shape is the best guess (a square would crop it).
   const ratio = hit.width && hit.height ? `${hit.width} / ${hit.height}` : sprite ? sprite.style.aspectRatio : "1 / 1";
   const label = hitLabel(hit);
+  const similarText = similar > 0 ? (similarShown ? `hide ${similar} similar` : `+${similar} similar`) : null;
+  const name = `Result ${rank}: ${label}, score ${hit.score.toFixed(2)}${similar > 0 ? `, ${similar} near-identical hit${similar > 1 ? "s" : ""} ${similarShown ? "shown" : "folded"} below` : ""}`;
   const onDragStart = (e: DragEvent<HTMLElement>) => {
     e.dataTransfer.setData("application/x-clippy-image", hit.imageUrl);
     e.dataTransfer.setData("text/uri-list", new URL(hit.imageUrl, location.href).href);
@@ -46,7 +54,7 @@ export const ResultCard = memo(function ResultCard({ hit, rank, isRef, mark, thu
       data-testid="result"
       data-id={hit.id}
       className={cn("group relative flex flex-col gap-1.5 rounded-lg border bg-background p-1.5 shadow-xs transition-shadow hover:shadow-md", isRef && "ring-2 ring-indigo-500")}
-      aria-label={`Result ${rank}: ${label}`}
+      aria-label={name}
     >
       <button
         type="button"
@@ -56,7 +64,21 @@ export const ResultCard = memo(function ResultCard({ hit, rank, isRef, mark, thu
         )}
         style={{ aspectRatio: ratio }}
         onClick={() => onOpen(hit)}
-        aria-label={`Open result ${rank} (${label})`}
+        aria-label={`Open ${name}`}
+        aria-keyshortcuts={similar > 0 ? "M N R T E S" : "M N R T E"}
+        data-roving=""
+        tabIndex={tabbable ? 0 : -1}
+        onKeyDown={(e) => {
+          // The card's actions from the keyboard, without a tab stop each (see the tooltips).
+          if (e.altKey || e.ctrlKey || e.metaKey) return;
+          const k = e.key.toLowerCase();
+          const act =
+            k === "m" ? onMoreLike : k === "n" ? onNotLike : k === "r" ? onToggleRef : k === "t" ? onTrace : k === "e" ? onEdit : k === "s" && similar > 0 && onToggleSimilar ? (h: SearchHit) => onToggleSimilar(h.id) : null;
+          if (!act) return;
+          e.preventDefault();
+          e.stopPropagation();
+          act(hit);
+        }}
         draggable={false}
       >
         {sprite ? (
@@ -84,27 +106,27 @@ export const ResultCard = memo(function ResultCard({ hit, rank, isRef, mark, thu
         )}
         <span className="absolute left-1 top-1 rounded bg-black/60 px-1 text-[10px] font-medium tabular-nums text-white">{rank}</span>
         {mark && (
-          <span className={cn("absolute right-1 top-1 rounded-full p-0.5 text-white", mark === "positive" ? "bg-emerald-600" : "bg-red-600")}>
+          <span className={cn("absolute bottom-1 left-1 rounded-full p-0.5 text-white", mark === "positive" ? "bg-emerald-600" : "bg-red-600")}>
             {mark === "positive" ? <ThumbsUp className="size-3" /> : <ThumbsDown className="size-3" />}
           </span>
         )}
       </button>
-      <div className="absolute right-2.5 top-2.5 flex flex-col gap-1 opacity-0 transition-opacity group-focus-within:opacity-100 group-hover:opacity-100 [@media(hover:none)]:opacity-100">
-        <Tooltip content="More like this" side="left">
-          <Button size="icon-sm" variant="secondary" className="size-7 shadow" aria-label="More like this" aria-pressed={mark === "positive"} onClick={() => onMoreLike(hit)}>
+      <div className="absolute right-2.5 top-2.5 flex flex-row gap-1 opacity-0 transition-opacity group-focus-within:opacity-100 group-hover:opacity-100 [@media(hover:none)]:opacity-100">
+        <Tooltip content="More like this (M)" side="left">
+          <Button size="icon-sm" variant="secondary" className="size-7 shadow" tabIndex={-1} aria-label="More like this" aria-pressed={mark === "positive"} onClick={() => onMoreLike(hit)}>
             <ThumbsUp />
           </Button>
         </Tooltip>
-        <Tooltip content="Not like this" side="left">
-          <Button size="icon-sm" variant="secondary" className="size-7 shadow" aria-label="Not like this" aria-pressed={mark === "negative"} onClick={() => onNotLike(hit)}>
+        <Tooltip content="Not like this (N)" side="left">
+          <Button size="icon-sm" variant="secondary" className="size-7 shadow" tabIndex={-1} aria-label="Not like this" aria-pressed={mark === "negative"} onClick={() => onNotLike(hit)}>
             <ThumbsDown />
           </Button>
         </Tooltip>
-        <Tooltip content={isRef ? "Remove from references" : "Use as reference for generation"} side="left">
+        <Tooltip content={isRef ? "Remove from references" : "Use as reference for generation (R)"} side="left">
           <Button
             size="icon-sm"
             variant={isRef ? "default" : "secondary"}
-            className="size-7 shadow"
+            className="size-7 shadow" tabIndex={-1}
             aria-label={isRef ? "Remove reference" : "Use as reference"}
             aria-pressed={isRef}
             onClick={() => onToggleRef(hit)}
@@ -112,18 +134,30 @@ export const ResultCard = memo(function ResultCard({ hit, rank, isRef, mark, thu
             <ImagePlus />
           </Button>
         </Tooltip>
-        <Tooltip content="Trace over it on the canvas" side="left">
-          <Button size="icon-sm" variant="secondary" className="size-7 shadow" aria-label="Trace over this" onClick={() => onTrace(hit)}>
+        <Tooltip content="Trace over it on the canvas (T)" side="left">
+          <Button size="icon-sm" variant="secondary" className="size-7 shadow" tabIndex={-1} aria-label="Trace over this" onClick={() => onTrace(hit)}>
             <Layers />
           </Button>
         </Tooltip>
-        <Tooltip content="Edit this image: paint a mask over it" side="left">
-          <Button size="icon-sm" variant="secondary" className="size-7 shadow" aria-label="Edit this image" onClick={() => onEdit(hit)}>
+        <Tooltip content="Edit this image: paint a mask over it (E)" side="left">
+          <Button size="icon-sm" variant="secondary" className="size-7 shadow" tabIndex={-1} aria-label="Edit this image" onClick={() => onEdit(hit)}>
             <PenTool />
           </Button>
         </Tooltip>
       </div>
       <ScoreBars hit={hit} />
+      {similarText && onToggleSimilar && (
+        <button
+          type="button"
+          tabIndex={-1}
+          data-testid="similar-toggle"
+          className="cursor-pointer self-start rounded px-1 text-[11px] text-muted-foreground underline-offset-2 hover:underline"
+          onClick={() => onToggleSimilar(hit.id)}
+          aria-expanded={similarShown}
+        >
+          {similarText}
+        </button>
+      )}
     </article>
   );
 });

@@ -1,12 +1,11 @@
 import { AlertTriangle, ImageOff, Loader2, PencilLine, SlidersHorizontal } from "lucide-react";
-import { useEffect, useMemo, useRef, useState } from "react";
-import type { SearchHit } from "@/api/schema";
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { Button } from "@/components/ui/button";
 import { useAtlas } from "@/hooks/useAtlas";
 import { describeError } from "@/state/errors";
-import { columnCount, masonryColumns } from "@/state/masonry";
+import { columnCount, masonryLayout, neighbour } from "@/state/masonry";
 import type { BuildResult } from "@/state/query";
-import { canLoadMore, type ResultsState } from "@/state/results";
+import { canLoadMore, collapseSimilar, type ResultsState } from "@/state/results";
 import { ResultCard, type HitActions } from "./ResultCard";
 
 export interface ResultsGridProps extends HitActions {
@@ -39,11 +38,85 @@ export function ResultsGrid(props: ResultsGridProps) {
   const [ref, width] = useWidth<HTMLDivElement>();
   const sentinel = useRef<HTMLDivElement>(null);
   const n = columnCount(width, 168, 6);
-  const columns = useMemo(() => masonryColumns(results.hits, n), [results.hits, n]);
+  const GAP = 10;
+  const columnWidth = width > 0 ? (width - (n - 1) * GAP) / n : 0;
   const more = canLoadMore(results);
-  // Image width inside a card: the column less the 10 px gaps, the card's padding and border.
-  const cardWidth = width > 0 ? (width - (n - 1) * 10) / n - 14 : 0;
+  // Image width inside a card: the column less the card's padding and border.
+  const cardWidth = columnWidth > 0 ? columnWidth - 14 : 0;
   const thumbFor = useAtlas(results.pageIds, cardWidth);
+
+  // The cards are in rank order in the DOM (keyboard and screen readers read 1, 2, 3 …);
+  // their measured heights place them in columns (masonryLayout), absolutely positioned.
+  // Near-identical hits in a row fold under the first ("+1 similar") until it is expanded.
+  const leaders = useMemo(() => collapseSimilar(results.hits), [results.hits]);
+  const foldedCount = useMemo(() => {
+    const counts = new Map<number, number>();
+    for (const l of leaders) if (l !== null) counts.set(l, (counts.get(l) ?? 0) + 1);
+    return counts;
+  }, [leaders]);
+  const [expanded, setExpanded] = useState<ReadonlySet<string>>(new Set());
+  const isHidden = (i: number) => {
+    const l = leaders[i];
+    return l !== null && l !== undefined && !expanded.has(results.hits[l]?.id ?? "");
+  };
+  const toggleSimilar = useCallback(
+    (id: string) =>
+      setExpanded((prev) => {
+        const next = new Set(prev);
+        if (!next.delete(id)) next.add(id);
+        return next;
+      }),
+    [],
+  );
+  const cardRefs = useRef(new Map<string, HTMLElement>());
+  const [heights, setHeights] = useState<ReadonlyMap<string, number>>(new Map());
+  const measure = useCallback(() => {
+    setHeights((prev) => {
+      let changed = false;
+      const next = new Map<string, number>();
+      for (const [id, el] of cardRefs.current) {
+        const h = el.offsetHeight;
+        next.set(id, h);
+        if (prev.get(id) !== h) changed = true;
+      }
+      return changed || next.size !== prev.size ? next : prev;
+    });
+  }, []);
+  useLayoutEffect(measure, [measure, results.hits, columnWidth, expanded]);
+  useEffect(() => {
+    const ro = new ResizeObserver(measure);
+    for (const el of cardRefs.current.values()) ro.observe(el);
+    return () => ro.disconnect();
+  }, [measure, results.hits]);
+  const layout = useMemo(
+    () =>
+      masonryLayout(
+        // Until a card is measured: its image's shape at the column width, plus the score bars.
+        results.hits.map((h, i) => (isHidden(i) ? 0 : (heights.get(h.id) ?? (h.width && h.height ? (columnWidth * h.height) / h.width : columnWidth) + 60))),
+        n,
+        columnWidth,
+        GAP,
+      ),
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- isHidden reads leaders and expanded
+    [results.hits, heights, n, columnWidth, leaders, expanded],
+  );
+  // One tab stop for the whole grid (a roving tabindex): the current card; arrows move it.
+  const [current, setCurrent] = useState(0);
+  const clamped = Math.min(current, Math.max(0, results.hits.length - 1));
+  const active = isHidden(clamped) ? (leaders[clamped] ?? 0) : clamped;
+  const onCardKey = (e: React.KeyboardEvent, i: number) => {
+    if (!["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"].includes(e.key)) return;
+    const key = e.key as Parameters<typeof neighbour>[2];
+    let to = neighbour(layout.placed, i, key);
+    // Skip folded hits, going on in the same direction (Home/End: inwards).
+    const onward = key === "Home" ? "ArrowRight" : key === "End" ? "ArrowLeft" : key;
+    while (to !== null && isHidden(to)) to = neighbour(layout.placed, to, onward);
+    e.preventDefault();
+    if (to === null) return;
+    setCurrent(to);
+    const id = results.hits[to]?.id;
+    if (id) cardRefs.current.get(id)?.querySelector<HTMLElement>("[data-roving]")?.focus();
+  };
 
   // Infinite scroll: a fresh observer after each page fires at once if the end is still in view.
   useEffect(() => {
@@ -96,30 +169,50 @@ export function ResultsGrid(props: ResultsGridProps) {
       {empty}
       {loadingFirst && <SkeletonGrid columns={n} />}
       {!empty && results.hits.length > 0 && (
-        <div className="flex items-start gap-2.5 transition-opacity data-[refreshing=true]:opacity-50" data-refreshing={refreshing} data-testid="results-grid">
-          {columns.map((col, c) => (
-            <div key={c} className="flex min-w-0 flex-1 flex-col gap-2.5">
-              {col.map((i) => {
-                const hit = results.hits[i] as SearchHit;
-                return (
-                  <ResultCard
-                    key={hit.id}
-                    hit={hit}
-                    rank={i + 1}
-                    thumb={thumbFor(hit.id)}
-                    isRef={refIds.has(hit.id)}
-                    mark={positiveIds.includes(hit.id) ? "positive" : negativeIds.includes(hit.id) ? "negative" : null}
-                    onOpen={props.onOpen}
-                    onMoreLike={props.onMoreLike}
-                    onNotLike={props.onNotLike}
-                    onToggleRef={props.onToggleRef}
-                    onTrace={props.onTrace}
-                    onEdit={props.onEdit}
-                  />
-                );
-              })}
-            </div>
-          ))}
+        <div
+          className="relative transition-opacity data-[refreshing=true]:opacity-50"
+          style={{ height: layout.height }}
+          data-refreshing={refreshing}
+          data-testid="results-grid"
+          role="list"
+          aria-label="Search results (arrow keys move between them, Enter opens one)"
+        >
+          {results.hits.map((hit, i) => {
+            const at = layout.placed[i];
+            return (
+              <div
+                key={hit.id}
+                role="listitem"
+                ref={(el) => {
+                  if (el) cardRefs.current.set(hit.id, el);
+                  else cardRefs.current.delete(hit.id);
+                }}
+                hidden={isHidden(i)}
+                className="absolute left-0 top-0"
+                style={{ width: columnWidth || undefined, transform: at ? `translate(${at.x}px, ${at.y}px)` : undefined }}
+                onKeyDown={(e) => onCardKey(e, i)}
+                onFocus={() => setCurrent(i)}
+              >
+                <ResultCard
+                  hit={hit}
+                  rank={i + 1}
+                  tabbable={i === active}
+                  similar={foldedCount.get(i) ?? 0}
+                  similarShown={expanded.has(hit.id)}
+                  onToggleSimilar={toggleSimilar}
+                  thumb={thumbFor(hit.id)}
+                  isRef={refIds.has(hit.id)}
+                  mark={positiveIds.includes(hit.id) ? "positive" : negativeIds.includes(hit.id) ? "negative" : null}
+                  onOpen={props.onOpen}
+                  onMoreLike={props.onMoreLike}
+                  onNotLike={props.onNotLike}
+                  onToggleRef={props.onToggleRef}
+                  onTrace={props.onTrace}
+                  onEdit={props.onEdit}
+                />
+              </div>
+            );
+          })}
         </div>
       )}
       <div ref={sentinel} className="h-px" aria-hidden />

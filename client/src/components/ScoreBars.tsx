@@ -50,16 +50,17 @@ export function ScoreBars({ hit, large = false }: { hit: SearchHit; large?: bool
         {views.map((v) => (
           <div
             key={v.view}
-            className={cn("flex min-w-0 items-center gap-1", !large && "flex-1", v.s.weight <= 0 && "opacity-40")}
+            className={cn("flex min-w-0 items-center gap-1", !large && "flex-1")}
             title={`${v.label}: calibrated ${fmt(v.s.calibrated)}, raw ${fmt(v.s.raw)}, weight ${fmt(v.s.weight)}`}
           >
             <span className={cn("shrink-0 text-muted-foreground", large ? "w-12 text-xs" : "text-[9px] leading-none")}>{large ? v.label : v.short}</span>
             <div className={cn("flex-1 overflow-hidden rounded-full bg-muted", large ? "h-2" : "h-1")}>
-              <div className={cn("h-full", v.bar)} style={{ width: `${value(v.s) * 100}%` }} />
+              {/* An unweighted view's bar is faded; its label stays readable (contrast). */}
+              <div className={cn("h-full", v.bar, v.s.weight <= 0 && "opacity-40")} style={{ width: `${value(v.s) * 100}%` }} />
             </div>
             {large && (
               <span className="w-36 whitespace-nowrap text-right text-xs tabular-nums text-muted-foreground">
-                {fmt(v.s.calibrated)} <span className="opacity-70">(raw {fmt(v.s.raw)})</span> × {fmt(v.s.weight)}
+                {fmt(v.s.calibrated)} <span>(raw {fmt(v.s.raw)})</span> × {fmt(v.s.weight)}
               </span>
             )}
           </div>

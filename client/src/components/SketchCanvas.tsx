@@ -46,6 +46,7 @@ export function SketchCanvas({ onChange, underlayUrl, onClearUnderlay, onImageFi
   const [size, setSize] = useState(5);
   const [underlayVisible, setUnderlayVisible] = useState(true);
   const [dragOver, setDragOver] = useState(false);
+  const [blank, setBlank] = useState(true);
   const [, setHistoryVersion] = useState(0);
   const toolRef = useRef(tool);
   toolRef.current = tool;
@@ -56,6 +57,7 @@ export function SketchCanvas({ onChange, underlayUrl, onClearUnderlay, onImageFi
     const canvas = canvasRef.current;
     if (!canvas) return;
     const inked = canvas.getObjects().some((o) => !(o as unknown as Record<string, unknown>)[ERASER_MARK]);
+    setBlank(!inked);
     if (!inked) {
       onChangeRef.current(null);
       return;
@@ -103,6 +105,9 @@ export function SketchCanvas({ onChange, underlayUrl, onClearUnderlay, onImageFi
     canvas.upperCanvasEl.dataset.testid = "sketch-canvas";
     canvas.upperCanvasEl.setAttribute("role", "img");
     canvas.upperCanvasEl.setAttribute("aria-label", "Sketch canvas: draw with the mouse, a pen or a finger; strokes search by line structure");
+    // Focusable, so the drawing shortcuts (P, E, [, ], Delete, Ctrl+Z) have a place to start from by keyboard.
+    canvas.upperCanvasEl.tabIndex = 0;
+    canvas.upperCanvasEl.classList.add("focus-visible:outline-2", "focus-visible:outline-ring");
     canvasRef.current = canvas;
 
     const onPath = (e: { path: FabricObject }) => {
@@ -272,6 +277,13 @@ export function SketchCanvas({ onChange, underlayUrl, onClearUnderlay, onImageFi
           <AuthImage src={underlayUrl} alt="" aria-hidden className="pointer-events-none absolute inset-0 size-full object-contain opacity-35" />
         )}
         <div ref={hostRef} className="absolute inset-0" />
+        {blank && !underlayUrl && !dragOver && (
+          <p data-testid="canvas-hint" aria-hidden className="pointer-events-none absolute inset-0 flex flex-col items-center justify-center gap-1 text-sm text-muted-foreground">
+            <Brush className="size-5" />
+            Draw here
+            <span className="text-xs">or drop a picture</span>
+          </p>
+        )}
         {dragOver && (
           <div className="pointer-events-none absolute inset-0 flex items-center justify-center bg-indigo-50/70 text-sm font-medium text-indigo-700">
             Drop to search by this image

@@ -35,12 +35,15 @@ describe("the library list", () => {
     expect(libraryLabel(zoo!)).toBe("zoo (public, owner team-a)");
   });
 
-  it("imports into the picked library when writable, else the first writable listed one, else uploads", () => {
+  it("imports into the picked library when writable, else the first writable listed one, else nothing it would invent", () => {
     const options = mergeLibraries(listed);
     expect(defaultImportLibrary(options, "zoo")).toBe("zoo");
     expect(defaultImportLibrary(options, "default")).toBe("alpha");
     expect(defaultImportLibrary(options, "")).toBe("alpha");
-    expect(defaultImportLibrary(mergeLibraries([listed[1]!]), "")).toBe("uploads");
+    expect(defaultImportLibrary(mergeLibraries([listed[1]!]), "")).toBe("");
+    expect(defaultImportLibrary(mergeLibraries([{ ...listed[1]!, writable: true }]), "")).toBe("default");
+    // A name only seen on images is not offered by itself.
+    expect(defaultImportLibrary(mergeLibraries([listed[1]!], ["uploads"]), "")).toBe("");
     // A name typed or seen but not listed is still the user's choice.
     expect(defaultImportLibrary(options, "fresh")).toBe("fresh");
   });

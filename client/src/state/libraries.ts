@@ -40,12 +40,14 @@ export function libraryLabel(o: LibraryOption): string {
 
 /**
  * Where an import goes when the dialog opens: the library picked, when the key may write
- * it; else the first writable non-default library; else `fallback` (the historical "uploads").
+ * it; else the first writable non-default library GET /libraries lists; else the listed
+ * default when writable; else "" (the user names one: nothing is invented for them).
  */
-export function defaultImportLibrary(options: readonly LibraryOption[], selected: string, fallback = "uploads"): string {
+export function defaultImportLibrary(options: readonly LibraryOption[], selected: string): string {
   const picked = options.find((o) => o.name === selected);
   if (selected && (!picked || picked.writable)) return selected;
-  return options.find((o) => o.listed && !o.isDefault && o.writable)?.name ?? fallback;
+  const writable = options.filter((o) => o.listed && o.writable);
+  return (writable.find((o) => !o.isDefault) ?? writable[0])?.name ?? "";
 }
 
 /** Why a new library's name is refused, or null (the server's rule: 1–64 of A-Z a-z 0-9 - _). */

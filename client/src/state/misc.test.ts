@@ -4,7 +4,7 @@ import type { Job } from "@/api/schema";
 import { describeError } from "./errors";
 import { emptyHistory, record, redo, undo } from "./history";
 import { describeJob, isTerminal, pollDelay, progressFraction } from "./jobs";
-import { columnCount, masonryColumns } from "./masonry";
+import { columnCount, masonryColumns, masonryLayout, neighbour } from "./masonry";
 
 function job(over: Partial<Job>): Job {
   return { id: "j", kind: "generate", status: "queued", progress: null, result: null, error: null, createdAt: "", updatedAt: "", ...over };
@@ -80,5 +80,44 @@ describe("masonry", () => {
     expect(columnCount(0)).toBe(1);
     expect(columnCount(800, 180)).toBe(4);
     expect(columnCount(5000, 180, 6)).toBe(6);
+  });
+});
+
+describe("masonry layout in rank order", () => {
+  it("places each item, in rank order, at the top of the shortest column (leftmost on a tie)", () => {
+    // Column width 100, gap 10: item 0 (300 tall) in column 0; 1 and 2 stack in column 1
+    // (110 + 110 = 220 < 310); item 3 to column 1 too (220 < 310); item 4 to column 0 (310 < 330).
+    const { placed, height } = masonryLayout([300, 100, 100, 100, 50], 2, 100, 10);
+    expect(placed.map((p) => p.column)).toEqual([0, 1, 1, 1, 0]);
+    expect(placed.map((p) => [p.x, p.y])).toEqual([
+      [0, 0],
+      [110, 0],
+      [110, 110],
+      [110, 220],
+      [0, 310],
+    ]);
+    expect(height).toBe(360);
+  });
+  it("gives a hidden (zero-height) item no room and no gap", () => {
+    const { placed, height } = masonryLayout([100, 0, 100], 1, 100, 10);
+    expect(placed.map((p) => p.y)).toEqual([0, 110, 110]);
+    expect(height).toBe(210);
+  });
+  it("is empty for no items and refuses negative sizes", () => {
+    expect(masonryLayout([], 3, 100, 10)).toEqual({ placed: [], height: 0 });
+    expect(() => masonryLayout([1], 2, -1, 10)).toThrow(/columnWidth/);
+  });
+  it("moves left/right by rank and up/down within the column", () => {
+    const { placed } = masonryLayout([300, 100, 100, 100, 50], 2, 100, 10);
+    expect(neighbour(placed, 0, "ArrowRight")).toBe(1);
+    expect(neighbour(placed, 0, "ArrowLeft")).toBeNull();
+    expect(neighbour(placed, 4, "ArrowRight")).toBeNull();
+    expect(neighbour(placed, 1, "ArrowDown")).toBe(2);
+    expect(neighbour(placed, 0, "ArrowDown")).toBe(4);
+    expect(neighbour(placed, 4, "ArrowUp")).toBe(0);
+    expect(neighbour(placed, 3, "ArrowDown")).toBeNull();
+    expect(neighbour(placed, 2, "End")).toBe(4);
+    expect(neighbour(placed, 2, "Home")).toBe(0);
+    expect(neighbour([], 0, "Home")).toBeNull();
   });
 });

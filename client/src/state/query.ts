@@ -22,6 +22,15 @@ export const WEIGHT_LABELS: Record<WeightKey, { label: string; hint: string }> =
   wTags: { label: "Tags", hint: "Exact tag words in the prompt (lexical)" },
 };
 
+/** What a view needs before its slider does anything: shown under a disabled slider. */
+export const WEIGHT_NEEDS: Record<WeightKey, string> = {
+  wImg: "add a prompt or an image to use Image",
+  wEdge: "draw or add an image to use Lines",
+  wShape: "draw or add an image to use Shape",
+  wTxt: "add a prompt to use Text",
+  wTags: "add a prompt to use Tags",
+};
+
 export type PresetName = "sketch" | "balanced" | "text";
 
 export const PRESETS: Record<PresetName, { label: string; weights: Weights }> = {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { SearchHit, SearchResponse } from "@/api/schema";
-import { canLoadMore, initialResults, mergePage, resultsReducer, type ResultsState } from "./results";
+import { canLoadMore, collapseSimilar, initialResults, mergePage, nearIdentical, resultsReducer, type ResultsState } from "./results";
 
 function hit(id: string, score = 0.5): SearchHit {
   return { id, score, views: {}, imageUrl: `/image/${id}`, thumbUrl: `/thumb/${id}`, tags: [], width: 10, height: 10, source: null, path: null };
@@ -160,5 +160,28 @@ describe("pageIds", () => {
     expect(s.pageIds).toEqual([["x", "y"]]);
     const failed = run([{ type: "start", ticket: 3, key: "k3" }, { type: "fail", ticket: 3, error: new Error("down"), append: false }], s);
     expect(failed.pageIds).toEqual([]);
+  });
+});
+
+describe("collapsing near-identical hits", () => {
+  const scored = (id: string, score: number, shape: number, tags: number, size = 10): SearchHit => ({
+    ...hit(id, score),
+    width: size,
+    height: size,
+    views: { shape: { raw: shape, calibrated: shape, weight: 1 }, tags: { raw: tags, calibrated: tags, weight: 1 } } as SearchHit["views"],
+  });
+
+  it("calls two hits near-identical only when size and every view's score agree", () => {
+    expect(nearIdentical(scored("a", 0.8, 0.7, 0.3), scored("b", 0.8, 0.7, 0.3))).toBe(true);
+    expect(nearIdentical(scored("a", 0.8, 0.7, 0.3), scored("b", 0.8, 0.7, 0.31))).toBe(false);
+    expect(nearIdentical(scored("a", 0.8, 0.7, 0.3), scored("b", 0.8, 0.7, 0.3, 12))).toBe(false);
+    // Without per-view scores there is nothing to compare: never collapsed.
+    expect(nearIdentical(hit("a", 0.8), hit("b", 0.8))).toBe(false);
+  });
+
+  it("folds a run of copies under its first hit and keeps non-consecutive copies apart", () => {
+    const hits = [scored("a", 0.9, 0.9, 0.1), scored("a2", 0.9, 0.9, 0.1), scored("a3", 0.9, 0.9, 0.1), scored("b", 0.8, 0.7, 0.3), scored("c", 0.7, 0.6, 0.2), scored("b2", 0.8, 0.7, 0.3)];
+    expect(collapseSimilar(hits)).toEqual([null, 0, 0, null, null, null]);
+    expect(collapseSimilar([])).toEqual([]);
   });
 });

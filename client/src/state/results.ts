@@ -99,3 +99,39 @@ export function resultsReducer(state: ResultsState, action: ResultsAction): Resu
 export function canLoadMore(s: ResultsState): boolean {
   return s.status === "ready" && s.nextCursor !== null && s.moreError === null;
 }
+
+/** Score differences below this are the same picture to the search (float noise). */
+export const SIMILAR_EPSILON = 1e-4;
+
+/**
+ * Whether two hits are near-identical to the search: the same size (when known) and the same
+ * score in every view and overall. A copy of a picture under another id scores exactly alike.
+ */
+export function nearIdentical(a: SearchHit, b: SearchHit): boolean {
+  if ((a.width ?? null) !== (b.width ?? null) || (a.height ?? null) !== (b.height ?? null)) return false;
+  if (Math.abs(a.score - b.score) > SIMILAR_EPSILON) return false;
+  const views = Object.keys(a.views);
+  if (views.length === 0 || views.length !== Object.keys(b.views).length) return false;
+  return views.every((v) => {
+    const x = a.views[v];
+    const y = b.views[v];
+    if (!x || !y) return false;
+    const xr = x.raw ?? x.calibrated;
+    const yr = y.raw ?? y.calibrated;
+    return Math.abs(xr - yr) <= SIMILAR_EPSILON;
+  });
+}
+
+/**
+ * Near-identical hits in a row collapse under the first of them ("+1 similar"): for each
+ * hit, the index of the hit it is folded under, or null when it is shown on its own. Pure.
+ */
+export function collapseSimilar(hits: readonly SearchHit[]): (number | null)[] {
+  const leaders: (number | null)[] = [];
+  hits.forEach((hit, i) => {
+    const prev = i > 0 ? hits[i - 1] : undefined;
+    const lead = i > 0 ? (leaders[i - 1] ?? i - 1) : null;
+    leaders.push(prev && lead !== null && nearIdentical(prev, hit) ? lead : null);
+  });
+  return leaders;
+}
