@@ -29,11 +29,15 @@ from app.api.errors import PROBLEM_MEDIA_TYPE, FieldProblem, Problem
 from app.api.security import OPEN_PATHS, UNLIMITED_PATHS, required_scope
 from app.config import Settings
 from app.generation.models import GenerateResult
-from app.library.models import ImportResult
+from app.library.models import DuplicateScanResult, ImportResult
 
 PROBLEM_REF = "#/components/schemas/Problem"
 # A job's `result` by its `kind`: the job queue stores the handler's JSON as is (app/jobs).
-JOB_RESULTS: dict[str, type[BaseModel]] = {"generate": GenerateResult, "import": ImportResult}
+JOB_RESULTS: dict[str, type[BaseModel]] = {
+    "generate": GenerateResult,
+    "import": ImportResult,
+    "duplicates": DuplicateScanResult,
+}
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 # What each error status means here; the body says which case it is.

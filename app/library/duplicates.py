@@ -254,7 +254,9 @@ def duplicate_report(
     if not near:
         flt = scope.and_(scope_filter(library)) if scope else scope_filter(library)
         items = [Item.of(pid, payload) for pid, payload, _ in iter_points(store, flt)]
-        return DuplicateReport(library=library, threshold=threshold, scanned=len(items), exact=exact_groups(items), near=[])
+        return DuplicateReport(
+            library=library, threshold=threshold, scanned=len(items), exact=exact_groups(items), near=[]
+        )
     items, pairs = scan_near_pairs(
         store,
         threshold,

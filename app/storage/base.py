@@ -130,7 +130,9 @@ class VectorStore(ABC):
         `query_batch_points`) override this; the default asks one at a time."""
         return [self.search(q, flt, hnsw_ef=hnsw_ef) for q in queries]
 
-    def matrix_pairs(self, view: str, flt: Filter | None, sample: int, limit: int) -> list[tuple[str, str, float]] | None:
+    def matrix_pairs(
+        self, view: str, flt: Filter | None, sample: int, limit: int
+    ) -> list[tuple[str, str, float]] | None:
         """The engine's distance matrix: each of `sample` points of `flt` with its `limit`
         nearest others in `view`, as (a, b, score) pairs; None where the engine has no such
         API (callers then batch nearest-neighbour searches)."""

@@ -248,7 +248,9 @@ class RemoteStore(VectorStore):
         ]
         return [self._scored(r.points) for r in self.client.query_batch_points(self.collection, requests)]
 
-    def matrix_pairs(self, view: str, flt: Filter | None, sample: int, limit: int) -> list[tuple[str, str, float]] | None:
+    def matrix_pairs(
+        self, view: str, flt: Filter | None, sample: int, limit: int
+    ) -> list[tuple[str, str, float]] | None:
         # Qdrant's distance-matrix API: one request, the neighbours found inside the engine.
         response = self.client.search_matrix_pairs(
             self.collection, query_filter=_filter(flt), sample=sample, limit=limit, using=view
