@@ -14,8 +14,6 @@ from fastapi.testclient import TestClient
 
 from app.api.app import create_app
 from app.embedding import Encoders
-from app.services import Services
-
 from app.library.duplicates import (
     Item,
     duplicate_report,
@@ -24,6 +22,7 @@ from app.library.duplicates import (
     near_groups,
     pairs_from_vectors,
 )
+from app.services import Services
 from tests.support.images import NEAR_THRESHOLD
 
 # --- pure grouping ---------------------------------------------------------------------------
@@ -161,7 +160,9 @@ def test_a_scan_runs_as_a_job_and_the_report_shows_it_until_the_library_changes(
     assert after["nearScan"]["stale"] is True and "changed" in after["nearScan"]["reason"]
     assert after["near"] == []
     assert scans.post(f"/images/{copy}/restore").status_code == 200
-    again = _finished(scans, scans.post("/images/duplicates/scans", json={"threshold": NEAR_THRESHOLD}).headers["location"])
+    again = _finished(
+        scans, scans.post("/images/duplicates/scans", json={"threshold": NEAR_THRESHOLD}).headers["location"]
+    )
     assert again["status"] == "succeeded"
     fresh = scans.get("/images/duplicates").json()
     assert fresh["nearScan"]["stale"] is False and len(fresh["near"]) == 1
