@@ -15,8 +15,9 @@ from app.ingest.sources import Item
 from app.library.changes import LibraryChanges
 from app.library.trash import Trash
 from app.storage.edge import EdgeStore
+from app.storage.schema import content_sha256
 from app.storage.thumbs import ThumbnailCache
-from tests.support.images import shape_image
+from tests.support.images import png_bytes, shape_image
 from tests.support.invariants import violations
 
 COLLECTION = "trash-test"
@@ -38,9 +39,11 @@ def _library(tmp_path: Path, encoders: Encoders, n: int = 3) -> tuple[EdgeStore,
     root = tmp_path / "images"
     items = []
     for i in range(n):
-        path = root / "imports" / "default" / f"{i:064x}.png"
+        # Named by content, as imports stage their files (the sweep reads names as hashes).
+        data = png_bytes(shape_image(i % 3, 500 + i))
+        path = root / "imports" / "default" / f"{content_sha256(data)}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        shape_image(i % 3, 500 + i).save(path)
+        path.write_bytes(data)
         items.append(Item(path, ["kept", f"n{i}"]))
     store = EdgeStore(tmp_path / "qdrant", COLLECTION)
     ids = Ingestor(encoders, store, IngestOptions(images_root=root, source="upload")).run(items).ids
@@ -137,3 +140,20 @@ def test_bulk_deletes_need_the_count_and_ttl_0_deletes_at_once(tmp_path: Path, e
     gone = trash.delete(ids[0])
     assert gone.trashed is False and gone.file_removed is True and trash.list().total == 0
     assert _check(tmp_path, store) == []
+
+
+def test_the_start_up_sweep_of_staged_files_keeps_the_files_of_trashed_items(
+    tmp_path: Path, encoders: Encoders
+) -> None:
+    from app.library.imports.orphans import sweep_staged
+
+    store, trash, ids, _ = _library(tmp_path, encoders)
+    path = tmp_path / "images" / str(store.retrieve([ids[0]])[0].payload["path"])
+    trash.delete(ids[0])
+    root = tmp_path / "images"
+    assert sweep_staged(store, root, grace_s=0, keep=trash.files()) == 0 and path.is_file()
+    trash.restore(ids[0])
+    assert store.retrieve([ids[0]]), "restorable after the sweep"
+    trash.delete(ids[0])
+    assert sweep_staged(store, root, grace_s=0) == 1, "without `keep` the file would have gone"
+    assert _check(tmp_path, store) != [], "and the invariants notice a trashed item without its file"

@@ -46,7 +46,10 @@ def violations(qdrant_path: Path, collection: str, images_root: Path, thumbs_roo
         meta = json.loads(record.read_text().splitlines()[0])
         item = Payload.read(meta["payload"])
         if item.path:
-            referenced.add(safe_join(images_root, item.path).resolve())
+            kept = (images_root / item.path).resolve()
+            referenced.add(kept)
+            if not kept.is_file():
+                found.append(f"trashed item {meta['id']} names {item.path!r}, which does not exist")
         if meta["state"] != "trashed":
             found.append(f"trash record {record.name} is left {meta['state']!r}")
         if meta["id"] in ids:
