@@ -277,7 +277,7 @@ class Settings(BaseSettings):
     DUPLICATE_THRESHOLD: float = Field(default=0.95, ge=0, le=1)
     # Near-duplicate scans (POST /images/duplicates/scans, a job): queries asked of the engine
     # at once where it has no distance-matrix API (qdrant-edge; bench/README.md measures it).
-    DUPLICATE_SCAN_BATCH: int = Field(default=64, ge=1, le=4096)
+    DUPLICATE_SCAN_BATCH: int = Field(default=16, ge=1, le=4096)
     # With random image weights (PRETRAINED=random) image cosines say nothing about what a
     # picture shows, so near scans are refused unless this is set (tests, benchmarks).
     NEAR_DUPLICATES_WITH_RANDOM_WEIGHTS: bool = False

@@ -166,7 +166,7 @@ def scan_near_pairs(
     hnsw_ef: int | None = None,
     progress: Callable[[int], None] | None = None,
     scope: Filter | None = None,
-    batch: int = 64,
+    batch: int = 16,
     use_matrix: bool = True,
 ) -> tuple[list[Item], list[Pair]]:
     """Each point's `neighbours` nearest in the `image` view (same scope), pairs ≥ threshold.
@@ -242,7 +242,7 @@ def duplicate_report(
     hnsw_ef: int | None = None,
     progress: Callable[[int], None] | None = None,
     scope: Filter | None = None,
-    batch: int = 64,
+    batch: int = 16,
     use_matrix: bool = True,
     near: bool = True,
 ) -> DuplicateReport:
