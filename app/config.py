@@ -348,6 +348,19 @@ class Settings(BaseSettings):
     # --- library (app/library) -------------------------------------------------------------
     # Near duplicates: image-vector cosine at or above this (GET /images/duplicates, find_duplicates).
     DUPLICATE_THRESHOLD: float = Field(default=0.95, ge=0, le=1)
+    # Near-duplicate scans (POST /images/duplicates/scans, a job): queries asked of the engine
+    # at once where it has no distance-matrix API (qdrant-edge; bench/README.md measures it).
+    DUPLICATE_SCAN_BATCH: int = Field(default=16, ge=1, le=4096)
+    # With random image weights (PRETRAINED=random) image cosines say nothing about what a
+    # picture shows, so near scans are refused unless this is set (tests, benchmarks).
+    NEAR_DUPLICATES_WITH_RANDOM_WEIGHTS: bool = False
+    # Deleted items wait this long in the trash (GET /trash, POST /images/{id}/restore) before
+    # their point and owned file are purged; 0: deletes are final at once.
+    TRASH_TTL_S: float = Field(default=7 * 24 * 3600, ge=0, le=365 * 24 * 3600)
+    # The trash's records (one JSON file per item). None: QDRANT_PATH/<COLLECTION>.trash.
+    TRASH_ROOT: Path | None = None
+    # POST /images/deletions of more items than this needs `confirm` set to their count.
+    BULK_DELETE_CONFIRM_ABOVE: int = Field(default=3, ge=0, le=1000)
     # Library records (owner, visibility; app/library/registry.py), SQLite. None: next to
     # the store, QDRANT_PATH/<COLLECTION>.libraries.sqlite.
     LIBRARIES_DB: Path | None = None

@@ -27,11 +27,14 @@ from app.imaging import ImageSlots
 from app.ingest.seed import seed_sample_library
 from app.ingest.target import IngestTarget
 from app.jobs import JobHandlers, JobQueue, UnavailableJobQueue, build_job_queue
+from app.library.changes import LibraryChanges
+from app.library.dedup_scans import DuplicateScans
 from app.library.generated import GeneratedToLibrary
 from app.library.imports import ImportService
 from app.library.manage import Libraries
 from app.library.profiles import ProfileStore
 from app.library.registry import LibraryRegistry
+from app.library.trash import Trash
 from app.search.complementary import ComplementarySearcher
 from app.search.encoder import CollectionShape, QueryEncoder
 from app.search.hybrid import HybridSearcher
@@ -99,13 +102,28 @@ def build_generation_and_jobs(
     return generation, jobs
 
 
-async def sweep_staged_imports(imports: ImportService) -> None:
-    """Staged import files no point refers to (app/library/imports/orphans.py); a sweep that
-    fails is logged and never keeps a process from starting."""
+async def sweep_staged_imports(imports: ImportService, trash: Trash | None = None) -> None:
+    """Staged import files no point refers to (app/library/imports/orphans.py), but for the
+    files of items in the trash; a sweep that fails is logged and never keeps a process from
+    starting."""
     try:
-        await asyncio.to_thread(imports.sweep_staged)
+        keep = await asyncio.to_thread(trash.files) if trash is not None else set()
+        await asyncio.to_thread(imports.sweep_staged, keep)
     except Exception:
         log.exception("sweeping staged import files failed; they stay until the next start")
+
+
+async def purge_trash_forever(trash: Trash) -> None:
+    """Purge expired trash every min(TTL, 10 min); a failed round is logged and retried."""
+    if trash.ttl_s <= 0:
+        return
+    interval = max(1.0, min(trash.ttl_s, 600.0))
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(trash.purge_expired)
+        except Exception:
+            log.exception("purging the trash failed; retried in %.0f s", interval)
 
 
 @dataclass
@@ -129,6 +147,9 @@ class Services:
     storyboards: StoryboardService
     # Requests decoding and encoding images at once (IMAGE_SLOTS); the rest wait, then 503.
     image_slots: ImageSlots
+    # Deleted items, restorable for TRASH_TTL_S; near-duplicate scans (jobs) and their reports.
+    trash: Trash
+    duplicates: DuplicateScans
     # Every job kind this service runs; `python -m app.jobs.worker` runs the same ones.
     handlers: JobHandlers = field(default_factory=JobHandlers)
     # Generation job stage timings; the API's metrics subscribe (app/telemetry.py).
@@ -136,6 +157,7 @@ class Services:
     ready: bool = False
     # What the models and credentials allow (app/availability.py): found once, at start.
     _availability: Availability | None = field(default=None, repr=False)
+    _purger: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def availability(self) -> Availability:
         """The availability report, checked on first use and kept (blocking: ≤ a few seconds)."""
@@ -200,6 +222,9 @@ class Services:
             observe=stages,
         )
         storyboards.register_handlers(handlers)
+        changes = LibraryChanges()
+        duplicates = DuplicateScans(store, jobs, settings, changes, random_weights=encoders.clip.random_weights)
+        duplicates.register_handlers(handlers)
         # One query encoder for every searcher: a query is encoded the same way wherever it goes.
         query_encoder = QueryEncoder(encoders, CollectionShape(store))
         return cls(
@@ -218,15 +243,24 @@ class Services:
             stories=stories,
             storyboards=storyboards,
             image_slots=ImageSlots(settings.IMAGE_SLOTS, settings.IMAGE_SLOT_WAIT_S),
+            trash=Trash.from_settings(settings, store, thumbs, changes, libraries.profiles.forget_images),
+            duplicates=duplicates,
             handlers=handlers,
             stages=stages,
         )
 
     async def start(self) -> None:
-        # Before the queue runs: what a killed import staged and never embedded.
-        await sweep_staged_imports(self.imports)
+        # Moves to the trash a kill cut off are finished and expired items purged (then every
+        # few minutes), before the sweep, which keeps the files of what stays in the trash.
+        try:
+            await asyncio.to_thread(self.trash.recover)
+        except Exception:
+            log.exception("recovering the trash failed; pending moves are finished at the next start")
         # Known at start: /info reports it and the log names what is missing.
         await asyncio.to_thread(self.availability)
+        # Before the queue runs: what a killed import staged and never embedded.
+        await sweep_staged_imports(self.imports, self.trash)
+        self._purger = asyncio.create_task(purge_trash_forever(self.trash))
         await self.generation.start()
         await self.jobs.start()
         if self.settings.AUTO_INGEST and self.space.usable:
@@ -237,6 +271,9 @@ class Services:
         # Jobs first: the in-process queue drains (JOB_DRAIN_S) and waits for its handler
         # threads, so no import or addToLibrary thread still writes when the store closes.
         self.ready = False
+        if self._purger is not None:
+            self._purger.cancel()
+            self._purger = None
         await self.jobs.stop()
         await self.generation.stop()
         await self.stories.stop()
@@ -296,7 +333,7 @@ class WorkerServices:
     async def start(self) -> None:
         # A worker killed mid-import restarts here: its staged files are swept too (after the grace).
         if self.library is not None:
-            await sweep_staged_imports(self.library.imports)
+            await sweep_staged_imports(self.library.imports, self.library.trash)
         await self.generation.start()
 
     async def stop(self, close_store: bool = True) -> None:

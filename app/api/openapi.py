@@ -29,7 +29,7 @@ from app.api.errors import PROBLEM_MEDIA_TYPE, FieldProblem, Problem
 from app.api.security import OPEN_PATHS, UNLIMITED_PATHS, required_scope
 from app.config import Settings
 from app.generation.models import GenerateResult
-from app.library.models import ImportResult
+from app.library.models import DuplicateScanResult, ImportResult
 from app.stories.models import StoryboardResult, StoryResult
 
 PROBLEM_REF = "#/components/schemas/Problem"
@@ -39,6 +39,7 @@ JOB_RESULTS: dict[str, type[BaseModel]] = {
     "import": ImportResult,
     "story": StoryResult,
     "storyboard": StoryboardResult,
+    "duplicates": DuplicateScanResult,
 }
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 

@@ -27,7 +27,7 @@ from app.library.models import DuplicateGroup, DuplicateMember, DuplicateReport
 from app.storage.base import VectorStore
 from app.storage.paging import iter_points, scope_filter
 from app.storage.payload import Payload
-from app.storage.types import Filter, HasId, ViewQuery
+from app.storage.types import Filter, ViewQuery
 
 
 @dataclass(frozen=True)
@@ -166,28 +166,70 @@ def scan_near_pairs(
     hnsw_ef: int | None = None,
     progress: Callable[[int], None] | None = None,
     scope: Filter | None = None,
+    batch: int = 16,
+    use_matrix: bool = True,
 ) -> tuple[list[Item], list[Pair]]:
     """Each point's `neighbours` nearest in the `image` view (same scope), pairs ≥ threshold.
     `scope` (the caller's readable libraries, app/library/access.py) narrows both the scan
     and the neighbours, so a report never names another tenant's private items.
 
+    Where the engine has a distance-matrix API (Qdrant's search-matrix pairs, qdrant-client
+    backend) one request finds every point's neighbours; otherwise (qdrant-edge) the points
+    are read in pages and their neighbours asked `batch` queries at a time, so the engine
+    plans each batch as one pass (bench/README.md measures the batch size). `progress(n)`
+    is called with the points done since the last call.
+
     A group larger than `neighbours` + 1 is still found whole when its members chain
     together; raise `neighbours` for libraries with many copies of one picture."""
     _check_threshold(threshold)
+    if batch < 1:
+        raise ValueError(f"`batch` must be at least 1 but is {batch}")
     flt = scope.and_(scope_filter(library)) if scope else scope_filter(library)
     items: list[Item] = []
     pairs: dict[tuple[str, str], float] = {}
+
+    def keep(a: str, b: str, score: float) -> None:
+        if a != b and score >= threshold:
+            key = (a, b) if a < b else (b, a)
+            pairs[key] = max(pairs.get(key, -1.0), score)
+
+    matrix = None
+    if use_matrix:
+        total = store.count(flt)
+        matrix = store.matrix_pairs("image", flt, sample=total, limit=neighbours) if total > 1 else []
+    if matrix is not None:
+        for a, b, score in matrix:
+            keep(a, b, score)
+        for pid, payload, _ in iter_points(store, flt):
+            items.append(Item.of(pid, payload))
+            if progress:
+                progress(1)
+        return items, [(a, b, s) for (a, b), s in pairs.items()]
+
+    pending: list[tuple[str, list[float]]] = []
+
+    def flush() -> None:
+        queries = [ViewQuery("image", vec, neighbours + 1) for _, vec in pending]
+        # Each point finds itself too (one more neighbour asked); `keep` drops it.
+        for (pid, _), hits in zip(pending, store.search_batch(queries, flt, hnsw_ef=hnsw_ef), strict=True):
+            for hit in hits:
+                keep(pid, hit.id, hit.score)
+        if progress:
+            progress(len(pending))
+        pending.clear()
+
     for pid, payload, vectors in iter_points(store, flt, with_vectors=["image"]):
         items.append(Item.of(pid, payload))
         vec = vectors.get("image")
-        if vec is not None:
-            own = Filter(must_not=(HasId((pid,)),)).and_(flt)
-            for hit in store.search(ViewQuery("image", vec.tolist(), neighbours), own, hnsw_ef=hnsw_ef):
-                if hit.score >= threshold:
-                    a, b = sorted((pid, hit.id))
-                    pairs[(a, b)] = max(pairs.get((a, b), -1.0), hit.score)
-        if progress:
-            progress(1)
+        if vec is None:
+            if progress:
+                progress(1)
+            continue
+        pending.append((pid, vec.tolist()))
+        if len(pending) >= batch:
+            flush()
+    if pending:
+        flush()
     return items, [(a, b, s) for (a, b), s in pairs.items()]
 
 
@@ -200,13 +242,31 @@ def duplicate_report(
     hnsw_ef: int | None = None,
     progress: Callable[[int], None] | None = None,
     scope: Filter | None = None,
+    batch: int = 16,
+    use_matrix: bool = True,
+    near: bool = True,
 ) -> DuplicateReport:
     """Exact groups (same content; across the libraries in `scope` unless `library` narrows
-    the scan) and near groups (within the scanned scope)."""
+    the scan) and near groups (within the scanned scope); `near=False` reads payloads only
+    (the cheap exact report)."""
     if not store.exists():
         return DuplicateReport(library=library, threshold=threshold, scanned=0, exact=[], near=[])
+    if not near:
+        flt = scope.and_(scope_filter(library)) if scope else scope_filter(library)
+        items = [Item.of(pid, payload) for pid, payload, _ in iter_points(store, flt)]
+        return DuplicateReport(
+            library=library, threshold=threshold, scanned=len(items), exact=exact_groups(items), near=[]
+        )
     items, pairs = scan_near_pairs(
-        store, threshold, library=library, neighbours=neighbours, hnsw_ef=hnsw_ef, progress=progress, scope=scope
+        store,
+        threshold,
+        library=library,
+        neighbours=neighbours,
+        hnsw_ef=hnsw_ef,
+        progress=progress,
+        scope=scope,
+        batch=batch,
+        use_matrix=use_matrix,
     )
     return DuplicateReport(
         library=library,

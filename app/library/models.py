@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field
@@ -32,6 +33,39 @@ class DeletedImage(CamelModel):
     thumbnail_removed: bool
     file_removed: bool = Field(description="True only for files the library owns (uploads), never shared ones.")
     file_kept_reason: str | None = None
+    trashed: bool = Field(
+        default=False, description="In the trash: `POST /images/{id}/restore` brings it back until `purgeAt`."
+    )
+    purge_at: datetime | None = Field(default=None, description="When the trash purges it (TRASH_TTL_S).")
+
+
+class DeleteImages(CamelModel):
+    """POST /images/deletions: several items at once."""
+
+    ids: list[str] = Field(min_length=1, max_length=1000)
+    confirm: int | None = Field(
+        default=None,
+        description="The number of items, typed by the person deleting: required above BULK_DELETE_CONFIRM_ABOVE.",
+    )
+
+
+class DeletedImages(CamelModel):
+    deleted: list[DeletedImage]
+
+
+class TrashedImage(CamelModel):
+    id: str
+    library: str | None = None
+    path: str | None = None
+    thumb_url: str = Field(description="Served while it is in the trash (the file stays until the purge).")
+    deleted_at: datetime
+    purge_at: datetime
+
+
+class TrashList(CamelModel):
+    items: list[TrashedImage] = Field(description="Newest first, at most `limit`.")
+    total: int
+    ttl_s: float = Field(description="TRASH_TTL_S: how long an item stays restorable.")
 
 
 class DuplicateMember(CamelModel):
@@ -51,12 +85,43 @@ class DuplicateGroup(CamelModel):
     max_score: float | None = None
 
 
+NearScanState = Literal["none", "queued", "running", "succeeded", "failed", "cancelled", "off"]
+
+
+class NearScan(CamelModel):
+    """Where the near groups of a report come from: the caller's last scan job."""
+
+    state: NearScanState = Field(
+        description="`none`: never scanned (POST /images/duplicates/scans); `off`: refused, see `reason`; "
+        "otherwise the last scan job's status."
+    )
+    job_id: str | None = None
+    stale: bool = Field(default=False, description="The library changed since the scan: scan again.")
+    reason: str | None = Field(default=None, description="Why near scans are off, why the scan failed or is stale.")
+    threshold: float | None = None
+    scanned_at: datetime | None = None
+
+
 class DuplicateReport(CamelModel):
     library: str | None
     threshold: float
     scanned: int
     exact: list[DuplicateGroup]
     near: list[DuplicateGroup]
+    near_scan: NearScan | None = Field(default=None, description="GET /images/duplicates: the last near scan.")
+
+
+class DuplicateScanRequest(CamelModel):
+    library: str | None = Field(default=None, max_length=200, description="Only this library (default: every one).")
+    threshold: float | None = Field(default=None, ge=0, le=1, description="Default: DUPLICATE_THRESHOLD.")
+    neighbours: int = Field(default=10, ge=1, le=100, description="Neighbours looked at per item.")
+
+
+class DuplicateScanResult(DuplicateReport):
+    """The `result` of a succeeded `duplicates` job."""
+
+    library_version: int = Field(description="The library's change counter when the scan began.")
+    seconds: float = Field(description="How long the scan took.")
 
 
 class CreateLibrary(CamelModel):

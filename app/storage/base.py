@@ -122,6 +122,22 @@ class VectorStore(ABC):
     ) -> list[ScoredPoint]:
         """Nearest neighbours in one view."""
 
+    def search_batch(
+        self, queries: Sequence[ViewQuery], flt: Filter | None = None, *, hnsw_ef: int | None = None
+    ) -> list[list[ScoredPoint]]:
+        """Several single-view searches, one result list per query in order. Backends that
+        can plan them as one request (qdrant-edge `query_batch`, qdrant-client
+        `query_batch_points`) override this; the default asks one at a time."""
+        return [self.search(q, flt, hnsw_ef=hnsw_ef) for q in queries]
+
+    def matrix_pairs(
+        self, view: str, flt: Filter | None, sample: int, limit: int
+    ) -> list[tuple[str, str, float]] | None:
+        """The engine's distance matrix: each of `sample` points of `flt` with its `limit`
+        nearest others in `view`, as (a, b, score) pairs; None where the engine has no such
+        API (callers then batch nearest-neighbour searches)."""
+        return None
+
     @abstractmethod
     def fused_query(
         self,

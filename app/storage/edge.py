@@ -276,6 +276,18 @@ class EdgeStore(VectorStore):
             )
         )
 
+    def search_batch(
+        self, queries: Sequence[ViewQuery], flt: Filter | None = None, *, hnsw_ef: int | None = None
+    ) -> list[list[ScoredPoint]]:
+        if not queries:
+            return []
+        qf, params = _filter(flt), qe.SearchParams(hnsw_ef=hnsw_ef)
+        requests = [
+            qe.QueryRequest(limit=q.limit, query=self._nearest(q), filter=qf, params=params, with_payload=False)
+            for q in queries
+        ]
+        return [self._scored(r) for r in self.shard.query_batch(qe.QueryBatchRequest(requests))]
+
     def fused_query(
         self,
         queries: Sequence[ViewQuery],

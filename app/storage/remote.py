@@ -234,6 +234,29 @@ class RemoteStore(VectorStore):
         )
         return self._scored(response.points)
 
+    def search_batch(
+        self, queries: Sequence[ViewQuery], flt: Filter | None = None, *, hnsw_ef: int | None = None
+    ) -> list[list[ScoredPoint]]:
+        if not queries:
+            return []
+        qf, params = _filter(flt), models.SearchParams(hnsw_ef=hnsw_ef)
+        requests = [
+            models.QueryRequest(
+                query=_vector(q.vector), using=q.view, filter=qf, limit=q.limit, params=params, with_payload=False
+            )
+            for q in queries
+        ]
+        return [self._scored(r.points) for r in self.client.query_batch_points(self.collection, requests)]
+
+    def matrix_pairs(
+        self, view: str, flt: Filter | None, sample: int, limit: int
+    ) -> list[tuple[str, str, float]] | None:
+        # Qdrant's distance-matrix API: one request, the neighbours found inside the engine.
+        response = self.client.search_matrix_pairs(
+            self.collection, query_filter=_filter(flt), sample=sample, limit=limit, using=view
+        )
+        return [(str(p.a), str(p.b), float(p.score)) for p in response.pairs]
+
     def fused_query(
         self,
         queries: Sequence[ViewQuery],

@@ -725,15 +725,62 @@ describe("Clippy client against the real service", { timeout: 900_000 }, () => {
       await p.waitForFunction(() => document.querySelector("[data-testid=library-count]")?.textContent?.startsWith("1 image"));
       assert.equal(await items.count(), 1);
 
-      // Duplicates: groups with the suggested keeper highlighted.
+      // Duplicates: a near scan runs as a job; after it nothing is ticked, each group says why
+      // it is one, the random weights are called out, and deleting many needs the typed count.
       await p.getByLabel("Library", { exact: true }).selectOption("");
       await p.getByRole("tab", { name: "Duplicates" }).click();
       await p.getByTestId("duplicates-summary").waitFor({ timeout: 30_000 });
+      await p.getByTestId("duplicates-random-weights").waitFor({ timeout: 15_000 });
+      const scanned = p.waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).pathname === "/images/duplicates/scans");
+      await p.getByTestId("duplicates-scan").click();
+      assert.equal((await scanned).status(), 202);
+      await p.waitForFunction(() => /near groups? at ≥/.test(document.querySelector("[data-testid=duplicates-summary]")?.textContent ?? ""), null, { timeout: 60_000 });
       const groups = p.getByTestId("duplicate-group");
       const nGroups = await groups.count();
-      for (let i = 0; i < Math.min(nGroups, 3); i++) assert.equal(await groups.nth(i).locator("[data-keep]").count(), 1, "one keeper per group");
-      log(`duplicates: ${await p.getByTestId("duplicates-summary").textContent()}`);
+      log(`duplicates: ${await p.getByTestId("duplicates-summary").textContent()}; ${nGroups} groups`);
+      assert.ok(nGroups > 0, "the demo's random weights put unrelated pictures in near groups");
+      assert.equal(await p.locator("[data-testid=duplicate-member] input[type=checkbox]:checked").count(), 0, "nothing is ticked after a scan");
+      assert.ok(await p.getByTestId("duplicates-delete").isDisabled(), "nothing to delete until a person ticks something");
+      for (let i = 0; i < Math.min(nGroups, 3); i++) {
+        assert.equal(await groups.nth(i).locator("[data-keep]").count(), 1, "one keeper per group");
+        assert.match((await groups.nth(i).getByTestId("duplicate-reason").textContent()) ?? "", /Same file content|Image similarity \d/);
+      }
       await shot(p, "11-duplicates.png");
+      const big = groups.filter({ has: p.locator("[data-testid=duplicate-member]:nth-child(5)") }).first();
+      if ((await big.count()) > 0) {
+        await big.getByRole("button", { name: "mark all but the keeper" }).click();
+        const marked = await p.locator("[data-testid=duplicate-member] input[type=checkbox]:checked").count();
+        assert.ok(marked >= 4, `${marked} marked`);
+        await p.getByTestId("duplicates-delete").click();
+        const confirm = p.getByTestId("confirm-dialog");
+        await confirm.waitFor();
+        const go = confirm.getByRole("button", { name: "Delete", exact: true });
+        assert.ok(await go.isDisabled(), "deleting many waits for the typed count");
+        await confirm.getByTestId("duplicates-confirm-count").fill(String(marked - 1));
+        assert.ok(await go.isDisabled(), "a wrong count does not confirm");
+        await confirm.getByTestId("duplicates-confirm-count").fill(String(marked));
+        const bulk = p.waitForResponse((r) => new URL(r.url()).pathname === "/images/deletions");
+        await go.click();
+        const answer = await bulk;
+        assert.equal(answer.status(), 200, await answer.text());
+        assert.equal(answer.request().postDataJSON().confirm, marked);
+        const trashItems = p.getByTestId("trash-item");
+        await p.waitForFunction((n) => document.querySelectorAll("[data-testid=trash-item]").length >= n, marked, { timeout: 15_000 });
+        const inTrash = await trashItems.count();
+        const restored = await trashItems.first().getAttribute("data-id");
+        const back = p.waitForResponse((r) => r.url().endsWith(`/images/${restored}/restore`));
+        await trashItems.first().getByRole("button", { name: /^Restore / }).click();
+        assert.equal((await back).status(), 200);
+        await p.waitForFunction((n) => document.querySelectorAll("[data-testid=trash-item]").length === n - 1, inTrash, { timeout: 15_000 });
+        await shot(p, "11b-duplicates-trash.png");
+        // The rest of the bulk delete comes back too, so later scenarios see the sample library whole.
+        for (const { id: gone } of (await answer.json()).deleted) {
+          if (gone === restored) continue;
+          const item = p.locator(`[data-testid=trash-item][data-id="${gone}"]`);
+          await item.getByRole("button", { name: /^Restore / }).click();
+          await item.waitFor({ state: "detached", timeout: 15_000 });
+        }
+      }
 
       // A new library through the form (POST /libraries): listed with its visibility and picked.
       await p.getByRole("tab", { name: "Browse" }).click();

@@ -129,6 +129,9 @@ export async function startServer({ env: extraEnv = {}, logName = "server.log" }
       IMAGES_ROOT: images,
       AUTO_INGEST: "true",
       GENERATED_ROOT: join(tmp, "generated"),
+      // Near-duplicate scans are refused with random weights; the browser test runs one to
+      // see the Duplicates view start with nothing ticked on exactly that kind of group.
+      NEAR_DUPLICATES_WITH_RANDOM_WEIGHTS: "true",
       ...tinySdxlEnv(sdxlDir),
       ...extraEnv,
     };

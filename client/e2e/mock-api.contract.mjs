@@ -100,6 +100,16 @@ describe("the mock API answers as the OpenAPI document declares", () => {
     const id = list.items[0].id;
     await call("delete", "/images/{image_id}", `/images/${id}`, { status: 200 });
     await call("delete", "/images/{image_id}", `/images/${id}`, { status: 404 });
+    expect((await call("get", "/trash", "/trash", { status: 200 })).items[0].id).toBe(id);
+    await call("post", "/images/{image_id}/restore", `/images/${id}/restore`, { status: 200 });
+    await call("post", "/images/{image_id}/restore", `/images/${id}/restore`, { status: 404 });
+    const four = list.items.slice(1, 5).map((it) => it.id);
+    await call("post", "/images/deletions", "/images/deletions", { body: { ids: four }, status: 422 });
+    const gone = await call("post", "/images/deletions", "/images/deletions", { body: { ids: four, confirm: 4 }, status: 200 });
+    expect(gone.deleted.map((d) => d.id)).toEqual(four);
+    for (const i of four) await call("post", "/images/{image_id}/restore", `/images/${i}/restore`, { status: 200 });
+    const scan = await call("post", "/images/duplicates/scans", "/images/duplicates/scans", { body: { threshold: 0.9 }, status: 202 });
+    expect(scan.kind).toBe("duplicates");
     await call("get", "/libraries", "/libraries", { status: 200 });
     await call("post", "/libraries", "/libraries", { body: { name: "mine", visibility: "private" }, status: 201 });
     await call("post", "/libraries", "/libraries", { body: { name: "mine" }, status: 409 });

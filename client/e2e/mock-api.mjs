@@ -223,7 +223,32 @@ function duplicates(threshold) {
       const keep = [...g].sort((a, b) => b.width * b.height - a.width * a.height)[0];
       return { kind: "near", keep: keep.id, members: g.map((it) => ({ id: it.id, library: it.library, path: it.path, width: it.width, height: it.height, score: it === keep ? null : 0.97 })), minScore: 0.97, maxScore: 0.97 };
     });
-  return { library: null, threshold, scanned: library.length, exact: [], near };
+  const scanned = scans.size > 0;
+  return {
+    library: null,
+    threshold,
+    scanned: library.length,
+    exact: [],
+    near: scanned ? near : [],
+    nearScan: scanned ? { state: "succeeded", jobId: [...scans][scans.size - 1], stale: false, reason: null, threshold, scannedAt: new Date().toISOString() } : { state: "none", jobId: null, stale: false, reason: null, threshold: null, scannedAt: null },
+  };
+}
+
+// Near scans (jobs of kind `duplicates`) and the trash, as the service answers them.
+const scans = new Set();
+const trashed = new Map();
+const TRASH_TTL_S = 7 * 24 * 3600;
+
+function trashItem(it) {
+  trashed.set(it.id, { item: it, deletedAt: new Date().toISOString(), purgeAt: new Date(Date.now() + TRASH_TTL_S * 1000).toISOString() });
+  library = library.filter((x) => x.id !== it.id);
+  const t = trashed.get(it.id);
+  return { id: it.id, thumbnailRemoved: true, fileRemoved: false, fileKeptReason: "in the trash", trashed: true, purgeAt: t.purgeAt };
+}
+
+function trashList() {
+  const items = [...trashed.values()].reverse().map((t) => ({ id: t.item.id, library: t.item.library, path: t.item.path, thumbUrl: `/thumb/${t.item.id}`, deletedAt: t.deletedAt, purgeAt: t.purgeAt }));
+  return { items, total: items.length, ttlS: TRASH_TTL_S };
 }
 
 // Library records (GET/POST/DELETE /libraries), as the real service answers an operator:
@@ -264,6 +289,14 @@ async function librariesRoute(req, res, name) {
 const jobs = new Map();
 function jobView(id) {
   const j = jobs.get(id);
+  if (j.base.kind === "duplicates") {
+    const total = library.length;
+    const done = Math.min(total, Math.floor((Date.now() - j.start) / 10));
+    if (done < total) return { ...j.base, status: done === 0 ? "queued" : "running", progress: { step: done, total } };
+    scans.add(id);
+    const report = duplicates(j.threshold);
+    return { ...j.base, status: "succeeded", progress: { step: total, total }, result: { library: null, threshold: j.threshold, scanned: total, exact: [], near: report.near, nearScan: null, libraryVersion: 0, seconds: 0.01 } };
+  }
   if (j.base.kind === "import") {
     const total = j.files;
     const done = Math.min(total, Math.floor((Date.now() - j.start) / 300));
@@ -365,12 +398,36 @@ const server = createServer(async (req, res) => {
       return res.end(atlases.get(am[1]));
     }
     if (p === "/images" && req.method === "GET") return send(res, 200, listImages(url.searchParams));
-    if (p === "/images/duplicates") return send(res, 200, duplicates(Number(url.searchParams.get("threshold") ?? 0.95)));
+    if (p === "/images/duplicates") return send(res, 200, duplicates(0.95));
+    if (p === "/images/duplicates/scans" && req.method === "POST") {
+      const body = await readJson(req);
+      const id = `job-${jobs.size + 1}`;
+      const now = new Date().toISOString();
+      jobs.set(id, { start: Date.now(), base: { id, kind: "duplicates", status: "queued", progress: null, result: null, error: null, createdAt: now, updatedAt: now }, threshold: body.threshold ?? 0.95 });
+      return send(res, 202, jobView(id), { Location: `/jobs/${id}` });
+    }
+    if (p === "/images/deletions" && req.method === "POST") {
+      const body = await readJson(req);
+      const ids = [...new Set(body.ids ?? [])];
+      if (ids.length > 3 && body.confirm !== ids.length) return error(res, 422, "invalid_input", `deleting ${ids.length} items needs \`confirm\` set to ${ids.length}`);
+      const found = ids.map((id) => library.find((it) => it.id === id));
+      if (found.some((it) => !it)) return error(res, 404, "not_found", "no library image with one of these ids");
+      return send(res, 200, { deleted: found.map(trashItem) });
+    }
+    if (p === "/trash" && req.method === "GET") return send(res, 200, trashList());
+    const rm = p.match(/^\/images\/([^/]+)\/restore$/);
+    if (rm && req.method === "POST") {
+      const t = trashed.get(rm[1]);
+      if (!t) return error(res, 404, "not_found", `no item '${rm[1]}' in the trash`);
+      trashed.delete(rm[1]);
+      library.push(t.item);
+      return send(res, 200, summary(t.item));
+    }
     const dm = p.match(/^\/images\/([^/]+)$/);
     if (dm && req.method === "DELETE") {
-      if (!library.some((it) => it.id === dm[1])) return error(res, 404, "not_found", `no library image with id '${dm[1]}'`);
-      library = library.filter((it) => it.id !== dm[1]);
-      return send(res, 200, { id: dm[1], thumbnailRemoved: true, fileRemoved: false, fileKeptReason: "not owned" });
+      const it = library.find((x) => x.id === dm[1]);
+      if (!it) return error(res, 404, "not_found", `no library image with id '${dm[1]}'`);
+      return send(res, 200, trashItem(it));
     }
     if (p === "/libraries") return await librariesRoute(req, res, null);
     const lm = p.match(/^\/libraries\/([^/]+)$/);

@@ -49,3 +49,25 @@ def test_pages_and_duplicates_are_the_same_on_both_backends(store_factory: Any) 
     report = duplicate_report(store, 0.99)
     assert [{m.id for m in g.members} for g in report.exact] == [{str(uuid.UUID(int=1)), str(uuid.UUID(int=12))}]
     assert [{m.id for m in g.members} for g in report.near] == [{str(uuid.UUID(int=4)), str(uuid.UUID(int=12))}]
+
+
+def test_the_engine_matrix_and_batched_searches_find_the_same_near_pairs(store_factory: Any) -> None:
+    """qdrant-client answers with its distance matrix, qdrant-edge (no matrix API) with
+    batched nearest-neighbour queries; forcing the batched path on either gives the same
+    pairs, whatever the batch size."""
+    from app.library.duplicates import scan_near_pairs
+
+    store = _filled(store_factory)
+    done: list[int] = []
+    items, matrix = scan_near_pairs(store, 0.99, progress=done.append)
+    assert len(items) == 12 and sum(done) == 12
+    expected = {(str(uuid.UUID(int=4)), str(uuid.UUID(int=12)))}
+    assert {(a, b) for a, b, _ in matrix} == expected
+    for batch in (1, 5, 64):
+        _, batched = scan_near_pairs(store, 0.99, batch=batch, use_matrix=False)
+        assert {(a, b) for a, b, _ in batched} == expected
+        assert abs(batched[0][2] - matrix[0][2]) < 1e-4
+    from app.storage.remote import RemoteStore
+
+    used_matrix = store.matrix_pairs("image", None, sample=12, limit=3)
+    assert (used_matrix is not None) == isinstance(store, RemoteStore)

@@ -71,7 +71,7 @@ def _add(root: Path, encoders: Encoders, store: Any, rel: str, seed: int, librar
     return pid
 
 
-def test_delete_removes_point_and_thumbnail_but_keeps_a_file_it_does_not_own(
+def test_delete_moves_an_item_to_the_trash_and_restore_brings_it_back(
     client: TestClient, planted: dict[str, Any], encoders: Encoders
 ) -> None:
     root = planted["root"]
@@ -79,30 +79,53 @@ def test_delete_removes_point_and_thumbnail_but_keeps_a_file_it_does_not_own(
     assert client.get(f"/thumb/{pid}").status_code == 200
     r = client.delete(f"/images/{pid}")
     assert r.status_code == 200, r.text
-    assert r.json() == {
+    body = r.json()
+    assert {k: body[k] for k in ("id", "thumbnailRemoved", "fileRemoved", "fileKeptReason", "trashed")} == {
         "id": pid,
         "thumbnailRemoved": True,
         "fileRemoved": False,
-        "fileKeptReason": "not owned",
+        "fileKeptReason": "in the trash",
+        "trashed": True,
     }
+    assert body["purgeAt"] is not None
     assert (root / "scratch/linked.png").is_file()
     assert not client.app.state.services.thumbs.path_for(pid).exists()  # type: ignore[attr-defined]
     assert client.get(f"/image/{pid}").status_code == 404
     assert client.delete(f"/images/{pid}").status_code == 404
+    assert pid in [i["id"] for i in client.get("/trash").json()["items"]]
+    assert client.get(f"/trash/{pid}/thumb").status_code == 200
+
+    restored = client.post(f"/images/{pid}/restore")
+    assert restored.status_code == 200, restored.text
+    assert restored.json()["id"] == pid and restored.json()["tags"] == ["scratch"]
+    assert client.get(f"/image/{pid}").status_code == 200
+    assert pid not in [i["id"] for i in client.get("/trash").json()["items"]]
+    assert client.post(f"/images/{pid}/restore").status_code == 404
+    # Its vectors came back too: the sparse tag view and the picture find it.
+    hits = client.get("/search", params={"query": "scratch", "limit": 50}).json()["hits"]
+    assert pid in [h["id"] for h in hits]
+    client.delete(f"/images/{pid}")
 
 
-def test_delete_removes_an_owned_file_once_no_other_item_uses_it(
+def test_a_purged_owned_file_goes_once_no_item_and_no_trashed_item_uses_it(
     client: TestClient, planted: dict[str, Any], encoders: Encoders
 ) -> None:
     root, store = planted["root"], planted["store"]
+    trash = client.app.state.services.trash  # type: ignore[attr-defined]
     first = _add(root, encoders, store, "uploads/mine.png", 102, "scratch-a", owned=True)
     second = _add(root, encoders, store, "uploads/mine.png", 102, "scratch-b", owned=True)
-    kept = client.delete(f"/images/{first}").json()
-    assert kept["fileRemoved"] is False and "1 other item" in kept["fileKeptReason"]
-    assert (root / "uploads/mine.png").is_file()
-    gone = client.delete(f"/images/{second}").json()
-    assert gone["fileRemoved"] is True and gone["fileKeptReason"] is None
+    assert client.delete(f"/images/{first}").json()["trashed"] is True
+    assert client.delete(f"/images/{second}").json()["trashed"] is True
+    real = trash.clock
+    try:
+        trash.clock = lambda: real() + trash.ttl_s + 1
+        expired = trash.purge_expired()
+    finally:
+        trash.clock = real
+    assert expired >= 2
     assert not (root / "uploads/mine.png").exists()
+    assert client.post(f"/images/{first}/restore").status_code == 404
+    assert trash.purge_expired() == 0, "a purge again finds nothing left to do"
 
 
 def test_a_delete_cut_off_before_the_point_goes_leaves_no_thumbnail_of_no_point(

@@ -4,12 +4,16 @@ and the CLI."""
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from app.api.app import create_app
+from app.embedding import Encoders
 from app.library.duplicates import (
     Item,
     duplicate_report,
@@ -18,6 +22,7 @@ from app.library.duplicates import (
     near_groups,
     pairs_from_vectors,
 )
+from app.services import Services
 from tests.support.images import NEAR_THRESHOLD
 
 # --- pure grouping ---------------------------------------------------------------------------
@@ -97,16 +102,95 @@ def test_files_by_content_finds_copies_before_import(planted: dict[str, Any]) ->
     assert {m.path for m in group.members} == {planted["rows"][1]["path"], "planted/exact_copy.png"}
 
 
-def test_duplicates_endpoint_reports_groups_and_validates_threshold(
+def test_with_random_image_weights_near_scans_are_off_with_the_reason(
     client: TestClient, planted: dict[str, Any]
 ) -> None:
-    r = client.get("/images/duplicates", params={"threshold": NEAR_THRESHOLD})
+    r = client.get("/images/duplicates")
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["threshold"] == NEAR_THRESHOLD and body["scanned"] >= 11
-    assert len(body["exact"]) == 1 and len(body["near"]) == 1
-    assert body["near"][0]["keep"] == planted["pid"](planted["rows"][0]["path"])
-    assert client.get("/images/duplicates", params={"threshold": 2}).status_code == 422
+    assert body["scanned"] >= 11 and len(body["exact"]) == 1, "exact copies are still listed"
+    assert body["near"] == [] and body["nearScan"]["state"] == "off"
+    assert "random weights" in body["nearScan"]["reason"]
+    refused = client.post("/images/duplicates/scans", json={"threshold": NEAR_THRESHOLD})
+    assert refused.status_code == 409 and "random weights" in refused.json()["detail"]
+
+
+@pytest.fixture(scope="module")
+def scans(planted: dict[str, Any], encoders: Encoders) -> Iterator[TestClient]:
+    settings = planted["settings"].model_copy(update={"NEAR_DUPLICATES_WITH_RANDOM_WEIGHTS": True})
+    services = Services.open(settings, encoders=encoders, store=planted["store"])
+    with TestClient(create_app(settings, services)) as c:
+        yield c
+
+
+def _finished(client: TestClient, location: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        job: dict[str, Any] = client.get(location).json()
+        if job["status"] in ("succeeded", "failed", "cancelled") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.02)
+
+
+def test_a_scan_runs_as_a_job_and_the_report_shows_it_until_the_library_changes(
+    scans: TestClient, planted: dict[str, Any]
+) -> None:
+    before = scans.get("/images/duplicates").json()
+    assert before["nearScan"]["state"] == "none" and before["near"] == []
+    r = scans.post("/images/duplicates/scans", json={"threshold": NEAR_THRESHOLD})
+    assert r.status_code == 202, r.text
+    assert r.headers["location"] == f"/jobs/{r.json()['id']}"
+    job = _finished(scans, r.headers["location"])
+    assert job["status"] == "succeeded", job
+    assert job["kind"] == "duplicates" and job["progress"]["step"] == job["progress"]["total"] >= 11
+    assert job["result"]["scanned"] >= 11 and job["result"]["seconds"] >= 0
+
+    body = scans.get("/images/duplicates").json()
+    assert body["nearScan"]["state"] == "succeeded" and body["nearScan"]["stale"] is False
+    assert body["nearScan"]["jobId"] == job["id"] and body["threshold"] == NEAR_THRESHOLD
+    [near] = body["near"]
+    original = planted["pid"](planted["rows"][0]["path"])
+    assert near["keep"] == original and near["minScore"] >= NEAR_THRESHOLD
+    assert {m["id"] for m in near["members"]} == {original, planted["pid"]("planted/near_copy.jpg")}
+
+    # Trashing the copy changes the library: the report says so and drops the lone original.
+    copy = planted["pid"]("planted/near_copy.jpg")
+    assert scans.delete(f"/images/{copy}").status_code == 200
+    after = scans.get("/images/duplicates").json()
+    assert after["nearScan"]["stale"] is True and "changed" in after["nearScan"]["reason"]
+    assert after["near"] == []
+    assert scans.post(f"/images/{copy}/restore").status_code == 200
+    again = _finished(
+        scans, scans.post("/images/duplicates/scans", json={"threshold": NEAR_THRESHOLD}).headers["location"]
+    )
+    assert again["status"] == "succeeded"
+    fresh = scans.get("/images/duplicates").json()
+    assert fresh["nearScan"]["stale"] is False and len(fresh["near"]) == 1
+
+
+def test_a_scan_validates_its_request(scans: TestClient) -> None:
+    assert scans.post("/images/duplicates/scans", json={"threshold": 2}).status_code == 422
+    assert scans.post("/images/duplicates/scans", json={"neighbours": 0}).status_code == 422
+
+
+def test_bulk_deletes_above_the_limit_need_the_count_typed(client: TestClient, planted: dict[str, Any]) -> None:
+    ids = [planted["pid"](row["path"]) for row in planted["rows"][2:7]]
+    refused = client.post("/images/deletions", json={"ids": ids})
+    assert refused.status_code == 422 and "`confirm` set to 5" in refused.json()["detail"]
+    assert client.post("/images/deletions", json={"ids": ids, "confirm": 4}).status_code == 422
+    assert all(client.get(f"/image/{i}").status_code == 200 for i in ids), "nothing was deleted"
+    r = client.post("/images/deletions", json={"ids": ids, "confirm": 5})
+    assert r.status_code == 200, r.text
+    assert [d["id"] for d in r.json()["deleted"]] == ids and all(d["trashed"] for d in r.json()["deleted"])
+    assert {i["id"] for i in client.get("/trash").json()["items"]} >= set(ids)
+    for i in ids:
+        assert client.post(f"/images/{i}/restore").status_code == 200
+    # A few at once need no confirmation; an unknown id deletes nothing.
+    unknown = client.post("/images/deletions", json={"ids": [ids[0], "00000000-0000-0000-0000-000000000000"]})
+    assert unknown.status_code == 404 and client.get(f"/image/{ids[0]}").status_code == 200
+    assert client.post("/images/deletions", json={"ids": ids[:2]}).status_code == 200
+    for i in ids[:2]:
+        assert client.post(f"/images/{i}/restore").status_code == 200
 
 
 def test_find_duplicates_cli_writes_the_report_as_json(planted: dict[str, Any], tmp_path: Any) -> None:

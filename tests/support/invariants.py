@@ -7,6 +7,7 @@ embedded store itself, so call it with the server stopped (the store is one proc
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from app.storage.edge import EdgeStore
@@ -38,6 +39,23 @@ def violations(qdrant_path: Path, collection: str, images_root: Path, thumbs_roo
         store.close()
     ids = {pid for pid, _ in points}
     referenced: set[Path] = set()
+    # Items in the trash (app/library/trash.py) keep their files until the purge; a restart
+    # finishes every move a kill cut off, so none is left `pending` and none has a point.
+    trash = qdrant_path / f"{collection}.trash"
+    for record in sorted(trash.glob("*.json")) if trash.is_dir() else []:
+        meta = json.loads(record.read_text().splitlines()[0])
+        item = Payload.read(meta["payload"])
+        if item.path:
+            kept = (images_root / item.path).resolve()
+            referenced.add(kept)
+            if not kept.is_file():
+                found.append(f"trashed item {meta['id']} names {item.path!r}, which does not exist")
+        if meta["state"] != "trashed":
+            found.append(f"trash record {record.name} is left {meta['state']!r}")
+        if meta["id"] in ids:
+            found.append(f"trashed item {meta['id']} still has a point")
+    for tmp in sorted(trash.glob("*.tmp")) if trash.is_dir() else []:
+        found.append(f"trash holds a half-written {tmp.name}")
     for pid, payload in points:
         path = safe_join(images_root, payload.path or "")
         referenced.add(path.resolve())

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import LibrariesDep, ScopeDep
+from app.api.deps import LibrariesDep, ScopeDep, ServicesDep
 from app.api.openapi import problems
 from app.library.models import CreateLibrary, DeletedLibrary, LibraryList, LibraryView
 
@@ -61,5 +61,10 @@ async def get_library(name: NameParam, libraries: LibrariesDep, scope: ScopeDep)
     response_model_by_alias=True,
     summary="Delete a library: its images, their thumbnails and the files it owns",
 )
-async def delete_library(name: NameParam, libraries: LibrariesDep, scope: ScopeDep) -> DeletedLibrary:
-    return await run_in_threadpool(libraries.delete, scope, name)
+async def delete_library(
+    name: NameParam, libraries: LibrariesDep, scope: ScopeDep, services: ServicesDep
+) -> DeletedLibrary:
+    deleted = await run_in_threadpool(libraries.delete, scope, name)
+    # Its items in the trash go too: nothing is left to restore them into.
+    await run_in_threadpool(services.trash.purge_library, name)
+    return deleted

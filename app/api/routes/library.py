@@ -1,4 +1,5 @@
-"""Library browsing: list and delete items, the duplicate report, a GET text search.
+"""Library browsing: list items, delete them into the trash and restore them, duplicate scans
+(jobs) and the duplicate report, a GET text search.
 
 Each route takes the caller's `ScopeDep` and hands it on: what a key may see and change is
 decided in app/library/access.py, never here."""
@@ -8,14 +9,26 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import ScopeDep, SearcherDep, ServicesDep
 from app.api.openapi import problems
-from app.library.browse import delete_image, list_images, text_search
-from app.library.duplicates import duplicate_report
-from app.library.models import DeletedImage, DuplicateReport, ImagePage
+from app.api.routes.images import file_response
+from app.errors import UnsupportedMediaError
+from app.jobs import JobView
+from app.library.browse import list_images, text_search
+from app.library.models import (
+    DeletedImage,
+    DeletedImages,
+    DeleteImages,
+    DuplicateReport,
+    DuplicateScanRequest,
+    ImagePage,
+    ImageSummary,
+    TrashList,
+)
 from app.search.models import SearchResult
 
 router = APIRouter(tags=["library"])
@@ -52,25 +65,30 @@ async def images(
     response_model=DuplicateReport,
     responses=problems(404),
     response_model_by_alias=True,
-    summary="Exact (same content) and near (image cosine ≥ threshold) duplicate groups",
+    summary="Exact duplicate groups now (same content), and the near groups of the caller's last scan",
 )
-async def duplicates(
-    services: ServicesDep,
-    scope: ScopeDep,
-    library: LibraryParam = None,
-    threshold: Annotated[float | None, Query(ge=0, le=1, description="Default: DUPLICATE_THRESHOLD.")] = None,
-    neighbours: Annotated[int, Query(ge=1, le=100, description="Neighbours looked at per item.")] = 10,
-) -> DuplicateReport:
-    settings = services.settings
-    return await run_in_threadpool(
-        duplicate_report,
-        services.store,
-        settings.DUPLICATE_THRESHOLD if threshold is None else threshold,
-        library=library,
-        neighbours=neighbours,
-        hnsw_ef=settings.HNSW_EF,
-        scope=scope.read_filter(),
-    )
+async def duplicates(services: ServicesDep, scope: ScopeDep, library: LibraryParam = None) -> DuplicateReport:
+    return await services.duplicates.report(scope, library)
+
+
+@router.post(
+    "/images/duplicates/scans",
+    name="scan_duplicates",
+    status_code=202,
+    response_model=JobView,
+    response_model_by_alias=True,
+    summary="Scan for near duplicates (image cosine ≥ threshold) as a job",
+    description="The near groups appear in `GET /images/duplicates` once the job succeeds, until the "
+    "library changes. Refused (409, with the reason) while the image model has random weights.",
+    responses={202: {"description": "Queued; poll the `Location` header (/jobs/{id})."}, **problems(404, 409)},
+)
+async def scan_duplicates(
+    body: DuplicateScanRequest, response: Response, services: ServicesDep, scope: ScopeDep
+) -> JobView:
+    job = await services.duplicates.submit(scope, body)
+    response.headers["Location"] = f"/jobs/{job.id}"
+    view: JobView = job.view()
+    return view
 
 
 @router.delete(
@@ -79,15 +97,63 @@ async def duplicates(
     response_model=DeletedImage,
     responses=problems(403, 404),
     response_model_by_alias=True,
-    summary="Remove an item and its thumbnail (and its file, when the library owns it)",
+    summary="Move an item to the trash (restorable for TRASH_TTL_S; 0: removed at once)",
 )
 async def delete(image_id: UUID, services: ServicesDep, scope: ScopeDep) -> DeletedImage:
-    deleted = await run_in_threadpool(
-        delete_image, services.store, services.thumbs, services.settings.IMAGES_ROOT, str(image_id), scope
+    return await run_in_threadpool(services.trash.delete, str(image_id), scope)
+
+
+@router.post(
+    "/images/deletions",
+    name="delete_images",
+    response_model=DeletedImages,
+    responses=problems(403, 404),
+    response_model_by_alias=True,
+    summary="Move several items to the trash; more than BULK_DELETE_CONFIRM_ABOVE need `confirm`",
+)
+async def delete_many(body: DeleteImages, services: ServicesDep, scope: ScopeDep) -> DeletedImages:
+    return await run_in_threadpool(
+        services.trash.delete_many, body.ids, body.confirm, services.settings.BULK_DELETE_CONFIRM_ABOVE, scope
     )
-    # Feedback on it stops shaping profiles (app/library/profiles.py).
-    await run_in_threadpool(services.libraries.profiles.forget_images, [deleted.id])
-    return deleted
+
+
+@router.get(
+    "/trash",
+    name="list_trash",
+    response_model=TrashList,
+    response_model_by_alias=True,
+    summary="Deleted items the caller may restore, newest first",
+)
+async def trash(services: ServicesDep, scope: ScopeDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> TrashList:
+    return await run_in_threadpool(services.trash.list, scope, limit)
+
+
+@router.post(
+    "/images/{image_id}/restore",
+    name="restore_image",
+    response_model=ImageSummary,
+    responses=problems(403, 404),
+    response_model_by_alias=True,
+    summary="Bring an item back from the trash",
+)
+async def restore(image_id: UUID, services: ServicesDep, scope: ScopeDep) -> ImageSummary:
+    return await run_in_threadpool(services.trash.restore, str(image_id), scope)
+
+
+@router.get(
+    "/trash/{image_id}/thumb",
+    name="get_trash_thumbnail",
+    response_class=FileResponse,
+    summary="The thumbnail of an item in the trash",
+    responses={200: {"content": {"image/jpeg": {}}}, **problems(403, 404, 415)},
+)
+async def trash_thumb(image_id: UUID, request: Request, services: ServicesDep, scope: ScopeDep) -> Response:
+    original = await run_in_threadpool(services.trash.file_path, str(image_id), scope)
+    try:
+        path = await run_in_threadpool(services.thumbs.get, str(image_id), original, services.settings.MAX_IMAGE_PIXELS)
+    except (OSError, ValueError) as e:
+        raise UnsupportedMediaError(f"cannot make a thumbnail of {original.name}: {e}") from e
+    return file_response(request, path, "image/jpeg")
 
 
 @router.get(

@@ -16,7 +16,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 
 from app.library.imports.staging import LIBRARY_NAME as _LIBRARY
@@ -60,11 +60,13 @@ def sweep_staged(
     grace_s: float,
     libraries: Iterable[str] | None = None,
     now: float | None = None,
+    keep: Collection[Path] = (),
 ) -> int:
     """Remove the staged files of `libraries` (default: every library folder) that no point
     refers to and that were last written more than `grace_s` seconds ago, with the temp files
     a killed write left behind; then the folders that end up empty. Files whose names this
-    layout does not make are left alone. Returns how many files went."""
+    layout does not make are left alone, and so are those in `keep` (resolved paths: the
+    files of items in the trash, app/library/trash.py). Returns how many files went."""
     base = Path(images_root) / "imports"
     if not base.is_dir():
         return 0
@@ -80,7 +82,7 @@ def sweep_staged(
         old = [p for p, mtime in _files(folder) if mtime <= cutoff]
         temps = [p for p in old if p.name.startswith(".") and p.name.endswith(".tmp")]
         content = [p for p in old if _CONTENT.match(p.stem) and not p.name.startswith(".")]
-        for path in temps + unreferenced(store, images_root, library, content):
+        for path in temps + [p for p in unreferenced(store, images_root, library, content) if p.resolve() not in keep]:
             path.unlink(missing_ok=True)
             removed += 1
         remove_empty_folders(folder)
@@ -90,7 +92,13 @@ def sweep_staged(
 
 
 def sweep_copies(
-    store: VectorStore, images_root: Path, folder: str = "generated", *, grace_s: float, now: float | None = None
+    store: VectorStore,
+    images_root: Path,
+    folder: str = "generated",
+    *,
+    grace_s: float,
+    now: float | None = None,
+    keep: Collection[Path] = (),
 ) -> int:
     """Remove the files under IMAGES_ROOT/`folder` that no point refers to and that were last
     written more than `grace_s` seconds ago: `addToLibrary` copies a generated image there and
@@ -103,7 +111,7 @@ def sweep_copies(
     root = Path(images_root).resolve()
     removed = 0
     for path, mtime in list(_files(base)):
-        if mtime > cutoff:
+        if mtime > cutoff or path.resolve() in keep:
             continue
         if not (path.name.startswith(".") and path.name.endswith(".tmp")):
             sha = content_sha256(path.read_bytes())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -281,12 +281,15 @@ class ImportService:
                 removed += 1
         return removed
 
-    def sweep_staged(self) -> int:
+    def sweep_staged(self, keep: Collection[Path] = ()) -> int:
         """Staged files that no point refers to, left by a killed import, and the copies a
         killed `addToLibrary` left under IMAGES_ROOT/generated/, untouched for
-        IMPORT_ORPHAN_GRACE_S (a running import or generation elsewhere keeps its own)."""
+        IMPORT_ORPHAN_GRACE_S (a running import or generation elsewhere keeps its own);
+        never those in `keep` (the files of items in the trash)."""
         root, grace = Path(self.settings.IMAGES_ROOT), self.settings.IMPORT_ORPHAN_GRACE_S
-        return sweep_staged(self.store, root, grace_s=grace) + sweep_copies(self.store, root, grace_s=grace)
+        return sweep_staged(self.store, root, grace_s=grace, keep=keep) + sweep_copies(
+            self.store, root, grace_s=grace, keep=keep
+        )
 
 
 def _uploads(params: dict[str, Any]) -> list[Path]:

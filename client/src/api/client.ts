@@ -1,5 +1,6 @@
 import { authHeaders, readApiKey } from "@/state/apiKey";
 import type {
+  DuplicateScanResult,
   FieldProblem,
   GenerateRequest,
   ImportOptions,
@@ -147,8 +148,16 @@ export const api = {
 
   listImages: (q: ListImagesQuery, signal?: AbortSignal) => fetchJson<JsonAnswer<"listImages">>(`/images${queryString({ ...q })}`, { signal }),
   deleteImage: (id: string) => fetchJson<JsonAnswer<"deleteImage">>(`/images/${encodeURIComponent(id)}`, { method: "DELETE" }),
-  duplicates: (q: Pick<QueryParams<"findDuplicates">, "threshold" | "library">, signal?: AbortSignal) =>
+  duplicates: (q: Pick<QueryParams<"findDuplicates">, "library">, signal?: AbortSignal) =>
     fetchJson<JsonAnswer<"findDuplicates">>(`/images/duplicates${queryString({ ...q })}`, { signal }),
+  /** A near-duplicate scan as a job (202); its groups show in `duplicates` once it succeeds. */
+  scanDuplicates: (req: JsonBody<"scanDuplicates">) => fetchJson<Job<DuplicateScanResult>>("/images/duplicates/scans", { body: req }),
+  scanJob: (id: string, signal?: AbortSignal) => fetchJson<Job<DuplicateScanResult>>(`/jobs/${encodeURIComponent(id)}`, { signal }),
+  /** Several items into the trash; above the server's limit `confirm` must be their number. */
+  deleteImages: (ids: readonly string[], confirm: number | null) =>
+    fetchJson<JsonAnswer<"deleteImages">>("/images/deletions", { body: { ids: [...ids], confirm } satisfies JsonBody<"deleteImages"> }),
+  trash: (signal?: AbortSignal) => fetchJson<JsonAnswer<"listTrash">>("/trash", { signal }),
+  restoreImage: (id: string) => fetchJson<JsonAnswer<"restoreImage">>(`/images/${encodeURIComponent(id)}/restore`, { method: "POST" }),
   /** Multipart: images and/or ZIPs in `files`, `tags` as a JSON list, options as form fields. */
   importFiles: (library: string, files: readonly File[], tags: readonly string[], idempotencyKey: string, options: ImportOptions = {}) => {
     const form = new FormData();

@@ -240,6 +240,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/images/deletions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Move several items to the trash; more than BULK_DELETE_CONFIRM_ABOVE need `confirm` */
+        post: operations["deleteImages"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/images/describe": {
         parameters: {
             query?: never;
@@ -267,10 +284,30 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Exact (same content) and near (image cosine ≥ threshold) duplicate groups */
+        /** Exact duplicate groups now (same content), and the near groups of the caller's last scan */
         get: operations["findDuplicates"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/images/duplicates/scans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Scan for near duplicates (image cosine ≥ threshold) as a job
+         * @description The near groups appear in `GET /images/duplicates` once the job succeeds, until the library changes. Refused (409, with the reason) while the image model has random weights.
+         */
+        post: operations["scanDuplicates"];
         delete?: never;
         options?: never;
         head?: never;
@@ -325,8 +362,25 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Remove an item and its thumbnail (and its file, when the library owns it) */
+        /** Move an item to the trash (restorable for TRASH_TTL_S; 0: removed at once) */
         delete: operations["deleteImage"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/images/{image_id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Bring an item back from the trash */
+        post: operations["restoreImage"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -633,6 +687,40 @@ export interface paths {
         };
         /** A cached JPEG thumbnail */
         get: operations["getThumbnail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/trash": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Deleted items the caller may restore, newest first */
+        get: operations["listTrash"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/trash/{image_id}/thumb": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The thumbnail of an item in the trash */
+        get: operations["getTrashThumbnail"];
         put?: never;
         post?: never;
         delete?: never;
@@ -950,6 +1038,19 @@ export interface components {
             /** Subqueries */
             subQueries: components["schemas"]["SubQueryModel"][];
         };
+        /**
+         * DeleteImages
+         * @description POST /images/deletions: several items at once.
+         */
+        DeleteImages: {
+            /**
+             * Confirm
+             * @description The number of items, typed by the person deleting: required above BULK_DELETE_CONFIRM_ABOVE.
+             */
+            confirm?: number | null;
+            /** Ids */
+            ids: string[];
+        };
         /** DeletedImage */
         DeletedImage: {
             /** Filekeptreason */
@@ -961,8 +1062,24 @@ export interface components {
             fileRemoved: boolean;
             /** Id */
             id: string;
+            /**
+             * Purgeat
+             * @description When the trash purges it (TRASH_TTL_S).
+             */
+            purgeAt?: string | null;
             /** Thumbnailremoved */
             thumbnailRemoved: boolean;
+            /**
+             * Trashed
+             * @description In the trash: `POST /images/{id}/restore` brings it back until `purgeAt`.
+             * @default false
+             */
+            trashed?: boolean;
+        };
+        /** DeletedImages */
+        DeletedImages: {
+            /** Deleted */
+            deleted: components["schemas"]["DeletedImage"][];
         };
         /** DeletedLibrary */
         DeletedLibrary: {
@@ -1015,29 +1132,48 @@ export interface components {
              * @description `exact` (same sha256) or `near` (image-vector cosine ≥ threshold).
              */
             kind: string;
-            /** Maxscore */
+            /**
+             * Maxscore
+             * @default null
+             */
             maxScore?: number | null;
             /** Members */
             members: components["schemas"]["DuplicateMember"][];
-            /** Minscore */
+            /**
+             * Minscore
+             * @default null
+             */
             minScore?: number | null;
         };
         /** DuplicateMember */
         DuplicateMember: {
-            /** Height */
+            /**
+             * Height
+             * @default null
+             */
             height?: number | null;
             /** Id */
             id: string;
-            /** Library */
+            /**
+             * Library
+             * @default null
+             */
             library?: string | null;
-            /** Path */
+            /**
+             * Path
+             * @default null
+             */
             path?: string | null;
             /**
              * Score
              * @description Cosine to `keep` (near groups); null for `keep`.
+             * @default null
              */
             score?: number | null;
-            /** Width */
+            /**
+             * Width
+             * @default null
+             */
             width?: number | null;
         };
         /** DuplicateReport */
@@ -1048,8 +1184,60 @@ export interface components {
             library: string | null;
             /** Near */
             near: components["schemas"]["DuplicateGroup"][];
+            /** @description GET /images/duplicates: the last near scan. */
+            nearScan?: components["schemas"]["NearScan"] | null;
             /** Scanned */
             scanned: number;
+            /** Threshold */
+            threshold: number;
+        };
+        /** DuplicateScanRequest */
+        DuplicateScanRequest: {
+            /**
+             * Library
+             * @description Only this library (default: every one).
+             */
+            library?: string | null;
+            /**
+             * Neighbours
+             * @description Neighbours looked at per item.
+             * @default 10
+             */
+            neighbours?: number;
+            /**
+             * Threshold
+             * @description Default: DUPLICATE_THRESHOLD.
+             */
+            threshold?: number | null;
+        };
+        /**
+         * DuplicateScanResult
+         * @description The `result` of a succeeded `duplicates` job.
+         */
+        DuplicateScanResult: {
+            /** Exact */
+            exact: components["schemas"]["DuplicateGroup"][];
+            /** Library */
+            library: string | null;
+            /**
+             * Libraryversion
+             * @description The library's change counter when the scan began.
+             */
+            libraryVersion: number;
+            /** Near */
+            near: components["schemas"]["DuplicateGroup"][];
+            /**
+             * @description GET /images/duplicates: the last near scan.
+             * @default null
+             */
+            nearScan?: components["schemas"]["NearScan"] | null;
+            /** Scanned */
+            scanned: number;
+            /**
+             * Seconds
+             * @description How long the scan took.
+             */
+            seconds: number;
             /** Threshold */
             threshold: number;
         };
@@ -1735,8 +1923,8 @@ export interface components {
             /** Kind */
             kind: string;
             progress?: components["schemas"]["JobProgress"] | null;
-            /** @description Set when the job succeeded: by `kind`, `generate` → GenerateResult, `import` → ImportResult, `story` → StoryResult, `storyboard` → StoryboardResult. */
-            result?: components["schemas"]["GenerateResult"] | components["schemas"]["ImportResult"] | components["schemas"]["StoryResult"] | components["schemas"]["StoryboardResult"] | null;
+            /** @description Set when the job succeeded: by `kind`, `generate` → GenerateResult, `import` → ImportResult, `story` → StoryResult, `storyboard` → StoryboardResult, `duplicates` → DuplicateScanResult. */
+            result?: components["schemas"]["GenerateResult"] | components["schemas"]["ImportResult"] | components["schemas"]["StoryResult"] | components["schemas"]["StoryboardResult"] | components["schemas"]["DuplicateScanResult"] | null;
             /**
              * Status
              * @enum {string}
@@ -1808,6 +1996,45 @@ export interface components {
             path: string;
             /** Score */
             score: number;
+        };
+        /**
+         * NearScan
+         * @description Where the near groups of a report come from: the caller's last scan job.
+         */
+        NearScan: {
+            /**
+             * Jobid
+             * @default null
+             */
+            jobId?: string | null;
+            /**
+             * Reason
+             * @description Why near scans are off, why the scan failed or is stale.
+             * @default null
+             */
+            reason?: string | null;
+            /**
+             * Scannedat
+             * @default null
+             */
+            scannedAt?: string | null;
+            /**
+             * Stale
+             * @description The library changed since the scan: scan again.
+             * @default false
+             */
+            stale?: boolean;
+            /**
+             * State
+             * @description `none`: never scanned (POST /images/duplicates/scans); `off`: refused, see `reason`; otherwise the last scan job's status.
+             * @enum {string}
+             */
+            state: "none" | "queued" | "running" | "succeeded" | "failed" | "cancelled" | "off";
+            /**
+             * Threshold
+             * @default null
+             */
+            threshold?: number | null;
         };
         /**
          * Problem
@@ -2424,6 +2651,45 @@ export interface components {
             searchMs: number;
             /** Totalms */
             totalMs: number;
+        };
+        /** TrashList */
+        TrashList: {
+            /**
+             * Items
+             * @description Newest first, at most `limit`.
+             */
+            items: components["schemas"]["TrashedImage"][];
+            /** Total */
+            total: number;
+            /**
+             * Ttls
+             * @description TRASH_TTL_S: how long an item stays restorable.
+             */
+            ttlS: number;
+        };
+        /** TrashedImage */
+        TrashedImage: {
+            /**
+             * Deletedat
+             * Format: date-time
+             */
+            deletedAt: string;
+            /** Id */
+            id: string;
+            /** Library */
+            library?: string | null;
+            /** Path */
+            path?: string | null;
+            /**
+             * Purgeat
+             * Format: date-time
+             */
+            purgeAt: string;
+            /**
+             * Thumburl
+             * @description Served while it is in the trash (the file stays until the purge).
+             */
+            thumbUrl: string;
         };
         /** ViewScore */
         ViewScore: {
@@ -3391,6 +3657,84 @@ export interface operations {
             };
         };
     };
+    deleteImages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeleteImages"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletedImages"];
+                };
+            };
+            /** @description No API key, or an unknown one (API_KEYS). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed: a read-only key on a change, or a path, URL or library this caller may not touch. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown, or not readable with this key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body, upload, image or list larger than its limit (the member `limit` says which). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     describeImage: {
         parameters: {
             query?: never;
@@ -3509,10 +3853,6 @@ export interface operations {
             query?: {
                 /** @description Only this library (every one the key may read when omitted). */
                 library?: string | null;
-                /** @description Default: DUPLICATE_THRESHOLD. */
-                threshold?: number | null;
-                /** @description Neighbours looked at per item. */
-                neighbours?: number;
             };
             header?: never;
             path?: never;
@@ -3540,6 +3880,93 @@ export interface operations {
             };
             /** @description Unknown, or not readable with this key. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    scanDuplicates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DuplicateScanRequest"];
+            };
+        };
+        responses: {
+            /** @description Queued; poll the `Location` header (/jobs/{id}). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobView"];
+                };
+            };
+            /** @description No API key, or an unknown one (API_KEYS). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed: a read-only key on a change, or a path, URL or library this caller may not touch. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown, or not readable with this key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description In conflict with the current state (an existing name, a collection built with another embedding space, a part not available in this process). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body, upload, image or list larger than its limit (the member `limit` says which). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3862,6 +4289,73 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeletedImage"];
+                };
+            };
+            /** @description No API key, or an unknown one (API_KEYS). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed: a read-only key on a change, or a path, URL or library this caller may not touch. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown, or not readable with this key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    restoreImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageSummary"];
                 };
             };
             /** @description No API key, or an unknown one (API_KEYS). */
@@ -5468,6 +5962,131 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description No API key, or an unknown one (API_KEYS). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed: a read-only key on a change, or a path, URL or library this caller may not touch. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown, or not readable with this key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A content type or file format that is not accepted. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listTrash: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrashList"];
+                };
+            };
+            /** @description No API key, or an unknown one (API_KEYS). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getTrashThumbnail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": unknown;
+                };
             };
             /** @description No API key, or an unknown one (API_KEYS). */
             401: {

@@ -67,6 +67,12 @@ export type ImageSummary = Schemas["ImageSummary"];
 export type DeletedImage = JsonAnswer<"deleteImage">;
 export type DuplicateReport = JsonAnswer<"findDuplicates">;
 export type DuplicateGroup = Schemas["DuplicateGroup"];
+export type NearScan = Schemas["NearScan"];
+export type DuplicateScanRequest = JsonBody<"scanDuplicates">;
+export type DuplicateScanResult = Schemas["DuplicateScanResult"];
+export type DeletedImages = JsonAnswer<"deleteImages">;
+export type TrashList = JsonAnswer<"listTrash">;
+export type TrashedImage = Schemas["TrashedImage"];
 export type ImportRequest = JsonBody<"createImport">;
 export type ImportResult = Schemas["ImportResult"];
 /** Options of an import besides its source and tags. */

@@ -1,35 +1,68 @@
-import { AlertTriangle, Check, Loader2, ScanSearch, Trash2 } from "lucide-react";
-import { useEffect, useId, useReducer, useState } from "react";
+import { AlertTriangle, Check, Loader2, RotateCcw, ScanSearch, Trash2 } from "lucide-react";
+import { useCallback, useEffect, useId, useReducer, useRef, useState } from "react";
 import { api, isAbort } from "@/api/client";
-import type { DuplicateGroup, DuplicateReport } from "@/api/schema";
+import type { DuplicateGroup, DuplicateReport, DuplicateScanResult, Job, TrashList } from "@/api/schema";
 import { AuthImage } from "@/components/AuthImage";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
+import { useInfo } from "@/hooks/useInfo";
 import { cn } from "@/lib/utils";
-import { allGroups, groupKey, idsToDelete, pruneReport, selectionReducer, type DuplicateAction, type DuplicateSelection } from "@/state/duplicates";
+import {
+  allGroups,
+  confirmMatches,
+  groupKey,
+  groupReason,
+  idsToDelete,
+  needsTypedConfirm,
+  pruneReport,
+  restoreWindow,
+  selectionReducer,
+  type DuplicateAction,
+  type DuplicateSelection,
+} from "@/state/duplicates";
 import { describeError } from "@/state/errors";
+import { isTerminal, pollDelay, progressFraction } from "@/state/jobs";
 import { ConfirmDialog } from "./ConfirmDialog";
 
-/** Exact and near-duplicate groups: the keeper highlighted, the others marked for deletion. */
+type ScanJob = Job<DuplicateScanResult>;
+
+/**
+ * Exact and near-duplicate groups. Exact groups come with the report; near groups come from a
+ * scan the person starts (a job with progress). Nothing starts ticked: each group says why it
+ * is a group, and the person picks what goes. Deletes go to the trash, restorable below.
+ */
 export function DuplicatesView({ library, onDeleted, onOpenImage }: { library: string; onDeleted: (ids: string[]) => void; onOpenImage: (url: string) => void }) {
   const thresholdId = useId();
+  const typedId = useId();
+  const { info } = useInfo();
   const [threshold, setThreshold] = useState("");
   const [report, setReport] = useState<DuplicateReport | null>(null);
   const [sel, dispatch] = useReducer(selectionReducer, {} as DuplicateSelection);
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [tick, setTick] = useState(0);
+  const [scan, setScan] = useState<ScanJob | null>(null);
   const [confirm, setConfirm] = useState(false);
-  const [deleting, setDeleting] = useState<{ done: number; total: number } | null>(null);
+  const [typed, setTyped] = useState("");
+  const [deleting, setDeleting] = useState(false);
+  const [trash, setTrash] = useState<TrashList | null>(null);
+  const [trashTick, setTrashTick] = useState(0);
+  const alive = useRef(true);
+
+  useEffect(() => {
+    alive.current = true;
+    return () => {
+      alive.current = false;
+    };
+  }, []);
 
   useEffect(() => {
     const ctrl = new AbortController();
-    const t = Number.parseFloat(threshold);
     setLoading(true);
     setError(null);
-    api.duplicates({ library: library || null, threshold: Number.isFinite(t) ? t : null }, ctrl.signal).then(
+    api.duplicates({ library: library || null }, ctrl.signal).then(
       (r) => {
         setReport(r);
         dispatch({ type: "init", report: r });
@@ -42,41 +75,97 @@ export function DuplicatesView({ library, onDeleted, onOpenImage }: { library: s
       },
     );
     return () => ctrl.abort();
-    // The threshold applies on Scan (tick), not on every keystroke.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [library, tick]);
+
+  useEffect(() => {
+    const ctrl = new AbortController();
+    api.trash(ctrl.signal).then(
+      (t) => setTrash(t),
+      (e: unknown) => {
+        if (!isAbort(e)) setTrash(null);
+      },
+    );
+    return () => ctrl.abort();
+  }, [trashTick]);
+
+  const startScan = useCallback(async () => {
+    const t = Number.parseFloat(threshold);
+    setError(null);
+    try {
+      let job = await api.scanDuplicates({ library: library || null, threshold: Number.isFinite(t) ? t : null });
+      setScan(job);
+      let attempt = 0;
+      while (alive.current && !isTerminal(job.status)) {
+        await new Promise((r) => setTimeout(r, pollDelay(attempt++)));
+        job = await api.scanJob(job.id);
+        if (alive.current) setScan(job);
+      }
+      if (job.status === "failed") setError(new Error(job.error?.message ?? "the scan failed"));
+      if (alive.current) setTick((n) => n + 1);
+    } catch (e) {
+      setError(e);
+    } finally {
+      if (alive.current) setScan(null);
+    }
+  }, [library, threshold]);
 
   const toDelete = idsToDelete(sel);
   const groups = allGroups(report);
+  const typedNeeded = needsTypedConfirm(toDelete.length);
+  const typedOk = !typedNeeded || confirmMatches(typed, toDelete.length);
+  const nearScan = report?.nearScan ?? null;
+  const nearOff = nearScan?.state === "off";
+  const randomWeights = info?.running.randomWeights ?? false;
+  const scanning = scan !== null;
+  const fraction = scan ? progressFraction(scan as Job) : null;
 
   const deleteSelected = async () => {
-    if (!report) return;
+    if (!report || !typedOk) return;
     const ids = toDelete;
-    const gone: string[] = [];
-    setDeleting({ done: 0, total: ids.length });
-    let failure: unknown = null;
-    for (const id of ids) {
-      try {
-        await api.deleteImage(id);
-        gone.push(id);
-      } catch (e) {
-        failure = e;
-        break;
-      }
-      setDeleting({ done: gone.length, total: ids.length });
+    setDeleting(true);
+    try {
+      const r = await api.deleteImages(ids, typedNeeded ? ids.length : null);
+      const gone = r.deleted.map((d) => d.id);
+      setReport((rep) => (rep ? pruneReport(rep, gone) : rep));
+      dispatch({ type: "deleted", ids: gone });
+      if (gone.length) onDeleted(gone);
+      setError(null);
+    } catch (e) {
+      setError(e);
     }
-    setReport((r) => (r ? pruneReport(r, gone) : r));
-    dispatch({ type: "deleted", ids: gone });
-    if (gone.length) onDeleted(gone);
-    setError(failure);
-    setDeleting(null);
+    setDeleting(false);
     setConfirm(false);
+    setTyped("");
+    setTrashTick((n) => n + 1);
+  };
+
+  const restore = async (id: string) => {
+    try {
+      await api.restoreImage(id);
+      setTrashTick((n) => n + 1);
+      setTick((n) => n + 1);
+    } catch (e) {
+      setError(e);
+    }
   };
 
   const problem = error ? describeError(error) : null;
 
   return (
     <div className="flex flex-col gap-3" data-testid="duplicates-view">
+      {nearOff && (
+        <p role="status" data-testid="duplicates-random-weights" className="flex items-start gap-2 rounded-md border border-amber-300 bg-amber-50 p-2 text-sm text-amber-900">
+          <AlertTriangle className="mt-0.5 size-4 shrink-0" aria-hidden /> <span><b>Near-duplicate scans are off.</b> {nearScan?.reason}</span>
+        </p>
+      )}
+      {!nearOff && randomWeights && (
+        <p role="status" data-testid="duplicates-random-weights" className="flex items-start gap-2 rounded-md border border-amber-300 bg-amber-50 p-2 text-sm text-amber-900">
+          <AlertTriangle className="mt-0.5 size-4 shrink-0" aria-hidden />
+          <span>
+            <b>The image model has random weights:</b> image similarity says nothing about what the pictures show, so near groups are not duplicates. Check every picture before deleting.
+          </span>
+        </p>
+      )}
       <div className="flex flex-wrap items-end gap-2">
         <div className="flex flex-col gap-1.5">
           <Label htmlFor={thresholdId}>Near threshold (cosine)</Label>
@@ -90,53 +179,105 @@ export function DuplicatesView({ library, onDeleted, onOpenImage }: { library: s
             value={threshold}
             placeholder={report ? String(report.threshold) : "server default"}
             onChange={(e) => setThreshold(e.target.value)}
-            onKeyDown={(e) => e.key === "Enter" && setTick((t) => t + 1)}
+            onKeyDown={(e) => e.key === "Enter" && !nearOff && !scanning && void startScan()}
+            disabled={nearOff}
           />
         </div>
-        <Button size="sm" variant="outline" onClick={() => setTick((t) => t + 1)} disabled={loading}>
-          {loading ? <Loader2 className="animate-spin" /> : <ScanSearch />} Scan
+        <Button size="sm" variant="outline" onClick={() => void startScan()} disabled={loading || scanning || nearOff} data-testid="duplicates-scan">
+          {scanning ? <Loader2 className="animate-spin" /> : <ScanSearch />} Scan for near duplicates
         </Button>
-        {report && (
-          <span className="text-xs text-muted-foreground" data-testid="duplicates-summary">
-            {report.scanned} scanned · {report.exact.length} exact, {report.near.length} near group{report.near.length === 1 ? "" : "s"} at ≥ {report.threshold}
+        {scan && (
+          <span className="flex items-center gap-2 text-xs text-muted-foreground" data-testid="duplicates-scan-progress">
+            <progress className="h-2 w-32" max={1} value={fraction ?? undefined} aria-label="Scan progress" />
+            {scan.progress && scan.progress.total > 0 ? `${scan.progress.step} / ${scan.progress.total}` : scan.status}
           </span>
         )}
-        <Button className="ml-auto" variant="destructive" size="sm" disabled={toDelete.length === 0 || deleting !== null} onClick={() => setConfirm(true)}>
+        {report && (
+          <span className="text-xs text-muted-foreground" data-testid="duplicates-summary">
+            {report.scanned} items · {report.exact.length} exact, {report.near.length} near group{report.near.length === 1 ? "" : "s"}
+            {nearScan?.state === "succeeded" ? ` at ≥ ${report.threshold}` : nearScan?.state === "none" ? " (no near scan yet)" : ""}
+          </span>
+        )}
+        <Button className="ml-auto" variant="destructive" size="sm" disabled={toDelete.length === 0 || deleting} onClick={() => setConfirm(true)} data-testid="duplicates-delete">
           <Trash2 /> Delete {toDelete.length} selected
         </Button>
       </div>
+      {nearScan?.stale && (
+        <p role="status" className="text-xs text-amber-800" data-testid="duplicates-stale">
+          {nearScan.reason ?? "The library changed since this scan."}
+        </p>
+      )}
       {problem && (
         <p role="alert" className="flex items-center gap-2 text-sm text-red-700">
           <AlertTriangle className="size-4" aria-hidden /> <b>{problem.title}:</b> {problem.message}
         </p>
       )}
-      {report && groups.length === 0 && !loading && <p className="py-10 text-center text-sm text-muted-foreground">No duplicates at this threshold.</p>}
+      {report && groups.length === 0 && !loading && <p className="py-10 text-center text-sm text-muted-foreground">No duplicate groups.</p>}
       <ul className="flex flex-col gap-3">
         {groups.map((g) => (
-          <GroupCard key={groupKey(g)} group={g} sel={sel[groupKey(g)]} dispatch={dispatch} onOpenImage={onOpenImage} />
+          <GroupCard key={groupKey(g)} group={g} threshold={report?.threshold ?? 0} sel={sel[groupKey(g)]} dispatch={dispatch} onOpenImage={onOpenImage} />
         ))}
       </ul>
+      {trash && trash.items.length > 0 && <TrashSection trash={trash} onRestore={(id) => void restore(id)} />}
       <ConfirmDialog
         open={confirm}
-        title={`Delete ${toDelete.length} duplicate${toDelete.length === 1 ? "" : "s"}?`}
-        confirmLabel={deleting ? `Deleting ${deleting.done}/${deleting.total}…` : "Delete"}
-        busy={deleting !== null}
-        onCancel={() => setConfirm(false)}
+        title={`Move ${toDelete.length} item${toDelete.length === 1 ? "" : "s"} to the trash?`}
+        confirmLabel={deleting ? "Deleting…" : "Delete"}
+        busy={deleting}
+        confirmDisabled={!typedOk}
+        onCancel={() => {
+          setConfirm(false);
+          setTyped("");
+        }}
         onConfirm={() => void deleteSelected()}
       >
-        The keepers stay. Deleted items leave the library; their files go only when the library owns them.
+        <p>The keepers stay. Deleted items leave the library and can be restored from the trash{trash ? ` for ${Math.round(trash.ttlS / 3600)} h` : ""}.</p>
+        {typedNeeded && (
+          <div className="mt-2 flex flex-col gap-1.5">
+            <Label htmlFor={typedId}>
+              Type {toDelete.length} (or “delete”) to confirm
+            </Label>
+            <Input id={typedId} value={typed} autoComplete="off" onChange={(e) => setTyped(e.target.value)} data-testid="duplicates-confirm-count" />
+          </div>
+        )}
       </ConfirmDialog>
     </div>
   );
 }
 
+function TrashSection({ trash, onRestore }: { trash: TrashList; onRestore: (id: string) => void }) {
+  return (
+    <section className="rounded-lg border bg-background p-2" data-testid="trash" aria-labelledby="trash-heading">
+      <h3 id="trash-heading" className="mb-2 text-sm font-medium">
+        Trash ({trash.total})
+      </h3>
+      <ul className="flex flex-wrap gap-2">
+        {trash.items.map((t) => (
+          <li key={t.id} data-testid="trash-item" data-id={t.id} className="flex w-32 flex-col gap-1 rounded-md border p-1 text-[11px]">
+            <AuthImage src={t.thumbUrl} alt={t.path ?? t.id} className="aspect-square w-full rounded bg-muted object-contain opacity-70" loading="lazy" />
+            <span className="truncate" title={t.path ?? t.id}>
+              {t.path?.split("/").pop() ?? t.id.slice(0, 8)}
+            </span>
+            <span className="text-muted-foreground">{restoreWindow(t.purgeAt)}</span>
+            <Button size="sm" variant="outline" className="h-7" onClick={() => onRestore(t.id)} aria-label={`Restore ${t.path ?? t.id}`}>
+              <RotateCcw /> Restore
+            </Button>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
 function GroupCard({
   group,
+  threshold,
   sel,
   dispatch,
   onOpenImage,
 }: {
   group: DuplicateGroup;
+  threshold: number;
   sel: DuplicateSelection[string] | undefined;
   dispatch: (a: DuplicateAction) => void;
   onOpenImage: (url: string) => void;
@@ -145,12 +286,18 @@ function GroupCard({
   const keep = sel?.keep ?? group.keep;
   return (
     <li className="rounded-lg border bg-background p-2" data-testid="duplicate-group" data-kind={group.kind}>
-      <div className="mb-2 flex items-center gap-2 text-xs">
+      <div className="mb-2 flex flex-wrap items-center gap-2 text-xs">
         <Badge variant={group.kind === "exact" ? "destructive" : "warning"}>{group.kind}</Badge>
-        <span className="text-muted-foreground">
-          {group.members.length} items
-          {group.minScore != null && group.maxScore != null && ` · cosine ${group.minScore.toFixed(3)}–${group.maxScore.toFixed(3)}`}
+        <span className="text-muted-foreground" data-testid="duplicate-reason">
+          {group.members.length} items · {groupReason(group, threshold)}
         </span>
+        <button
+          type="button"
+          className="ml-auto cursor-pointer text-muted-foreground underline-offset-2 hover:underline"
+          onClick={() => dispatch({ type: "markOthers", group: key, members: group.members.map((m) => m.id) })}
+        >
+          mark all but the keeper
+        </button>
       </div>
       <ul className="flex flex-wrap gap-2">
         {group.members.map((m) => {
@@ -173,7 +320,7 @@ function GroupCard({
               <span className="text-muted-foreground">
                 {m.width && m.height ? `${m.width}×${m.height}` : "?"}
                 {m.library && ` · ${m.library}`}
-                {m.score != null && ` · ${m.score.toFixed(3)}`}
+                {m.score != null && ` · sim ${m.score.toFixed(3)}`}
               </span>
               {isKeep ? (
                 <span className="flex items-center gap-1 font-medium text-emerald-700">

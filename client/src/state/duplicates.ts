@@ -14,6 +14,8 @@ export type DuplicateAction =
   | { type: "init"; report: DuplicateReport }
   | { type: "toggle"; group: string; id: string }
   | { type: "keep"; group: string; id: string }
+  | { type: "markOthers"; group: string; members: readonly string[] }
+  | { type: "clear" }
   | { type: "deleted"; ids: readonly string[] };
 
 export function groupKey(group: Pick<DuplicateGroup, "kind" | "keep">): string {
@@ -24,13 +26,47 @@ export function allGroups(report: DuplicateReport | null): DuplicateGroup[] {
   return report ? [...report.exact, ...report.near] : [];
 }
 
-/** By default every member but the suggested keeper is marked for deletion. */
+/**
+ * Nothing is marked to start with: a group is a suggestion (near groups above all — with
+ * weak image weights one "group" can hold dozens of different pictures), and a person ticks
+ * what goes, one by one or with "mark the others" per group.
+ */
 export function initialSelection(report: DuplicateReport): DuplicateSelection {
   const out: DuplicateSelection = {};
-  for (const g of allGroups(report)) {
-    out[groupKey(g)] = { keep: g.keep, remove: g.members.map((m) => m.id).filter((id) => id !== g.keep) };
-  }
+  for (const g of allGroups(report)) out[groupKey(g)] = { keep: g.keep, remove: [] };
   return out;
+}
+
+/** Why the members of a group are together, in words a person can check. */
+export function groupReason(group: DuplicateGroup, threshold: number): string {
+  if (group.kind === "exact") return "Same file content (identical SHA-256)";
+  const lo = group.minScore;
+  const hi = group.maxScore;
+  const span = lo != null && hi != null ? (lo.toFixed(3) === hi.toFixed(3) ? lo.toFixed(3) : `${lo.toFixed(3)}–${hi.toFixed(3)}`) : "?";
+  return `Image similarity ${span} (cosine, at or above ${threshold})`;
+}
+
+/** Deleting more than this many at once asks the person to type the count. */
+export const CONFIRM_ABOVE = 3;
+
+export function needsTypedConfirm(count: number, above: number = CONFIRM_ABOVE): boolean {
+  return count > above;
+}
+
+/** The typed confirmation: the number of items, or the word "delete". */
+export function confirmMatches(typed: string, count: number): boolean {
+  const t = typed.trim().toLowerCase();
+  return t === String(count) || t === "delete";
+}
+
+/** "Deleted in 2 h" style: how long an item in the trash can still be restored. */
+export function restoreWindow(purgeAt: string, now: number = Date.now()): string {
+  const ms = Date.parse(purgeAt) - now;
+  if (!Number.isFinite(ms) || ms <= 0) return "purged soon";
+  const h = ms / 3_600_000;
+  if (h >= 48) return `restorable for ${Math.floor(h / 24)} days`;
+  if (h >= 1) return `restorable for ${Math.floor(h)} h`;
+  return `restorable for ${Math.max(1, Math.floor(ms / 60_000))} min`;
 }
 
 export function selectionReducer(sel: DuplicateSelection, action: DuplicateAction): DuplicateSelection {
@@ -48,6 +84,17 @@ export function selectionReducer(sel: DuplicateSelection, action: DuplicateActio
       if (!g || action.id === g.keep) return sel;
       // The new keeper is spared; the old one is not marked (a person decides about it).
       return { ...sel, [action.group]: { keep: action.id, remove: g.remove.filter((x) => x !== action.id) } };
+    }
+    case "markOthers": {
+      // Every member but the keeper: a person's explicit choice for this one group.
+      const g = sel[action.group];
+      if (!g) return sel;
+      return { ...sel, [action.group]: { ...g, remove: action.members.filter((id) => id !== g.keep) } };
+    }
+    case "clear": {
+      const out: DuplicateSelection = {};
+      for (const [k, g] of Object.entries(sel)) out[k] = { ...g, remove: [] };
+      return out;
     }
     case "deleted": {
       const gone = new Set(action.ids);

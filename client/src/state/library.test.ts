@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { DuplicateReport, ImagePage, ImageSummary, ImportResult, Job } from "@/api/schema";
-import { groupKey, idsToDelete, initialSelection, pruneReport, selectionReducer } from "./duplicates";
+import { confirmMatches, groupKey, groupReason, idsToDelete, initialSelection, needsTypedConfirm, pruneReport, restoreWindow, selectionReducer } from "./duplicates";
 import { describeImport, importFraction, importReducer, initialImport, isImportable, isValidLibrary, parseTags, parseUrls, uploadedName } from "./imports";
 import { canLoadMoreLibrary, initialLibrary, libraryReducer, tagCounts } from "./library";
 
@@ -105,25 +105,63 @@ const report: DuplicateReport = {
 };
 
 describe("duplicates selection", () => {
-  it("marks every member but the keeper; never deletes a keeper of any group", () => {
+  it("starts with nothing marked: a person ticks what goes", () => {
     const sel = initialSelection(report);
-    expect(sel[groupKey(report.exact[0]!)]).toEqual({ keep: "a", remove: ["b"] });
+    expect(sel[groupKey(report.exact[0]!)]).toEqual({ keep: "a", remove: [] });
+    expect(sel["near:c"]).toEqual({ keep: "c", remove: [] });
+    expect(idsToDelete(sel)).toEqual([]);
+  });
+
+  it("marks all but the keeper of one group on request; never deletes a keeper of any group", () => {
+    let sel = initialSelection(report);
+    sel = selectionReducer(sel, { type: "markOthers", group: "near:c", members: report.near[0]!.members.map((m) => m.id) });
     expect(sel["near:c"]).toEqual({ keep: "c", remove: ["d", "a"] });
+    expect(sel["exact:a"]!.remove).toEqual([]); // the other group is untouched
     // "a" is the exact group's keeper, so it is spared in the near group too.
+    expect(idsToDelete(sel)).toEqual(["d"]);
+    sel = selectionReducer(sel, { type: "markOthers", group: "exact:a", members: ["a", "b"] });
     expect(idsToDelete(sel)).toEqual(["b", "d"]);
+    expect(idsToDelete(selectionReducer(sel, { type: "clear" }))).toEqual([]);
   });
 
   it("toggles members, not the keeper; a new keeper is spared", () => {
     let sel = initialSelection(report);
     expect(selectionReducer(sel, { type: "toggle", group: "near:c", id: "c" })).toBe(sel);
     sel = selectionReducer(sel, { type: "toggle", group: "near:c", id: "d" });
+    expect(sel["near:c"]!.remove).toEqual(["d"]);
+    sel = selectionReducer(sel, { type: "toggle", group: "near:c", id: "a" });
+    expect(sel["near:c"]!.remove).toEqual(["d", "a"]);
+    sel = selectionReducer(sel, { type: "toggle", group: "near:c", id: "d" });
     expect(sel["near:c"]!.remove).toEqual(["a"]);
     sel = selectionReducer(sel, { type: "toggle", group: "near:c", id: "d" });
-    expect(sel["near:c"]!.remove).toEqual(["a", "d"]);
     sel = selectionReducer(sel, { type: "keep", group: "near:c", id: "d" });
     expect(sel["near:c"]).toEqual({ keep: "d", remove: ["a"] });
+    sel = selectionReducer(sel, { type: "toggle", group: "exact:a", id: "b" });
     expect(idsToDelete(sel)).toEqual(["b"]);
     expect(selectionReducer(sel, { type: "deleted", ids: ["b"] })["exact:a"]!.remove).toEqual([]);
+  });
+
+  it("says why a group is a group", () => {
+    expect(groupReason(report.exact[0]!, 0.95)).toBe("Same file content (identical SHA-256)");
+    expect(groupReason(report.near[0]!, 0.95)).toBe("Image similarity 0.970–0.990 (cosine, at or above 0.95)");
+    expect(groupReason({ ...report.near[0]!, minScore: 0.98, maxScore: 0.98 }, 0.9)).toBe("Image similarity 0.980 (cosine, at or above 0.9)");
+  });
+
+  it("asks for the typed count above a few items; the count or the word delete confirms", () => {
+    expect(needsTypedConfirm(3)).toBe(false);
+    expect(needsTypedConfirm(4)).toBe(true);
+    expect(confirmMatches("41", 41)).toBe(true);
+    expect(confirmMatches(" Delete ", 41)).toBe(true);
+    expect(confirmMatches("40", 41)).toBe(false);
+    expect(confirmMatches("", 41)).toBe(false);
+  });
+
+  it("says how long a trashed item stays restorable", () => {
+    const now = Date.parse("2026-01-01T00:00:00Z");
+    expect(restoreWindow("2026-01-08T00:00:00Z", now)).toBe("restorable for 7 days");
+    expect(restoreWindow("2026-01-01T05:30:00Z", now)).toBe("restorable for 5 h");
+    expect(restoreWindow("2026-01-01T00:00:20Z", now)).toBe("restorable for 1 min");
+    expect(restoreWindow("2025-12-31T00:00:00Z", now)).toBe("purged soon");
   });
 
   it("prunes deleted members; a group left alone disappears", () => {
