@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     CANDIDATE_FACTOR: int = Field(default=4, ge=1, le=64)
     MIN_POOL: int = Field(default=200, ge=1, le=10_000)
     HNSW_EF: int = Field(default=256, ge=8, le=8192)
+    # Where the exact re-rank gets each candidate's per-view score: "engine" asks Qdrant for
+    # ids and scores only (one batched has_id search per view over the candidates); "vectors"
+    # copies every candidate's vectors out and takes the dot products here (the old path, kept
+    # for A/B benchmarks: ~190 × 3 × 512 floats per query; bench/README.md, "Exact scores").
+    EXACT_SCORES: Literal["engine", "vectors"] = "engine"
     # The most hits one page returns (`limit`), and how deep paging may go: offset (or a
     # cursor's position) + limit. The pool and `hnsw_ef` grow with depth, so an unbounded
     # cursor would be an unbounded query.

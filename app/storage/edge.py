@@ -276,6 +276,43 @@ class EdgeStore(VectorStore):
             )
         )
 
+    def score_points(self, queries: Sequence[ViewQuery], ids: Sequence[str]) -> list[dict[str, float]]:
+        if not queries:
+            return []
+        if not ids:
+            return [{} for _ in queries]
+        only = _filter(Filter(must=(HasId(tuple(ids)),)))  # built once, shared by every query
+        exact = qe.SearchParams(exact=True)
+        answers = self.shard.query_batch(
+            qe.QueryBatchRequest(
+                [
+                    qe.QueryRequest(
+                        limit=len(ids),
+                        query=self._nearest(q),
+                        filter=only,
+                        params=exact,
+                        with_payload=False,
+                        with_vector=False,
+                    )
+                    for q in queries
+                ]
+            )
+        )
+        # The engine builds a uuid.UUID on each `.id` read, and str() on it costs more than the
+        # scoring: read each point's id once, and name each id once across the queries.
+        names: dict[Any, str] = {}
+        out: list[dict[str, float]] = []
+        for points in answers:
+            scores: dict[str, float] = {}
+            for p in points:
+                pid = p.id
+                name = names.get(pid)
+                if name is None:
+                    name = names[pid] = str(pid)
+                scores[name] = p.score
+            out.append(scores)
+        return out
+
     def fused_query(
         self,
         queries: Sequence[ViewQuery],
@@ -285,6 +322,7 @@ class EdgeStore(VectorStore):
         *,
         hnsw_ef: int | None = None,
         with_vectors: bool = False,
+        with_payload: bool = True,
     ) -> list[ScoredPoint]:
         qf = _filter(flt)
         params = qe.SearchParams(hnsw_ef=hnsw_ef)
@@ -305,7 +343,11 @@ class EdgeStore(VectorStore):
         return self._scored(
             self.shard.query(
                 qe.QueryRequest(
-                    limit=limit, prefetches=prefetches, query=formula, with_payload=True, with_vector=with_vectors
+                    limit=limit,
+                    prefetches=prefetches,
+                    query=formula,
+                    with_payload=with_payload,
+                    with_vector=with_vectors,
                 )
             )
         )

@@ -234,6 +234,29 @@ class RemoteStore(VectorStore):
         )
         return self._scored(response.points)
 
+    def score_points(self, queries: Sequence[ViewQuery], ids: Sequence[str]) -> list[dict[str, float]]:
+        if not queries:
+            return []
+        if not ids:
+            return [{} for _ in queries]
+        only = _filter(Filter(must=(HasId(tuple(ids)),)))
+        answers = self.client.query_batch_points(
+            self.collection,
+            requests=[
+                models.QueryRequest(
+                    query=_vector(q.vector),
+                    using=q.view,
+                    filter=only,
+                    limit=len(ids),
+                    params=models.SearchParams(exact=True),
+                    with_payload=False,
+                    with_vector=False,
+                )
+                for q in queries
+            ],
+        )
+        return [{str(p.id): float(p.score) for p in a.points} for a in answers]
+
     def fused_query(
         self,
         queries: Sequence[ViewQuery],
@@ -243,6 +266,7 @@ class RemoteStore(VectorStore):
         *,
         hnsw_ef: int | None = None,
         with_vectors: bool = False,
+        with_payload: bool = True,
     ) -> list[ScoredPoint]:
         qf = _filter(flt)
         params = models.SearchParams(hnsw_ef=hnsw_ef)
@@ -268,7 +292,7 @@ class RemoteStore(VectorStore):
             prefetch=prefetches,
             query=formula,
             limit=limit,
-            with_payload=True,
+            with_payload=with_payload,
             with_vectors=with_vectors,
         )
         return self._scored(response.points)
