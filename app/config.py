@@ -112,6 +112,14 @@ class Settings(BaseSettings):
     # copies every candidate's vectors out and takes the dot products here (the old path, kept
     # for A/B benchmarks: ~190 × 3 × 512 floats per query; bench/README.md, "Exact scores").
     EXACT_SCORES: Literal["engine", "vectors"] = "engine"
+    # Query encoders under concurrent load (app/search/batching.py): requests queue per tower
+    # and share one forward of up to ENCODE_BATCH_SIZE inputs; the worker waits up to
+    # ENCODE_BATCH_WAIT_MS for company once it has a request. More than ENCODE_QUEUE_MAX
+    # requests waiting on one tower: 503 with Retry-After. false: each request its own forward.
+    ENCODE_BATCHING: bool = True
+    ENCODE_BATCH_SIZE: int = Field(default=32, ge=1, le=1024)
+    ENCODE_BATCH_WAIT_MS: float = Field(default=2.0, ge=0, le=1000)
+    ENCODE_QUEUE_MAX: int = Field(default=256, ge=1, le=100_000)
     # The most hits one page returns (`limit`), and how deep paging may go: offset (or a
     # cursor's position) + limit. The pool and `hnsw_ef` grow with depth, so an unbounded
     # cursor would be an unbounded query.

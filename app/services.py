@@ -31,6 +31,7 @@ from app.library.imports import ImportService
 from app.library.manage import Libraries
 from app.library.profiles import ProfileStore
 from app.library.registry import LibraryRegistry
+from app.search.batching import BatchSettings
 from app.search.complementary import ComplementarySearcher
 from app.search.encoder import CollectionShape, QueryEncoder
 from app.search.hybrid import HybridSearcher
@@ -157,7 +158,8 @@ class Services:
         imports = ImportService(ingest.options, store, jobs, settings, encoders)
         imports.register_handlers(handlers)
         # One query encoder for every searcher: a query is encoded the same way wherever it goes.
-        query_encoder = QueryEncoder(encoders, CollectionShape(store))
+        # Concurrent requests share one forward per tower (ENCODE_BATCHING).
+        query_encoder = QueryEncoder(encoders, CollectionShape(store), BatchSettings.from_settings(settings))
         return cls(
             settings=settings,
             encoders=encoders,
@@ -190,6 +192,7 @@ class Services:
         self.ready = False
         await self.jobs.stop()
         await self.generation.stop()
+        await asyncio.to_thread(self.searcher.encoder.close)  # after the requests it has queued
         self.close_storage(close_store)
 
     def close_storage(self, close_store: bool = True) -> None:
