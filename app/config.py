@@ -95,6 +95,13 @@ class Settings(BaseSettings):
     # optimised and are searched through it (Qdrant's `indexing_threshold` and
     # `full_scan_threshold`); smaller ones are scanned exactly. None = the engine's defaults.
     HNSW_INDEXING_THRESHOLD_KB: int | None = Field(default=None, ge=1)
+    # Dense views of a collection this service creates (an existing one keeps its own): int8
+    # scalar quantization kept in RAM, searched with QUANTIZATION_OVERSAMPLING × limit
+    # candidates rescored on the original vectors; VECTORS_ON_DISK keeps the originals on
+    # disk (memory-mapped). The exact re-rank always scores on the originals.
+    QUANTIZATION: Literal["none", "int8"] = "none"
+    QUANTIZATION_OVERSAMPLING: float = Field(default=2.0, ge=1.0, le=16.0)
+    VECTORS_ON_DISK: bool = False
     DEFAULT_LIBRARY: str = "default"
     # Picture/edge vectors by file content and embedding space (SQLite); None disables it.
     EMBED_CACHE_PATH: Path | None = Path("./data/embed_cache.sqlite")

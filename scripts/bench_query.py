@@ -209,20 +209,24 @@ def point_uuid(i: int) -> str:
 def open_bench_store(args: argparse.Namespace, n: int, dim: int) -> tuple[Any, Path | None]:
     from app.storage.schema import CollectionSchema
 
+    from app.storage.types import VectorStorage
+
     schema = CollectionSchema(image_dim=dim, text_dim=dim, space={"model": "synthetic", "image_dim": dim})
+    # QUANTIZATION / VECTORS_ON_DISK as the service would create the collection.
+    vectors = VectorStorage(args.quantization, on_disk=args.on_disk)
     collection = f"bench_{n}_{dim}"
     tmp: Path | None = None
     if args.qdrant_url:
         from app.storage.remote import RemoteStore, connect
 
-        store: Any = RemoteStore(connect(args.qdrant_url, args.qdrant_api_key), collection)
+        store: Any = RemoteStore(connect(args.qdrant_url, args.qdrant_api_key), collection, vectors=vectors)
         if store.exists():
             store.client.delete_collection(collection)
     else:
         from app.storage.edge import EdgeStore
 
         tmp = Path(tempfile.mkdtemp(prefix="clippy-bench-", dir=args.workdir))
-        store = EdgeStore(tmp, collection)
+        store = EdgeStore(tmp, collection, vectors=vectors)
     store.create(schema)
     return store, tmp
 
@@ -381,6 +385,8 @@ def bench_size(args: argparse.Namespace, n: int) -> list[dict[str, Any]]:
         modes = ("engine", "vectors") if args.exact_scores == "both" else (args.exact_scores,)
         searchers = {mode: VectorSearcher(store, data, mode) for mode in modes}
         backend = "qdrant server" if args.qdrant_url else "qdrant-edge"
+        if args.quantization != "none" or args.on_disk:
+            backend += f" {args.quantization}{' on-disk' if args.on_disk else ''}"
         phases = (
             ["exact-scan", "optimized"]
             if args.optimize == "both"
@@ -541,6 +547,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="where the hybrids' exact per-view scores come from: the engine (ids and scores, "
                    "the service's default), the candidates' vectors copied out (the old path, rows "
                    "`…/vec`), or both in one run for an A/B (default: %(default)s)")  # fmt: skip
+    p.add_argument("--quantization", choices=("none", "int8"), default="none",
+                   help="dense views' quantization (QUANTIZATION) (default: %(default)s)")  # fmt: skip
+    p.add_argument("--on-disk", action="store_true", help="original vectors on disk (VECTORS_ON_DISK)")
     p.add_argument("--qdrant-url", help="benchmark a Qdrant server instead of the embedded engine")
     p.add_argument("--qdrant-api-key")
     p.add_argument("--workdir", type=Path, default=None, help="where the embedded store is built (default: a temp dir)")

@@ -171,3 +171,39 @@ def test_score_points_scores_only_the_asked_ids(store_factory: Any) -> None:
     assert set(text) == {points[i].id for i in (1, 17, 99)}  # 0 and 5 have no `text` vector
     assert set(tags) == {points[0].id}  # only point 0 has term 0 among the asked (i % 7 == 0)
     assert store.score_points([ViewQuery("image", q.tolist(), 0)], []) == [{}]
+
+
+@pytest.mark.parametrize("backend", ["edge", "client"])
+def test_quantized_views_keep_exact_rerank_scores(backend: str, tmp_path: Path) -> None:
+    """QUANTIZATION=int8 with the originals on disk: searches rescore on the originals, and
+    the re-rank's per-view scores are the originals' cosines (numpy over the stored vectors)."""
+    from app.storage.edge import EdgeStore
+    from app.storage.remote import RemoteStore, connect
+    from app.storage.types import VectorStorage, ViewQuery
+
+    vectors = VectorStorage("int8", on_disk=True, oversampling=2.0)
+    store: Any = (
+        EdgeStore(tmp_path / "q", "quant", vectors=vectors)
+        if backend == "edge"
+        else RemoteStore(connect(f"local:{tmp_path / 'ql'}", None), "quant", vectors=vectors)
+    )
+    try:
+        store.ensure(SCHEMA, writing=True)
+        points, vecs = _library()
+        store.upsert(points)
+        store.optimize()
+        q = _unit(vecs["image"][42] + 0.05 * np.ones(DIM))
+        hits = store.search(ViewQuery("image", q.tolist(), 5))
+        assert hits[0].id == points[42].id
+        assert hits[0].score == pytest.approx(float(vecs["image"][42] @ q), abs=1e-5)  # rescored
+        ids = [p.id for p in points[:50]]
+        (scores,) = store.score_points([ViewQuery("image", q.tolist(), 0)], ids)
+        want = vecs["image"][:50] @ q
+        assert [scores[i] for i in ids] == pytest.approx(want.tolist(), abs=1e-5)
+        result = _searcher(store, tmp_path, "engine").search_encoded(
+            HybridQuery.model_validate({"wImg": 1, "wEdge": 0.5, "wTxt": 0, "wTags": 0, "limit": 10}),
+            _encoded({"image": q, "edge": vecs["edge"][42]}),
+        )
+        assert result.hits[0].id == points[42].id
+    finally:
+        store.close()
