@@ -208,7 +208,6 @@ def point_uuid(i: int) -> str:
 
 def open_bench_store(args: argparse.Namespace, n: int, dim: int) -> tuple[Any, Path | None]:
     from app.storage.schema import CollectionSchema
-
     from app.storage.types import VectorStorage
 
     schema = CollectionSchema(image_dim=dim, text_dim=dim, space={"model": "synthetic", "image_dim": dim})
