@@ -159,7 +159,9 @@ class Services:
         imports.register_handlers(handlers)
         # One query encoder for every searcher: a query is encoded the same way wherever it goes.
         # Concurrent requests share one forward per tower (ENCODE_BATCHING).
-        query_encoder = QueryEncoder(encoders, CollectionShape(store), BatchSettings.from_settings(settings))
+        query_encoder = QueryEncoder(
+            encoders, CollectionShape(store), BatchSettings.from_settings(settings, str(encoders.clip.device))
+        )
         return cls(
             settings=settings,
             encoders=encoders,

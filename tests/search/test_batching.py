@@ -167,7 +167,7 @@ def test_concurrent_queries_get_the_vectors_they_get_alone(
 def test_search_answers_503_with_retry_after_when_the_queue_is_full(
     encoders: Encoders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pool: ThreadPoolExecutor
 ) -> None:
-    settings = tiny_settings(tmp_path, ENCODE_QUEUE_MAX=1, ENCODE_BATCH_WAIT_MS=0)
+    settings = tiny_settings(tmp_path, ENCODE_BATCHING=True, ENCODE_QUEUE_MAX=1, ENCODE_BATCH_WAIT_MS=0)
     store = EdgeStore(settings.QDRANT_PATH, settings.COLLECTION)
     store.create(CollectionSchema(image_dim=encoders.clip.dim, text_dim=encoders.text.dim, space=encoders.space()))
     gate = Gate(encoders.clip.encode_texts)
@@ -187,3 +187,10 @@ def test_search_answers_503_with_retry_after_when_the_queue_is_full(
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert int(refused.headers["Retry-After"]) >= 1
     assert "ENCODE_QUEUE_MAX" in refused.json()["detail"]
+
+
+def test_batching_is_on_with_cuda_unless_set(tmp_path: Path) -> None:
+    assert BatchSettings.from_settings(tiny_settings(tmp_path), "cpu") is None
+    assert BatchSettings.from_settings(tiny_settings(tmp_path), "cuda:0") is not None
+    assert BatchSettings.from_settings(tiny_settings(tmp_path, ENCODE_BATCHING=True), "cpu") is not None
+    assert BatchSettings.from_settings(tiny_settings(tmp_path, ENCODE_BATCHING=False), "cuda") is None
