@@ -107,6 +107,15 @@ class Settings(BaseSettings):
     # optimised and are searched through it (Qdrant's `indexing_threshold` and
     # `full_scan_threshold`); smaller ones are scanned exactly. None = the engine's defaults.
     HNSW_INDEXING_THRESHOLD_KB: int | None = Field(default=None, ge=1)
+    # Dense views of a collection this service creates (an existing one keeps its own): int8
+    # scalar quantization kept in RAM, searched with QUANTIZATION_OVERSAMPLING × limit
+    # candidates rescored on the original vectors; VECTORS_ON_DISK keeps the originals on
+    # disk (memory-mapped). The exact re-rank always scores on the originals.
+    QUANTIZATION: Literal["none", "int8"] = "none"
+    # How many more candidates than the limit a quantized search rescores on the originals.
+    QUANTIZATION_OVERSAMPLING: float = Field(default=2.0, ge=1.0, le=16.0)
+    # Keep the original dense vectors on disk (memory-mapped) instead of in RAM.
+    VECTORS_ON_DISK: bool = False
     # The library every key can read; AUTO_INGEST seeds it.
     DEFAULT_LIBRARY: str = "default"
     # Picture/edge vectors by file content and embedding space (SQLite); None disables it.
@@ -121,6 +130,21 @@ class Settings(BaseSettings):
     MIN_POOL: int = Field(default=200, ge=1, le=10_000)
     # HNSW search breadth per view (it grows with paging depth).
     HNSW_EF: int = Field(default=256, ge=8, le=8192)
+    # Where the exact re-rank gets each candidate's per-view score: "engine" asks Qdrant for
+    # ids and scores only (one batched has_id search per view over the candidates); "vectors"
+    # copies every candidate's vectors out and takes the dot products here (the old path, kept
+    # for A/B benchmarks: ~190 × 3 × 512 floats per query; bench/README.md, "Exact scores").
+    EXACT_SCORES: Literal["engine", "vectors"] = "engine"
+    # Query encoders under concurrent load (app/search/batching.py): requests queue per tower
+    # and share one forward of up to ENCODE_BATCH_SIZE inputs; the worker waits up to
+    # ENCODE_BATCH_WAIT_MS for company once it has a request. More than ENCODE_QUEUE_MAX
+    # requests waiting on one tower: 503 with Retry-After. false: each request its own forward.
+    # Unset: on with CUDA, off on CPU, where a batched forward costs what its single ones do and
+    # one worker's forward uses fewer cores than parallel requests (bench/README.md, load test).
+    ENCODE_BATCHING: bool | None = None
+    ENCODE_BATCH_SIZE: int = Field(default=32, ge=1, le=1024)
+    ENCODE_BATCH_WAIT_MS: float = Field(default=2.0, ge=0, le=1000)
+    ENCODE_QUEUE_MAX: int = Field(default=256, ge=1, le=100_000)
     # The most hits one page returns (`limit`), and how deep paging may go: offset (or a
     # cursor's position) + limit. The pool and `hnsw_ef` grow with depth, so an unbounded
     # cursor would be an unbounded query.

@@ -35,6 +35,7 @@ from app.library.manage import Libraries
 from app.library.profiles import ProfileStore
 from app.library.registry import LibraryRegistry
 from app.library.trash import Trash
+from app.search.batching import BatchSettings
 from app.search.complementary import ComplementarySearcher
 from app.search.encoder import CollectionShape, QueryEncoder
 from app.search.hybrid import HybridSearcher
@@ -226,7 +227,10 @@ class Services:
         duplicates = DuplicateScans(store, jobs, settings, changes, random_weights=encoders.clip.random_weights)
         duplicates.register_handlers(handlers)
         # One query encoder for every searcher: a query is encoded the same way wherever it goes.
-        query_encoder = QueryEncoder(encoders, CollectionShape(store))
+        # Concurrent requests share one forward per tower (ENCODE_BATCHING).
+        query_encoder = QueryEncoder(
+            encoders, CollectionShape(store), BatchSettings.from_settings(settings, str(encoders.clip.device))
+        )
         return cls(
             settings=settings,
             encoders=encoders,
@@ -277,6 +281,7 @@ class Services:
         await self.jobs.stop()
         await self.generation.stop()
         await self.stories.stop()
+        await asyncio.to_thread(self.searcher.encoder.close)  # after the requests it has queued
         self.close_storage(close_store)
 
     def close_storage(self, close_store: bool = True) -> None:

@@ -8,9 +8,14 @@ uniform random ones, see shared notes), seeded, and times, per query:
   (a) single    one view, top 10                       store.search
   (b) fused     3-view Qdrant-side fusion alone, top 10   store.fused_query, no vectors back
       fusion    the service's hybrid without re-rank     HybridSearcher, rerank=false (it still
-                                                         fetches candidate vectors for per-view scores)
+                                                         scores every candidate in every view for the hits' views)
   (c) rerank    (b) + exact weighted re-rank             HybridSearcher, rerank=true
   (d) filter    (c) with a payload filter (one tag)      HybridSearcher, rerank=true
+
+The hybrids take each candidate's exact per-view score from the engine (EXACT_SCORES=engine:
+a batched has_id search per view, ids and scores only); the rows `fusion/vec`, `rerank/vec`,
+`filter/vec` run the old path in the same run (EXACT_SCORES=vectors: candidates' vectors copied
+out, dot products in numpy); `--exact-scores` picks one or both.
 
 against numpy brute force (exact: the ground truth) and FAISS (flat, exact; HNSW), in the
 same run on the same vectors, with recall@10 of each against the exact answer. For the
@@ -203,21 +208,24 @@ def point_uuid(i: int) -> str:
 
 def open_bench_store(args: argparse.Namespace, n: int, dim: int) -> tuple[Any, Path | None]:
     from app.storage.schema import CollectionSchema
+    from app.storage.types import VectorStorage
 
     schema = CollectionSchema(image_dim=dim, text_dim=dim, space={"model": "synthetic", "image_dim": dim})
+    # QUANTIZATION / VECTORS_ON_DISK as the service would create the collection.
+    vectors = VectorStorage(args.quantization, on_disk=args.on_disk)
     collection = f"bench_{n}_{dim}"
     tmp: Path | None = None
     if args.qdrant_url:
         from app.storage.remote import RemoteStore, connect
 
-        store: Any = RemoteStore(connect(args.qdrant_url, args.qdrant_api_key), collection)
+        store: Any = RemoteStore(connect(args.qdrant_url, args.qdrant_api_key), collection, vectors=vectors)
         if store.exists():
             store.client.delete_collection(collection)
     else:
         from app.storage.edge import EdgeStore
 
         tmp = Path(tempfile.mkdtemp(prefix="clippy-bench-", dir=args.workdir))
-        store = EdgeStore(tmp, collection)
+        store = EdgeStore(tmp, collection, vectors=vectors)
     store.create(schema)
     return store, tmp
 
@@ -247,11 +255,13 @@ def upsert(store: Any, data: Synthetic, batch: int = 512) -> float:
 class VectorSearcher:
     """The service's HybridSearcher, given synthetic query vectors through `search_encoded`."""
 
-    def __init__(self, store: Any, data: Synthetic) -> None:
+    def __init__(self, store: Any, data: Synthetic, exact_scores: str = "engine") -> None:
         from app.config import Settings
         from app.search.hybrid import HybridSearcher
 
-        settings = Settings(_env_file=None)  # type: ignore[call-arg]  # defaults: pool, hnsw_ef
+        # Defaults (pool, hnsw_ef), but where the re-rank's per-view scores come from: the
+        # engine (ids and scores) or the candidates' vectors copied out (the old path).
+        settings = Settings(_env_file=None, EXACT_SCORES=exact_scores)  # type: ignore[call-arg]
         # No model: the queries come encoded; the searcher only names the model in its answer and
         # asks whether its weights are random (synthetic vectors carry signal in every view).
         clip = SimpleNamespace(name="synthetic", pretrained="synthetic", random_weights=False)
@@ -371,7 +381,11 @@ def bench_size(args: argparse.Namespace, n: int) -> list[dict[str, Any]]:
         up = upsert(store, data)
         log.info("n=%d: upserted in %.1f s", n, up)
         searcher = VectorSearcher(store, data)
+        modes = ("engine", "vectors") if args.exact_scores == "both" else (args.exact_scores,)
+        searchers = {mode: VectorSearcher(store, data, mode) for mode in modes}
         backend = "qdrant server" if args.qdrant_url else "qdrant-edge"
+        if args.quantization != "none" or args.on_disk:
+            backend += f" {args.quantization}{' on-disk' if args.on_disk else ''}"
         phases = (
             ["exact-scan", "optimized"]
             if args.optimize == "both"
@@ -391,9 +405,16 @@ def bench_size(args: argparse.Namespace, n: int) -> list[dict[str, Any]]:
             engine = f"{backend} ({phase})"
             add(engine, "single", searcher.single, truth_single, **extra)
             add(engine, "fused", searcher.fused, truth_hybrid)
-            add(engine, "fusion", lambda i: searcher.hybrid(i, rerank=False), truth_hybrid)
-            add(engine, "rerank", lambda i: searcher.hybrid(i, rerank=True), truth_hybrid)
-            add(engine, "filter", lambda i: searcher.hybrid(i, rerank=True, filter_tag=data.filter_tag), truth_filter)
+            for mode, s in searchers.items():
+                tag = "" if mode == "engine" else "/vec"  # /vec: the old path, vectors copied out
+                add(engine, f"fusion{tag}", lambda i, s=s: s.hybrid(i, rerank=False), truth_hybrid)
+                add(engine, f"rerank{tag}", lambda i, s=s: s.hybrid(i, rerank=True), truth_hybrid)
+                add(
+                    engine,
+                    f"filter{tag}",
+                    lambda i, s=s: s.hybrid(i, rerank=True, filter_tag=data.filter_tag),
+                    truth_filter,
+                )
     finally:
         store.close()
         if tmp is not None:
@@ -521,6 +542,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "minutes at 100k on 2 cores (default: %(default)s)",
     )
     p.add_argument("--no-faiss", action="store_true")
+    p.add_argument("--exact-scores", choices=("engine", "vectors", "both"), default="both",
+                   help="where the hybrids' exact per-view scores come from: the engine (ids and scores, "
+                   "the service's default), the candidates' vectors copied out (the old path, rows "
+                   "`…/vec`), or both in one run for an A/B (default: %(default)s)")  # fmt: skip
+    p.add_argument("--quantization", choices=("none", "int8"), default="none",
+                   help="dense views' quantization (QUANTIZATION) (default: %(default)s)")  # fmt: skip
+    p.add_argument("--on-disk", action="store_true", help="original vectors on disk (VECTORS_ON_DISK)")
     p.add_argument("--qdrant-url", help="benchmark a Qdrant server instead of the embedded engine")
     p.add_argument("--qdrant-api-key")
     p.add_argument("--workdir", type=Path, default=None, help="where the embedded store is built (default: a temp dir)")

@@ -92,8 +92,16 @@ class Stats:
 
 
 class Load:
-    def __init__(self, client: httpx.AsyncClient, ids: list[str], drawings: list[bytes], stats: Stats) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        ids: list[str],
+        drawings: list[bytes],
+        stats: Stats,
+        kinds: dict[str, float] | None = None,
+    ) -> None:
         self.client, self.ids, self.drawings, self.stats = client, ids, drawings, stats
+        self.kinds = kinds or KINDS  # request kind → its share of the mix
 
     async def one(self, kind: str, rng: random.Random) -> httpx.Response:
         words = " ".join(rng.sample(WORDS, rng.randint(1, 3)))
@@ -117,7 +125,7 @@ class Load:
 
     async def worker(self, seed: int, stop_at: float, budget: list[int]) -> None:
         rng = random.Random(seed)
-        kinds, weights = list(KINDS), list(KINDS.values())
+        kinds, weights = list(self.kinds), list(self.kinds.values())
         while time.monotonic() < stop_at and budget[0] > 0:
             budget[0] -= 1
             kind = rng.choices(kinds, weights)[0]
@@ -180,7 +188,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if not ids:
             raise SystemExit("the library is empty: ingest something (AUTO_INGEST=true) before a load test.")
         stats = Stats()
-        load = Load(client, ids, sketches(16, args.seed), stats)
+        load = Load(client, ids, sketches(16, args.seed), stats, {k: KINDS[k] for k in args.kinds.split(",")})
         before = rss_kib(args.pid) if args.pid else {}
         peak = [before.get("VmRSS", 0)]
         sampler = asyncio.create_task(sample_rss(args.pid, peak)) if args.pid else None
@@ -239,7 +247,24 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="Start a tiny-model server on the sample library (scripts/live_server.py) and load it.",
     )
+    parser.add_argument(
+        "--kinds",
+        default=",".join(KINDS),
+        help=f"Request kinds to mix, in their default shares (default: all of {', '.join(KINDS)}).",
+    )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="With --start: a setting for the server, e.g. ENCODE_BATCHING=false (repeatable).",
+    )
     args = parser.parse_args(argv)
+    unknown = [k for k in args.kinds.split(",") if k not in KINDS]
+    if unknown or not args.kinds:
+        parser.error(f"--kinds: unknown kind(s) {unknown}; choose from {', '.join(KINDS)}.")
+    if any("=" not in e for e in args.server_env):
+        parser.error(f"--server-env takes KEY=VALUE, got {args.server_env}.")
     if not is_loopback(args.base_url):
         parser.error(f"--base-url {args.base_url!r} is not a loopback address; this tool only loads local servers.")
     if not (1 <= args.clients <= 1000) or not (0 < args.duration <= 3600) or args.max_requests < 1:
@@ -257,7 +282,8 @@ def _started(args: argparse.Namespace) -> int:
     from live_server import ROOT, LiveServer
 
     with tempfile.TemporaryDirectory(prefix="clippy-load-") as tmp:
-        server = LiveServer.tiny(Path(tmp), IMAGES_ROOT=ROOT / "assets" / "sample", AUTO_INGEST="true")
+        extra = dict(e.split("=", 1) for e in args.server_env)
+        server = LiveServer.tiny(Path(tmp), IMAGES_ROOT=ROOT / "assets" / "sample", AUTO_INGEST="true", **extra)
         with server.start(ready_s=600):
             args.base_url, args.pid = server.url, server.pid
             report = asyncio.run(run(args))

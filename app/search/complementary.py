@@ -43,9 +43,9 @@ from app.search.filters import to_store_filter
 from app.search.grounding import Part, ground
 from app.search.models import Timings
 from app.search.pareto import pareto_frontier, select_complementary
-from app.search.rerank import calibrate_view, dense_scores, normalize_weights
+from app.search.rerank import calibrate_view, normalize_weights
 from app.storage.base import VectorStore
-from app.storage.types import Filter, HasId, ScoredPoint, Sparse, Vector, ViewQuery
+from app.storage.types import Filter, ScoredPoint, Sparse, Vector, ViewQuery
 
 _ID = re.compile(r"^q(\d+)$")
 
@@ -170,28 +170,30 @@ class ComplementarySearcher:
             flt,
             limit=pool * len(prefetch),
             hnsw_ef=max(self.settings.HNSW_EF, pool),
-            with_vectors=True,
         )
         candidates = sorted(found, key=lambda c: c.id)  # the same order on every backend
         scores = np.zeros((len(candidates), len(subs)))
         if not candidates:
             return SubQueryScores(candidates, scores, pool), encoded
         ids = tuple(c.id for c in candidates)
-        for j, row in enumerate(vectors):
-            for view, weight in weights.items():
-                query = row.get(view)
-                if query is None:
-                    continue
-                if isinstance(query, Sparse):
-                    hits = self.store.search(ViewQuery("tags", query, len(ids)), Filter(must=(HasId(ids),)))
-                    raw = {h.id: h.score for h in hits}
-                    values = np.array([raw.get(i, 0.0) for i in ids])
-                    top = float(values.max()) if values.size else 0.0
-                    calibrated = values / top if top > 0 else np.zeros(len(ids))
-                else:
-                    dense = dense_scores(np.asarray(query, dtype=np.float32), [c.vectors.get(view) for c in candidates])
-                    calibrated = calibrate_view(dense, pool).calibrated
-                scores[:, j] += weight * calibrated
+        # Every sub-query's views scored on every candidate by the engine in one batch (ids and
+        # scores only; the candidates' vectors stay there).
+        asked = [
+            (j, view, weight, row[view])
+            for j, row in enumerate(vectors)
+            for view, weight in weights.items()
+            if view in row
+        ]
+        answers = self.store.score_points([ViewQuery(view, query, 0) for _, view, _, query in asked], ids)
+        for (j, _, weight, query), raw in zip(asked, answers, strict=True):
+            if isinstance(query, Sparse):
+                values = np.array([raw.get(i, 0.0) for i in ids])
+                top = float(values.max()) if values.size else 0.0
+                calibrated = values / top if top > 0 else np.zeros(len(ids))
+            else:
+                dense = np.array([raw.get(i, np.nan) for i in ids])
+                calibrated = calibrate_view(dense, pool).calibrated
+            scores[:, j] += weight * calibrated
         return SubQueryScores(candidates, np.clip(scores, 0.0, 1.0), pool), encoded
 
     # --- the request -----------------------------------------------------------------------

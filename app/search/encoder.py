@@ -14,9 +14,11 @@ evaluation or a benchmark encodes its queries as the service does, by constructi
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -24,6 +26,7 @@ from PIL import Image
 from app.embedding import Encoders, TextEncoder, edge_map, normalize_sketch
 from app.embedding.shape import SHAPE, ShapeDescriptor, descriptor_for
 from app.embedding.tags import query_vector
+from app.search.batching import BatchSettings, MicroBatcher
 from app.search.rerank import combine
 from app.storage.base import VectorStore
 from app.storage.types import ALL_VIEWS, DENSE_VIEWS, Sparse, Vector
@@ -101,9 +104,45 @@ class QueryEncoder:
     `shape` names the descriptor for the `shape` view (a `CollectionShape` in the service);
     without one, the version ingest writes today."""
 
-    def __init__(self, encoders: Encoders, shape: Callable[[], ShapeDescriptor] = lambda: SHAPE) -> None:
+    def __init__(
+        self,
+        encoders: Encoders,
+        shape: Callable[[], ShapeDescriptor] = lambda: SHAPE,
+        batching: BatchSettings | None = None,
+    ) -> None:
         self.encoders = encoders
         self.shape = shape
+        # With `batching`, concurrent callers' inputs share one forward per tower
+        # (app/search/batching.py); without, each call runs its own.
+        self.batching = batching
+        # (id(tower), "images" | "texts") → its queue: CLIP is an image and a text tower at once.
+        self._batchers: dict[tuple[int, str], MicroBatcher[Any]] = {}
+        self._lock = threading.Lock()
+
+    def _forward(
+        self, tower: object, kind: str, forward: Callable[[list[Any]], np.ndarray], items: list[Any]
+    ) -> np.ndarray:
+        if self.batching is None:
+            return forward(items)
+        key = (id(tower), kind)
+        with self._lock:
+            batcher = self._batchers.get(key)
+            if batcher is None:
+                name = f"{getattr(tower, 'name', type(tower).__name__)} {kind}"
+                batcher = self._batchers[key] = self.batching.batcher(name, forward)
+        return batcher(items)
+
+    def queued(self) -> dict[str, int]:
+        """Requests waiting per batched tower ("<model> images" / "<model> texts"), for load checks."""
+        with self._lock:
+            return {b.name: b.pending() for b in self._batchers.values()}
+
+    def close(self) -> None:
+        """Stop the batchers' workers (after what is queued)."""
+        with self._lock:
+            batchers, self._batchers = list(self._batchers.values()), {}
+        for b in batchers:
+            b.close()
 
     def encode(self, inputs: QueryInputs, views: Collection[str] = ALL_VIEWS) -> EncodedQuery:
         """One query; its image-tower inputs share one forward, its texts one per text encoder."""
@@ -156,7 +195,11 @@ class QueryEncoder:
                 out[qi].prepare_ms = round((time.perf_counter() - started) * 1000, 2)
 
         if pictures:
-            rows = self.encoders.clip.encode_images(pictures)
+            clip = self.encoders.clip
+            if self.batching is None:
+                rows = clip.encode_images(pictures)
+            else:  # preprocessing in the caller's thread, in parallel; only the forward is shared
+                rows = self._forward(clip, "images", clip.encode_preprocessed, [clip.preprocess(p) for p in pictures])
             # Picture vectors of the `image` view as the collection stores them (ADAPTER's image head).
             image_rows = sorted({r for _, view, r in wanted if view == "image"})
             adapted: dict[int, np.ndarray] = {}
@@ -183,7 +226,7 @@ class QueryEncoder:
             if view not in views:
                 continue
             if id(tower) not in rows_of:
-                rows_of[id(tower)] = tower.encode_texts(texts)
+                rows_of[id(tower)] = self._forward(tower, "texts", tower.encode_texts, texts)
             rows = rows_of[id(tower)]
             for inputs, enc in zip(batch, out, strict=True):
                 if inputs.text:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -148,18 +149,22 @@ class HybridSearcher:
         examples = tuple(dict.fromkeys(q.positive_ids + q.negative_ids))
         if examples:
             flt = flt.and_(Filter(must_not=(HasId(examples),)))
+        # The candidates' vectors and payloads stay in the engine unless EXACT_SCORES="vectors"
+        # (the old path, for A/B): the per-view scores come from the engine, payloads for the page.
+        copy_out = self.settings.EXACT_SCORES == "vectors"
         candidates = self.store.fused_query(
             [ViewQuery(v, vectors[v], pool) for v in active],
             [weights[v] for v in active],
             flt,
             limit=pool * len(active),
             hnsw_ef=max(self.settings.HNSW_EF, pool),
-            with_vectors=True,
+            with_vectors=copy_out,
+            with_payload=copy_out,
         )
         searched = time.perf_counter()
 
         ids = [c.id for c in candidates]
-        per_view = self._view_scores(candidates, vectors, active)
+        per_view = self._view_scores(candidates, vectors, active, engine=not copy_out)
         totals = weighted_total(per_view, weights) if plan.rerank else np.array([c.score for c in candidates])
         order = [i for i in rank(ids, totals) if q.score_threshold is None or totals[i] >= q.score_threshold]
         if cursor:
@@ -169,7 +174,17 @@ class HybridSearcher:
         page = order[: q.limit]
         reranked = time.perf_counter()
 
-        hits = [self._hit(candidates[i], float(totals[i]), i, per_view, weights) for i in page]
+        payloads = (
+            {c.id: c.payload for c in candidates}
+            if copy_out
+            else {p.id: p.payload for p in self.store.retrieve([ids[i] for i in page])}
+        )
+        # A point deleted between the search and this read is not shown.
+        hits = [
+            self._hit(ids[i], payloads[ids[i]], float(totals[i]), i, per_view, weights)
+            for i in page
+            if ids[i] in payloads
+        ]
         next_cursor = None
         if len(page) == q.limit and len(order) > q.limit:
             last = page[-1]
@@ -207,36 +222,44 @@ class HybridSearcher:
             )
 
     def _view_scores(
-        self, candidates: list[ScoredPoint], vectors: dict[str, Vector], active: list[str]
+        self, candidates: list[ScoredPoint], vectors: dict[str, Vector], active: list[str], *, engine: bool = True
     ) -> dict[str, ViewScores]:
         """Per-view raw and calibrated scores. The bounds come from each view's top MIN_POOL
         scores, which every page's pool (≥ MIN_POOL per view) contains: an item scores the
-        same on every page, so cursors and offsets compare like with like."""
+        same on every page, so cursors and offsets compare like with like.
+
+        The raw scores come from the engine (`engine`: one batched search per view restricted
+        to the candidate ids, ids and scores only), or, for dense views, as dot products with
+        the candidates' vectors, which the caller then fetched with them."""
         depth = self.settings.MIN_POOL
+        ids = [c.id for c in candidates]
+        asked = [v for v in active if engine or isinstance(vectors[v], Sparse)]
+        scored = dict(
+            zip(asked, self.store.score_points([ViewQuery(v, vectors[v], 0) for v in asked], ids), strict=True)
+        )
         out: dict[str, ViewScores] = {}
         for view in active:
             query = vectors[view]
-            if isinstance(query, Sparse):
-                raw = self._sparse_scores(query, candidates)
+            if isinstance(query, Sparse):  # no shared term: 0, and outside the bounds
+                raw = np.array([scored[view].get(i, 0.0) for i in ids])
                 out[view] = calibrate_view(raw, depth, matched=raw > 0)
+            elif view in scored:  # no vector in this view: NaN, as below
+                raw = np.array([scored[view].get(i, np.nan) for i in ids])
+                out[view] = calibrate_view(raw, depth)
             else:
                 raw = dense_scores(np.asarray(query, dtype=np.float32), [c.vectors.get(view) for c in candidates])
                 out[view] = calibrate_view(raw, depth)
         return out
 
-    def _sparse_scores(self, query: Sparse, candidates: list[ScoredPoint]) -> np.ndarray:
-        """Exact IDF-weighted tag scores for the candidates: Qdrant computes them (it keeps
-        the IDF statistics), restricted to the candidate ids. No shared term → 0."""
-        if not candidates:
-            return np.zeros(0)
-        ids = tuple(c.id for c in candidates)
-        scored = {
-            h.id: h.score for h in self.store.search(ViewQuery("tags", query, len(ids)), Filter(must=(HasId(ids),)))
-        }
-        return np.array([scored.get(c.id, 0.0) for c in candidates])
-
     @staticmethod
-    def _hit(c: ScoredPoint, total: float, i: int, per_view: dict[str, ViewScores], weights: dict[str, float]) -> Hit:
+    def _hit(
+        pid: str,
+        payload: dict[str, Any],
+        total: float,
+        i: int,
+        per_view: dict[str, ViewScores],
+        weights: dict[str, float],
+    ) -> Hit:
         views = {
             name: ViewScore(
                 raw=None if np.isnan(s.raw[i]) else round(float(s.raw[i]), 6),
@@ -246,8 +269,8 @@ class HybridSearcher:
             for name, s in per_view.items()
         }
         return Hit(
-            id=c.id,
+            id=pid,
             score=round(total, 6),
             views=views,
-            **ImageCard.from_payload(c.id, c.payload).fields(),
+            **ImageCard.from_payload(pid, payload).fields(),
         )

@@ -139,6 +139,13 @@ class VectorStore(ABC):
         return None
 
     @abstractmethod
+    def score_points(self, queries: Sequence[ViewQuery], ids: Sequence[str]) -> list[dict[str, float]]:
+        """Each query's exact score for each of `ids` in its view, ids and scores only: one
+        batched request, a search per query restricted to `ids` (a has_id filter makes it an
+        exact scan of those points). A point without a vector in the view, or (sparse) without
+        a shared term, is absent from that query's dict. `ViewQuery.limit` is not used."""
+
+    @abstractmethod
     def fused_query(
         self,
         queries: Sequence[ViewQuery],
@@ -148,6 +155,7 @@ class VectorStore(ABC):
         *,
         hnsw_ef: int | None = None,
         with_vectors: bool = False,
+        with_payload: bool = True,
     ) -> list[ScoredPoint]:
         """One Query API request: a prefetch per view (filter inside each), each view's
         scores calibrated by distribution (DBSF over its own list), then Σ wᵢ·scoreᵢ.

@@ -31,6 +31,7 @@ from app.storage.types import (
     Sparse,
     StoredPoint,
     Vector,
+    VectorStorage,
     ViewQuery,
     dense_vectors,
     vector_selection,
@@ -67,9 +68,16 @@ def _vector(v: Vector) -> Any:
 
 
 class EdgeStore(VectorStore):
-    def __init__(self, path: Path, collection: str, indexing_threshold_kb: int | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        collection: str,
+        indexing_threshold_kb: int | None = None,
+        vectors: VectorStorage | None = None,
+    ) -> None:
         self.collection = collection
         self.indexing_threshold_kb = indexing_threshold_kb
+        self.vectors = vectors or VectorStorage()
         self.root = Path(path)
         self.shard_path = self.root / collection
         self.meta_path = self.root / f"{collection}.clippy.json"
@@ -125,7 +133,12 @@ class EdgeStore(VectorStore):
     def create(self, schema: CollectionSchema) -> None:
         config = qe.EdgeConfig(
             vectors={
-                name: qe.EdgeVectorParams(size=size, distance=qe.Distance.Cosine)
+                name: qe.EdgeVectorParams(
+                    size=size,
+                    distance=qe.Distance.Cosine,
+                    on_disk=self.vectors.on_disk or None,
+                    quantization_config=self._quantization(),
+                )
                 for name, size in schema.dense_sizes.items()
             },
             sparse_vectors={"tags": qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
@@ -144,6 +157,20 @@ class EdgeStore(VectorStore):
                 params = qe.PayloadSchemaType.Keyword if kind == "keyword" else qe.PayloadSchemaType.Integer
             self.shard.update(qe.UpdateOperation.create_field_index(name, params))
         self._write_meta({"space": schema.space, "sizes": schema.dense_sizes})
+
+    def _quantization(self) -> Any:
+        if not self.vectors.quantized:
+            return None
+        return qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, always_ram=True)
+
+    def _params(self, hnsw_ef: int | None = None, exact: bool = False) -> qe.SearchParams:
+        """Quantized views: oversample and rescore on the originals (a no-op without quantization)."""
+        quantization = (
+            qe.QuantizationSearchParams(rescore=True, oversampling=self.vectors.oversampling)
+            if self.vectors.quantized
+            else None
+        )
+        return qe.SearchParams(hnsw_ef=hnsw_ef, exact=exact, quantization=quantization)
 
     def _read_meta(self) -> dict[str, Any]:
         if not self.meta_path.exists():
@@ -270,7 +297,7 @@ class EdgeStore(VectorStore):
                     limit=query.limit,
                     query=self._nearest(query),
                     filter=_filter(flt),
-                    params=qe.SearchParams(hnsw_ef=hnsw_ef, exact=exact),
+                    params=self._params(hnsw_ef, exact),
                     with_payload=True,
                 )
             )
@@ -288,6 +315,44 @@ class EdgeStore(VectorStore):
         ]
         return [self._scored(r) for r in self.shard.query_batch(qe.QueryBatchRequest(requests))]
 
+    def score_points(self, queries: Sequence[ViewQuery], ids: Sequence[str]) -> list[dict[str, float]]:
+        if not queries:
+            return []
+        if not ids:
+            return [{} for _ in queries]
+        only = _filter(Filter(must=(HasId(tuple(ids)),)))  # built once, shared by every query
+        # Exact, and on the original vectors even where the view is quantized.
+        exact = qe.SearchParams(exact=True, quantization=qe.QuantizationSearchParams(ignore=True))
+        answers = self.shard.query_batch(
+            qe.QueryBatchRequest(
+                [
+                    qe.QueryRequest(
+                        limit=len(ids),
+                        query=self._nearest(q),
+                        filter=only,
+                        params=exact,
+                        with_payload=False,
+                        with_vector=False,
+                    )
+                    for q in queries
+                ]
+            )
+        )
+        # The engine builds a uuid.UUID on each `.id` read, and str() on it costs more than the
+        # scoring: read each point's id once, and name each id once across the queries.
+        names: dict[Any, str] = {}
+        out: list[dict[str, float]] = []
+        for points in answers:
+            scores: dict[str, float] = {}
+            for p in points:
+                pid = p.id
+                name = names.get(pid)
+                if name is None:
+                    name = names[pid] = str(pid)
+                scores[name] = p.score
+            out.append(scores)
+        return out
+
     def fused_query(
         self,
         queries: Sequence[ViewQuery],
@@ -297,9 +362,10 @@ class EdgeStore(VectorStore):
         *,
         hnsw_ef: int | None = None,
         with_vectors: bool = False,
+        with_payload: bool = True,
     ) -> list[ScoredPoint]:
         qf = _filter(flt)
-        params = qe.SearchParams(hnsw_ef=hnsw_ef)
+        params = self._params(hnsw_ef)
         prefetches = [
             # DBSF over one list = that view's scores normalised by their own distribution.
             qe.Prefetch(
@@ -317,7 +383,11 @@ class EdgeStore(VectorStore):
         return self._scored(
             self.shard.query(
                 qe.QueryRequest(
-                    limit=limit, prefetches=prefetches, query=formula, with_payload=True, with_vector=with_vectors
+                    limit=limit,
+                    prefetches=prefetches,
+                    query=formula,
+                    with_payload=with_payload,
+                    with_vector=with_vectors,
                 )
             )
         )

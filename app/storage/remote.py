@@ -26,6 +26,7 @@ from app.storage.types import (
     Sparse,
     StoredPoint,
     Vector,
+    VectorStorage,
     ViewQuery,
     dense_vectors,
     vector_selection,
@@ -81,9 +82,11 @@ class RemoteStore(VectorStore):
         shards: int | None = None,
         replicas: int | None = None,
         write_consistency: int | None = None,
+        vectors: VectorStorage | None = None,
     ) -> None:
         self.client = client
         self.collection = collection
+        self.vectors = vectors or VectorStorage()
         # Cluster layout for a collection this store creates (QDRANT_SHARDS / _REPLICAS / _WRITE_CONSISTENCY).
         layout = {"shard_number": shards, "replication_factor": replicas, "write_consistency_factor": write_consistency}
         self.layout: dict[str, int] = {k: v for k, v in layout.items() if v}
@@ -96,7 +99,12 @@ class RemoteStore(VectorStore):
         self.client.create_collection(
             self.collection,
             vectors_config={
-                name: models.VectorParams(size=size, distance=models.Distance.COSINE)
+                name: models.VectorParams(
+                    size=size,
+                    distance=models.Distance.COSINE,
+                    on_disk=self.vectors.on_disk or None,
+                    quantization_config=self._quantization(),
+                )
                 for name, size in schema.dense_sizes.items()
             },
             sparse_vectors_config={"tags": models.SparseVectorParams(modifier=models.Modifier.IDF)},
@@ -112,6 +120,22 @@ class RemoteStore(VectorStore):
                     models.PayloadSchemaType.KEYWORD if kind == "keyword" else models.PayloadSchemaType.INTEGER
                 )
             self.client.create_payload_index(self.collection, name, field_schema=schema_type)
+
+    def _quantization(self) -> models.ScalarQuantization | None:
+        if not self.vectors.quantized:
+            return None
+        return models.ScalarQuantization(
+            scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.99, always_ram=True)
+        )
+
+    def _params(self, hnsw_ef: int | None = None, exact: bool = False) -> models.SearchParams:
+        """Quantized views: oversample and rescore on the originals (a no-op without quantization)."""
+        quantization = (
+            models.QuantizationSearchParams(rescore=True, oversampling=self.vectors.oversampling)
+            if self.vectors.quantized
+            else None
+        )
+        return models.SearchParams(hnsw_ef=hnsw_ef, exact=exact, quantization=quantization)
 
     def _metadata(self) -> dict[str, Any]:
         info = self.client.get_collection(self.collection)
@@ -229,7 +253,7 @@ class RemoteStore(VectorStore):
             using=query.view,
             query_filter=_filter(flt),
             limit=query.limit,
-            search_params=models.SearchParams(hnsw_ef=hnsw_ef, exact=exact),
+            search_params=self._params(hnsw_ef, exact),
             with_payload=True,
         )
         return self._scored(response.points)
@@ -257,6 +281,30 @@ class RemoteStore(VectorStore):
         )
         return [(str(p.a), str(p.b), float(p.score)) for p in response.pairs]
 
+    def score_points(self, queries: Sequence[ViewQuery], ids: Sequence[str]) -> list[dict[str, float]]:
+        if not queries:
+            return []
+        if not ids:
+            return [{} for _ in queries]
+        only = _filter(Filter(must=(HasId(tuple(ids)),)))
+        answers = self.client.query_batch_points(
+            self.collection,
+            requests=[
+                models.QueryRequest(
+                    query=_vector(q.vector),
+                    using=q.view,
+                    filter=only,
+                    limit=len(ids),
+                    # Exact, and on the original vectors even where the view is quantized.
+                    params=models.SearchParams(exact=True, quantization=models.QuantizationSearchParams(ignore=True)),
+                    with_payload=False,
+                    with_vector=False,
+                )
+                for q in queries
+            ],
+        )
+        return [{str(p.id): float(p.score) for p in a.points} for a in answers]
+
     def fused_query(
         self,
         queries: Sequence[ViewQuery],
@@ -266,9 +314,10 @@ class RemoteStore(VectorStore):
         *,
         hnsw_ef: int | None = None,
         with_vectors: bool = False,
+        with_payload: bool = True,
     ) -> list[ScoredPoint]:
         qf = _filter(flt)
-        params = models.SearchParams(hnsw_ef=hnsw_ef)
+        params = self._params(hnsw_ef)
         prefetches = [
             # DBSF over one list = that view's scores normalised by their own distribution.
             models.Prefetch(
@@ -291,7 +340,7 @@ class RemoteStore(VectorStore):
             prefetch=prefetches,
             query=formula,
             limit=limit,
-            with_payload=True,
+            with_payload=with_payload,
             with_vectors=with_vectors,
         )
         return self._scored(response.points)

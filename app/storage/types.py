@@ -112,3 +112,22 @@ def dense_vectors(raw: Any) -> dict[str, np.ndarray]:
 
 def vector_selection(with_vectors: bool | Sequence[str]) -> bool | list[str]:
     return with_vectors if isinstance(with_vectors, bool) else list(with_vectors)
+
+
+@dataclass(frozen=True)
+class VectorStorage:
+    """How a created collection keeps its dense views (QUANTIZATION, VECTORS_ON_DISK,
+    QUANTIZATION_OVERSAMPLING): int8 scalar quantization in RAM searched with oversampling and
+    rescored on the originals, which may live on disk."""
+
+    quantization: Literal["none", "int8"] = "none"
+    on_disk: bool = False
+    oversampling: float = 2.0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> VectorStorage:
+        return cls(settings.QUANTIZATION, settings.VECTORS_ON_DISK, settings.QUANTIZATION_OVERSAMPLING)
+
+    @property
+    def quantized(self) -> bool:
+        return self.quantization != "none"

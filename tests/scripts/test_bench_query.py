@@ -18,11 +18,14 @@ def test_bench_query_measures_every_engine_against_the_exact_answer(tmp_path: Pa
         assert rows[("numpy (exact)", case)]["recall@10"] == 1.0, "brute force is the truth it is compared with"
     assert rows[("faiss flat", "single")]["recall@10"] == 1.0, "a flat index is exact"
     edge = {case: r for (engine, case), r in rows.items() if engine.startswith("qdrant-edge")}
-    assert set(edge) == {"single", "fused", "fusion", "rerank", "filter"}
+    # `…/vec`: the old path (candidates' vectors copied out), run in the same run for the A/B.
+    assert set(edge) == {"single", "fused", "fusion", "rerank", "filter", "fusion/vec", "rerank/vec", "filter/vec"}
     assert edge["single"]["recall@10"] == 1.0, "an exact scan finds the exact neighbours"
     # The exact re-rank over the candidate union is the service's promise: it equals the
     # brute-force weighted search, with or without a filter.
     assert edge["rerank"]["recall@10"] == 1.0
     assert edge["filter"]["recall@10"] == 1.0
+    assert edge["rerank/vec"]["recall@10"] == edge["rerank"]["recall@10"]  # same answer, either path
+    assert edge["fusion/vec"]["recall@10"] == edge["fusion"]["recall@10"]
     for r in report["rows"]:
         assert r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] and r["qps"] > 0

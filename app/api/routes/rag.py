@@ -43,7 +43,7 @@ async def decompose(request: Request, body: DecomposeRequest, searcher: Decompos
     "/complementary",
     name="search_complementary",
     response_model=ComplementaryResult,
-    responses=problems(404, 409),
+    responses=problems(404, 409, 503),  # 503: the encoders' queue is full (ENCODE_QUEUE_MAX)
     response_model_by_alias=True,
     summary="A small set of references that together cover every sub-query (Pareto-optimal)",
 )
