@@ -76,6 +76,8 @@ class Availability:
     hub_problem: str | None = None
     cache_dir: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    # The piece stories need: the local VLM (`story`) or, with STORY_PROVIDER=gemini, `google`.
+    story_piece: str = "story"
 
     def piece(self, name: str) -> Piece:
         for p in self.pieces:
@@ -91,7 +93,7 @@ class Availability:
         """Per generation/describe provider: usable or not, with the piece that decides it
         (`docs_url`, DOCS_URL: where the docs paths are published)."""
         out: dict[str, ProviderAvailability] = {}
-        for provider, parts in PROVIDER_PIECES.items():
+        for provider, parts in {**PROVIDER_PIECES, "story": (self.story_piece,)}.items():
             needed = [self.piece(p) for p in parts if self.piece(p).needed]
             if not needed:  # e.g. no STORY_MODEL: no such provider here to report
                 continue
@@ -336,12 +338,18 @@ def _describe(settings: Settings, hub_problem: Callable[[], str | None]) -> Piec
 
 
 def _story(settings: Settings, hub_problem: Callable[[], str | None]) -> Piece:
-    # STORY_MODEL comes with the story provider; settings without it have no story VLM to check.
-    m: str | None = getattr(settings, "STORY_MODEL", None)
+    if settings.STORY_PROVIDER != "transformers":
+        m: str | None = None
+    else:
+        # Unset STORY_MODEL means the model that fits the device (app/stories/vlm.py).
+        from app.stories.vlm import default_story_model
+
+        m = default_story_model(settings)
     return _weights(
         name="story", title="Story VLM", setting="STORY_MODEL",
-        disables=("route: POST /stories (local VLM)",),
-        present=bool(m) and _repo_cached(str(m), _cache(settings)), what=f"STORY_MODEL={m}",
+        disables=("route: POST /stories (local VLM)", "route: POST /generate-story", "client: Story"),
+        present=bool(m) and _repo_cached(str(m), _cache(settings)),
+        what=f"STORY_MODEL={m}" if m else f"STORY_PROVIDER={settings.STORY_PROVIDER}",
         fetch=() if not m or Path(str(m)).expanduser().is_dir() else (HubFiles(str(m), allow=_TRANSFORMERS_FILES),),
         hub_problem=hub_problem, needed=bool(m),
     )  # fmt: skip
@@ -425,6 +433,7 @@ def check_availability(
         hub=hub_endpoint(),
         hub_problem=asked[0] if asked else None,
         cache_dir=_cache(settings) or _default_hub_cache(),
+        story_piece="story" if settings.STORY_PROVIDER == "transformers" else "google",
     )
 
 

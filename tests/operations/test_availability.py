@@ -38,7 +38,13 @@ def test_missing_weights_and_credentials_are_reported_with_the_setting_and_what_
     assert providers["imagen"].available is False and providers["imagen"].setting == "GOOGLE_CLOUD_PROJECT"
     # Random OpenCLIP weights load without anything on disk; TEXT_MODEL=clip needs nothing else.
     assert report.piece("openclip").available and not report.piece("text").needed
-    assert "story" not in providers  # no STORY_MODEL: no story provider to report
+    # No STORY_MODEL: the model that fits the device (SmolVLM on this CPU), not on disk here.
+    assert providers["story"].available is False and providers["story"].setting == "STORY_MODEL"
+    assert "SmolVLM" in report.piece("story").reason
+    # Stories through Gemini need Google's credentials, not a local model.
+    gemini = check_availability(settings.model_copy(update={"STORY_PROVIDER": "gemini"}), hub_problem=_offline, env={})
+    assert not gemini.piece("story").needed
+    assert gemini.providers()["story"].setting == "GOOGLE_CLOUD_PROJECT"
 
 
 def test_weights_on_disk_are_present_without_asking_the_hub(tmp_path: Path, tiny_blip: Path) -> None:
@@ -48,7 +54,13 @@ def test_weights_on_disk_are_present_without_asking_the_hub(tmp_path: Path, tiny
         asked.append(1)
         return None
 
-    settings = tiny_settings(tmp_path, DESCRIBE_MODEL=str(tiny_blip), SDXL_MODEL=str(tmp_path), IP_ADAPTER_MODEL=None)
+    settings = tiny_settings(
+        tmp_path,
+        DESCRIBE_MODEL=str(tiny_blip),
+        SDXL_MODEL=str(tmp_path),
+        IP_ADAPTER_MODEL=None,
+        STORY_MODEL=str(tmp_path),
+    )
     report = check_availability(settings, hub_problem=probe, env={})
     assert report.piece("describe").present and report.providers()["describe"].available
     assert report.providers()["sdxl"].available and not report.piece("ip_adapter").needed
