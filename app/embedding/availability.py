@@ -54,10 +54,14 @@ def hub_model_local(model: str, cache_dir: Path | None = None) -> bool:
     if Path(model).expanduser().is_dir():
         return True
     from huggingface_hub import constants
+    from huggingface_hub.errors import HFValidationError
     from huggingface_hub.file_download import repo_folder_name
 
-    # A name that is no repo id has no such folder: no validation needed to answer False.
-    repo = Path(cache_dir or constants.HF_HUB_CACHE) / repo_folder_name(repo_id=model, repo_type="model")
+    try:
+        folder = repo_folder_name(repo_id=model, repo_type="model")
+    except HFValidationError:  # a missing path, or no repo id at all: nothing to load offline
+        return False
+    repo = Path(cache_dir or constants.HF_HUB_CACHE) / folder
     try:
         commit = (repo / "refs" / "main").read_text().strip()
     except OSError:

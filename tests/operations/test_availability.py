@@ -147,3 +147,11 @@ def test_a_job_error_without_detail_keeps_its_old_json_shape() -> None:
 def test_job_error_of_keeps_the_first_line(text: str) -> None:
     error = JobError.of("c", text)
     assert error.message == text.split("\n")[0] and (error.detail is None) == ("\n" not in text)
+
+
+def test_a_missing_folder_or_a_name_that_is_no_repo_id_is_not_local(tmp_path: Path) -> None:
+    from app.embedding.availability import hub_model_local
+
+    assert not hub_model_local(str(tmp_path / "no-such-model"), cache_dir=tmp_path)
+    assert not hub_model_local("not..a..repo", cache_dir=tmp_path)
+    assert hub_model_local(str(tmp_path), cache_dir=tmp_path)
