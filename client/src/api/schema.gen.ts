@@ -727,7 +727,7 @@ export interface components {
              */
             refIndex: number | null;
             /** Role */
-            role: ("style" | "subject") | null;
+            role: ("style" | "subject" | "face" | "composition") | null;
             /** Score */
             score: number;
             /** Subqueryid */
@@ -1892,7 +1892,7 @@ export interface components {
              * Role
              * @enum {string}
              */
-            role: "style" | "subject";
+            role: "style" | "subject" | "face" | "composition";
             /**
              * Upload
              * @description Index into the multipart `refUploads` files.
@@ -1907,7 +1907,7 @@ export interface components {
             url?: string | null;
             /**
              * Weight
-             * @description 0–1. SDXL: the IP-Adapter scale of this image. Imagen: orders and drops references (no weights there). Gemini: stated in the instruction.
+             * @description 0–1. SDXL: the IP-Adapter scale of this image (× its role's block scales). Imagen: orders and drops references (no weights there). Gemini: stated in the instruction.
              * @default 1
              */
             weight?: number;
