@@ -28,6 +28,7 @@ from app.ingest.target import IngestTarget
 from app.jobs import JobHandlers, JobQueue, UnavailableJobQueue, build_job_queue
 from app.library.generated import GeneratedToLibrary
 from app.library.imports import ImportService
+from app.library.imports.captions import AutoCaptioner
 from app.library.manage import Libraries
 from app.library.profiles import ProfileStore
 from app.library.registry import LibraryRegistry
@@ -164,7 +165,8 @@ class Services:
             add_to_library=GeneratedToLibrary(ingest),
             providers=providers,
         )
-        imports = ImportService(ingest.options, store, jobs, settings, encoders)
+        captioner = AutoCaptioner(settings, lambda: generation.describer)
+        imports = ImportService(ingest.options, store, jobs, settings, encoders, captioner)
         imports.register_handlers(handlers)
         stages = Stages()
         stories = StoryService(

@@ -77,6 +77,7 @@ OPERATION_IDS = {
     ("get", "/images"): "listImages",
     ("get", "/images/duplicates"): "findDuplicates",
     ("delete", "/images/{image_id}"): "deleteImage",
+    ("patch", "/images/{image_id}"): "editImageMetadata",
     ("get", "/search"): "searchText",
     ("get", "/libraries"): "listLibraries",
     ("post", "/libraries"): "createLibrary",

@@ -15,7 +15,8 @@ from app.api.deps import ScopeDep, SearcherDep, ServicesDep
 from app.api.openapi import problems
 from app.library.browse import delete_image, list_images, text_search
 from app.library.duplicates import duplicate_report
-from app.library.models import DeletedImage, DuplicateReport, ImagePage
+from app.library.metadata import edit_metadata
+from app.library.models import DeletedImage, DuplicateReport, ImageMetadata, ImagePage, MetadataEdit
 from app.search.models import SearchResult
 
 router = APIRouter(tags=["library"])
@@ -88,6 +89,18 @@ async def delete(image_id: UUID, services: ServicesDep, scope: ScopeDep) -> Dele
     # Feedback on it stops shaping profiles (app/library/profiles.py).
     await run_in_threadpool(services.libraries.profiles.forget_images, [deleted.id])
     return deleted
+
+
+@router.patch(
+    "/images/{image_id}",
+    name="edit_image_metadata",
+    response_model=ImageMetadata,
+    responses=problems(403, 404, 422),
+    response_model_by_alias=True,
+    summary="Correct an item's caption and/or tags (clears `captionGenerated`; the text and tags views follow)",
+)
+async def edit(image_id: UUID, body: MetadataEdit, services: ServicesDep, scope: ScopeDep) -> ImageMetadata:
+    return await run_in_threadpool(edit_metadata, services.store, services.encoders, str(image_id), body, scope)
 
 
 @router.get(

@@ -329,7 +329,8 @@ export interface paths {
         delete: operations["deleteImage"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** Correct an item's caption and/or tags (clears `captionGenerated`; the text and tags views follow) */
+        patch: operations["editImageMetadata"];
         trace?: never;
     };
     "/images/{image_id}/vectors": {
@@ -1487,6 +1488,20 @@ export interface components {
              */
             wTxt?: number;
         };
+        /** ImageMetadata */
+        ImageMetadata: {
+            /** Caption */
+            caption: string | null;
+            /**
+             * Captiongenerated
+             * @description True while the caption and tags are AUTO_CAPTION's, until a person edits them.
+             */
+            captionGenerated: boolean;
+            /** Id */
+            id: string;
+            /** Tags */
+            tags: string[];
+        };
         /** ImagePage */
         ImagePage: {
             /** Items */
@@ -1535,6 +1550,14 @@ export interface components {
         };
         /** ImageSummary */
         ImageSummary: {
+            /** Caption */
+            caption?: string | null;
+            /**
+             * Captiongenerated
+             * @description The caption and tags came from AUTO_CAPTION and no person has edited them yet.
+             * @default false
+             */
+            captionGenerated?: boolean;
             /** Height */
             height?: number | null;
             /** Id */
@@ -1614,6 +1637,12 @@ export interface components {
          * @description The `result` of a succeeded `import` job (the job handler writes it as JSON).
          */
         ImportResult: {
+            /**
+             * Captioned
+             * @description Untagged items stored with a caption and tags from DESCRIBE_MODEL (AUTO_CAPTION), marked `captionGenerated` until a person edits them (PATCH /images/{id}).
+             * @default 0
+             */
+            captioned?: number;
             /** Failed */
             failed: components["schemas"]["ImportFailure"][];
             /** Ids */
@@ -1627,6 +1656,11 @@ export interface components {
              * @description Left out by `skipNearDuplicates`, each with what it duplicates.
              */
             nearDuplicates?: components["schemas"]["NearDuplicate"][];
+            /**
+             * Notes
+             * @description Why untagged items were not captioned, if so.
+             */
+            notes?: string[];
             /** Skipped */
             skipped: number;
             /** Total */
@@ -1776,6 +1810,22 @@ export interface components {
              * @description Whether the calling key may import into it and delete from it.
              */
             writable: boolean;
+        };
+        /**
+         * MetadataEdit
+         * @description PATCH /images/{id}: a person's caption and/or tags (a field not sent stays as it is).
+         */
+        MetadataEdit: {
+            /**
+             * Caption
+             * @description Empty or null removes the caption.
+             */
+            caption?: string | null;
+            /**
+             * Tags
+             * @description Replaces the tags (normalised as on import).
+             */
+            tags?: string[] | null;
         };
         /** NearDuplicate */
         NearDuplicate: {
@@ -3841,6 +3891,86 @@ export interface operations {
             };
             /** @description Unknown, or not readable with this key. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    editImageMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MetadataEdit"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageMetadata"];
+                };
+            };
+            /** @description No API key, or an unknown one (API_KEYS). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed: a read-only key on a change, or a path, URL or library this caller may not touch. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown, or not readable with this key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body, upload, image or list larger than its limit (the member `limit` says which). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
