@@ -214,12 +214,15 @@ class Settings(BaseSettings):
     # Image → text (POST /images/describe): a transformers image-to-text model id or folder.
     DESCRIBE_MODEL: str = "Salesforce/blip-image-captioning-base"
     DESCRIBE_MAX_TOKENS: int = Field(default=30, ge=1, le=256)
-    # Imports caption their untagged pictures with DESCRIBE_MODEL (caption + tags from it, stored
+    # Imports caption their untagged pictures (AUTO_CAPTION_SOURCE; caption + tags, stored
     # with `caption_generated: true` until a person edits them, PATCH /images/{id}). `auto`: on
-    # when DESCRIBE_MODEL is already on disk (an import never downloads it), off with a note in
+    # when its model is already on disk (an import never downloads it), off with a note in
     # the import's result otherwise; `on`: always (a model that cannot load is a note, never a
     # failed import); `off`: never.
     AUTO_CAPTION: Literal["auto", "on", "off"] = "auto"
+    # `describe`: DESCRIBE_MODEL's caption, tags from its words. `story`: the story provider
+    # (STORY_PROVIDER/STORY_MODEL): its title and first sentence, its subjects as tags.
+    AUTO_CAPTION_SOURCE: Literal["describe", "story"] = "describe"
     AUTO_CAPTION_MAX_TAGS: int = Field(default=8, ge=0, le=32)
 
     # --- stories (app/stories) ---------------------------------------------------------------

@@ -28,7 +28,7 @@ from app.ingest.target import IngestTarget
 from app.jobs import JobHandlers, JobQueue, UnavailableJobQueue, build_job_queue
 from app.library.generated import GeneratedToLibrary
 from app.library.imports import ImportService
-from app.library.imports.captions import AutoCaptioner
+from app.library.imports.captions import AutoCaptioner, CaptionSource, DescribeSource, StorySource
 from app.library.manage import Libraries
 from app.library.profiles import ProfileStore
 from app.library.registry import LibraryRegistry
@@ -165,7 +165,13 @@ class Services:
             add_to_library=GeneratedToLibrary(ingest),
             providers=providers,
         )
-        captioner = AutoCaptioner(settings, lambda: generation.describer)
+        # Captions for untagged imports from a model another part already keeps warm.
+        source: CaptionSource = (
+            StorySource(settings, lambda: stories.provider)
+            if settings.AUTO_CAPTION_SOURCE == "story"
+            else DescribeSource(settings, lambda: generation.describer)
+        )
+        captioner = AutoCaptioner(settings, source)
         imports = ImportService(ingest.options, store, jobs, settings, encoders, captioner)
         imports.register_handlers(handlers)
         stages = Stages()

@@ -14,9 +14,10 @@ from fastapi.testclient import TestClient
 
 from app.api.app import create_app
 from app.embedding import Encoders
-from app.library.imports.captions import AutoCaptioner, caption_tags
+from app.library.imports.captions import AutoCaptioner, DescribeSource, StorySource, caption_tags
 from app.services import Services
 from app.storage.payload import CAPTION_GENERATED
+from app.stories.vlm import TransformersStoryProvider
 from tests.support.images import png_bytes, shape_image
 from tests.support.settings import tiny_settings
 
@@ -123,11 +124,37 @@ def test_caption_tags_keep_content_words_once_and_bounded() -> None:
     assert caption_tags(caption, 2) == ["red", "fox"]
 
 
-def test_auto_is_off_with_a_note_when_the_describe_model_is_not_on_disk(tmp_path: Path) -> None:
+def _never() -> Any:
+    pytest.fail("must not load a model")
+
+
+def test_auto_is_off_with_a_note_when_the_model_is_not_on_disk(tmp_path: Path) -> None:
     settings = tiny_settings(tmp_path, AUTO_CAPTION="auto", DESCRIBE_MODEL=str(tmp_path / "no-such-model"))
-    why = AutoCaptioner(settings, describer=lambda: pytest.fail("must not load")).disabled_because()
+    why = AutoCaptioner(settings, DescribeSource(settings, _never)).disabled_because()
     assert why is not None and "DESCRIBE_MODEL" in why and "AUTO_CAPTION=on" in why
     off = tiny_settings(tmp_path, AUTO_CAPTION="off")
-    assert (
-        AutoCaptioner(off, describer=lambda: pytest.fail("must not load")).disabled_because() == "AUTO_CAPTION is off"
+    assert AutoCaptioner(off, DescribeSource(off, _never)).disabled_because() == "AUTO_CAPTION is off"
+    story = tiny_settings(tmp_path, AUTO_CAPTION="auto", STORY_MODEL=str(tmp_path / "no-such-vlm"))
+    provider = TransformersStoryProvider(story)
+    why = AutoCaptioner(story, StorySource(story, lambda: provider)).disabled_because()
+    assert why is not None and "STORY_MODEL" in why and not provider.loaded
+
+
+def test_the_story_provider_captions_an_untagged_import(tmp_path: Path, encoders: Encoders, tiny_vlm: Path) -> None:
+    settings = tiny_settings(
+        tmp_path,
+        AUTO_CAPTION="auto",
+        AUTO_CAPTION_SOURCE="story",
+        STORY_MODEL=str(tiny_vlm),
+        STORY_MAX_TOKENS=8,
+        MODEL_IDLE_UNLOAD_S=0,
     )
+    services = Services.open(settings, encoders=encoders)
+    try:
+        with TestClient(create_app(settings, services)) as client:
+            result = _import(client, [("s.png", png_bytes(shape_image(1, 421)))])
+        assert result["captioned"] == 1, result
+        payload = _payload(services, result["ids"][0])["payload"]
+        assert payload["caption"] and payload[CAPTION_GENERATED] is True
+    finally:
+        services.store.close()

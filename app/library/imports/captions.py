@@ -1,7 +1,9 @@
-"""Captions and tags for untagged imports, from the describe model (AUTO_CAPTION).
+"""Captions and tags for untagged imports, from the describe model or the story provider
+(AUTO_CAPTION, AUTO_CAPTION_SOURCE).
 
 Before an import embeds its items, each one that has neither tags nor a caption and is not
-in the library yet gets a caption from DESCRIBE_MODEL and tags from the caption's words. The
+in the library yet gets a caption (DESCRIBE_MODEL's caption; or the story provider's title
+and first sentence) and tags (the caption's words; a story's subjects first). The
 pipeline then stores them like any described item: the caption in the payload and the
 `text` view, the tags in the payload and the sparse `tags` view, plus `caption_generated:
 true` so a person knows to check them (PATCH /images/{id} clears it). Items already in the
@@ -13,8 +15,11 @@ from __future__ import annotations
 
 import logging
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+
+from PIL import Image
 
 from app.config import Settings
 from app.embedding.availability import hub_model_local
@@ -27,6 +32,7 @@ from app.ingest.sources import Item
 from app.storage.base import VectorStore
 from app.storage.payload import CAPTION_GENERATED
 from app.storage.schema import content_sha256, point_id
+from app.stories.base import StoryProvider
 
 log = logging.getLogger(__name__)
 
@@ -56,20 +62,83 @@ class CaptionReport:
     notes: list[str] = field(default_factory=list)
 
 
-class AutoCaptioner:
+class CaptionSource(ABC):
+    """Where captions come from: a caption and tags for a picture (blocking)."""
+
+    setting: str  # the setting that names the model, for notes
+
+    @abstractmethod
+    def not_on_disk(self) -> str | None:
+        """Why captioning would need a download first (AUTO_CAPTION=auto then skips), or None."""
+
+    @abstractmethod
+    def describe(self, image: Image.Image, max_tags: int) -> tuple[str, list[str]]: ...
+
+
+class DescribeSource(CaptionSource):
+    """DESCRIBE_MODEL (the generation service's warm describer)."""
+
+    setting = "DESCRIBE_MODEL"
+
     def __init__(self, settings: Settings, describer: Callable[[], Describer]) -> None:
         self.settings = settings
-        self._describer = describer  # the generation service's: one warm model for both uses
+        self._describer = describer
+
+    def not_on_disk(self) -> str | None:
+        s = self.settings
+        if hub_model_local(s.DESCRIBE_MODEL, s.MODEL_CACHE_DIR):
+            return None
+        return f"DESCRIBE_MODEL={s.DESCRIBE_MODEL!r} is not on disk"
+
+    def describe(self, image: Image.Image, max_tags: int) -> tuple[str, list[str]]:
+        caption = self._describer().caption(image)
+        return caption, caption_tags(caption, max_tags)
+
+
+# What the story provider is asked for when it captions an import.
+STORY_DIRECTION = "Keep it to a short title and one sentence saying what the picture shows."
+
+
+class StorySource(CaptionSource):
+    """The story provider (STORY_PROVIDER): its title and first sentence, its subjects as tags."""
+
+    setting = "STORY_MODEL"
+
+    def __init__(self, settings: Settings, provider: Callable[[], StoryProvider]) -> None:
+        self.settings = settings
+        self._provider = provider
+
+    def not_on_disk(self) -> str | None:
+        provider = self._provider()
+        if why := provider.configured():
+            return why
+        if provider.name == "transformers" and not hub_model_local(provider.model_name, self.settings.MODEL_CACHE_DIR):
+            return f"STORY_MODEL={provider.model_name!r} is not on disk"
+        return None
+
+    def describe(self, image: Image.Image, max_tags: int) -> tuple[str, list[str]]:
+        story = self._provider().tell(image, STORY_DIRECTION).story
+        first = story.paragraphs[0].split(". ")[0].strip() if story.paragraphs else ""
+        caption = ". ".join(p.strip().rstrip(".") for p in (story.title, first) if p.strip())[:300]
+        tags = [t for t in (normalize_tag(x) for x in story.subjects) if t]
+        tags = list(dict.fromkeys([*tags, *caption_tags(caption, max_tags)]))[:max_tags]
+        return caption, tags
+
+
+class AutoCaptioner:
+    def __init__(self, settings: Settings, source: CaptionSource) -> None:
+        self.settings = settings
+        self.source = source
 
     def disabled_because(self) -> str | None:
         """Why imports are not captioned now, or None when they are."""
         s = self.settings
         if s.AUTO_CAPTION == "off":
             return "AUTO_CAPTION is off"
-        if s.AUTO_CAPTION == "auto" and not hub_model_local(s.DESCRIBE_MODEL, s.MODEL_CACHE_DIR):
+        if s.AUTO_CAPTION == "auto" and (why := self.source.not_on_disk()):
             return (
-                f"untagged items were not captioned: DESCRIBE_MODEL={s.DESCRIBE_MODEL!r} is not on disk "
-                "(AUTO_CAPTION=auto never downloads it; fetch it, or set AUTO_CAPTION=on)"
+                f"untagged items were not captioned: {why} (AUTO_CAPTION=auto never downloads it; fetch it, "
+                "or set AUTO_CAPTION=on)"
             )
         return None
 
@@ -102,7 +171,7 @@ class AutoCaptioner:
                 image = load_image_file(
                     items[i].path, max_bytes=MAX_FILE_BYTES, max_pixels=self.settings.MAX_IMAGE_PIXELS
                 )
-                caption = self._describer().caption(image)
+                caption, tags = self.source.describe(image, self.settings.AUTO_CAPTION_MAX_TAGS)
             except WeightsUnavailableError as e:
                 report.notes.append(f"untagged items were not captioned: {e.message}")
                 break
@@ -112,7 +181,6 @@ class AutoCaptioner:
             if not caption:
                 continue
             extra = {**items[i].extra, "caption": caption, CAPTION_GENERATED: True}
-            tags = caption_tags(caption, self.settings.AUTO_CAPTION_MAX_TAGS)
             out[i] = replace(items[i], tags=tags, extra=extra)
             report.ids.add(pid)
         return out, report
