@@ -235,6 +235,18 @@ class Settings(BaseSettings):
         "down": {"block_2": [0.0, 1.0]},
         "up": {"block_0": [0.0, 1.0, 0.0]},
     }
+    # `composition` refs: layout only (InstantStyle's layout block), same adapter as style/subject.
+    IP_ADAPTER_COMPOSITION_BLOCKS: float | dict[str, Any] = {"down": {"block_2": [0.0, 1.0]}}
+    # `face` refs: a second IP-Adapter, loaded from IP_ADAPTER_MODEL/IP_ADAPTER_FACE_SUBFOLDER beside
+    # the first, e.g. ip-adapter-plus-face_sdxl_vit-h.safetensors (subfolder sdxl_models). Both share
+    # one image encoder, so pair it with the ViT-H base (IP_ADAPTER_WEIGHT_NAME=ip-adapter_sdxl_vit-h.
+    # safetensors, IP_ADAPTER_IMAGE_ENCODER_FOLDER=models/image_encoder). Unset: face refs get a 422.
+    IP_ADAPTER_FACE_WEIGHT_NAME: str | None = None
+    IP_ADAPTER_FACE_SUBFOLDER: str = "sdxl_models"
+    IP_ADAPTER_FACE_BLOCKS: float | dict[str, Any] = 1.0
+    # The face crop (no face detector ships offline): a square of this share of the shorter side,
+    # centred horizontally and a little above centre, where portraits put the face.
+    IP_ADAPTER_FACE_CROP: float = Field(default=0.7, gt=0.0, le=1.0)
     # Imagen and Gemini through google-genai in Vertex AI mode; credentials come from the
     # standard Google environment (GOOGLE_APPLICATION_CREDENTIALS / gcloud ADC).
     GOOGLE_CLOUD_PROJECT: str | None = None
@@ -264,6 +276,17 @@ class Settings(BaseSettings):
     # site): /info's `providers[].docs` and the client's "how to fix it" links start with it.
     # Empty: they stay paths in the repository (docs/operations.md#…), shown as text.
     DOCS_URL: str = ""
+    # Imports caption their untagged pictures (AUTO_CAPTION_SOURCE; caption + tags, stored
+    # with `caption_generated: true` until a person edits them, PATCH /images/{id}). `auto`: on
+    # when its model is already on disk (an import never downloads it), off with a note in
+    # the import's result otherwise; `on`: always (a model that cannot load is a note, never a
+    # failed import); `off`: never.
+    AUTO_CAPTION: Literal["auto", "on", "off"] = "auto"
+    # `describe`: DESCRIBE_MODEL's caption, tags from its words. `story`: the story provider
+    # (STORY_PROVIDER/STORY_MODEL): its title and first sentence, its subjects as tags.
+    AUTO_CAPTION_SOURCE: Literal["describe", "story"] = "describe"
+    # The most tags an automatic caption adds to a picture.
+    AUTO_CAPTION_MAX_TAGS: int = Field(default=8, ge=0, le=32)
 
     # --- stories (app/stories) ---------------------------------------------------------------
     # Image → story: `transformers` (a local vision-language model, STORY_MODEL) or `gemini`

@@ -31,6 +31,7 @@ from app.library.changes import LibraryChanges
 from app.library.dedup_scans import DuplicateScans
 from app.library.generated import GeneratedToLibrary
 from app.library.imports import ImportService
+from app.library.imports.captions import AutoCaptioner, CaptionSource, DescribeSource, StorySource
 from app.library.manage import Libraries
 from app.library.profiles import ProfileStore
 from app.library.registry import LibraryRegistry
@@ -200,7 +201,14 @@ class Services:
             add_to_library=GeneratedToLibrary(ingest),
             providers=providers,
         )
-        imports = ImportService(ingest.options, store, jobs, settings, encoders)
+        # Captions for untagged imports from a model another part already keeps warm.
+        source: CaptionSource = (
+            StorySource(settings, lambda: stories.provider)
+            if settings.AUTO_CAPTION_SOURCE == "story"
+            else DescribeSource(settings, lambda: generation.describer)
+        )
+        captioner = AutoCaptioner(settings, source)
+        imports = ImportService(ingest.options, store, jobs, settings, encoders, captioner)
         imports.register_handlers(handlers)
         stages = Stages()
         stories = StoryService(

@@ -47,6 +47,10 @@ BLOCKED = frozenset(
 ROLE_MEANING = {
     "style": "take its style (palette, line work, texture, mood), not its content",
     "subject": "keep this subject's identity and key features in the new picture",
+    "face": "keep this person's face and identity recognisable in the new picture (only the face, not the "
+    "clothes, pose or background)",
+    "composition": "take only its composition (layout, placement and sizes of the main shapes, camera angle), "
+    "not its content or style",
 }
 
 

@@ -17,6 +17,10 @@ Imagen takes no per-reference weight, so weights are honoured by:
    < 0.4 → "… something like …" / "loosely in the style of …".
 The sketch's weight only switches it on (> 0) or off.
 
+Roles: `face` is a `SubjectReferenceImage` of SUBJECT_TYPE_PERSON (Imagen's person
+customisation); `composition` is refused at submit (422): Imagen's only layout control is
+a control image (a sketch is sent as one), not a reference picture.
+
 Seeds: Vertex accepts `seed` only without the SynthID watermark, so seeds are sent only
 with IMAGEN_ADD_WATERMARK=false (otherwise the result's seed is null).
 """
@@ -27,7 +31,7 @@ import logging
 from typing import Any
 
 from app.config import Settings
-from app.errors import ContentBlockedError, ProviderError
+from app.errors import ContentBlockedError, InvalidInputError, ProviderError
 from app.generation.base import (
     Capabilities,
     GenerationSpec,
@@ -45,7 +49,7 @@ from app.generation.google import (
     missing_configuration,
     png_bytes,
 )
-from app.generation.models import EditMode
+from app.generation.models import EditMode, GenerateRequest
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +81,11 @@ PHRASES = {
         "featuring exactly the subject [{id}]",
         "featuring the subject [{id}]",
         "featuring something like the subject [{id}]",
+    ),
+    "face": (
+        "featuring exactly the person [{id}]",
+        "featuring the person [{id}]",
+        "featuring someone like the person [{id}]",
     ),
     "style": ("strictly in the style of [{id}]", "in the style of [{id}]", "loosely in the style of [{id}]"),
 }
@@ -150,6 +159,16 @@ class ImagenProvider(ImageProvider):
     @property
     def model_name(self) -> str:
         return self.settings.IMAGEN_MODEL
+
+    def check(self, request: GenerateRequest, *, size: bool = True) -> None:
+        if any(r.role == "composition" for r in request.refs):
+            raise InvalidInputError(
+                "imagen: the `composition` role is not supported (Imagen takes subject, person and style "
+                "references; its layout control is a sketch). Send the picture as `sketch`, use role `subject`, "
+                "or pick provider `sdxl` or `gemini`.",
+                field="refs",
+            )
+        super().check(request, size=size)
 
     def configured(self) -> str | None:
         return None if self._client is not None else missing_configuration(self.settings)
@@ -253,15 +272,20 @@ class ImagenProvider(ImageProvider):
         from google.genai import types
 
         image = types.Image(image_bytes=png_bytes(ref.image), mime_type="image/png")
-        if ref.role == "subject":
+        if ref.role in ("subject", "face"):
+            person = ref.role == "face"
             return types.SubjectReferenceImage(
                 reference_id=ref_id,
                 reference_image=image,
                 config=types.SubjectReferenceConfig(
-                    subject_type=types.SubjectReferenceType.SUBJECT_TYPE_DEFAULT,
-                    subject_description=f"the subject of reference image {ref_id}",
+                    subject_type=types.SubjectReferenceType.SUBJECT_TYPE_PERSON
+                    if person
+                    else types.SubjectReferenceType.SUBJECT_TYPE_DEFAULT,
+                    subject_description=f"the {'person' if person else 'subject'} of reference image {ref_id}",
                 ),
             )
+        if ref.role != "style":  # check() refuses the rest at submit; a job from elsewhere stops here
+            raise InvalidInputError(f"imagen: the `{ref.role}` role is not supported.", field="refs")
         return types.StyleReferenceImage(
             reference_id=ref_id,
             reference_image=image,

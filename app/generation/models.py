@@ -8,7 +8,10 @@ from pydantic import AliasChoices, BeforeValidator, Field, model_validator
 
 from app.models import CamelModel, LenientCamelModel
 
-Role = Literal["style", "subject"]
+# `face`: an identity reference (SDXL: the IP-Adapter face weights on a face crop; Imagen: a
+# person subject). `composition`: layout only (SDXL: the layout block; Imagen refuses it).
+Role = Literal["style", "subject", "face", "composition"]
+ROLES: tuple[str, ...] = ("style", "subject", "face", "composition")
 # What a masked edit does (Imagen's edit modes; SDXL does the first two, Gemini all four).
 EditMode = Literal["inpaint-insert", "inpaint-remove", "background-swap", "outpaint"]
 EDIT_MODES: tuple[str, ...] = ("inpaint-insert", "inpaint-remove", "background-swap", "outpaint")
@@ -99,8 +102,8 @@ class RefSpec(ImageSource):
         default=1.0,
         ge=0.0,
         le=REF_WEIGHT_MAX,
-        description="0–1. SDXL: the IP-Adapter scale of this image. Imagen: orders and drops "
-        "references (no weights there). Gemini: stated in the instruction.",
+        description="0–1. SDXL: the IP-Adapter scale of this image (× its role's block scales). Imagen: orders "
+        "and drops references (no weights there). Gemini: stated in the instruction.",
     )
 
 

@@ -10,12 +10,15 @@
   `background-swap` and `outpaint` are refused at submit.
   With SDXL_CONTROLNET_MODEL (a scribble ControlNet) the sketch is inverted to white lines
   on black and steers a ControlNet instead (conditioning scale = sketchWeight).
-- References go in as IP-Adapter images. The adapter is loaded twice — slot 0 for style
-  refs, slot 1 for subject refs — with the block-wise scales of IP_ADAPTER_STYLE_BLOCKS /
-  IP_ADAPTER_SUBJECT_BLOCKS (InstantStyle: style → the style block only; subject → the
-  layout block as well). Each reference gets its own scale, `weight × block scale`, through
-  diffusers' per-image IP-Adapter path (one all-ones mask per image), so two style refs
-  with weights 0.8 and 0.3 really differ.
+- References go in as IP-Adapter images. IP_ADAPTER_WEIGHT_NAME is loaded once and serves
+  `style`, `subject` and `composition` refs; with IP_ADAPTER_FACE_WEIGHT_NAME a second adapter
+  (e.g. ip-adapter-plus-face_sdxl_vit-h) serves `face` refs, each cropped to the face first
+  (`face_crop`: a centred square, as no face detector ships offline). Each role has block-wise
+  scales (InstantStyle): IP_ADAPTER_STYLE_BLOCKS (the style block only), _SUBJECT_BLOCKS (layout
+  + style blocks), _COMPOSITION_BLOCKS (the layout block only), _FACE_BLOCKS (every block).
+  Each reference gets its own scale at every attention layer, `weight × its role's block
+  scale`, through diffusers' per-image IP-Adapter path (one all-ones mask per image), so two
+  style refs with weights 0.8 and 0.3 really differ, and scales are per adapter.
 - Weights load once (first job, or at start-up with GENERATION_PRELOAD) and stay warm;
   CUDA uses fp16; attention slicing, VAE tiling and CPU offload are settings.
 - One generation at a time per process (the adapter scales live on the shared UNet).
@@ -47,7 +50,8 @@ from app.generation.models import DEFAULT_IMG2IMG_STRENGTH, DEFAULT_INPAINT_STRE
 
 log = logging.getLogger(__name__)
 
-SLOTS: tuple[Role, ...] = ("style", "subject")
+# Which loaded adapter serves a role: 0 = IP_ADAPTER_WEIGHT_NAME, 1 = the face weights.
+BASE_ROLES: tuple[Role, ...] = ("style", "subject", "composition")
 MIN_STRENGTH = 0.05
 
 
@@ -75,15 +79,25 @@ def scribble(sketch: Image.Image, width: int, height: int) -> Image.Image:
     return ImageOps.invert(sketch.convert("L")).convert("RGB").resize((width, height))
 
 
-def per_ref_scales(base: list[float], refs_by_slot: list[list[Ref]]) -> list[float | list[float]]:
-    """A processor's scales: for each slot, `weight × the slot's block scale` per image."""
+def per_ref_scales(role_scales: dict[str, float], refs_by_adapter: list[list[Ref]]) -> list[float | list[float]]:
+    """One processor's scales: per adapter, `weight × the role's block scale here` per image
+    (0.0 for an adapter with nothing to add here, which diffusers skips)."""
     scales: list[float | list[float]] = []
-    for slot_base, refs in zip(base, refs_by_slot, strict=True):
-        if not refs or slot_base == 0.0:
-            scales.append(0.0)
-        else:
-            scales.append([slot_base * ref.weight for ref in refs])
+    for refs in refs_by_adapter:
+        per_image = [role_scales.get(ref.role, 0.0) * ref.weight for ref in refs]
+        scales.append(per_image if any(per_image) else 0.0)
     return scales
+
+
+def face_crop(image: Image.Image, share: float) -> Image.Image:
+    """A square of `share` × the shorter side, centred horizontally, its centre at 40 % of the
+    height (portraits put the face above the middle): the face IP-Adapters were trained on
+    face crops, and no face detector installs offline (opencv-headless has no cascades)."""
+    w, h = image.size
+    side = max(1, round(min(w, h) * share))
+    left = (w - side) // 2
+    top = min(max(0, round(h * 0.4 - side / 2)), h - side)
+    return image.crop((left, top, left + side, top + side))
 
 
 # SDXL has no removal mode: `inpaint-remove` repaints the masked area towards its surroundings,
@@ -108,8 +122,8 @@ class SdxlProvider(ImageProvider):
         self._img2img: Any = None
         self._inpaint: Any = None
         self._controlnet: Any = None
-        # Per IP-Adapter processor: its block scale for [style slot, subject slot].
-        self._base_scales: dict[str, list[float]] = {}
+        # Per IP-Adapter processor: each role's block scale there.
+        self._role_scales: dict[str, dict[str, float]] = {}
         self._device = "cpu"
 
     @property
@@ -135,6 +149,12 @@ class SdxlProvider(ImageProvider):
         if request.refs and not self.settings.IP_ADAPTER_MODEL:
             raise InvalidInputError(
                 "`refs` need an IP-Adapter, and IP_ADAPTER_MODEL is not set on this server.",
+                field="refs",
+            )
+        if any(r.role == "face" for r in request.refs) and not self.settings.IP_ADAPTER_FACE_WEIGHT_NAME:
+            raise InvalidInputError(
+                "sdxl: `face` refs need a face IP-Adapter, and IP_ADAPTER_FACE_WEIGHT_NAME is not set on this "
+                "server (e.g. ip-adapter-plus-face_sdxl_vit-h.safetensors); use `subject` instead.",
                 field="refs",
             )
         super().check(request, size=size)
@@ -179,10 +199,13 @@ class SdxlProvider(ImageProvider):
         try:
             pipe = StableDiffusionXLPipeline.from_pretrained(s.SDXL_MODEL, **kwargs)  # type: ignore[no-untyped-call]
             if s.IP_ADAPTER_MODEL:
+                adapters = [(s.IP_ADAPTER_SUBFOLDER, s.IP_ADAPTER_WEIGHT_NAME)]
+                if s.IP_ADAPTER_FACE_WEIGHT_NAME:
+                    adapters.append((s.IP_ADAPTER_FACE_SUBFOLDER, s.IP_ADAPTER_FACE_WEIGHT_NAME))
                 pipe.load_ip_adapter(
-                    [s.IP_ADAPTER_MODEL] * len(SLOTS),
-                    subfolder=[s.IP_ADAPTER_SUBFOLDER] * len(SLOTS),
-                    weight_name=[s.IP_ADAPTER_WEIGHT_NAME] * len(SLOTS),
+                    [s.IP_ADAPTER_MODEL] * len(adapters),
+                    subfolder=[sub for sub, _ in adapters],
+                    weight_name=[name for _, name in adapters],
                     image_encoder_folder=s.IP_ADAPTER_IMAGE_ENCODER_FOLDER,
                     **{k: v for k, v in kwargs.items() if k in ("cache_dir", "local_files_only")},
                 )
@@ -200,7 +223,7 @@ class SdxlProvider(ImageProvider):
                 model=s.SDXL_MODEL,
             ).because(e) from e
         if s.IP_ADAPTER_MODEL:
-            self._base_scales = self._block_scales(pipe)
+            self._role_scales = self._block_scales(pipe)
         if s.SDXL_ATTENTION_SLICING:
             pipe.enable_attention_slicing()
         if s.SDXL_VAE_TILING:
@@ -229,24 +252,29 @@ class SdxlProvider(ImageProvider):
         self._inpaint.set_progress_bar_config(disable=True)
         log.info("SDXL %s loaded on %s (%s)", s.SDXL_MODEL, device, dtype)
 
-    def _block_scales(self, pipe: Any) -> dict[str, list[float]]:
-        """Let diffusers expand the block dicts, then read each processor's scales back."""
+    def _block_scales(self, pipe: Any) -> dict[str, dict[str, float]]:
+        """Let diffusers expand each role's block dict, then read the processors' scales back."""
         from diffusers.models.attention_processor import (
             IPAdapterAttnProcessor,
             IPAdapterAttnProcessor2_0,
         )
 
-        pipe.set_ip_adapter_scale(
-            [
-                self.settings.IP_ADAPTER_STYLE_BLOCKS,
-                self.settings.IP_ADAPTER_SUBJECT_BLOCKS,
-            ]
-        )
-        return {
-            name: [float(x) for x in proc.scale]
-            for name, proc in pipe.unet.attn_processors.items()
-            if isinstance(proc, IPAdapterAttnProcessor | IPAdapterAttnProcessor2_0)
+        s = self.settings
+        blocks: dict[str, float | dict[str, Any]] = {
+            "style": s.IP_ADAPTER_STYLE_BLOCKS,
+            "subject": s.IP_ADAPTER_SUBJECT_BLOCKS,
+            "composition": s.IP_ADAPTER_COMPOSITION_BLOCKS,
         }
+        if s.IP_ADAPTER_FACE_WEIGHT_NAME:
+            blocks["face"] = s.IP_ADAPTER_FACE_BLOCKS
+        adapters = 2 if s.IP_ADAPTER_FACE_WEIGHT_NAME else 1
+        out: dict[str, dict[str, float]] = {}
+        for role, value in blocks.items():
+            pipe.set_ip_adapter_scale([value] * adapters)
+            for name, proc in pipe.unet.attn_processors.items():
+                if isinstance(proc, IPAdapterAttnProcessor | IPAdapterAttnProcessor2_0):
+                    out.setdefault(name, {})[role] = float(proc.scale[0])
+        return out
 
     def close(self) -> None:
         self._pipe = None
@@ -257,10 +285,10 @@ class SdxlProvider(ImageProvider):
 
     # --- generating ----------------------------------------------------------------------
 
-    def _apply_scales(self, refs_by_slot: list[list[Ref]]) -> None:
+    def _apply_scales(self, refs_by_adapter: list[list[Ref]]) -> None:
         processors = self._pipe.unet.attn_processors
-        for name, base in self._base_scales.items():
-            processors[name].scale = per_ref_scales(base, refs_by_slot)
+        for name, role_scales in self._role_scales.items():
+            processors[name].scale = per_ref_scales(role_scales, refs_by_adapter)
 
     def _generate(self, spec: GenerationSpec, hooks: Hooks) -> ProviderOutput:
         import torch
@@ -324,7 +352,7 @@ class SdxlProvider(ImageProvider):
 
         kwargs["callback_on_step_end"] = on_step
         with self._run_lock:
-            if self._base_scales:
+            if self._role_scales:
                 kwargs.update(self._ip_adapter_inputs(spec))
             if spec.mask is not None:
                 pipe = self._inpaint
@@ -352,10 +380,16 @@ class SdxlProvider(ImageProvider):
         """IP-Adapter images, masks and scales for this request (under `_run_lock`)."""
         import torch
 
-        refs_by_slot = [[r for r in spec.refs if r.role == role] for role in SLOTS]
-        self._apply_scales(refs_by_slot)
+        refs_by_adapter = [[r for r in spec.refs if r.role in BASE_ROLES]]
+        if self.settings.IP_ADAPTER_FACE_WEIGHT_NAME:
+            refs_by_adapter.append([r for r in spec.refs if r.role == "face"])
+        self._apply_scales(refs_by_adapter)
         blank = Image.new("RGB", (64, 64), (255, 255, 255))
-        images = [[r.image for r in refs] or [blank] for refs in refs_by_slot]
+        crop = self.settings.IP_ADAPTER_FACE_CROP
+        images = [
+            [face_crop(r.image, crop) if r.role == "face" else r.image for r in refs] or [blank]
+            for refs in refs_by_adapter
+        ]
         inputs: dict[str, Any] = {"ip_adapter_image": images}
         if spec.refs:
             # One all-ones mask per image selects diffusers' per-image path, where each

@@ -24,7 +24,7 @@ from app.search.hybrid import HybridSearcher, QueryInputs
 from app.search.models import HybridQuery, SearchFilter, SearchResult
 from app.storage.base import VectorStore
 from app.storage.files import safe_join
-from app.storage.payload import Payload
+from app.storage.payload import CAPTION_GENERATED, Payload
 from app.storage.schema import TENANT_FIELD
 from app.storage.thumbs import ThumbnailCache
 from app.storage.types import Condition, Filter, MatchAny, StoredPoint
@@ -56,7 +56,14 @@ def library_filter(library: str | None = None, tag: str | None = None) -> Filter
 
 def summary(pid: str, payload: Mapping[str, Any]) -> ImageSummary:
     card = ImageCard.from_payload(pid, payload)
-    return ImageSummary(id=pid, library=card.library, **card.fields())
+    stored = Payload.read(payload)
+    return ImageSummary(
+        id=pid,
+        library=card.library,
+        **card.fields(),
+        caption=stored.caption,
+        caption_generated=stored.extra(CAPTION_GENERATED) is True,
+    )
 
 
 def list_images(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from app.models import CamelModel
 
@@ -20,6 +20,34 @@ class ImageSummary(CamelModel):
     path: str | None = None
     image_url: str
     thumb_url: str
+    caption: str | None = None
+    caption_generated: bool = Field(
+        default=False, description="The caption and tags came from AUTO_CAPTION and no person has edited them yet."
+    )
+
+
+class MetadataEdit(CamelModel):
+    """PATCH /images/{id}: a person's caption and/or tags (a field not sent stays as it is)."""
+
+    caption: str | None = Field(default=None, max_length=1000, description="Empty or null removes the caption.")
+    tags: list[Annotated[str, Field(max_length=100)]] | None = Field(
+        default=None, max_length=64, description="Replaces the tags (normalised as on import)."
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> MetadataEdit:
+        if not self.model_fields_set & {"caption", "tags"}:
+            raise ValueError("send `caption` and/or `tags`")
+        return self
+
+
+class ImageMetadata(CamelModel):
+    id: str
+    caption: str | None
+    tags: list[str]
+    caption_generated: bool = Field(
+        description="True while the caption and tags are AUTO_CAPTION's, until a person edits them."
+    )
 
 
 class ImagePage(CamelModel):
@@ -179,3 +207,9 @@ class ImportResult(CamelModel):
     near_duplicates: list[NearDuplicate] = Field(
         default_factory=list, description="Left out by `skipNearDuplicates`, each with what it duplicates."
     )
+    captioned: int = Field(
+        default=0,
+        description="Untagged items stored with a caption and tags from DESCRIBE_MODEL (AUTO_CAPTION), marked "
+        "`captionGenerated` until a person edits them (PATCH /images/{id}).",
+    )
+    notes: list[str] = Field(default_factory=list, description="Why untagged items were not captioned, if so.")

@@ -20,6 +20,10 @@ from app.storage.schema import OWNED_FIELD
 
 log = logging.getLogger(__name__)
 
+# An extra key: true while `caption` and `tags` are AUTO_CAPTION's (app/library/imports/captions.py),
+# removed when a person edits them (app/library/metadata.py).
+CAPTION_GENERATED = "caption_generated"
+
 
 class Payload(BaseModel):
     """What a point says about its image. Every field is optional on read: collections

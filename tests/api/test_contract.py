@@ -82,6 +82,7 @@ OPERATION_IDS = {
     ("get", "/trash"): "listTrash",
     ("get", "/trash/{image_id}/thumb"): "getTrashThumbnail",
     ("post", "/images/duplicates/scans"): "scanDuplicates",
+    ("patch", "/images/{image_id}"): "editImageMetadata",
     ("get", "/search"): "searchText",
     ("get", "/libraries"): "listLibraries",
     ("post", "/libraries"): "createLibrary",

@@ -414,3 +414,46 @@ def test_each_provider_takes_the_edit_modes_it_can_do_and_refuses_at_submit(
     assert "`sdxl`" in problem["detail"] and "'outpaint'" in problem["detail"]
     assert "editMode" in json.dumps(problem["errors"])
     assert len(google.requests) == sent  # nothing was queued
+
+
+async def test_imagen_sends_a_face_ref_as_a_person_subject(google: Google, google_settings: Settings) -> None:
+    google.reply = predictions(IMAGE)
+    provider = ImagenProvider(google_settings, client=google.client())
+    refs = [Ref("face", 0.8, img((200, 150, 120))), Ref("style", 0.5, img((0, 0, 200)))]
+    await provider.generate(spec(refs=refs, n=1))
+
+    (instance,) = google.body["instances"]
+    assert instance["prompt"] == "a lighthouse, featuring exactly the person [1], in the style of [2]"
+    face, style = instance["referenceImages"]
+    assert face["referenceType"] == "REFERENCE_TYPE_SUBJECT"
+    assert face["subjectImageConfig"]["subject_type"] == "SUBJECT_TYPE_PERSON"
+    assert style["referenceType"] == "REFERENCE_TYPE_STYLE"
+
+
+def test_imagen_refuses_a_composition_ref_at_submit_naming_provider_and_role(
+    google: Google, google_settings: Settings
+) -> None:
+    imagen = ImagenProvider(google_settings, client=google.client())
+    app, _, _ = make_app(google_settings, {"imagen": imagen})
+    ref = {"role": "composition", "image": "data:image/png;base64," + PNG_B64, "weight": 0.6}
+    with TestClient(app) as client:
+        refused = client.post("/images/generate", json={"prompt": "x", "provider": "imagen", "refs": [ref]})
+    assert refused.status_code == 422, refused.text
+    detail = refused.json()["detail"]
+    assert "imagen" in detail and "`composition`" in detail
+    assert not google.requests
+
+
+async def test_gemini_states_face_and_composition_roles_in_the_instruction(
+    google: Google, google_settings: Settings
+) -> None:
+    google.reply = gemini_reply({"inlineData": {"mimeType": "image/png", "data": PNG_B64}})
+    provider = GeminiProvider(google_settings, client=google.client())
+    refs = [Ref("face", 0.9, img((200, 150, 120))), Ref("composition", 0.3, img((0, 0, 200)))]
+    await provider.generate(spec(refs=refs, n=1))
+
+    parts = google.body["contents"][0]["parts"]
+    assert parts[1]["text"].startswith("Reference 1: face reference, weight 0.90")
+    assert "person's face" in parts[1]["text"]
+    assert parts[3]["text"].startswith("Reference 2: composition reference, weight 0.30")
+    assert "only its composition" in parts[3]["text"] and "not its content" in parts[3]["text"]

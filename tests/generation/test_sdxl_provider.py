@@ -10,10 +10,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from app.generation.base import GenerationSpec, Hooks, Ref
-from app.generation.sdxl import SdxlProvider, img2img_plan, per_ref_scales
+from app.generation.sdxl import SdxlProvider, face_crop, img2img_plan, per_ref_scales
 from app.jobs.base import JobCancelled
 from tests.support.generation import make_settings, png
-from tests.support.tiny_sdxl import TinySdxl
+from tests.support.tiny_sdxl import IP_ADAPTER_FACE_WEIGHT_NAME, TinySdxl
 
 pytestmark = pytest.mark.anyio
 
@@ -87,14 +87,82 @@ async def test_refs_reach_the_pipeline_with_per_ref_scales_and_role_blocks(
     await sdxl.generate(spec(refs=refs))
 
     (call,) = text.calls
-    assert call["ip_adapter_image"] == [[style_a, style_b], [subject]]
+    # One adapter serves style and subject: every image has its own scale at every layer.
+    assert call["ip_adapter_image"] == [[style_a, subject, style_b]]
+    masks = call["cross_attention_kwargs"]["ip_adapter_masks"]
+    assert [tuple(m.shape[:2]) for m in masks] == [(1, 3)]
+    scales = text.scales[0]
+    # style: style block only; subject: layout + style blocks (InstantStyle).
+    assert scales[STYLE_BLOCK] == [pytest.approx([0.8, 0.6, 0.3])]
+    assert scales[LAYOUT_BLOCK] == [pytest.approx([0.0, 0.6, 0.0])]
+    assert scales[OTHER_BLOCK] == [0.0]
+
+
+async def test_a_composition_ref_scales_the_layout_block_only(sdxl: SdxlProvider, spies: tuple[Spy, Spy]) -> None:
+    text, _ = spies
+    style, layout = image((200, 0, 0)), image((0, 0, 200))
+    await sdxl.generate(spec(refs=[Ref("style", 0.5, style), Ref("composition", 0.7, layout)]))
+    (call,) = text.calls
+    assert call["ip_adapter_image"] == [[style, layout]]
+    scales = text.scales[0]
+    assert scales[STYLE_BLOCK] == [pytest.approx([0.5, 0.0])]
+    assert scales[LAYOUT_BLOCK] == [pytest.approx([0.0, 0.7])]
+    assert scales[OTHER_BLOCK] == [0.0]
+
+
+async def test_a_face_ref_without_face_weights_is_refused_naming_the_setting(sdxl: SdxlProvider) -> None:
+    from app.errors import InvalidInputError
+    from app.generation.models import GenerateRequest
+
+    request = GenerateRequest.model_validate({"prompt": "x", "refs": [{"role": "face", "id": "1"}]})
+    with pytest.raises(InvalidInputError, match="IP_ADAPTER_FACE_WEIGHT_NAME"):
+        sdxl.check(request)
+
+
+@pytest.fixture(scope="module")
+def sdxl_face(tiny_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> SdxlProvider:
+    settings = make_settings(
+        tiny_env, tmp_path_factory.mktemp("gen"), IP_ADAPTER_FACE_WEIGHT_NAME=IP_ADAPTER_FACE_WEIGHT_NAME
+    )
+    provider = SdxlProvider(settings)
+    provider.load()
+    return provider
+
+
+async def test_face_refs_go_to_the_face_adapter_cropped_with_scales_per_adapter(
+    sdxl_face: SdxlProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = Spy(sdxl_face._pipe)
+    monkeypatch.setattr(sdxl_face, "_pipe", spy)
+    portrait = Image.new("RGB", (100, 200), (0, 200, 0))
+    subject, style = image((200, 0, 0)), image((0, 0, 200))
+    refs = [Ref("face", 0.9, portrait), Ref("subject", 0.4, subject), Ref("style", 0.2, style)]
+    out = await sdxl_face.generate(spec(refs=refs))
+
+    (call,) = spy.calls
+    base_images, face_images = call["ip_adapter_image"]
+    assert base_images == [subject, style]
+    (crop,) = face_images
+    assert crop.size == (70, 70)  # IP_ADAPTER_FACE_CROP 0.7 of the shorter side, a square
     masks = call["cross_attention_kwargs"]["ip_adapter_masks"]
     assert [tuple(m.shape[:2]) for m in masks] == [(1, 2), (1, 1)]
-    scales = text.scales[0]
-    # style slot: style block only; subject slot: layout + style blocks (InstantStyle).
-    assert scales[STYLE_BLOCK] == [pytest.approx([0.8, 0.3]), pytest.approx([0.6])]
-    assert scales[LAYOUT_BLOCK] == [0.0, pytest.approx([0.6])]
-    assert scales[OTHER_BLOCK] == [0.0, 0.0]
+    scales = spy.scales[0]
+    # Per adapter: [base adapter's images], [face adapter's images] (face: every block).
+    assert scales[STYLE_BLOCK] == [pytest.approx([0.4, 0.2]), pytest.approx([0.9])]
+    assert scales[LAYOUT_BLOCK] == [pytest.approx([0.4, 0.0]), pytest.approx([0.9])]
+    assert scales[OTHER_BLOCK] == [0.0, pytest.approx([0.9])]
+    alone = await sdxl_face.generate(spec(refs=[Ref("subject", 0.4, subject)]))
+    assert spy.scales[1][OTHER_BLOCK] == [0.0, 0.0]  # the face adapter is silent without face refs
+    assert np.abs(pixels(out.images[0]) - pixels(alone.images[0])).max() > 0
+
+
+def test_face_crop_is_a_centred_square_above_the_middle() -> None:
+    portrait = Image.new("RGB", (100, 200))
+    assert face_crop(portrait, 0.5).size == (50, 50)
+    box = Image.new("L", (100, 200))
+    box.paste(255, (25, 55, 75, 105))  # the square face_crop(…, 0.5) takes: centre at 40 % height
+    assert np.asarray(face_crop(box, 0.5)).min() == 255
+    assert face_crop(Image.new("RGB", (300, 100)), 1.0).size == (100, 100)
 
 
 async def test_a_ref_weight_changes_the_picture(sdxl: SdxlProvider) -> None:
@@ -112,7 +180,7 @@ async def test_no_refs_runs_text_to_image_with_the_adapter_silent(sdxl: SdxlProv
     assert len(out.images) == 2 and out.images[0].size == (64, 64)
     assert out.seeds == [42, 43] and out.model == sdxl.settings.SDXL_MODEL
     assert "cross_attention_kwargs" not in text.calls[0] and not img2img.calls
-    assert text.scales[0][STYLE_BLOCK] == [0.0, 0.0]
+    assert text.scales[0][STYLE_BLOCK] == [0.0]
 
 
 async def test_a_sketch_drives_img2img_with_strength_from_its_weight(
@@ -169,9 +237,12 @@ def test_img2img_plan_runs_at_least_one_step() -> None:
 
 
 def test_per_ref_scales_multiply_weights_by_block_scale() -> None:
-    refs_style = [Ref("style", 0.5, Image.new("RGB", (1, 1)))]
-    assert per_ref_scales([1.0, 0.0], [refs_style, []]) == [[0.5], 0.0]
-    assert per_ref_scales([0.0, 1.0], [refs_style, []]) == [0.0, 0.0]
+    dot = Image.new("RGB", (1, 1))
+    refs = [Ref("style", 0.5, dot), Ref("composition", 0.25, dot)]
+    here = {"style": 1.0, "subject": 1.0, "composition": 0.0}
+    assert per_ref_scales(here, [refs, []]) == [[0.5, 0.0], 0.0]
+    assert per_ref_scales({"style": 0.0, "composition": 1.0}, [refs]) == [[0.0, 0.25]]
+    assert per_ref_scales({"style": 0.0, "composition": 0.0}, [refs]) == [0.0]
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,9 @@ def tiny_settings(tmp_path: Path, **overrides: object) -> Settings:
         "THUMBS_ROOT": tmp_path / "thumbs",
         "IMAGES_ROOT": tmp_path / "images",
         "AUTO_INGEST": False,
+        # Imports do not caption with whatever DESCRIBE_MODEL a machine has cached; the
+        # AUTO_CAPTION tests turn it on with the tiny BLIP.
+        "AUTO_CAPTION": "off",
         "EMBED_CACHE_PATH": tmp_path / "embed_cache.sqlite",
         "ENVIRONMENT": "test",
         # A test that stops its app with a job still running need not wait out the

@@ -25,6 +25,9 @@ from pathlib import Path
 
 IP_ADAPTER_SUBFOLDER = "sdxl_models"
 IP_ADAPTER_WEIGHT_NAME = "ip-adapter_sdxl.safetensors"
+# A second adapter in the same folder for `face` refs (not in `env()`: add
+# IP_ADAPTER_FACE_WEIGHT_NAME=<this> to load it); same layout, its own random weights.
+IP_ADAPTER_FACE_WEIGHT_NAME = "ip-adapter-face_sdxl_tiny.safetensors"
 
 
 @dataclass(frozen=True)
@@ -222,6 +225,8 @@ def build_tiny_sdxl(out: Path, seed: int = 0) -> TinySdxl:
     state["image_proj.norm.bias"] = projection["norm.bias"].contiguous()
     (ip_dir / IP_ADAPTER_SUBFOLDER).mkdir(parents=True, exist_ok=True)
     save_file(state, str(ip_dir / IP_ADAPTER_SUBFOLDER / IP_ADAPTER_WEIGHT_NAME))
+    face = {key: (torch.randn_like(value) * 0.1).contiguous() for key, value in state.items()}
+    save_file(face, str(ip_dir / IP_ADAPTER_SUBFOLDER / IP_ADAPTER_FACE_WEIGHT_NAME))
 
     encoder = CLIPVisionModelWithProjection(
         CLIPVisionConfig(

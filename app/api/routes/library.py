@@ -19,14 +19,17 @@ from app.api.routes.images import file_response
 from app.errors import UnsupportedMediaError
 from app.jobs import JobView
 from app.library.browse import list_images, text_search
+from app.library.metadata import edit_metadata
 from app.library.models import (
     DeletedImage,
     DeletedImages,
     DeleteImages,
     DuplicateReport,
     DuplicateScanRequest,
+    ImageMetadata,
     ImagePage,
     ImageSummary,
+    MetadataEdit,
     TrashList,
 )
 from app.search.models import SearchResult
@@ -154,6 +157,18 @@ async def trash_thumb(image_id: UUID, request: Request, services: ServicesDep, s
     except (OSError, ValueError) as e:
         raise UnsupportedMediaError(f"cannot make a thumbnail of {original.name}: {e}") from e
     return file_response(request, path, "image/jpeg")
+
+
+@router.patch(
+    "/images/{image_id}",
+    name="edit_image_metadata",
+    response_model=ImageMetadata,
+    responses=problems(403, 404, 422),
+    response_model_by_alias=True,
+    summary="Correct an item's caption and/or tags (clears `captionGenerated`; the text and tags views follow)",
+)
+async def edit(image_id: UUID, body: MetadataEdit, services: ServicesDep, scope: ScopeDep) -> ImageMetadata:
+    return await run_in_threadpool(edit_metadata, services.store, services.encoders, str(image_id), body, scope)
 
 
 @router.get(

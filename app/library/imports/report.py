@@ -8,10 +8,16 @@ from typing import Any
 
 from app.ingest.pipeline import IngestReport
 from app.ingest.sources import Item
+from app.library.imports.captions import CaptionReport
 
 
 def import_result(
-    library: str, total: int, items: list[Item], report: IngestReport, failures: list[dict[str, str]]
+    library: str,
+    total: int,
+    items: list[Item],
+    report: IngestReport,
+    failures: list[dict[str, str]],
+    captions: CaptionReport | None = None,
 ) -> dict[str, Any]:
     """`failures` are those found before ingesting (skipped ZIP entries, unreadable files, bad
     URLs); the pipeline's own failures are added after them."""
@@ -21,6 +27,8 @@ def import_result(
         return str(known_as.get(path) or Path(path).name)
 
     failed = failures + [{"path": shown(f.path), "reason": f.reason} for f in report.failures]
+    # Captioned items that got no point (a failure, a near duplicate skipped) do not count.
+    captioned = len(captions.ids & set(report.ids)) if captions is not None else 0
     return {
         "library": library,
         "total": total,
@@ -28,6 +36,8 @@ def import_result(
         "skipped": report.skipped,
         "failed": failed,
         "ids": report.ids,
+        "captioned": captioned,
+        "notes": captions.notes if captions is not None else [],
         "nearDuplicates": [
             {"path": shown(d.path), "duplicateOf": d.duplicate_of, "score": d.score} for d in report.near_duplicates
         ],

@@ -19,6 +19,7 @@ from app.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoun
 from app.ingest.pipeline import IngestOptions, Ingestor, IngestReport
 from app.ingest.sources import Item
 from app.jobs import IdempotencyKey, JobContext, JobHandlers, JobQueue
+from app.library.imports.captions import AutoCaptioner, CaptionReport
 from app.library.imports.folder import copy_folder
 from app.library.imports.orphans import sweep_copies, sweep_staged, unreferenced
 from app.library.imports.report import import_result
@@ -51,8 +52,10 @@ class ImportService:
         jobs: JobQueue,
         settings: Settings,
         encoders: Encoders,
+        captioner: AutoCaptioner | None = None,
     ) -> None:
         self.ingest_options = ingest_options  # the service's library root, bounds and cache
+        self.captioner = captioner  # AUTO_CAPTION: captions for untagged items
         self.settings = settings
         self.encoders = encoders
         self.store = store
@@ -241,8 +244,14 @@ class ImportService:
             done += step
             ctx.report(min(done, total), total)
 
+        captions = CaptionReport()
+        if self.captioner is not None:
+            items, captions = await asyncio.to_thread(
+                self.captioner.apply, items, library, self.store, lambda: ctx.cancelled
+            )
+            ctx.check_cancelled()
         report = await self._embed(params, ctx, library, items, progress)
-        return import_result(library, total, items, report, failures)
+        return import_result(library, total, items, report, failures, captions)
 
     async def _embed(
         self, params: dict[str, Any], ctx: JobContext, library: str, items: list[Item], progress: Callable[[int], None]

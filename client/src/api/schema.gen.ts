@@ -366,7 +366,8 @@ export interface paths {
         delete: operations["deleteImage"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** Correct an item's caption and/or tags (clears `captionGenerated`; the text and tags views follow) */
+        patch: operations["editImageMetadata"];
         trace?: never;
     };
     "/images/{image_id}/restore": {
@@ -815,7 +816,7 @@ export interface components {
              */
             refIndex: number | null;
             /** Role */
-            role: ("style" | "subject") | null;
+            role: ("style" | "subject" | "face" | "composition") | null;
             /** Score */
             score: number;
             /** Subqueryid */
@@ -1675,6 +1676,20 @@ export interface components {
              */
             wTxt?: number;
         };
+        /** ImageMetadata */
+        ImageMetadata: {
+            /** Caption */
+            caption: string | null;
+            /**
+             * Captiongenerated
+             * @description True while the caption and tags are AUTO_CAPTION's, until a person edits them.
+             */
+            captionGenerated: boolean;
+            /** Id */
+            id: string;
+            /** Tags */
+            tags: string[];
+        };
         /** ImagePage */
         ImagePage: {
             /** Items */
@@ -1723,6 +1738,14 @@ export interface components {
         };
         /** ImageSummary */
         ImageSummary: {
+            /** Caption */
+            caption?: string | null;
+            /**
+             * Captiongenerated
+             * @description The caption and tags came from AUTO_CAPTION and no person has edited them yet.
+             * @default false
+             */
+            captionGenerated?: boolean;
             /** Height */
             height?: number | null;
             /** Id */
@@ -1802,6 +1825,12 @@ export interface components {
          * @description The `result` of a succeeded `import` job (the job handler writes it as JSON).
          */
         ImportResult: {
+            /**
+             * Captioned
+             * @description Untagged items stored with a caption and tags from DESCRIBE_MODEL (AUTO_CAPTION), marked `captionGenerated` until a person edits them (PATCH /images/{id}).
+             * @default 0
+             */
+            captioned?: number;
             /** Failed */
             failed: components["schemas"]["ImportFailure"][];
             /** Ids */
@@ -1815,6 +1844,11 @@ export interface components {
              * @description Left out by `skipNearDuplicates`, each with what it duplicates.
              */
             nearDuplicates?: components["schemas"]["NearDuplicate"][];
+            /**
+             * Notes
+             * @description Why untagged items were not captioned, if so.
+             */
+            notes?: string[];
             /** Skipped */
             skipped: number;
             /** Total */
@@ -1984,6 +2018,22 @@ export interface components {
              * @description Whether the calling key may import into it and delete from it.
              */
             writable: boolean;
+        };
+        /**
+         * MetadataEdit
+         * @description PATCH /images/{id}: a person's caption and/or tags (a field not sent stays as it is).
+         */
+        MetadataEdit: {
+            /**
+             * Caption
+             * @description Empty or null removes the caption.
+             */
+            caption?: string | null;
+            /**
+             * Tags
+             * @description Replaces the tags (normalised as on import).
+             */
+            tags?: string[] | null;
         };
         /** NearDuplicate */
         NearDuplicate: {
@@ -2162,7 +2212,7 @@ export interface components {
              * Role
              * @enum {string}
              */
-            role: "style" | "subject";
+            role: "style" | "subject" | "face" | "composition";
             /**
              * Upload
              * @description Index into the multipart `refUploads` files.
@@ -2177,7 +2227,7 @@ export interface components {
             url?: string | null;
             /**
              * Weight
-             * @description 0–1. SDXL: the IP-Adapter scale of this image. Imagen: orders and drops references (no weights there). Gemini: stated in the instruction.
+             * @description 0–1. SDXL: the IP-Adapter scale of this image (× its role's block scales). Imagen: orders and drops references (no weights there). Gemini: stated in the instruction.
              * @default 1
              */
             weight?: number;
@@ -4311,6 +4361,86 @@ export interface operations {
             };
             /** @description Unknown, or not readable with this key. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: `errors` lists the fields at fault (or `idempotency_key_reused`: the Idempotency-Key was sent before with another request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (RATE_LIMIT) or a full queue; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    editImageMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MetadataEdit"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageMetadata"];
+                };
+            };
+            /** @description No API key, or an unknown one (API_KEYS). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed: a read-only key on a change, or a path, URL or library this caller may not touch. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown, or not readable with this key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body, upload, image or list larger than its limit (the member `limit` says which). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -13,7 +13,7 @@ import { applyEdit, type EditState } from "@/state/edit";
 import { describeError } from "@/state/errors";
 import { describeJob, isTerminal, progressFraction } from "@/state/jobs";
 import { jobFailure, providerGate } from "@/state/providers";
-import { MAX_REFS, toGenerateRefs, type RefItem, type RefsAction } from "@/state/refs";
+import { MAX_REFS, REF_ROLES, toGenerateRefs, type RefItem, type RefsAction } from "@/state/refs";
 
 export interface GeneratePanelProps {
   refs: RefItem[];
@@ -283,8 +283,8 @@ function RefRow({ item, dispatch }: { item: RefItem; dispatch: (a: RefsAction) =
       <AuthImage src={src} alt={`Reference ${label}`} className="size-14 shrink-0 rounded object-cover" />
       <div className="flex min-w-0 flex-1 flex-col gap-1.5">
         <div className="flex items-center gap-1">
-          <div role="radiogroup" aria-label={`Role of reference ${label}`} className="inline-flex rounded-md bg-muted p-0.5">
-            {(["style", "subject"] as const).map((role) => (
+          <div role="radiogroup" aria-label={`Role of reference ${label}`} className="inline-flex flex-wrap rounded-md bg-muted p-0.5">
+            {REF_ROLES.map((role) => (
               <button
                 key={role}
                 type="button"

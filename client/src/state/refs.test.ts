@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { defaultRole, hasRef, MAX_REFS, refsReducer, toGenerateRefs, type RefItem, type RefSource } from "./refs";
+import { defaultRole, hasRef, MAX_REFS, REF_ROLES, refsReducer, toGenerateRefs, type RefItem, type RefSource } from "./refs";
 
 const lib = (id: string): RefSource => ({ kind: "library", id, thumbUrl: `/thumb/${id}` });
 const inline = (image: string): RefSource => ({ kind: "inline", image, label: "upload" });
@@ -30,6 +30,19 @@ describe("refsReducer", () => {
     items = refsReducer(items, { type: "remove", key });
     expect(items).toHaveLength(1);
     expect(refsReducer(items, { type: "clear" })).toEqual([]);
+  });
+
+  it("offers face and composition, and sends each role with its own weight", () => {
+    expect(REF_ROLES).toEqual(["style", "subject", "face", "composition"]);
+    let items = add([], lib("a"), lib("b"));
+    items = refsReducer(items, { type: "setRole", key: "lib:a", role: "face" });
+    items = refsReducer(items, { type: "setWeight", key: "lib:a", weight: 0.8 });
+    items = refsReducer(items, { type: "setRole", key: "lib:b", role: "composition" });
+    items = refsReducer(items, { type: "setWeight", key: "lib:b", weight: 0.3 });
+    expect(toGenerateRefs(items)).toEqual([
+      { role: "face", id: "a", weight: 0.8 },
+      { role: "composition", id: "b", weight: 0.3 },
+    ]);
   });
 
   it("knows which sources are already references", () => {

@@ -39,6 +39,10 @@ export function hashString(s: string): string {
   return (h >>> 0).toString(16);
 }
 
+/** The roles a reference can take, in the order the picker offers them (the server's `Role`):
+ * face = keep a person's identity, composition = layout only. */
+export const REF_ROLES = ["style", "subject", "face", "composition"] as const satisfies readonly RefRole[];
+
 /** A new reference's role: the first one sets the style, the next the subject, then style again. */
 export function defaultRole(items: readonly RefItem[]): RefRole {
   const hasStyle = items.some((r) => r.role === "style");
