@@ -7,6 +7,7 @@
   clippy backfill      = python scripts/backfill_vectors.py
   clippy fetch-booru   = python scripts/retrieve_safebooru.py
   clippy info          what a collection holds and which model wrote it
+  clippy thumbs build  thumbnails for a whole library ahead of time (parallel, resumable)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from app.cli_common import settings_from_flags, setup_logging
 
 # Each runs by the seed's path too (qdrant/embed_and_upsert.py, scripts/backfill_vectors.py,
 # scripts/retrieve_safebooru.py), a shim that calls the same module's own Typer app.
-from app.commands import backfill, fetch_booru, ingest
+from app.commands import backfill, fetch_booru, ingest, thumbs
 
 app = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None, no_args_is_help=True)
 for name, command in (
@@ -31,6 +32,7 @@ for name, command in (
     ("fetch-booru", fetch_booru),
 ):
     app.command(name, help=command.__doc__)(command.main)
+app.add_typer(thumbs.cli, name="thumbs")
 
 log = logging.getLogger("clippy")
 
