@@ -75,7 +75,7 @@ def build(
                 library=library,
                 workers=workers,
                 limit=limit,
-                progress=lambda n: bar.update(n) and None,
+                progress=bar.update,
             )
     finally:
         store.close()

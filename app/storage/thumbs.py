@@ -69,7 +69,7 @@ def build_thumbnails(
     workers: int = 2,
     page: int = 256,
     limit: int | None = None,
-    progress: Callable[[int], None] = lambda n: None,
+    progress: Callable[[int], object] = lambda n: None,
 ) -> ThumbnailReport:
     """Every stored item's thumbnail ahead of time, as `/thumb/{id}` would make it (the same
     cache, paths and size), so a large library's first browse serves files instead of decoding.
