@@ -8,6 +8,7 @@
   clippy fetch-booru   = python scripts/retrieve_safebooru.py
   clippy info          what a collection holds and which model wrote it
   clippy thumbs build  thumbnails for a whole library ahead of time (parallel, resumable)
+  clippy sample fetch  the demo sample, or pictures by URL, into a folder with a manifest
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from app.cli_common import settings_from_flags, setup_logging
 
 # Each runs by the seed's path too (qdrant/embed_and_upsert.py, scripts/backfill_vectors.py,
 # scripts/retrieve_safebooru.py), a shim that calls the same module's own Typer app.
-from app.commands import backfill, fetch_booru, ingest, thumbs
+from app.commands import backfill, fetch_booru, ingest, sample, thumbs
 
 app = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None, no_args_is_help=True)
 for name, command in (
@@ -33,6 +34,7 @@ for name, command in (
 ):
     app.command(name, help=command.__doc__)(command.main)
 app.add_typer(thumbs.cli, name="thumbs")
+app.add_typer(sample.cli, name="sample")
 
 log = logging.getLogger("clippy")
 
