@@ -42,6 +42,16 @@ class SearchDefaults(CamelModel):
     )
 
 
+class AutoIngestProgress(CamelModel):
+    """AUTO_INGEST's background scan of an IMAGES_ROOT without a manifest.jsonl."""
+
+    status: Literal["scanning", "done", "unchanged", "stopped", "failed"]
+    found: int = Field(description="Images found in the folder.")
+    done: int = Field(description="Images stored or skipped as already stored so far.")
+    failed: int = Field(description="Images that could not be read (logged).")
+    error: str | None = Field(default=None, description="Why the scan failed, when it did.")
+
+
 class InfoResponse(CamelModel):
     """What `GET /info` answers. The collection's own facts are left out while it does not exist."""
 
@@ -61,6 +71,9 @@ class InfoResponse(CamelModel):
     defaults: SearchDefaults
     usable: bool = Field(description="False when the collection holds another embedding space (see `problem`).")
     problem: str | None = Field(default=None, description="Why searches are refused, when they are.")
+    auto_ingest: AutoIngestProgress | None = Field(
+        default=None, description="Present while (and after) this process scans a bare IMAGES_ROOT at start."
+    )
 
 
 class Health(CamelModel):
@@ -99,6 +112,8 @@ async def info(services: ServicesDep, scope: ScopeDep) -> InfoResponse:
     data["usable"] = services.space.usable
     if services.space.problem is not None:
         data["problem"] = services.space.problem.message
+    if (scan := services.folder_scan.progress) is not None:
+        data["autoIngest"] = AutoIngestProgress.model_validate(scan, from_attributes=True)
     return InfoResponse.model_validate(data)
 
 
