@@ -393,7 +393,7 @@ def main(argv: list[str] | None = None, store: VectorStore | None = None) -> int
             f"  COLLECTION={meta['collection']}_{meta['name']} PRETRAINED={checkpoint} clippy ingest --manifest <manifest>\n"
             f"then serve with the same COLLECTION and PRETRAINED."
         )
-        summary = {"checkpoint": meta["files"], "enable": meta["enable"], "nTrain": meta["nTrain"]}
+        summary = {"files": meta["files"], "enable": meta["enable"], "nTrain": meta["nTrain"]}
     else:
         print(format_table(meta["metrics"]["before"], meta["metrics"]["after"]))
         print(enable_hint(meta["collection"], meta["enable"]["ADAPTER"], meta["name"]))
