@@ -25,6 +25,11 @@ from app.library.registry import LibraryRegistry
 
 log = logging.getLogger(__name__)
 
+# The server's own copies under IMAGES_ROOT: imports (app/library/imports/staging.py) and
+# generated images added to a library (app/library/generated.py). They are points of their
+# own libraries already; a scan would file them again in the default one.
+SERVER_FOLDERS = ("imports", "generated")
+
 ScanStatus = Literal["scanning", "done", "unchanged", "stopped", "failed"]
 
 
@@ -77,7 +82,7 @@ class FolderScan:
         progress = self.progress = self.progress or ScanProgress()
         root = Path(self.target.settings.IMAGES_ROOT).resolve()
         try:
-            items = list(scan_folder(root))
+            items = [i for i in scan_folder(root) if i.path.relative_to(root).parts[0] not in SERVER_FOLDERS]
             progress.found = len(items)
             opts = self.target.options(should_stop=self._stop.is_set)
             digest = listing_digest(root, items)

@@ -43,6 +43,9 @@ def _wait(check: Callable[[], Any], timeout: float = 120.0) -> Any:
 
 def test_a_bare_folder_is_ingested_in_the_background_with_folder_tags(tmp_path: Path, encoders: Encoders) -> None:
     root = _folder(tmp_path / "images")
+    for own in ("imports/art", "generated"):  # the server's own copies: points of other libraries
+        (root / own).mkdir(parents=True)
+        shape_image(3, 7).save(root / own / "copy.png")
     settings = tiny_settings(tmp_path, IMAGES_ROOT=root, AUTO_INGEST=True)
     with TestClient(create_app(settings, encoders=encoders)) as client:
 
