@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from app.commands import app as clippy
 from app.ingest.sample import fetch_sample
 from app.ingest.sources import read_manifest
+from tests.support.clipart import requires_cairo
 from tests.support.images import png_bytes, shape_image
 from tests.support.settings import tiny_settings
 
@@ -77,3 +78,17 @@ def test_cli_refuses_private_addresses(tmp_path: Path, monkeypatch: pytest.Monke
     assert done.exit_code == 1
     assert "failed: http://127.0.0.1:9/x.png" in done.stderr and "non-public" in done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1])["failed"] == 1
+
+
+@requires_cairo
+@pytest.mark.skipif(not Path("/usr/share/openclipart/svg").is_dir(), reason="needs openclipart-svg")
+def test_build_renders_the_sample_from_installed_packages(tmp_path: Path) -> None:
+    out = tmp_path / "sample"
+    done = CliRunner().invoke(clippy, ["sample", "fetch", "--out", str(out), "--build", "--count", "3"])
+    assert done.exit_code == 0, done.output
+    items = list(read_manifest(out / "manifest.jsonl"))
+    assert any("openclipart" in str(i.path) for i in items) and all(i.path.is_file() and i.tags for i in items)
+    refused = CliRunner().invoke(
+        clippy, ["sample", "fetch", "--out", str(out), "--url", "https://x.test/a.png", "--build"]
+    )
+    assert refused.exit_code == 2
