@@ -140,9 +140,13 @@ def main(
     provider: Annotated[str | None, typer.Option(help="sdxl | imagen | gemini (GENERATION_PROVIDER).")] = None,
     negative: Annotated[str | None, typer.Option(help="Negative prompt.")] = None,
     base: Annotated[str | None, typer.Option(help="A picture to start from: file, URL or library id.")] = None,
-    mask: Annotated[Path | None, typer.Option(help="With --base: white = edit, black = keep (a file).")] = None,
+    mask: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="With --base: white = edit, black = keep (a file).")
+    ] = None,
     strength: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="With --base: how far to move.")] = None,
-    sketch: Annotated[Path | None, typer.Option(help="A sketch to follow (a file).")] = None,
+    sketch: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="A sketch to follow (a file).")
+    ] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Seed (default: random).")] = None,
     width: Annotated[int | None, typer.Option(min=64, max=4096, help="Width (default: the API's).")] = None,
     height: Annotated[int | None, typer.Option(min=64, max=4096, help="Height (default: the API's).")] = None,
