@@ -24,6 +24,7 @@ from app.generation.describe import Describer
 from app.generation.library import NO_LIBRARY, AddToLibrary, LibraryUnavailable, ResolveLibraryImage
 from app.generation.service import GenerationService, build_generation_service
 from app.imaging import ImageSlots
+from app.ingest.folder_scan import FolderScan
 from app.ingest.seed import seed_sample_library
 from app.ingest.target import IngestTarget
 from app.jobs import JobHandlers, JobQueue, UnavailableJobQueue, build_job_queue
@@ -156,6 +157,8 @@ class Services:
     handlers: JobHandlers = field(default_factory=JobHandlers)
     # Generation job stage timings; the API's metrics subscribe (app/telemetry.py).
     stages: Stages = field(default_factory=Stages)
+    # AUTO_INGEST of an IMAGES_ROOT without a manifest (app/ingest/folder_scan.py).
+    folder_scan: FolderScan = field(init=False)
     ready: bool = False
     # What the models and credentials allow (app/availability.py): found once, at start.
     _availability: Availability | None = field(default=None, repr=False)
@@ -170,6 +173,9 @@ class Services:
                     log.warning("%s unavailable (%s): %s", piece.title, piece.setting, piece.reason)
             self._availability = report
         return self._availability
+
+    def __post_init__(self) -> None:
+        self.folder_scan = FolderScan(self.ingest, self.libraries.registry)
 
     @classmethod
     def open(
@@ -276,13 +282,19 @@ class Services:
         await self.generation.start()
         await self.jobs.start()
         if self.settings.AUTO_INGEST and self.space.usable:
-            await asyncio.to_thread(seed_sample_library, self.ingest, self.libraries.registry)
+            # A manifest wins (seeded before ready, as always); a bare folder is scanned in the
+            # background, so a large one does not hold the server's start.
+            if (Path(self.settings.IMAGES_ROOT) / "manifest.jsonl").is_file():
+                await asyncio.to_thread(seed_sample_library, self.ingest, self.libraries.registry)
+            elif Path(self.settings.IMAGES_ROOT).is_dir():
+                self.folder_scan.start()
         self.ready = True
 
     async def stop(self, close_store: bool = True) -> None:
         # Jobs first: the in-process queue drains (JOB_DRAIN_S) and waits for its handler
         # threads, so no import or addToLibrary thread still writes when the store closes.
         self.ready = False
+        await self.folder_scan.stop()  # before the store closes: it writes to it
         if self._purger is not None:
             self._purger.cancel()
             self._purger = None

@@ -22,8 +22,19 @@ the embedding cache holds the raw tower vectors, so no picture goes through the 
 and serve with the same COLLECTION and ADAPTER. A collection and a service that disagree on
 ADAPTER refuse each other (409). Train on a collection embedded without an adapter.
 
+Deeper: --unfreeze-blocks N fine-tunes the towers themselves (app/library/finetune.py): the
+last N transformer blocks of each tower learn at --backbone-lr, the projections, final norms
+and temperature at --lr, the rest stays frozen; the pictures are read again from IMAGES_ROOT
+(--images-root). Training stops early when the validation MRR has not improved for
+--patience epochs, and keeps the best epoch's weights. It writes a full OpenCLIP checkpoint
+(<ADAPTERS_ROOT>/<COLLECTION>/<name>-clip.safetensors) that PRETRAINED=<path> loads, and the
+report compares, on the same split, the frozen model, the frozen-adapter heads trained on the
+same rows, and the unfrozen model. A new checkpoint is a new embedding space: embed the library
+again with PRETRAINED=<path> into a collection of its own.
+
 examples:
   python scripts/finetune_adapter.py --epochs 50 --name tags
+  python scripts/finetune_adapter.py --unfreeze-blocks 2 --epochs 10 --patience 3 --backbone-lr 1e-5 --name deep
   TEXT_MODEL=all-MiniLM-L6-v2 python scripts/finetune_adapter.py --text-source stored --heads text
 """
 
@@ -74,8 +85,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--pretrained", default=None, help="PRETRAINED")
     p.add_argument("--text-model", default=None, help="TEXT_MODEL")
     p.add_argument("--device", default=None)
+    p.add_argument(
+        "--unfreeze-blocks", type=int, default=0, help="fine-tune the last N blocks of each tower (0: heads only)"
+    )
+    p.add_argument("--backbone-lr", type=float, default=1e-5, help="with --unfreeze-blocks: the blocks' learning rate")
+    p.add_argument("--patience", type=int, default=3, help="with --unfreeze-blocks: epochs without a better val MRR")
+    p.add_argument("--images-root", type=Path, default=None, help="IMAGES_ROOT (the stored paths are relative to it)")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
+    if args.unfreeze_blocks < 0 or args.patience < 1:
+        p.error("--unfreeze-blocks must be ≥ 0 and --patience ≥ 1")
+    if args.unfreeze_blocks and args.text_source != "clip":
+        p.error("--unfreeze-blocks trains the OpenCLIP text tower: use --text-source clip")
     args.heads = tuple(h.strip() for h in args.heads.split(",") if h.strip())
     if not args.heads or set(args.heads) - set(HEADS):
         p.error(f"--heads must name some of {list(HEADS)}, got {args.heads}")
@@ -142,6 +163,9 @@ def run(args: argparse.Namespace, settings: Settings, store: VectorStore) -> dic
     if encoders is not None and space:
         check_space(store.collection, space, encoders.space(), writing=False)
     template = str(space.get("text_template") or settings.TEXT_TEMPLATE)
+    if args.unfreeze_blocks:
+        assert encoders is not None
+        return run_unfrozen(args, settings, store, encoders, template, space)
     image, text, keys = collect_pairs(store, encoders, args.text_source, args.library, template)
     if len(set(keys)) < 2:
         raise ClippyError(f"Collection {store.collection!r} has {len(set(keys))} distinct tags texts; need at least 2.")
@@ -185,6 +209,148 @@ def run(args: argparse.Namespace, settings: Settings, store: VectorStore) -> dic
     return meta
 
 
+def collect_files(
+    store: VectorStore, encoders: Encoders, library: str | None, template: str, images_root: Path
+) -> tuple[list[Path], np.ndarray, np.ndarray, list[str]]:
+    """Items whose picture file is still there: paths, stored image vectors, CLIP text vectors, texts."""
+    from app.storage.files import safe_join
+
+    paths, images, keys = [], [], []
+    for _, payload, vectors in tqdm(
+        iter_points(store, scope_filter(library), with_vectors=["image"]), desc="pairs", unit="pt", file=sys.stderr
+    ):
+        text = tags_text(template, [t for t in payload.get("tags") or [] if t], payload.get("caption"))
+        if "image" not in vectors or not text or not payload.get("path"):
+            continue
+        try:
+            path = safe_join(images_root, str(payload["path"]))
+        except ClippyError:
+            continue
+        if path.is_file():
+            paths.append(path)
+            images.append(vectors["image"])
+            keys.append(text)
+    unique = list(dict.fromkeys(keys))
+    rows = [encoders.clip.encode_texts(unique[i : i + 64]) for i in range(0, len(unique), 64)]
+    of = dict(zip(unique, np.concatenate(rows) if rows else [], strict=True))
+    texts = np.asarray([of[k] for k in keys], dtype=np.float32)
+    return paths, np.asarray(images, dtype=np.float32), texts, keys
+
+
+def run_unfrozen(
+    args: argparse.Namespace,
+    settings: Settings,
+    store: VectorStore,
+    encoders: Encoders,
+    template: str,
+    space: dict[str, Any],
+) -> dict[str, Any]:
+    """The frozen adapter and the unfrozen towers, trained on the same rows and split."""
+    import open_clip
+
+    from app.library.finetune import UnfreezeConfig, finetune_towers, save_checkpoint
+
+    images_root = Path(args.images_root or settings.IMAGES_ROOT)
+    paths, image, text, keys = collect_files(store, encoders, args.library, template, images_root)
+    if len(set(keys)) < 2:
+        raise ClippyError(
+            f"Collection {store.collection!r} has {len(set(keys))} distinct tags texts with their files under "
+            f"{images_root}; need at least 2 (is --images-root / IMAGES_ROOT the folder it was ingested from?)."
+        )
+    adapter = train_adapter(
+        image,
+        text,
+        keys,
+        TrainConfig(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            weight_decay=args.weight_decay,
+            val_fraction=args.val_fraction,
+            seed=args.seed,
+            heads=args.heads,
+        ),
+    )
+    config = UnfreezeConfig(
+        blocks=args.unfreeze_blocks,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        backbone_lr=args.backbone_lr,
+        weight_decay=args.weight_decay,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        patience=args.patience,
+    )
+    clip = encoders.clip
+    model: Any = getattr(clip, "model")  # noqa: B009  (OpenClipModel: the torch module)
+
+    def epoch_log(epoch: int, loss: float, mrr: float) -> None:
+        log.info("epoch %d: loss %.4f, validation MRR %.4f", epoch, loss, mrr)
+
+    result = finetune_towers(
+        model,
+        clip.preprocess,  # type: ignore[attr-defined]
+        open_clip.get_tokenizer(settings.MODEL_NAME),
+        paths,
+        keys,
+        config,
+        device=clip.device,  # type: ignore[attr-defined]
+        on_epoch=epoch_log,
+    )
+    root = args.adapters_root or settings.ADAPTERS_ROOT
+    checkpoint = save_checkpoint(model, root / store.collection / f"{args.name}-clip.safetensors")
+    meta: dict[str, Any] = {
+        "name": args.name,
+        "mode": "unfrozen",
+        "collection": store.collection,
+        "library": args.library,
+        "model": space.get("model") or settings.MODEL_NAME,
+        "pretrained": space.get("pretrained") or settings.PRETRAINED,
+        "textTemplate": template,
+        "unfreezeBlocks": args.unfreeze_blocks,
+        "epochs": args.epochs,
+        "epochsRun": result.epochs_run,
+        "bestEpoch": result.best_epoch,
+        "patience": args.patience,
+        "batchSize": args.batch_size,
+        "lr": args.lr,
+        "backboneLr": args.backbone_lr,
+        "weightDecay": args.weight_decay,
+        "seed": args.seed,
+        "nTrain": result.n_train,
+        "nValidation": result.n_val,
+        "trainable": result.trainable,
+        "losses": result.losses,
+        "validationMrr": result.val_mrr,
+        "metrics": {
+            "before": result.before,
+            "adapter": adapter.after,
+            "after": result.after,
+        },
+        "createdAt": datetime.now(UTC).isoformat(timespec="seconds"),
+        "files": {"checkpoint": str(checkpoint)},
+        "enable": {"PRETRAINED": str(checkpoint), "MODEL_NAME": settings.MODEL_NAME},
+    }
+    return meta
+
+
+def format_comparison(metrics: dict[str, dict[str, dict[str, float]]]) -> str:
+    """Frozen model, frozen-adapter heads and unfrozen towers, on the same split."""
+    columns = (("before", "frozen"), ("adapter", "adapter"), ("after", "unfrozen"))
+    head = (
+        " ".join(f"{'MRR ' + label:>12}" for _, label in columns)
+        + " "
+        + " ".join(f"{'mAP ' + label:>12}" for _, label in columns)
+    )
+    lines = [f"{'split':<11} {'queries':>7} {head}"]
+    for split in ("train", "validation"):
+        row = [metrics[key][split] for key, _ in columns]
+        figures = " ".join(f"{m['MRR']:>12.4f}" for m in row) + " " + " ".join(f"{m['mAP']:>12.4f}" for m in row)
+        lines.append(f"{split:<11} {int(row[0]['queries']):>7} {figures}")
+    return "\n".join(lines)
+
+
 def enable_hint(collection: str, value: str, name: str) -> str:
     return (
         f"To apply it: set ADAPTER={value} and re-embed the library into its own collection "
@@ -218,9 +384,20 @@ def main(argv: list[str] | None = None, store: VectorStore | None = None) -> int
     except (ClippyError, ValueError) as e:
         print(f"error: {getattr(e, 'message', e)}", file=sys.stderr)
         return 2
-    print(format_table(meta["metrics"]["before"], meta["metrics"]["after"]))
-    print(enable_hint(meta["collection"], meta["enable"]["ADAPTER"], meta["name"]))
-    summary = {"adapter": meta["files"], "enable": meta["enable"], "nTrain": meta["nTrain"]}
+    if meta.get("mode") == "unfrozen":
+        print(format_comparison(meta["metrics"]))
+        checkpoint = meta["enable"]["PRETRAINED"]
+        print(
+            f"best epoch {meta['bestEpoch']} of {meta['epochsRun']} run. To use it: embed the library again with "
+            f"PRETRAINED={checkpoint} into a collection of its own, e.g.\n"
+            f"  COLLECTION={meta['collection']}_{meta['name']} PRETRAINED={checkpoint} clippy ingest --manifest <manifest>\n"
+            f"then serve with the same COLLECTION and PRETRAINED."
+        )
+        summary = {"files": meta["files"], "enable": meta["enable"], "nTrain": meta["nTrain"]}
+    else:
+        print(format_table(meta["metrics"]["before"], meta["metrics"]["after"]))
+        print(enable_hint(meta["collection"], meta["enable"]["ADAPTER"], meta["name"]))
+        summary = {"adapter": meta["files"], "enable": meta["enable"], "nTrain": meta["nTrain"]}
     print(json.dumps({**summary, "nValidation": meta["nValidation"]}))
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,9 @@
   clippy info          what a collection holds and which model wrote it
   clippy doctor        what is installed and on disk, what is missing, which setting to change
   clippy models pull   download the model weights the settings name (progress, checksums)
+  clippy thumbs build  thumbnails for a whole library ahead of time (parallel, resumable)
+  clippy sample fetch  the demo sample, or pictures by URL, into a folder with a manifest
+  clippy generate      generate an image without the server (--prompt, --ref role:source:weight, --out)
 """
 
 from __future__ import annotations
@@ -24,17 +27,20 @@ from app.cli_common import settings_from_flags, setup_logging
 
 # Each runs by the seed's path too (qdrant/embed_and_upsert.py, scripts/backfill_vectors.py,
 # scripts/retrieve_safebooru.py), a shim that calls the same module's own Typer app.
-from app.commands import backfill, fetch_booru, ingest, models
+from app.commands import backfill, fetch_booru, generate, ingest, models, sample, thumbs
 
 app = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None, no_args_is_help=True)
 for name, command in (
     ("ingest", ingest),
     ("backfill", backfill),
     ("fetch-booru", fetch_booru),
+    ("generate", generate),
 ):
     app.command(name, help=command.__doc__)(command.main)
 app.command("doctor")(models.doctor)
 app.add_typer(models.models_app, name="models")
+app.add_typer(thumbs.cli, name="thumbs")
+app.add_typer(sample.cli, name="sample")
 
 log = logging.getLogger("clippy")
 

@@ -52,23 +52,7 @@ class Libraries:
     def image_path(self, image_id: str, scope: LibraryScope | None = None) -> Path:
         """The file of a library image (generation refs by `id`, /image, /thumb); NotFoundError
         otherwise, also for an image outside the caller's `scope` (ids do not leak)."""
-        try:
-            image_id = str(uuid.UUID(image_id))
-        except ValueError:
-            raise NotFoundError(f"no library image with id {image_id!r}.", id=image_id) from None
-        found = self.store.retrieve([image_id])
-        if not found:
-            raise NotFoundError(f"no library image with id {image_id!r}.", id=image_id)
-        if scope is not None:
-            scope.check_read(found[0].payload, image_id)
-        try:
-            return safe_join(self.images_root, Payload.read(found[0].payload).path or "")
-        # safe_join's messages quote the path; a stored path is the server's layout, not the
-        # caller's input, so the answer names the image only.
-        except ForbiddenError:
-            raise ForbiddenError(f"the file of image {image_id} is outside the images root.", id=image_id) from None
-        except NotFoundError:
-            raise NotFoundError(f"the file of image {image_id} is missing.", id=image_id) from None
+        return library_image_path(self.store, self.images_root, image_id, scope)
 
     def _count(self, name: str) -> int:
         if not self.store.exists():
@@ -133,3 +117,24 @@ class Libraries:
         sweep_staged(self.store, self.images_root, grace_s=0, libraries=[name])
         self.profiles.forget_library(name)
         return deleted
+
+
+def library_image_path(store: VectorStore, images_root: Path, image_id: str, scope: LibraryScope | None = None) -> Path:
+    """`Libraries.image_path` without the service (`clippy generate` resolves refs by id with it)."""
+    try:
+        image_id = str(uuid.UUID(image_id))
+    except ValueError:
+        raise NotFoundError(f"no library image with id {image_id!r}.", id=image_id) from None
+    found = store.retrieve([image_id])
+    if not found:
+        raise NotFoundError(f"no library image with id {image_id!r}.", id=image_id)
+    if scope is not None:
+        scope.check_read(found[0].payload, image_id)
+    try:
+        return safe_join(images_root, Payload.read(found[0].payload).path or "")
+    # safe_join's messages quote the path; a stored path is the server's layout, not the
+    # caller's input, so the answer names the image only.
+    except ForbiddenError:
+        raise ForbiddenError(f"the file of image {image_id} is outside the images root.", id=image_id) from None
+    except NotFoundError:
+        raise NotFoundError(f"the file of image {image_id} is missing.", id=image_id) from None

@@ -54,6 +54,16 @@ class ProviderStatus(CamelModel):
     )
 
 
+class AutoIngestProgress(CamelModel):
+    """AUTO_INGEST's background scan of an IMAGES_ROOT without a manifest.jsonl."""
+
+    status: Literal["scanning", "done", "unchanged", "stopped", "failed"]
+    found: int = Field(description="Images found in the folder.")
+    done: int = Field(description="Images stored or skipped as already stored so far.")
+    failed: int = Field(description="Images that could not be read (logged).")
+    error: str | None = Field(default=None, description="Why the scan failed, when it did.")
+
+
 class InfoResponse(CamelModel):
     """What `GET /info` answers. The collection's own facts are left out while it does not exist."""
 
@@ -78,8 +88,11 @@ class InfoResponse(CamelModel):
     )
     providers: dict[str, ProviderStatus] = Field(
         default_factory=dict,
-        description="Per provider (`sdxl`, `imagen`, `gemini`, `describe`, and `story` when STORY_MODEL is set): "
+        description="Per provider (`sdxl`, `imagen`, `gemini`, `describe`, `story`): "
         "available or not, why, and the setting to change (the same check as `clippy doctor`).",
+    )
+    auto_ingest: AutoIngestProgress | None = Field(
+        default=None, description="Present while (and after) this process scans a bare IMAGES_ROOT at start."
     )
 
 
@@ -125,6 +138,8 @@ async def info(services: ServicesDep, scope: ScopeDep) -> InfoResponse:
     data["usable"] = services.space.usable
     if services.space.problem is not None:
         data["problem"] = services.space.problem.message
+    if (scan := services.folder_scan.progress) is not None:
+        data["autoIngest"] = AutoIngestProgress.model_validate(scan, from_attributes=True)
     return InfoResponse.model_validate(data)
 
 

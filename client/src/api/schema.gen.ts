@@ -827,6 +827,37 @@ export interface components {
             weight: number | null;
         };
         /**
+         * AutoIngestProgress
+         * @description AUTO_INGEST's background scan of an IMAGES_ROOT without a manifest.jsonl.
+         */
+        AutoIngestProgress: {
+            /**
+             * Done
+             * @description Images stored or skipped as already stored so far.
+             */
+            done: number;
+            /**
+             * Error
+             * @description Why the scan failed, when it did.
+             */
+            error?: string | null;
+            /**
+             * Failed
+             * @description Images that could not be read (logged).
+             */
+            failed: number;
+            /**
+             * Found
+             * @description Images found in the folder.
+             */
+            found: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "scanning" | "done" | "unchanged" | "stopped" | "failed";
+        };
+        /**
          * ComplementaryQuery
          * @description A prompt (decomposed on the server) or edited `subQueries` → a complementary set.
          */
@@ -1859,6 +1890,8 @@ export interface components {
          * @description What `GET /info` answers. The collection's own facts are left out while it does not exist.
          */
         InfoResponse: {
+            /** @description Present while (and after) this process scans a bare IMAGES_ROOT at start. */
+            autoIngest?: components["schemas"]["AutoIngestProgress"] | null;
             /** Collection */
             collection: string;
             defaults: components["schemas"]["SearchDefaults"];
@@ -1890,7 +1923,7 @@ export interface components {
             problem?: string | null;
             /**
              * Providers
-             * @description Per provider (`sdxl`, `imagen`, `gemini`, `describe`, and `story` when STORY_MODEL is set): available or not, why, and the setting to change (the same check as `clippy doctor`).
+             * @description Per provider (`sdxl`, `imagen`, `gemini`, `describe`, `story`): available or not, why, and the setting to change (the same check as `clippy doctor`).
              */
             providers?: {
                 [key: string]: components["schemas"]["ProviderStatus"];

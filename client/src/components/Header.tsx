@@ -50,6 +50,11 @@ export function Header({
                 <AlertTriangle className="size-4" aria-hidden /> {s.problem}
               </span>
             )}
+            {s.scan && (
+              <span role="status" className="text-muted-foreground">
+                {s.scan}
+              </span>
+            )}
             <Tooltip content={s.details}>
               <span className="flex items-center gap-1 text-muted-foreground" tabIndex={0}>
                 <Database className="size-3.5" aria-hidden />

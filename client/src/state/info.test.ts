@@ -71,3 +71,18 @@ describe("summarizeInfo", () => {
     });
   });
 });
+
+describe("the folder scan line", () => {
+  const base = { collection: "c", defaults: DEFAULTS, exists: true, points: 3, running: RUNNING, usable: true };
+  it("shows progress while AUTO_INGEST scans the image folder", () => {
+    const s = summarizeInfo({ ...base, autoIngest: { status: "scanning", found: 1200, done: 300, failed: 0 } });
+    expect(s.scan).toBe(`Adding the image folder: 300 / ${(1200).toLocaleString()}`);
+  });
+  it("says why a scan failed, and nothing once it is done or without one", () => {
+    expect(summarizeInfo({ ...base, autoIngest: { status: "failed", found: 0, done: 0, failed: 0, error: "disk gone" } }).scan).toBe(
+      "The image folder scan failed: disk gone",
+    );
+    expect(summarizeInfo({ ...base, autoIngest: { status: "done", found: 4, done: 4, failed: 0 } }).scan).toBeNull();
+    expect(summarizeInfo(base).scan).toBeNull();
+  });
+});

@@ -11,6 +11,16 @@ export interface InfoSummary {
   details: string;
   /** Why searching cannot work right now (e.g. a model mismatch), or null. */
   problem: string | null;
+  /** AUTO_INGEST's background scan of the image folder, while it runs or when it failed. */
+  scan: string | null;
+}
+
+/** One line for the header about the start-up folder scan, or null when there is nothing to say. */
+export function describeScan(scan: InfoResponse["autoIngest"]): string | null {
+  if (!scan) return null;
+  if (scan.status === "scanning") return `Adding the image folder: ${scan.done.toLocaleString()} / ${scan.found.toLocaleString()}`;
+  if (scan.status === "failed") return `The image folder scan failed: ${scan.error ?? "see the server log"}`;
+  return null;
 }
 
 export function summarizeInfo(info: InfoResponse): InfoSummary {
@@ -36,5 +46,6 @@ export function summarizeInfo(info: InfoResponse): InfoSummary {
     device: running.device || null,
     details,
     problem: info.usable ? null : (info.problem ?? "The service cannot search this collection."),
+    scan: describeScan(info.autoIngest),
   };
 }
