@@ -242,7 +242,9 @@ class Settings(BaseSettings):
     # one image encoder, so pair it with the ViT-H base (IP_ADAPTER_WEIGHT_NAME=ip-adapter_sdxl_vit-h.
     # safetensors, IP_ADAPTER_IMAGE_ENCODER_FOLDER=models/image_encoder). Unset: face refs get a 422.
     IP_ADAPTER_FACE_WEIGHT_NAME: str | None = None
+    # The folder of IP_ADAPTER_MODEL that holds the face adapter's weights.
     IP_ADAPTER_FACE_SUBFOLDER: str = "sdxl_models"
+    # The face adapter's block scales (a number: every block), times each face ref's weight.
     IP_ADAPTER_FACE_BLOCKS: float | dict[str, Any] = 1.0
     # The face crop (no face detector ships offline): a square of this share of the shorter side,
     # centred horizontally and a little above centre, where portraits put the face.
