@@ -1,4 +1,4 @@
-import { Images, Network, PencilLine, Sparkles, SlidersHorizontal } from "lucide-react";
+import { BookOpen, Images, Network, PencilLine, Sparkles, SlidersHorizontal } from "lucide-react";
 import { useCallback, useEffect, useMemo, useReducer, useState } from "react";
 import type { ComplementaryResult, SearchHit } from "@/api/schema";
 import { GeneratePanel } from "@/components/GeneratePanel";
@@ -13,6 +13,7 @@ import { RagPanel } from "@/components/RagPanel";
 import { ResultsGrid } from "@/components/ResultsGrid";
 import { VIEWS } from "@/components/ScoreBars";
 import { SketchCanvas } from "@/components/SketchCanvas";
+import { StoryPanel } from "@/components/story/StoryPanel";
 import { Tabs, TabsContent, TabsList, TabsTrigger } from "@/components/ui/tabs";
 import { TooltipProvider } from "@/components/ui/tooltip";
 import { useInfo } from "@/hooks/useInfo";
@@ -31,6 +32,7 @@ import {
 } from "@/state/query";
 import { startEdit, type EditBase, type EditState } from "@/state/edit";
 import { refsReducer, type RefSource } from "@/state/refs";
+import type { StorySource } from "@/state/story";
 
 export function App() {
   const { info, error: infoError, retry: retryInfo } = useInfo();
@@ -60,6 +62,7 @@ export function App() {
   const [authVersion, bumpAuth] = useReducer((n: number) => n + 1, 0);
   const jobs = useJobs();
   const ragJobs = useJobs<ComplementaryResult>();
+  const [storySource, setStorySource] = useState<StorySource | null>(null);
   const showView = (v: "sketch" | "library") => {
     setView(v);
     if (v === "library") setLibraryMounted(true);
@@ -211,6 +214,9 @@ export function App() {
                 <TabsTrigger value="rag" className="px-2">
                   <Network className="size-4" aria-hidden /> RAG
                 </TabsTrigger>
+                <TabsTrigger value="story" className="px-2">
+                  <BookOpen className="size-4" aria-hidden /> Story
+                </TabsTrigger>
               </TabsList>
               <TabsContent value="query" className="pt-2">
                 <QueryPanel query={query} onChange={setQuery} active={active} presets={presets} />
@@ -245,6 +251,19 @@ export function App() {
                   onCancel={(k, id) => void ragJobs.cancel(k, id)}
                   onDismiss={ragJobs.dismiss}
                   onUseRefs={addComplementaryRefs}
+                  onOpenImage={setOpenUrl}
+                />
+              </TabsContent>
+              <TabsContent value="story" className="pt-2" forceMount hidden={tab !== "story"}>
+                <StoryPanel
+                  source={storySource}
+                  onSource={setStorySource}
+                  onEditFrame={(f) => (f.id ? startEditing({ kind: "library", id: f.id, imageUrl: f.url, label: `frame ${f.index + 1}` }) : editUrl(f.url))}
+                  onUseFrameAsRef={(f) =>
+                    f.id
+                      ? dispatchRefs({ type: "add", source: { kind: "library", id: f.id, thumbUrl: `/thumb/${encodeURIComponent(f.id)}` } })
+                      : void urlToQueryDataUrl(f.url).then((image) => dispatchRefs({ type: "add", source: { kind: "inline", image, label: `Frame ${f.index + 1}` } }))
+                  }
                   onOpenImage={setOpenUrl}
                 />
               </TabsContent>
@@ -309,6 +328,11 @@ export function App() {
           }}
           onEdit={(hit) => {
             actions.onEdit(hit);
+            setOpen(null);
+          }}
+          onStory={(hit) => {
+            setStorySource({ kind: "library", id: hit.id, imageUrl: hit.imageUrl, label: hit.tags.length ? hit.tags.slice(0, 3).join(", ") : "this image" });
+            setTab("story");
             setOpen(null);
           }}
           onSearchBy={(hit) => {

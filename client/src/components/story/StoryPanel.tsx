@@ -1,0 +1,122 @@
+import { BookOpen, Clapperboard } from "lucide-react";
+import { useId, useState } from "react";
+import { api } from "@/api/client";
+import type { Story, StoryboardRequest, StoryboardResult, StoryFrame, StoryHit, StoryRequest, StoryResult } from "@/api/schema";
+import { Button } from "@/components/ui/button";
+import { Input } from "@/components/ui/input";
+import { Label } from "@/components/ui/label";
+import { useJobRunner } from "@/hooks/useJobs";
+import { isTerminal } from "@/state/jobs";
+import {
+  clampFrames,
+  DEFAULT_FRAMES,
+  frameSlots,
+  fromDraft,
+  hasText,
+  MAX_FRAMES,
+  MAX_PROMPT_CHARS,
+  storyboardRequest,
+  storyRequest,
+  toDraft,
+  type StoryDraft,
+  type StorySource,
+} from "@/state/story";
+import { StoryboardFrames } from "./StoryboardFrames";
+import { StoryEditor } from "./StoryEditor";
+import { StoryJobLine } from "./StoryJobLine";
+import { StorySearch } from "./StorySearch";
+import { StorySourcePicker } from "./StorySourcePicker";
+
+export interface StoryPanelProps {
+  source: StorySource | null;
+  onSource: (source: StorySource | null) => void;
+  onEditFrame: (frame: StoryFrame) => void;
+  onUseFrameAsRef: (frame: StoryFrame) => void;
+  onOpenImage: (url: string) => void;
+}
+
+/** The story shown: which job or past story it came from (edits belong to it), and the story. */
+interface Shown {
+  key: string;
+  story: Story;
+}
+
+/** Picture → story (editable) → storyboard, and past stories. */
+export function StoryPanel({ source, onSource, onEditFrame, onUseFrameAsRef, onOpenImage }: StoryPanelProps) {
+  const id = useId();
+  const stories = useJobRunner<StoryRequest, StoryResult>(api.createStory);
+  const boards = useJobRunner<StoryboardRequest, StoryboardResult, number>(api.createStoryboard);
+  const [direction, setDirection] = useState("");
+  const [picked, setPicked] = useState<Shown | null>(null);
+  const [edits, setEdits] = useState<{ key: string; draft: StoryDraft } | null>(null);
+  // As typed (a number field may be empty mid-edit); clamped when the storyboard is asked for.
+  const [frames, setFrames] = useState(String(DEFAULT_FRAMES));
+
+  const storyEntry = stories.entries[0] ?? null;
+  const told = storyEntry?.job?.status === "succeeded" && storyEntry.job.result ? { key: storyEntry.key, story: storyEntry.job.result.story } : null;
+  // A past story picked after the last job is shown until the next story is asked for.
+  const shown = picked ?? told;
+  const draft = shown ? (edits?.key === shown.key ? edits.draft : toDraft(shown.story)) : null;
+  const story = draft ? fromDraft(draft) : null;
+  const boardEntry = boards.entries[0] ?? null;
+  // One storyboard at a time: the next waits until this one is done, failed or cancelled.
+  const boarding = boardEntry !== null && (boardEntry.job ? !isTerminal(boardEntry.job.status) : !boardEntry.error);
+
+  const tell = () => {
+    if (!source) return;
+    setPicked(null);
+    void stories.submit(storyRequest(source, direction));
+  };
+  const pick = (hit: StoryHit) => setPicked({ key: `story:${hit.id}`, story: hit.story });
+  const board = () => {
+    if (!story) return;
+    const req = storyboardRequest(story, Number(frames));
+    void boards.submit(req, req.frames);
+  };
+
+  return (
+    <div className="flex flex-col gap-3">
+      <StorySourcePicker source={source} onSource={onSource} />
+      <div className="flex flex-col gap-1">
+        <Label htmlFor={`${id}-direction`}>How to tell it (optional)</Label>
+        <Input id={`${id}-direction`} value={direction} maxLength={MAX_PROMPT_CHARS} placeholder="a bedtime story, three paragraphs" onChange={(e) => setDirection(e.target.value)} />
+      </div>
+      <Button onClick={tell} disabled={!source}>
+        <BookOpen /> Make a story
+      </Button>
+      {storyEntry && picked === null && <StoryJobLine entry={storyEntry} what="story" onCancel={(k, jobId) => void stories.cancel(k, jobId)} />}
+
+      {shown && draft && story && (
+        <>
+          <StoryEditor draft={draft} onChange={(d) => setEdits({ key: shown.key, draft: d })} />
+          <div className="flex items-end gap-2">
+            <div className="flex w-20 flex-col gap-1">
+              <Label htmlFor={`${id}-frames`}>Frames</Label>
+              <Input
+                id={`${id}-frames`}
+                type="number"
+                min={1}
+                max={MAX_FRAMES}
+                value={frames}
+                className="h-9"
+                onChange={(e) => setFrames(e.target.value)}
+              />
+            </div>
+            <Button className="flex-1" onClick={board} disabled={!hasText(story) || boarding}>
+              <Clapperboard /> Make a storyboard
+            </Button>
+          </div>
+        </>
+      )}
+
+      {boardEntry && (
+        <>
+          <StoryJobLine entry={boardEntry} what="storyboard" onCancel={(k, jobId) => void boards.cancel(k, jobId)} />
+          <StoryboardFrames slots={frameSlots(boardEntry.job, boardEntry.meta ?? clampFrames(Number(frames)))} onEdit={onEditFrame} onUseAsRef={onUseFrameAsRef} onOpenImage={onOpenImage} />
+        </>
+      )}
+
+      <StorySearch onPick={pick} />
+    </div>
+  );
+}
