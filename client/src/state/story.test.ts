@@ -110,8 +110,8 @@ describe("informed by", () => {
     ]);
     const out = informedBy(second, [first, second]);
     expect(out.map((o) => o.src)).toEqual(["/generated/f0.png", "/thumb/gen%2F1"]);
-    expect(out[0].label).toMatch(/^subject ref: frame 1 .*introduced fox/);
-    expect(out[1].label).toMatch(/an earlier generation/);
+    expect(out[0]?.label).toMatch(/^subject ref: frame 1 .*introduced fox/);
+    expect(out[1]?.label).toMatch(/an earlier generation/);
   });
 
   it("leaves out a reference it cannot show", () => {
