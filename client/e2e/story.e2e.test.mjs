@@ -42,26 +42,37 @@ describe("Story tab against the real service", { timeout: 900_000, skip }, () =>
     await page.getByRole("tab", { name: "Story" }).click();
     await page.getByLabel("Picture for the story").setInputFiles(PICTURE);
     await page.getByTestId("story-source").waitFor({ timeout: 30_000 });
-    await page.getByRole("button", { name: "Make a story" }).click();
+    await page.getByRole("button", { name: "Make a story", exact: true }).click();
     await page.getByTestId("story").waitFor({ timeout: 240_000 });
     const job = page.getByTestId("story-job");
     assert.equal(await job.getAttribute("data-status"), "succeeded");
-    const told = await page.getByLabel("Story", { exact: true }).inputValue();
+    // (the tab panel is named "Story" too)
+    const body = page.getByRole("textbox", { name: "Story", exact: true });
+    const told = await body.inputValue();
     log(`the tiny VLM told: ${JSON.stringify(told.slice(0, 200))}`);
     // Edited text is what the storyboard is drawn from.
     await page.getByLabel("Title", { exact: true }).fill("The fox and the lantern");
-    await page.getByLabel("Story", { exact: true }).fill(STORY);
+    await body.fill(STORY);
     await page.getByLabel("Subjects", { exact: true }).fill("fox, lantern");
     await page.getByLabel("Setting", { exact: true }).fill("a snowy forest at night");
   });
 
   it("the story becomes a storyboard of 2 frames, each with what informed it", { timeout: 400_000 }, async () => {
     await page.getByLabel("Frames", { exact: true }).fill("2");
+    // The tiny SDXL allows at most 256 px a side (SDXL_MAX_SIDE).
+    await page.getByLabel("Frame size").selectOption(process.env.CLIPPY_E2E_SIZE ?? "256");
     await page.getByRole("button", { name: "Make a storyboard" }).click();
     // Until the job ends each frame has a place saying where it stands.
     await page.getByTestId("frame-pending").first().waitFor({ timeout: 30_000 });
     const frames = page.getByTestId("frame");
-    await page.waitForFunction(() => document.querySelectorAll("[data-testid=frame]").length === 2, null, { timeout: 360_000 });
+    // Two frames, or the job's failure (said at once rather than after the timeout).
+    await page.waitForFunction(
+      () => document.querySelectorAll("[data-testid=frame]").length === 2 || document.querySelector("[data-testid=storyboard-job]")?.getAttribute("data-status") === "failed",
+      null,
+      { timeout: 360_000 },
+    );
+    const line = page.getByTestId("storyboard-job");
+    assert.equal(await line.getAttribute("data-status"), "succeeded", `the storyboard job: ${await line.innerText()}`);
     assert.equal(await frames.count(), 2);
     const sent = storyboardBodies.at(-1);
     assert.equal(sent.frames, 2);

@@ -64,11 +64,14 @@ describe("the story as editable text", () => {
 
 describe("the storyboard request", () => {
   it("sends the (edited) story fields and a frame count within bounds", () => {
-    expect(storyboardRequest(story, 2)).toEqual({ story, frames: 2, retrieval: true });
+    expect(storyboardRequest(story, 2)).toEqual({ story, frames: 2, width: 512, height: 512, retrieval: true });
+    expect(storyboardRequest(story, 2, 256)).toMatchObject({ width: 256, height: 256 });
+    // A side not offered (e.g. not a multiple of 8) falls back to the server's default.
+    expect(storyboardRequest(story, 2, 300)).toMatchObject({ width: 512, height: 512 });
     expect(storyboardRequest(story, 0).frames).toBe(1);
     expect(storyboardRequest(story, 99).frames).toBe(MAX_FRAMES);
     expect(clampFrames(Number.NaN)).toBe(4);
-    expect(storyboardRequest(story, 3, false).retrieval).toBe(false);
+    expect(storyboardRequest(story, 3, 512, false).retrieval).toBe(false);
   });
 });
 

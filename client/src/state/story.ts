@@ -18,6 +18,10 @@ export const MAX_PROMPT_CHARS = 1000;
 /** Frames asked for unless changed; the server's own cap is STORYBOARD_MAX_FRAMES. */
 export const DEFAULT_FRAMES = 4;
 export const MAX_FRAMES = 12;
+/** Square frame sides offered (1:1 suits every provider); SDXL needs multiples of 8. */
+export const FRAME_SIDES: readonly number[] = [256, 512, 768, 1024];
+/** The server's default side. */
+export const DEFAULT_FRAME_SIDE = 512;
 
 export function storyRequest(source: StorySource, prompt: string): StoryRequest {
   const direction = prompt.trim().slice(0, MAX_PROMPT_CHARS);
@@ -74,8 +78,9 @@ export function clampFrames(n: number, max = MAX_FRAMES): number {
  * The storyboard request. The story goes as fields (what the person sees, edits included);
  * `storyId` is not sent with them: the server takes one or the other, and the edits win.
  */
-export function storyboardRequest(story: Story, frames: number, retrieval = true): StoryboardRequest {
-  return { story, frames: clampFrames(frames), retrieval };
+export function storyboardRequest(story: Story, frames: number, side = DEFAULT_FRAME_SIDE, retrieval = true): StoryboardRequest {
+  const s = FRAME_SIDES.includes(side) ? side : DEFAULT_FRAME_SIDE;
+  return { story, frames: clampFrames(frames), width: s, height: s, retrieval };
 }
 
 /** One place in the storyboard: a finished frame, or where one is still to come. */

@@ -9,7 +9,9 @@ import { useJobRunner } from "@/hooks/useJobs";
 import { isTerminal } from "@/state/jobs";
 import {
   clampFrames,
+  DEFAULT_FRAME_SIDE,
   DEFAULT_FRAMES,
+  FRAME_SIDES,
   frameSlots,
   fromDraft,
   hasText,
@@ -51,6 +53,7 @@ export function StoryPanel({ source, onSource, onEditFrame, onUseFrameAsRef, onO
   const [edits, setEdits] = useState<{ key: string; draft: StoryDraft } | null>(null);
   // As typed (a number field may be empty mid-edit); clamped when the storyboard is asked for.
   const [frames, setFrames] = useState(String(DEFAULT_FRAMES));
+  const [side, setSide] = useState(DEFAULT_FRAME_SIDE);
 
   const storyEntry = stories.entries[0] ?? null;
   const told = storyEntry?.job?.status === "succeeded" && storyEntry.job.result ? { key: storyEntry.key, story: storyEntry.job.result.story } : null;
@@ -70,7 +73,7 @@ export function StoryPanel({ source, onSource, onEditFrame, onUseFrameAsRef, onO
   const pick = (hit: StoryHit) => setPicked({ key: `story:${hit.id}`, story: hit.story });
   const board = () => {
     if (!story) return;
-    const req = storyboardRequest(story, Number(frames));
+    const req = storyboardRequest(story, Number(frames), side);
     void boards.submit(req, req.frames);
   };
 
@@ -101,6 +104,16 @@ export function StoryPanel({ source, onSource, onEditFrame, onUseFrameAsRef, onO
                 className="h-9"
                 onChange={(e) => setFrames(e.target.value)}
               />
+            </div>
+            <div className="flex flex-col gap-1">
+              <Label htmlFor={`${id}-side`}>Frame size</Label>
+              <select id={`${id}-side`} value={side} onChange={(e) => setSide(Number(e.target.value))} className="h-9 rounded-md border border-input bg-background px-2 text-sm">
+                {FRAME_SIDES.map((s) => (
+                  <option key={s} value={s}>
+                    {s} × {s}
+                  </option>
+                ))}
+              </select>
             </div>
             <Button className="flex-1" onClick={board} disabled={!hasText(story) || boarding}>
               <Clapperboard /> Make a storyboard
