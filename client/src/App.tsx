@@ -63,6 +63,7 @@ export function App() {
   const jobs = useJobs();
   const ragJobs = useJobs<ComplementaryResult>();
   const [storySource, setStorySource] = useState<StorySource | null>(null);
+  const [storyAsk, askStory] = useReducer((n: number) => n + 1, 0);
   const showView = (v: "sketch" | "library") => {
     setView(v);
     if (v === "library") setLibraryMounted(true);
@@ -203,7 +204,8 @@ export function App() {
           {/* Right (below the canvas on tablets): settings and generation */}
           <aside aria-label="Settings and generation" className="border-t bg-background p-3 lg:col-start-3 lg:row-start-1 lg:min-h-0 lg:overflow-y-auto lg:border-l lg:border-t-0">
             <Tabs value={tab} onValueChange={setTab}>
-              <TabsList>
+              {/* Four tabs fit the 320 px column (lg) only without their icons. */}
+              <TabsList className="lg:[&_svg]:hidden">
                 <TabsTrigger value="query" className="px-2">
                   <SlidersHorizontal className="size-4" aria-hidden /> Search
                 </TabsTrigger>
@@ -258,6 +260,7 @@ export function App() {
                 <StoryPanel
                   source={storySource}
                   onSource={setStorySource}
+                  ask={storyAsk}
                   onEditFrame={(f) => (f.id ? startEditing({ kind: "library", id: f.id, imageUrl: f.url, label: `frame ${f.index + 1}` }) : editUrl(f.url))}
                   onUseFrameAsRef={(f) =>
                     f.id
@@ -332,6 +335,7 @@ export function App() {
           }}
           onStory={(hit) => {
             setStorySource({ kind: "library", id: hit.id, imageUrl: hit.imageUrl, label: hit.tags.length ? hit.tags.slice(0, 3).join(", ") : "this image" });
+            askStory();
             setTab("story");
             setOpen(null);
           }}

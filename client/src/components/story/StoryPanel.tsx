@@ -1,5 +1,5 @@
 import { BookOpen, Clapperboard } from "lucide-react";
-import { useId, useState } from "react";
+import { useEffect, useId, useRef, useState } from "react";
 import { api } from "@/api/client";
 import type { Story, StoryboardRequest, StoryboardResult, StoryFrame, StoryHit, StoryRequest, StoryResult } from "@/api/schema";
 import { Button } from "@/components/ui/button";
@@ -32,6 +32,8 @@ import { StorySourcePicker } from "./StorySourcePicker";
 export interface StoryPanelProps {
   source: StorySource | null;
   onSource: (source: StorySource | null) => void;
+  /** Bumped to ask for a story about `source` at once ("Make a story" in the lightbox). */
+  ask?: number;
   onEditFrame: (frame: StoryFrame) => void;
   onUseFrameAsRef: (frame: StoryFrame) => void;
   onOpenImage: (url: string) => void;
@@ -44,7 +46,7 @@ interface Shown {
 }
 
 /** Picture → story (editable) → storyboard, and past stories. */
-export function StoryPanel({ source, onSource, onEditFrame, onUseFrameAsRef, onOpenImage }: StoryPanelProps) {
+export function StoryPanel({ source, onSource, ask = 0, onEditFrame, onUseFrameAsRef, onOpenImage }: StoryPanelProps) {
   const id = useId();
   const stories = useJobRunner<StoryRequest, StoryResult>(api.createStory);
   const boards = useJobRunner<StoryboardRequest, StoryboardResult, number>(api.createStoryboard);
@@ -70,6 +72,15 @@ export function StoryPanel({ source, onSource, onEditFrame, onUseFrameAsRef, onO
     setPicked(null);
     void stories.submit(storyRequest(source, direction));
   };
+  // Each bump of `ask` tells one story; a changed source or direction alone does not.
+  const asked = useRef(ask);
+  const submitStory = stories.submit;
+  useEffect(() => {
+    if (ask === asked.current || !source) return;
+    asked.current = ask;
+    setPicked(null);
+    void submitStory(storyRequest(source, direction));
+  }, [ask, source, direction, submitStory]);
   const pick = (hit: StoryHit) => setPicked({ key: `story:${hit.id}`, story: hit.story });
   const board = () => {
     if (!story) return;
@@ -92,8 +103,8 @@ export function StoryPanel({ source, onSource, onEditFrame, onUseFrameAsRef, onO
       {shown && draft && story && (
         <>
           <StoryEditor draft={draft} onChange={(d) => setEdits({ key: shown.key, draft: d })} />
-          <div className="flex items-end gap-2">
-            <div className="flex w-20 flex-col gap-1">
+          <div className="grid grid-cols-2 gap-2">
+            <div className="flex min-w-0 flex-col gap-1">
               <Label htmlFor={`${id}-frames`}>Frames</Label>
               <Input
                 id={`${id}-frames`}
@@ -105,9 +116,9 @@ export function StoryPanel({ source, onSource, onEditFrame, onUseFrameAsRef, onO
                 onChange={(e) => setFrames(e.target.value)}
               />
             </div>
-            <div className="flex flex-col gap-1">
+            <div className="flex min-w-0 flex-col gap-1">
               <Label htmlFor={`${id}-side`}>Frame size</Label>
-              <select id={`${id}-side`} value={side} onChange={(e) => setSide(Number(e.target.value))} className="h-9 rounded-md border border-input bg-background px-2 text-sm">
+              <select id={`${id}-side`} value={side} onChange={(e) => setSide(Number(e.target.value))} className="h-9 min-w-0 rounded-md border border-input bg-background px-2 text-sm">
                 {FRAME_SIDES.map((s) => (
                   <option key={s} value={s}>
                     {s} × {s}
@@ -115,7 +126,7 @@ export function StoryPanel({ source, onSource, onEditFrame, onUseFrameAsRef, onO
                 ))}
               </select>
             </div>
-            <Button className="flex-1" onClick={board} disabled={!hasText(story) || boarding}>
+            <Button className="col-span-2" onClick={board} disabled={!hasText(story) || boarding}>
               <Clapperboard /> Make a storyboard
             </Button>
           </div>

@@ -58,11 +58,11 @@ function FrameCard({ frame, frames, onEdit, onUseAsRef, onOpenImage }: { frame: 
           "No earlier picture informed this frame"
         )}
       </div>
-      <div className="grid grid-cols-2 gap-1">
-        <Button size="sm" variant="outline" onClick={() => onEdit(frame)}>
+      <div className="flex flex-wrap gap-1">
+        <Button size="sm" variant="outline" className="flex-1" onClick={() => onEdit(frame)}>
           <PenTool /> Edit this image
         </Button>
-        <Button size="sm" variant="outline" onClick={() => onUseAsRef(frame)}>
+        <Button size="sm" variant="outline" className="flex-1" onClick={() => onUseAsRef(frame)}>
           <ImagePlus /> Use as reference
         </Button>
       </div>
