@@ -5,7 +5,7 @@ import { defineConfig } from "vitest/config";
 
 // The API the dev server proxies to (`npm run dev`); override with CLIPPY_API.
 const api = process.env.CLIPPY_API ?? "http://127.0.0.1:8000";
-const apiPaths = ["/search", "/image", "/thumb", "/atlas", "/info", "/healthz", "/images", "/libraries", "/jobs", "/generated", "/docs", "/openapi.json"];
+const apiPaths = ["/search", "/image", "/thumb", "/atlas", "/info", "/healthz", "/images", "/libraries", "/jobs", "/generated", "/stories", "/storyboards", "/docs", "/openapi.json"];
 
 export default defineConfig({
   plugins: [react(), tailwindcss()],

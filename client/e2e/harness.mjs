@@ -67,6 +67,24 @@ export function tinySdxlEnv(outDir) {
   return env;
 }
 
+/**
+ * Env lines printed by `python -m tests.support.tiny_vlm` (a tiny random LLaVA on disk) for the
+ * story provider, with a short answer so a story takes seconds on the CPU.
+ */
+export function tinyVlmEnv(outDir) {
+  const env = (model) => ({ STORY_PROVIDER: "transformers", STORY_MODEL: model, STORY_MAX_TOKENS: "24" });
+  // Built once per cache folder: each test file starts its own server.
+  if (existsSync(join(outDir, "llava", "tokenizer_config.json"))) return env(join(outDir, "llava")); // the processor is saved last
+  const script = join(REPO, "tests", "support", "tiny_vlm.py");
+  if (!existsSync(script)) throw new Error(`${script} is missing: the tiny VLM maker is needed for the story scenario`);
+  log("making the tiny VLM…");
+  const r = spawnSync(PYTHON, ["-m", "tests.support.tiny_vlm", "--out", outDir], { cwd: REPO, encoding: "utf8", timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`tests.support.tiny_vlm failed (exit ${r.status}):\n${(r.stderr ?? "").slice(-4000)}`);
+  const m = r.stdout.match(/^STORY_MODEL=(.+)$/m);
+  if (!m) throw new Error(`tests.support.tiny_vlm printed no STORY_MODEL line:\n${r.stdout.slice(-2000)}`);
+  return env(m[1].trim());
+}
+
 async function waitHealthy(base, proc, timeoutMs, stderrTail) {
   const deadline = Date.now() + timeoutMs;
   let last = "";
@@ -114,6 +132,8 @@ export async function startServer({ env: extraEnv = {}, logName = "server.log" }
     tmp = mkdtempSync(join(tmpdir(), "clippy-e2e-"));
     const sdxlDir = process.env.CLIPPY_E2E_SDXL_DIR ?? join(tmpdir(), "clippy-e2e-cache", "sdxl");
     mkdirSync(sdxlDir, { recursive: true });
+    const vlmDir = process.env.CLIPPY_E2E_VLM_DIR ?? join(tmpdir(), "clippy-e2e-cache", "vlm");
+    mkdirSync(vlmDir, { recursive: true });
     // A copy of the fixture library: imports write into IMAGES_ROOT (imports/<library>/…)
     // and deleting an imported item removes its file, so the repo's assets stay as they are.
     const images = join(tmp, "images");
@@ -133,9 +153,10 @@ export async function startServer({ env: extraEnv = {}, logName = "server.log" }
       // see the Duplicates view start with nothing ticked on exactly that kind of group.
       NEAR_DUPLICATES_WITH_RANDOM_WEIGHTS: "true",
       ...tinySdxlEnv(sdxlDir),
+      ...tinyVlmEnv(vlmDir),
       ...extraEnv,
     };
-    writeFileSync(join(ARTIFACTS, "server.env"), Object.entries(env).filter(([k]) => /^(MODEL|PRETRAINED|TEXT_|QDRANT|THUMBS|IMAGES|AUTO_|GENERAT|SDXL|IP_|DIFFUSERS)/.test(k)).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
+    writeFileSync(join(ARTIFACTS, "server.env"), Object.entries(env).filter(([k]) => /^(MODEL|PRETRAINED|TEXT_|QDRANT|THUMBS|IMAGES|AUTO_|GENERAT|SDXL|IP_|DIFFUSERS|STORY)/.test(k)).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
     log(`starting uvicorn on ${base} (log: ${logFile})`);
     proc = spawn(PYTHON, ["-m", "uvicorn", "main:app", "--host", "127.0.0.1", "--port", String(port)], { cwd: REPO, env, stdio: ["ignore", "pipe", "pipe"] });
   }
@@ -240,7 +261,7 @@ export async function servesClient(base) {
   }
 }
 
-const API_PREFIXES = ["/search", "/image", "/thumb", "/atlas", "/info", "/healthz", "/libraries", "/jobs", "/generated", "/docs", "/openapi.json"];
+const API_PREFIXES = ["/search", "/image", "/thumb", "/atlas", "/info", "/healthz", "/libraries", "/jobs", "/generated", "/stories", "/storyboards", "/docs", "/openapi.json"];
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png", ".json": "application/json" };
 
 /**

@@ -1,4 +1,4 @@
-import { Images, Network, PencilLine, Sparkles, SlidersHorizontal } from "lucide-react";
+import { BookOpen, Images, Network, PencilLine, Sparkles, SlidersHorizontal } from "lucide-react";
 import { useCallback, useEffect, useMemo, useReducer, useState } from "react";
 import type { ComplementaryResult, SearchHit } from "@/api/schema";
 import { GeneratePanel } from "@/components/GeneratePanel";
@@ -13,6 +13,7 @@ import { RagPanel } from "@/components/RagPanel";
 import { ResultsGrid } from "@/components/ResultsGrid";
 import { VIEWS } from "@/components/ScoreBars";
 import { SketchCanvas } from "@/components/SketchCanvas";
+import { StoryPanel } from "@/components/story/StoryPanel";
 import { Tabs, TabsContent, TabsList, TabsTrigger } from "@/components/ui/tabs";
 import { TooltipProvider } from "@/components/ui/tooltip";
 import { useInfo } from "@/hooks/useInfo";
@@ -31,6 +32,7 @@ import {
 } from "@/state/query";
 import { startEdit, type EditBase, type EditState } from "@/state/edit";
 import { refsReducer, type RefSource } from "@/state/refs";
+import type { StorySource } from "@/state/story";
 
 export function App() {
   const { info, error: infoError, retry: retryInfo } = useInfo();
@@ -60,6 +62,8 @@ export function App() {
   const [authVersion, bumpAuth] = useReducer((n: number) => n + 1, 0);
   const jobs = useJobs();
   const ragJobs = useJobs<ComplementaryResult>();
+  const [storySource, setStorySource] = useState<StorySource | null>(null);
+  const [storyAsk, askStory] = useReducer((n: number) => n + 1, 0);
   const showView = (v: "sketch" | "library") => {
     setView(v);
     if (v === "library") setLibraryMounted(true);
@@ -249,7 +253,8 @@ export function App() {
         {/* Right (below the canvas on tablets and phones): settings and generation */}
         <aside aria-label="Settings and generation" className="border-t bg-background p-3 max-md:order-2 md:col-start-1 md:row-start-2 md:border-r lg:col-start-3 lg:row-start-1 lg:min-h-0 lg:overflow-y-auto lg:border-l lg:border-r-0 lg:border-t-0">
           <Tabs value={tab} onValueChange={setTab}>
-            <TabsList>
+            {/* Four tabs fit the 320 px column (lg) only without their icons. */}
+            <TabsList className="lg:[&_svg]:hidden">
               <TabsTrigger value="query" className="px-2">
                 <SlidersHorizontal className="size-4" aria-hidden /> Search
               </TabsTrigger>
@@ -259,6 +264,9 @@ export function App() {
               </TabsTrigger>
               <TabsTrigger value="rag" className="px-2">
                 <Network className="size-4" aria-hidden /> RAG
+              </TabsTrigger>
+              <TabsTrigger value="story" className="px-2">
+                <BookOpen className="size-4" aria-hidden /> Story
               </TabsTrigger>
             </TabsList>
             <TabsContent value="query" className="pt-2">
@@ -298,6 +306,21 @@ export function App() {
                 onOpenImage={setOpenUrl}
               />
             </TabsContent>
+            <TabsContent value="story" className="pt-2" forceMount hidden={tab !== "story"}>
+              <StoryPanel
+                info={info}
+                source={storySource}
+                onSource={setStorySource}
+                ask={storyAsk}
+                onEditFrame={(f) => (f.id ? startEditing({ kind: "library", id: f.id, imageUrl: f.url, label: `frame ${f.index + 1}` }) : editUrl(f.url))}
+                onUseFrameAsRef={(f) =>
+                  f.id
+                    ? dispatchRefs({ type: "add", source: { kind: "library", id: f.id, thumbUrl: `/thumb/${encodeURIComponent(f.id)}` } })
+                    : void urlToQueryDataUrl(f.url).then((image) => dispatchRefs({ type: "add", source: { kind: "inline", image, label: `Frame ${f.index + 1}` } }))
+                }
+                onOpenImage={setOpenUrl}
+              />
+            </TabsContent>
           </Tabs>
         </aside>
         </main>
@@ -314,6 +337,12 @@ export function App() {
           }}
           onEdit={(hit) => {
             actions.onEdit(hit);
+            setOpen(null);
+          }}
+          onStory={(hit) => {
+            setStorySource({ kind: "library", id: hit.id, imageUrl: hit.imageUrl, label: hit.tags.length ? hit.tags.slice(0, 3).join(", ") : "this image" });
+            askStory();
+            setTab("story");
             setOpen(null);
           }}
           onSearchBy={(hit) => {

@@ -83,3 +83,19 @@ def build_tiny_vlm(folder: Path) -> Path:
     LlavaForConditionalGeneration(config).save_pretrained(model_dir)
     processor.save_pretrained(model_dir)
     return model_dir
+
+
+def main() -> None:
+    """`python -m tests.support.tiny_vlm --out DIR`: build it and print the setting that points
+    the story provider at it (the browser tests' harness reads the line)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder to write (created)")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    print(f"STORY_MODEL={build_tiny_vlm(args.out)}")
+
+
+if __name__ == "__main__":
+    main()

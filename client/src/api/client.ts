@@ -3,14 +3,20 @@ import type {
   DuplicateScanResult,
   FieldProblem,
   GenerateRequest,
+  GenerateResult,
   ImportOptions,
   ImportResult,
   Job,
+  JobResult,
   JsonAnswer,
   JsonBody,
   LibraryVisibility,
   ProblemBody,
   QueryParams,
+  StoryboardRequest,
+  StoryboardResult,
+  StoryRequest,
+  StoryResult,
 } from "./schema";
 
 /** Something the API (or the way to it) said no to; `code` is the contract's error code,
@@ -129,9 +135,17 @@ export const api = {
   healthz: (signal?: AbortSignal) => fetchJson<JsonAnswer<"getHealth">>("/healthz", { signal }),
   generate: (req: GenerateRequest, idempotencyKey: string, signal?: AbortSignal) =>
     fetchJson<Job>("/images/generate", { body: req, signal, headers: { "Idempotency-Key": idempotencyKey } }),
-  job: (id: string, signal?: AbortSignal) => fetchJson<Job>(`/jobs/${encodeURIComponent(id)}`, { signal }),
-  cancelJob: (id: string) => fetchJson<Job>(`/jobs/${encodeURIComponent(id)}`, { method: "DELETE" }),
+  /** A job by id; `R` is the result its kind gives (the caller knows the kind it submitted). */
+  job: <R extends JobResult = GenerateResult>(id: string, signal?: AbortSignal) => fetchJson<Job<R>>(`/jobs/${encodeURIComponent(id)}`, { signal }),
+  cancelJob: <R extends JobResult = GenerateResult>(id: string) => fetchJson<Job<R>>(`/jobs/${encodeURIComponent(id)}`, { method: "DELETE" }),
   importJob: (id: string, signal?: AbortSignal) => fetchJson<Job<ImportResult>>(`/jobs/${encodeURIComponent(id)}`, { signal }),
+
+  createStory: (req: StoryRequest, idempotencyKey: string, signal?: AbortSignal) =>
+    fetchJson<Job<StoryResult>>("/stories", { body: req, signal, headers: { "Idempotency-Key": idempotencyKey } }),
+  searchStories: (q: QueryParams<"searchStories">, signal?: AbortSignal) =>
+    fetchJson<JsonAnswer<"searchStories">>(`/stories${queryString({ ...q })}`, { signal }),
+  createStoryboard: (req: StoryboardRequest, idempotencyKey: string, signal?: AbortSignal) =>
+    fetchJson<Job<StoryboardResult>>("/storyboards", { body: req, signal, headers: { "Idempotency-Key": idempotencyKey } }),
 
   /** One sprite atlas for a page of hits; `missing` lists the ids it could not place. */
   atlas: (req: JsonBody<"createAtlas">, signal?: AbortSignal) => fetchJson<JsonAnswer<"createAtlas">>("/atlas", { body: req, signal }),

@@ -61,6 +61,21 @@ export type JobStatus = JobView["status"];
  */
 export type Job<R extends NonNullable<JobView["result"]> = GenerateResult> = Omit<JobView, "result"> & { result?: R | null };
 
+/** Any job's result, whichever its kind. */
+export type JobResult = NonNullable<JobView["result"]>;
+
+// --- Stories: POST /stories, GET /stories, POST /storyboards ----------------------------------
+export type StoryRequest = JsonBody<"createStory">;
+export type Story = Schemas["Story"];
+export type StoryResult = Schemas["StoryResult"];
+export type StoryHit = Schemas["StoryHit"];
+export type StorySearchResult = JsonAnswer<"searchStories">;
+export type StoryboardRequest = JsonBody<"createStoryboard">;
+export type StoryboardResult = Schemas["StoryboardResult"];
+export type StoryFrame = Schemas["Frame"];
+/** Which earlier frame or library image informed a frame, and how (attribution). */
+export type FrameRef = Schemas["FrameRef"];
+
 // --- Library --------------------------------------------------------------------------------
 export type ImagePage = JsonAnswer<"listImages">;
 export type ImageSummary = Schemas["ImageSummary"];

@@ -13,6 +13,7 @@ import { applyEdit, type EditState } from "@/state/edit";
 import { describeError } from "@/state/errors";
 import { describeJob, isTerminal, progressFraction } from "@/state/jobs";
 import { jobFailure, providerGate } from "@/state/providers";
+import { ProviderUnavailable } from "./ProviderUnavailable";
 import { MAX_REFS, REF_ROLES, toGenerateRefs, type RefItem, type RefsAction } from "@/state/refs";
 
 export interface GeneratePanelProps {
@@ -239,19 +240,7 @@ export function GeneratePanel(props: GeneratePanelProps) {
           </div>
         </div>
         {!gate.available ? (
-          <p className="text-xs text-red-700" data-testid="provider-unavailable" role="status">
-            {gate.reason}
-            {gate.href ? (
-              <>
-                {" "}
-                <a href={gate.href} target="_blank" rel="noreferrer" className="underline">
-                  How to fix it
-                </a>
-              </>
-            ) : (
-              gate.docs && <> (see {gate.docs})</>
-            )}
-          </p>
+          <ProviderUnavailable gate={gate} />
         ) : (
           !canGenerate && <p className="text-xs text-muted-foreground">Add a prompt, a reference or a sketch to generate.</p>
         )}

@@ -1,4 +1,4 @@
-import { Download, ExternalLink, ImagePlus, Layers, PenTool, Search, ThumbsDown, ThumbsUp } from "lucide-react";
+import { BookOpen, Download, ExternalLink, ImagePlus, Layers, PenTool, Search, ThumbsDown, ThumbsUp } from "lucide-react";
 import type { SearchHit } from "@/api/schema";
 import { AuthImage } from "@/components/AuthImage";
 import { Badge } from "@/components/ui/badge";
@@ -13,10 +13,12 @@ export interface LightboxProps extends Omit<HitActions, "onOpen"> {
   isRef: boolean;
   onClose: () => void;
   onSearchBy: (hit: SearchHit) => void;
+  /** "Make a story" about this image (the Story tab). */
+  onStory?: (hit: SearchHit) => void;
   onTagFilter: (tag: string) => void;
 }
 
-export function Lightbox({ hit, rank, isRef, onClose, onMoreLike, onNotLike, onToggleRef, onTrace, onEdit, onSearchBy, onTagFilter }: LightboxProps) {
+export function Lightbox({ hit, rank, isRef, onClose, onMoreLike, onNotLike, onToggleRef, onTrace, onEdit, onSearchBy, onStory, onTagFilter }: LightboxProps) {
   return (
     <Dialog open={hit !== null} onOpenChange={(open) => !open && onClose()}>
       <DialogContent aria-describedby={hit ? "lightbox-desc" : undefined}>
@@ -65,6 +67,11 @@ export function Lightbox({ hit, rank, isRef, onClose, onMoreLike, onNotLike, onT
                 <Button size="sm" variant="outline" onClick={() => onEdit(hit)}>
                   <PenTool /> Edit this image
                 </Button>
+                {onStory && (
+                  <Button size="sm" variant="outline" onClick={() => onStory(hit)}>
+                    <BookOpen /> Make a story
+                  </Button>
+                )}
                 <Button size="sm" variant="outline" asChild>
                   <a href={hit.imageUrl} download>
                     <Download /> Download

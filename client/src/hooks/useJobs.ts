@@ -1,24 +1,35 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api } from "@/api/client";
-import type { GenerateRequest, Job } from "@/api/schema";
+import type { GenerateRequest, GenerateResult, Job, JobResult } from "@/api/schema";
 import { newKey } from "@/lib/images";
 import { isTerminal, pollDelay } from "@/state/jobs";
 
-export interface JobEntry<M = undefined> {
+export interface JobEntry<M = undefined, R extends JobResult = GenerateResult> {
   key: string;
   /** What the caller attached at submit time (e.g. the complementary answer of a grounded job). */
   meta?: M;
-  job: Job | null;
+  job: Job<R> | null;
   /** The POST or a poll failed: what happened, for a person. */
   error: unknown;
   submittedAt: number;
 }
 
+/** Queues a job of one kind: the request, and the Idempotency-Key of this submission. */
+export type StartJob<Req, R extends JobResult> = (req: Req, idempotencyKey: string) => Promise<Job<R>>;
+
 const KEEP = 6;
 
 /** Submit generation jobs and follow each one until it is done, failed or cancelled. */
 export function useJobs<M = undefined>() {
-  const [entries, setEntries] = useState<JobEntry<M>[]>([]);
+  return useJobRunner<GenerateRequest, GenerateResult, M>(api.generate);
+}
+
+/**
+ * Submit jobs of one kind with `start` (a stable function, e.g. one of `api`'s) and follow
+ * each through GET /jobs/{id} until it is done, failed or cancelled.
+ */
+export function useJobRunner<Req, R extends JobResult, M = undefined>(start: StartJob<Req, R>) {
+  const [entries, setEntries] = useState<JobEntry<M, R>[]>([]);
   const alive = useRef(true);
   useEffect(() => {
     alive.current = true;
@@ -27,12 +38,12 @@ export function useJobs<M = undefined>() {
     };
   }, []);
 
-  const update = useCallback((key: string, patch: Partial<JobEntry<M>>) => {
+  const update = useCallback((key: string, patch: Partial<JobEntry<M, R>>) => {
     setEntries((es) => es.map((e) => (e.key === key ? { ...e, ...patch } : e)));
   }, []);
 
   const follow = useCallback(
-    async (key: string, job: Job) => {
+    async (key: string, job: Job<R>) => {
       let attempt = 0;
       let failures = 0;
       let current = job;
@@ -40,7 +51,7 @@ export function useJobs<M = undefined>() {
         await new Promise((r) => setTimeout(r, pollDelay(attempt++)));
         if (!alive.current) return;
         try {
-          current = await api.job(current.id);
+          current = await api.job<R>(current.id);
           failures = 0;
           update(key, { job: current, error: null });
         } catch (error) {
@@ -56,24 +67,24 @@ export function useJobs<M = undefined>() {
   );
 
   const submit = useCallback(
-    async (req: GenerateRequest, meta?: M) => {
+    async (req: Req, meta?: M) => {
       const key = newKey();
       setEntries((es) => [{ key, meta, job: null, error: null, submittedAt: Date.now() }, ...es].slice(0, KEEP));
       try {
-        const job = await api.generate(req, key);
+        const job = await start(req, key);
         update(key, { job });
         void follow(key, job);
       } catch (error) {
         update(key, { error });
       }
     },
-    [follow, update],
+    [follow, start, update],
   );
 
   const cancel = useCallback(
     async (key: string, id: string) => {
       try {
-        const job = await api.cancelJob(id);
+        const job = await api.cancelJob<R>(id);
         update(key, { job });
       } catch (error) {
         update(key, { error });

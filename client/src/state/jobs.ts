@@ -1,5 +1,5 @@
 /** Generation job helpers: what to say about a job, when to stop polling. Pure. */
-import type { Job, JobStatus } from "@/api/schema";
+import type { Job, JobStatus, JobView } from "@/api/schema";
 
 export const TERMINAL: readonly JobStatus[] = ["succeeded", "failed", "cancelled"];
 
@@ -8,7 +8,7 @@ export function isTerminal(status: JobStatus): boolean {
 }
 
 /** 0..1 when the job reports steps, null when it does not (show an indeterminate bar). */
-export function progressFraction(job: Job): number | null {
+export function progressFraction(job: Pick<JobView, "status" | "progress">): number | null {
   if (job.status === "succeeded") return 1;
   const p = job.progress;
   if (!p || !(p.total > 0)) return null;
