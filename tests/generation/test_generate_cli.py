@@ -111,10 +111,12 @@ def test_refs_reach_the_pipeline_with_their_roles_and_weights(
     )
     assert result["seed"] == 3 and len(result["images"]) == 1
     (call,) = text.calls
-    assert [len(slot) for slot in call["ip_adapter_image"]] == [1, 1]
+    # One IP-Adapter, one scale per image: the style ref on the style block only, the subject
+    # ref on the layout block too.
+    assert [len(slot) for slot in call["ip_adapter_image"]] == [2]
     scales = text.scales[0]
-    assert scales[STYLE_BLOCK] == [pytest.approx([0.7]), pytest.approx([0.6])]
-    assert scales[LAYOUT_BLOCK] == [0.0, pytest.approx([0.6])]
+    assert scales[STYLE_BLOCK] == [pytest.approx([0.7, 0.6])]
+    assert scales[LAYOUT_BLOCK] == [pytest.approx([0.0, 0.6])]
 
 
 def test_an_edit_with_base_and_mask_keeps_what_the_mask_keeps(env: Path) -> None:
