@@ -44,6 +44,24 @@ from app.telemetry import configure_tracing
 
 log = logging.getLogger(__name__)
 
+# Every router the API serves, in the order they are matched; the seeds' own request shapes
+# (compat) come last, so that a route of Clippy's own always wins.
+ROUTE_MODULES = (
+    search,
+    rag,
+    images,
+    atlas,
+    info,
+    generate,
+    jobs,
+    library,
+    libraries,
+    imports,
+    profile,
+    stories,
+    compat,
+)
+
 
 def create_app(
     settings: Settings | None = None, services: Services | None = None, encoders: Encoders | None = None
@@ -81,19 +99,8 @@ def create_app(
     install_operations(app, settings)
     install_security(app, settings)
 
-    app.include_router(search.router)
-    app.include_router(rag.router)
-    app.include_router(images.router)
-    app.include_router(atlas.router)
-    app.include_router(info.router)
-    app.include_router(generate.router)
-    app.include_router(jobs.router)
-    app.include_router(library.router)
-    app.include_router(libraries.router)
-    app.include_router(imports.router)
-    app.include_router(profile.router)
-    app.include_router(stories.router)
-    app.include_router(compat.router)  # the seeds' own requests (app/api/routes/compat.py)
+    for module in ROUTE_MODULES:
+        app.include_router(module.router)
     # Routes that read JSON or multipart themselves: their JSON bodies, named in the schema.
     install_body_schemas(
         app, [HybridQuery, imports.ImportRequest, GenerateRequest, DescribeRequest, StoryRequest, StoryboardRequest]
