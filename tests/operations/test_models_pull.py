@@ -39,7 +39,9 @@ def text_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def hub(tmp_path: Path, tiny_blip: Path, sdxl_folders: TinySdxl, text_folder: Path) -> Iterator[LocalHub]:
+def hub(
+    tmp_path: Path, tiny_blip: Path, tiny_vlm: Path, sdxl_folders: TinySdxl, text_folder: Path
+) -> Iterator[LocalHub]:
     clip = tmp_path / "clip-repo"
     clip.mkdir()
     (clip / "open_clip_model.safetensors").write_bytes(os.urandom(4096))
@@ -50,6 +52,7 @@ def hub(tmp_path: Path, tiny_blip: Path, sdxl_folders: TinySdxl, text_folder: Pa
         "tiny/ip-adapter": sdxl_folders.ip_adapter_dir,
         OPENCLIP_REPO: clip,
         "tiny/text": text_folder,
+        "tiny/vlm": tiny_vlm,
     }
     with local_hub(repos) as served:
         yield served
@@ -69,6 +72,7 @@ def _env(hub: LocalHub, cache: Path, *, offline: bool) -> dict[str, str]:
         "PRETRAINED": "laion2b_s34b_b79k",
         "TEXT_MODEL": "clip",
         "DESCRIBE_MODEL": "tiny/blip",
+        "STORY_MODEL": "tiny/vlm",
         "SDXL_MODEL": "tiny/sdxl",
         "IP_ADAPTER_MODEL": "tiny/ip-adapter",
         "IP_ADAPTER_SUBFOLDER": IP_ADAPTER_SUBFOLDER,
@@ -102,7 +106,7 @@ def test_pull_then_doctor_says_present_then_the_service_loads_what_was_pulled(
 
     r = clippy(["models", "pull"], _env(hub, cache, offline=False), tmp_path)
     assert r.returncode == 0, r.stderr
-    for repo in ("tiny/blip", "tiny/sdxl", "tiny/ip-adapter", OPENCLIP_REPO):
+    for repo in ("tiny/blip", "tiny/sdxl", "tiny/ip-adapter", "tiny/vlm", OPENCLIP_REPO):
         assert f"{repo} ok" in r.stdout, r.stdout
     # Only what the loaders read: IP-Adapter's weight file and image encoder, open_clip's one file.
     ip_files = set(hub.downloads("tiny/ip-adapter"))
@@ -116,9 +120,9 @@ def test_pull_then_doctor_says_present_then_the_service_loads_what_was_pulled(
     assert not (tmp_path / "hf-default").exists()  # MODEL_CACHE_DIR wins over the default cache
 
     after = _doctor(_env(hub, cache, offline=True), tmp_path)
-    for name in ("openclip", "describe", "sdxl", "ip_adapter"):
+    for name in ("openclip", "describe", "sdxl", "ip_adapter", "story"):
         assert after[name]["present"] and after[name]["available"], after[name]
-    assert after["_providers"]["describe"]["available"] and after["_providers"]["sdxl"]["available"]
+    assert all(after["_providers"][p]["available"] for p in ("describe", "sdxl", "story")), after["_providers"]
 
     # A second pull finds everything on disk and downloads nothing.
     sent = len(hub.requests)
