@@ -63,7 +63,7 @@ def configure_tracing(endpoint: str | None, service_name: str = "clippy") -> boo
         except ImportError:
             log.warning(
                 "OTEL_EXPORTER_OTLP_ENDPOINT is set but OpenTelemetry is not installed; no traces are sent "
-                "(pip install opentelemetry-sdk opentelemetry-exporter-otlp-proto-http)"
+                "(pip install 'clippy[otel]')"
             )
             return False
         provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
@@ -74,12 +74,82 @@ def configure_tracing(endpoint: str | None, service_name: str = "clippy") -> boo
         return True
 
 
+def use_tracer_provider(provider: Any | None) -> None:
+    """Trace through `provider` (an SDK `TracerProvider`), or stop tracing with None.
+
+    For tests: OpenTelemetry lets a process set its global provider once, so a test brings
+    its own (with an in-memory exporter) here instead of through `configure_tracing`."""
+    global _tracer
+    with _tracer_lock:
+        _tracer = provider.get_tracer("clippy") if provider is not None else None
+
+
+def tracing_on() -> bool:
+    return _tracer is not None
+
+
 @contextlib.contextmanager
-def span(name: str, **attributes: Any) -> Iterator[None]:
-    """A span named `name` when tracing is on; nothing otherwise."""
+def span(name: str, **attributes: Any) -> Iterator[Any]:
+    """A span named `name` when tracing is on (yielded, to add attributes or rename it);
+    None, and nothing else, otherwise."""
     tracer = _tracer
     if tracer is None:
-        yield
+        yield None
         return
-    with tracer.start_as_current_span(name, attributes={k: v for k, v in attributes.items() if v is not None}):
-        yield
+    with tracer.start_as_current_span(
+        name, attributes={k: v for k, v in attributes.items() if v is not None}
+    ) as current:
+        yield current
+
+
+# A W3C trace context travels with a job in a few short headers; anything longer is not one.
+_CARRIER_KEYS = ("traceparent", "tracestate")
+_CARRIER_VALUE_MAX = 512
+
+
+def trace_carrier() -> dict[str, str] | None:
+    """The current trace context as W3C headers (`traceparent`, `tracestate`), for a job to
+    carry to the worker that runs it; None when tracing is off or no span is current."""
+    if _tracer is None:
+        return None
+    from opentelemetry import propagate
+
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    kept = {k: v for k, v in carrier.items() if k in _CARRIER_KEYS}
+    return kept or None
+
+
+@contextlib.contextmanager
+def job_span(kind: str, job_id: str, carrier: dict[str, str] | None, attempt: int = 1) -> Iterator[Any]:
+    """The span "job {kind}" around one attempt of a job, a child of the request that queued
+    it when `carrier` (from `trace_carrier`) came with the job: API, queue, worker and the
+    provider's spans are then one trace. Nothing when tracing is off."""
+    tracer = _tracer
+    if tracer is None:
+        yield None
+        return
+    from opentelemetry import propagate
+    from opentelemetry.trace import SpanKind
+
+    headers = {
+        k: v
+        for k, v in (carrier or {}).items()
+        if k in _CARRIER_KEYS and isinstance(v, str) and len(v) <= _CARRIER_VALUE_MAX
+    }
+    # With no carrier (a job queued before tracing was on) the span starts its own trace
+    # rather than joining whatever span happens to be current in the worker.
+    parent = propagate.extract(headers, context=_empty_context())
+    with tracer.start_as_current_span(
+        f"job {kind}",
+        context=parent,
+        kind=SpanKind.CONSUMER,
+        attributes={"job.id": job_id, "job.kind": kind, "job.attempt": attempt},
+    ) as current:
+        yield current
+
+
+def _empty_context() -> Any:
+    from opentelemetry.context import Context
+
+    return Context()

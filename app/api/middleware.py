@@ -8,6 +8,8 @@
   ZIP_MAX_TOTAL_BYTES instead.
 * One access-log line and the request metrics per request, labelled by route template
   (``/image/{image_id}``), never by the raw path.
+* With tracing on (app/telemetry.py), a span per request, "HTTP {method} {route template}"
+  (`TracingMiddleware`): jobs queued while it is current carry it to their worker.
 
 It is pure ASGI (no BaseHTTPMiddleware), so streamed responses are not buffered.
 """
@@ -31,6 +33,7 @@ from app.api.logs import request_id_var
 from app.api.metrics import Metrics
 from app.config import Settings
 from app.errors import PayloadTooLargeError
+from app.telemetry import span, tracing_on
 
 access_log = logging.getLogger("clippy.access")
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -163,12 +166,53 @@ class OperationsMiddleware:
             request_id_var.reset(token)
 
 
+class TracingMiddleware:
+    """A span per HTTP request while tracing is on, named by the route template once routing
+    has found it (``HTTP POST /images/generate``), with the response's status; a plain pass
+    through otherwise (checked per request, so nothing of OpenTelemetry is imported when off)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not tracing_on() or scope.get("path") in QUIET_PATHS:
+            await self.app(scope, receive, send)
+            return
+        method = str(scope.get("method", ""))
+        status = 500  # what an exception that escapes the app becomes
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        with span(f"HTTP {method}", **{"http.request.method": method}) as current:
+            try:
+                await self.app(scope, receive, send_status)
+            finally:
+                if current is not None:
+                    # The router writes the matched route into the scope as it dispatches.
+                    route = _route_label(scope)
+                    current.update_name(f"HTTP {method} {route}")
+                    current.set_attribute("http.route", route)
+                    current.set_attribute("http.response.status_code", status)
+                    if rid := request_id_var.get(None):
+                        current.set_attribute("http.request.id", rid)
+                    if status >= 500:
+                        from opentelemetry.trace import StatusCode
+
+                        current.set_status(StatusCode.ERROR)
+
+
 def install_operations(app: FastAPI, settings: Settings) -> None:
     """Add the middleware and, with METRICS_ENABLED, `GET /metrics`."""
     metrics = Metrics() if settings.METRICS_ENABLED else None
     app.state.metrics = metrics
     if metrics is not None:
         app.include_router(metrics_module.router)
+    # Inside OperationsMiddleware (added later, so outer): the span sees the request id.
+    app.add_middleware(TracingMiddleware)
     app.add_middleware(
         OperationsMiddleware,
         max_body=settings.MAX_REQUEST_BYTES,

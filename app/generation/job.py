@@ -15,6 +15,7 @@ from app.generation.files import GENERATED_URL, GeneratedFiles
 from app.generation.library import AddToLibrary
 from app.generation.models import GenerateParams
 from app.jobs.base import JobContext
+from app.telemetry import span
 
 JOB_KIND = "generate"
 _WORD = re.compile(r"[a-z][a-z0-9-]{2,}")
@@ -56,7 +57,8 @@ class GenerateJob:
         params = GenerateParams.model_validate(raw)
         provider = self.providers.get(params.provider)
         spec = await anyio.to_thread.run_sync(self._spec, params)
-        output = await provider.generate(spec, Hooks(report=ctx.report, check_cancelled=ctx.check_cancelled))
+        with span("generation.provider", provider=provider.name, images=spec.n, refs=len(spec.refs)):
+            output = await provider.generate(spec, Hooks(report=ctx.report, check_cancelled=ctx.check_cancelled))
         ctx.check_cancelled()
         images: list[dict[str, Any]] = []
         for i, image in enumerate(output.images):

@@ -20,6 +20,7 @@ from redis.exceptions import WatchError
 
 from app.errors import OverloadedError
 from app.jobs.base import TERMINAL, IdempotencyKey, Job, JobQueue, check_reuse, new_job_id, unknown_job, utcnow
+from app.telemetry import trace_carrier
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,7 @@ class ArqJobQueue(JobQueue):
             idempotency_key=idempotency_key.key if idempotency_key else None,
             request_fingerprint=idempotency_key.fingerprint if idempotency_key else None,
             owner=owner,
+            trace=trace_carrier(),
             created_at=now,
             updated_at=now,
         )

@@ -23,6 +23,7 @@ from pydantic import Field
 
 from app.errors import ClippyError, IdempotencyKeyReusedError, NotFoundError, UnavailableError
 from app.models import LenientCamelModel
+from app.telemetry import job_span
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,9 @@ class Job(JobView):
     # The owner of the key that queued it (app/library/access.py); None for operator keys.
     # Only that owner (and operators) may see or cancel it: GET/DELETE /jobs/{id}.
     owner: str | None = None
+    # The W3C trace context (`traceparent`, `tracestate`) of the request that queued it, when
+    # tracing is on (app/telemetry.py): the worker's span for the job joins that trace.
+    trace: dict[str, str] | None = None
 
     @property
     def finished(self) -> bool:
@@ -248,9 +252,11 @@ async def run_kind(
     max_tries: int,
     backoff_s: float,
     timeout_s: float | None = None,
+    trace: dict[str, str] | None = None,
 ) -> Outcome:
     """`run_attempt` with the handler registered for `kind`; a kind nobody registered here
-    (a worker built without it) fails the job instead of leaving it running."""
+    (a worker built without it) fails the job instead of leaving it running. With tracing
+    on, the attempt runs in the span "job {kind}", a child of `trace` (`Job.trace`)."""
     if kind not in handlers:
         return Outcome(
             "failed",
@@ -259,9 +265,15 @@ async def run_kind(
                 message=f"No handler for job kind {kind!r} in this worker. Registered: {handlers.kinds}",
             ),
         )
-    return await run_attempt(
-        handlers.get(kind), params, ctx, max_tries=max_tries, backoff_s=backoff_s, timeout_s=timeout_s
-    )
+    with job_span(kind, ctx.job_id, trace, ctx.attempt) as current:
+        outcome = await run_attempt(
+            handlers.get(kind), params, ctx, max_tries=max_tries, backoff_s=backoff_s, timeout_s=timeout_s
+        )
+        if current is not None:
+            current.set_attribute("job.status", outcome.status)
+            if outcome.error is not None:
+                current.set_attribute("job.error", outcome.error.code)
+        return outcome
 
 
 def timeout_error(timeout_s: float | None) -> JobError:

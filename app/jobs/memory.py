@@ -35,6 +35,7 @@ from app.jobs.base import (
     unknown_job,
     utcnow,
 )
+from app.telemetry import trace_carrier
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +162,7 @@ class InProcessJobQueue(JobQueue):
             idempotency_key=idempotency_key.key if idempotency_key else None,
             request_fingerprint=idempotency_key.fingerprint if idempotency_key else None,
             owner=owner,
+            trace=trace_carrier(),
             created_at=now,
             updated_at=now,
         )
@@ -255,6 +257,7 @@ class InProcessJobQueue(JobQueue):
                 max_tries=self._max_tries,
                 backoff_s=self._backoff_s,
                 timeout_s=self._timeout_s,
+                trace=job.trace,
             )
         finally:
             self._contexts.pop(job.id, None)

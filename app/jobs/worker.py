@@ -128,6 +128,7 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
             max_tries=settings.JOB_MAX_TRIES,
             backoff_s=settings.JOB_RETRY_BACKOFF_S,
             timeout_s=settings.JOB_TIMEOUT_S,
+            trace=job.trace,
         )
     except asyncio.CancelledError:
         # The worker is shutting down (after JOB_DRAIN_S) or arq's backstop timeout fired:
