@@ -30,7 +30,7 @@ from app.api.security import OPEN_PATHS, UNLIMITED_PATHS, required_scope
 from app.config import Settings
 from app.generation.models import GenerateResult
 from app.library.models import DuplicateScanResult, ImportResult
-from app.stories.models import StoryboardResult, StoryResult
+from app.stories.models import StoryboardProgress, StoryboardResult, StoryResult
 
 PROBLEM_REF = "#/components/schemas/Problem"
 # A job's `result` by its `kind`: the job queue stores the handler's JSON as is (app/jobs).
@@ -40,6 +40,10 @@ JOB_RESULTS: dict[str, type[BaseModel]] = {
     "story": StoryResult,
     "storyboard": StoryboardResult,
     "duplicates": DuplicateScanResult,
+}
+# A running job's `progress.partial` by its `kind` (kinds that hand work over as it finishes).
+JOB_PARTIALS: dict[str, type[BaseModel]] = {
+    "storyboard": StoryboardProgress,
 }
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
@@ -112,7 +116,7 @@ def install_openapi(app: FastAPI, settings: Settings) -> None:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = build()
-        models: list[type[BaseModel]] = [Problem, FieldProblem, *JOB_RESULTS.values()]
+        models: list[type[BaseModel]] = [Problem, FieldProblem, *JOB_RESULTS.values(), *JOB_PARTIALS.values()]
         _, defs = models_json_schema(
             [(m, "serialization") for m in models], by_alias=True, ref_template="#/components/schemas/{model}"
         )
@@ -127,6 +131,15 @@ def install_openapi(app: FastAPI, settings: Settings) -> None:
                 "description": "Set when the job succeeded: by `kind`, "
                 + ", ".join(f"`{kind}` → {m.__name__}" for kind, m in JOB_RESULTS.items())
                 + ".",
+            }
+        progress = components.get("JobProgress")
+        if progress is not None:
+            partials = [{"$ref": f"#/components/schemas/{m.__name__}"} for m in JOB_PARTIALS.values()]
+            progress["properties"]["partial"] = {
+                "anyOf": [*partials, {"type": "null"}],
+                "description": "What a running job has made so far: by `kind`, "
+                + ", ".join(f"`{kind}` → {m.__name__}" for kind, m in JOB_PARTIALS.items())
+                + "; other kinds leave it out.",
             }
         for path, method, operation in _operations(schema):
             responses = operation.setdefault("responses", {})

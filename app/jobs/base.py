@@ -42,6 +42,12 @@ def new_job_id() -> str:
 class JobProgress(LenientCamelModel):
     step: int
     total: int
+    # What a running job has made so far, for kinds that hand work over as it finishes (a
+    # storyboard's frames); its schema per kind is declared in app/api/openapi.py. Bounded by
+    # the handler: it holds no more than the result will.
+    partial: dict[str, Any] | None = Field(
+        default=None, description="What the job has made so far, while it runs (by `kind`)."
+    )
 
 
 # A job error's `message` is one line a person can act on; what went wrong technically
@@ -150,16 +156,18 @@ class JobContext:
         self,
         job_id: str,
         attempt: int = 1,
-        on_progress: Callable[[int, int], None] | None = None,
+        on_progress: Callable[[JobProgress], None] | None = None,
     ) -> None:
         self.job_id = job_id
         self.attempt = attempt
         self._on_progress = on_progress
         self._cancel = threading.Event()
 
-    def report(self, step: int, total: int) -> None:
+    def report(self, step: int, total: int, partial: dict[str, Any] | None = None) -> None:
+        """`step` of `total` done; `partial` is what is finished so far (JSON, in the kind's
+        partial shape), shown by GET /jobs/{id} before the job ends."""
         if self._on_progress is not None:
-            self._on_progress(step, total)
+            self._on_progress(JobProgress(step=step, total=total, partial=partial))
 
     def cancel(self) -> None:
         self._cancel.set()

@@ -241,9 +241,9 @@ class InProcessJobQueue(JobQueue):
             return
         loop = asyncio.get_running_loop()
 
-        def on_progress(step: int, total: int) -> None:
+        def on_progress(progress: JobProgress) -> None:
             # Called from worker threads: hop onto the loop before touching the record.
-            loop.call_soon_threadsafe(self._progress, job, step, total)
+            loop.call_soon_threadsafe(self._progress, job, progress)
 
         ctx = JobContext(job.id, attempt=job.attempts + 1, on_progress=on_progress)
         self._contexts[job.id] = ctx
@@ -270,9 +270,9 @@ class InProcessJobQueue(JobQueue):
             self._timers.add(timer)
             timer.add_done_callback(self._timers.discard)
 
-    def _progress(self, job: Job, step: int, total: int) -> None:
+    def _progress(self, job: Job, progress: JobProgress) -> None:
         if job.status == "running":
-            self._update(job, progress=JobProgress(step=step, total=total))
+            self._update(job, progress=progress)
 
     async def _requeue(self, job_id: str, delay: float) -> None:
         await asyncio.sleep(delay)

@@ -97,11 +97,11 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> None:
 
     pending: set[asyncio.Future[Any]] = set()
 
-    def on_progress(step: int, total: int) -> None:
+    def on_progress(progress: JobProgress) -> None:
         def apply(j: Job) -> bool:
             if j.status != "running":
                 return False
-            j.progress = JobProgress(step=step, total=total)
+            j.progress = progress
             return True
 
         fut = asyncio.run_coroutine_threadsafe(store.update(job_id, apply), loop)

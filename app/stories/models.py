@@ -122,6 +122,13 @@ class Frame(CamelModel):
     refs: list[FrameRef]
 
 
+class StoryboardProgress(CamelModel):
+    """A running `storyboard` job's `progress.partial`: the frames finished so far, in order,
+    as the result will give them (at most `frames` of them)."""
+
+    frames: list[Frame]
+
+
 class StoryboardResult(CamelModel):
     """The `result` of a succeeded `storyboard` job."""
 

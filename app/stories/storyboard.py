@@ -42,7 +42,7 @@ from app.storage import VectorStore
 from app.storage.types import Filter, HasId, MatchAny, ViewQuery
 from app.stories.beats import Beat, split_beats
 from app.stories.index import StoryIndex
-from app.stories.models import Frame, FrameRef, Story, StoryboardRequest, StoryboardResult
+from app.stories.models import Frame, FrameRef, Story, StoryboardProgress, StoryboardRequest, StoryboardResult
 from app.stories.parse import parse_story
 from app.telemetry import span
 
@@ -350,7 +350,9 @@ class StoryboardService:
             timings["library"] += time.perf_counter() - start
             made.append(made_frame)
             frames.append(frame)
-            ctx.report(beat.index + 1, len(beats))
+            # The frames so far go with the progress, so a client shows each as it finishes.
+            partial = StoryboardProgress(frames=frames).model_dump(mode="json", by_alias=True)
+            ctx.report(beat.index + 1, len(beats), partial)
         result = StoryboardResult(
             storyboard_id=p["storyboardId"],
             story_id=p.get("storyId"),

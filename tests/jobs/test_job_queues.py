@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from app.errors import IdempotencyKeyReusedError, NotFoundError, OverloadedError
-from app.jobs.base import IdempotencyKey, backoff_delay
+from app.jobs.base import IdempotencyKey, JobContext, backoff_delay
 from tests.support.jobs import make_handlers, queue_rig, wait_for
 
 pytestmark = pytest.mark.anyio
@@ -40,6 +40,32 @@ async def test_a_job_goes_from_queued_to_succeeded_with_progress(backend: tuple[
         assert done.result == {"echo": 7}
         assert done.progress is not None and done.progress.total == 3
         assert done.error is None and done.updated_at >= done.created_at
+
+
+async def test_what_a_running_job_made_so_far_shows_before_it_ends(backend: tuple[str, str | None]) -> None:
+    """`report(..., partial)` lands in the record while the job runs (a storyboard's frames);
+    the handler goes on only once the test has seen it (an Event, not a clock)."""
+    handlers, _ = make_handlers()
+    seen = asyncio.Event()
+
+    async def halves(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+        ctx.report(1, 2, {"frames": [{"index": 0}]})
+        await asyncio.wait_for(seen.wait(), 30)
+        return {"frames": [{"index": 0}, {"index": 1}]}
+
+    handlers.register("halves", halves)
+    async with queue_rig(backend[0], handlers, backend[1]) as rig:
+        job = await rig.queue.submit("halves", {})
+        deadline = asyncio.get_running_loop().time() + 30
+        while (running := await rig.queue.get(job.id)).progress is None:
+            assert asyncio.get_running_loop().time() < deadline, running
+            await asyncio.sleep(0.02)
+        seen.set()
+        assert running.status == "running" and running.result is None
+        assert running.progress is not None and running.progress.partial == {"frames": [{"index": 0}]}
+        assert running.view().model_dump(by_alias=True)["progress"]["partial"] == {"frames": [{"index": 0}]}
+        done = await wait_for(rig.queue, job.id, "succeeded")
+        assert done.result == {"frames": [{"index": 0}, {"index": 1}]}
 
 
 async def test_a_failing_handler_fails_the_job_with_its_reason(backend: tuple[str, str | None]) -> None:

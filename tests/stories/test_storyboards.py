@@ -141,3 +141,66 @@ def test_a_storyboard_from_a_story_id_records_it_on_its_frames(board_app: dict[s
     assert result["storyId"] == story_id and result["story"]["title"] == STORY["title"]
     points = board_app["store"].retrieve([f["id"] for f in result["frames"]])
     assert {p.payload["storyId"] for p in points} == {story_id}
+
+
+def test_each_frame_shows_in_the_job_view_as_soon_as_it_is_made(
+    board_app: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frame 1 waits (on an Event, not a clock) until the test has seen frame 0 in GET /jobs/{id}
+    while the job still runs: the frames so far travel with the progress, as the result gives them."""
+    import threading
+
+    import anyio
+
+    from app.generation.base import GenerationSpec, Hooks
+
+    client, services = board_app["client"], board_app["services"]
+    provider = services.storyboards.providers.get(services.storyboards.settings.GENERATION_PROVIDER)
+    generate = provider.generate
+    seen_first = threading.Event()
+    gated: list[int] = []
+
+    async def gated_generate(spec: GenerationSpec, hooks: Hooks) -> Any:
+        if spec.seed != 7:  # every frame after the first (frame k has seed 7 + k)
+            gated.append(spec.seed)
+            # Waits off the event loop, so GET /jobs/{id} keeps answering; bounded, so a
+            # regression fails the test below rather than hanging it.
+            await anyio.to_thread.run_sync(seen_first.wait, 120)
+        return await generate(spec, hooks)
+
+    monkeypatch.setattr(provider, "generate", gated_generate)
+    queued = client.post(
+        "/storyboards", json={"story": STORY, "frames": 3, "width": 64, "height": 64, "seed": 7, "addToLibrary": False}
+    )
+    assert queued.status_code == 202, queued.text
+    location = queued.headers["Location"]
+    try:
+        running = poll_until(
+            client, location, lambda job: bool(((job["progress"] or {}).get("partial") or {}).get("frames"))
+        )
+    finally:
+        seen_first.set()
+    assert running["status"] == "running", running
+    assert running["result"] is None
+    assert running["progress"]["step"] == 1 and running["progress"]["total"] == 3
+    (first,) = running["progress"]["partial"]["frames"]
+    done = poll(client, location, "succeeded", "failed", timeout=240)
+    assert done["status"] == "succeeded", done
+    assert gated == [8, 9]
+    # The frame shown early is the one the result gives, field for field.
+    assert first == done["result"]["frames"][0]
+    assert first["index"] == 0 and first["url"].startswith("/generated/")
+    assert client.get(first["url"]).status_code == 200
+
+
+def poll_until(client: Any, location: str, ready: Any, timeout: float = 240.0) -> dict[str, Any]:
+    """GET `location` until `ready(job)` holds (or the job ended, which fails the caller's checks)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        body: dict[str, Any] = client.get(location).json()
+        if ready(body) or body["status"] in ("succeeded", "failed", "cancelled"):
+            return body
+        assert time.monotonic() < deadline, f"{location} is {body}"
+        time.sleep(0.05)

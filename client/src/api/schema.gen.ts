@@ -1969,6 +1969,8 @@ export interface components {
         };
         /** JobProgress */
         JobProgress: {
+            /** @description What a running job has made so far: by `kind`, `storyboard` → StoryboardProgress; other kinds leave it out. */
+            partial?: components["schemas"]["StoryboardProgress"] | null;
             /** Step */
             step: number;
             /** Total */
@@ -2537,6 +2539,15 @@ export interface components {
             hits: components["schemas"]["StoryHit"][];
             /** Query */
             query: string;
+        };
+        /**
+         * StoryboardProgress
+         * @description A running `storyboard` job's `progress.partial`: the frames finished so far, in order,
+         *     as the result will give them (at most `frames` of them).
+         */
+        StoryboardProgress: {
+            /** Frames */
+            frames: components["schemas"]["Frame"][];
         };
         /**
          * StoryboardRequest

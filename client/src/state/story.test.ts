@@ -86,6 +86,25 @@ describe("frame slots while the storyboard runs", () => {
     expect(slots.map((s) => s.state)).toEqual(["made", "working", "waiting"]);
   });
 
+  it("show each frame the running job has finished, with what informed it, placeholders for the rest", () => {
+    const first = frame(0);
+    const second = frame(1, [{ role: "subject", weight: 0.8, similarity: 0.9, tier: "storyboard", frame: 0, id: null, reason: "frame 0 introduced 'fox'" }]);
+    const running = job("running", { progress: { step: 2, total: 4, partial: { frames: [first, second] } } });
+    const slots = frameSlots(running, 4);
+    expect(slots).toEqual([
+      { index: 0, state: "done", frame: first },
+      { index: 1, state: "done", frame: second },
+      { index: 2, state: "working" },
+      { index: 3, state: "waiting" },
+    ]);
+    const shown = slots.flatMap((s) => (s.state === "done" ? [s.frame] : []));
+    expect(informedBy(second, shown).map((i) => i.src)).toEqual([first.url]);
+    // A poll that has not caught up with the step count (or an older server) still says "made".
+    expect(frameSlots(job("running", { progress: { step: 2, total: 3, partial: { frames: [first] } } }), 3).map((s) => s.state)).toEqual(["done", "made", "working"]);
+    // What a failed job made stays shown.
+    expect(frameSlots(job("failed", { progress: { step: 1, total: 2, partial: { frames: [first] } } }), 2).map((s) => s.state)).toEqual(["done", "waiting"]);
+  });
+
   it("take the count from the server's progress (it may cap the frames asked for)", () => {
     expect(frameSlots(job("running", { progress: { step: 0, total: 2 } }), 5)).toHaveLength(2);
   });

@@ -86,15 +86,17 @@ export function storyboardRequest(story: Story, frames: number, side = DEFAULT_F
 /** One place in the storyboard: a finished frame, or where one is still to come. */
 export type FrameSlot =
   | { index: number; state: "done"; frame: StoryFrame }
-  /** Made on the server; the job hands frames over only when the whole storyboard is done. */
+  /** Made on the server but not handed over yet (a server whose progress carries no frames). */
   | { index: number; state: "made" }
   | { index: number; state: "working" }
   | { index: number; state: "waiting" };
 
 /**
- * The storyboard's frames as they stand. The job reports progress as frames made (step of
- * total) and gives the frames themselves in its result, so until it ends the slots say which
- * frames are made, which one is being drawn and which wait.
+ * The storyboard's frames as they stand. A running job's progress carries the frames made so
+ * far (`progress.partial.frames`), so each shows as soon as a poll returns it, with what
+ * informed it; the result gives them all once the job succeeds. Frames a failed or cancelled
+ * job made stay shown (they exist, and are in the library). The rest are placeholders: the one
+ * being drawn, and those waiting.
  */
 export function frameSlots(job: Job<StoryboardResult> | null, requested: number): FrameSlot[] {
   const frames = job?.status === "succeeded" ? (job.result?.frames ?? []) : null;
@@ -102,7 +104,10 @@ export function frameSlots(job: Job<StoryboardResult> | null, requested: number)
   const total = job?.progress && job.progress.total > 0 ? job.progress.total : clampFrames(requested, Number.MAX_SAFE_INTEGER);
   const running = job?.status === "running";
   const made = running && job.progress ? Math.min(total, Math.max(0, job.progress.step)) : 0;
+  const finished = new Map((job?.progress?.partial?.frames ?? []).filter((f) => f.index >= 0 && f.index < total).map((f) => [f.index, f]));
   return Array.from({ length: total }, (_, index): FrameSlot => {
+    const frame = finished.get(index);
+    if (frame) return { index, state: "done", frame };
     if (index < made) return { index, state: "made" };
     if (index === made && running) return { index, state: "working" };
     return { index, state: "waiting" };

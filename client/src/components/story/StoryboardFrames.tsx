@@ -12,7 +12,7 @@ export interface StoryboardFramesProps {
 }
 
 const PENDING: Record<Exclude<FrameSlot["state"], "done">, string> = {
-  made: "Made — shown when the storyboard is done",
+  made: "Made — shown when the server hands it over",
   working: "Drawing…",
   waiting: "Waiting",
 };
