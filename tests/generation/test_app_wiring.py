@@ -130,7 +130,11 @@ def test_the_redis_worker_runs_imports_and_add_to_library_with_the_apis_handlers
         api = Services.open(settings, encoders=encoders, store=store)
         assert api.jobs is not None and api.jobs.durable
         worker_side = WorkerServices.open(settings, encoders=encoders, store=store)
-        assert worker_side.handlers.kinds == api.handlers.kinds == ["duplicates", "generate", "import", "story", "storyboard"]
+        assert (
+            worker_side.handlers.kinds
+            == api.handlers.kinds
+            == ["duplicates", "generate", "import", "story", "storyboard"]
+        )
         assert worker_side.generation.add_to_library is not None
         with worker_thread(settings, worker_side), TestClient(create_app(settings, api)) as client:
             body = {"prompt": "zebra stripes", "width": 64, "height": 64, "seed": 1, "addToLibrary": True}
