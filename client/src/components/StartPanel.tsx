@@ -29,16 +29,18 @@ const SLIDERS: readonly WeightKey[] = ["wImg", "wEdge", "wShape", "wTxt", "wTags
  * canvas explains the tool instead of standing empty. Static text only: it adds no tab stops
  * between the prompt and the first result, and it is not a live region (it would be read out
  * whole each time the inputs are cleared; the results summary above already announces).
+ * Its columns follow its own width (container queries): the results column is narrow at
+ * 1024 px and on tablets even where the viewport is wide.
  */
 export function StartPanel() {
   return (
-    <div data-testid="start-panel" className="mx-auto flex max-w-3xl flex-col gap-6 px-1 py-8 md:py-12">
+    <div data-testid="start-panel" className="@container mx-auto flex max-w-3xl flex-col gap-6 px-1 py-8 md:py-12">
       <div className="flex flex-col items-center gap-2 text-center">
         <PencilLine className="size-8 text-muted-foreground" aria-hidden />
         <h2 className="text-lg font-semibold">Draw, type or drop an image to search</h2>
         <p className="max-w-xl text-sm text-muted-foreground">Three ways to ask; mix them freely. Results appear here as you go, best match first.</p>
       </div>
-      <ol className="grid gap-3 sm:grid-cols-3" aria-label="Ways to search">
+      <ol className="grid gap-3 @xl:grid-cols-3" aria-label="Ways to search">
         {WAYS.map(({ icon: Icon, title, text }, i) => (
           <li key={title} className="flex flex-col gap-1.5 rounded-lg border bg-background p-4 shadow-sm">
             <div className="flex items-center gap-2 font-medium">
@@ -60,14 +62,14 @@ export function StartPanel() {
         <p className="mt-1 text-sm text-muted-foreground">
           The Search tab weighs five views of each image. A slider stays off until its input is there; the presets set them all at once.
         </p>
-        <dl className="mt-3 grid gap-x-6 gap-y-2 text-sm sm:grid-cols-[auto_1fr]">
+        <dl className="mt-3 grid gap-x-6 gap-y-2 text-sm @sm:grid-cols-[auto_1fr]">
           {SLIDERS.map((k) => (
             <Fragment key={k}>
               <dt className="flex items-center gap-1.5 font-medium">
                 <span className={`size-2 rounded-full ${VIEW_COLOR[k]}`} aria-hidden />
                 {WEIGHT_LABELS[k].label}
               </dt>
-              <dd className="text-muted-foreground max-sm:mb-1">{WEIGHT_LABELS[k].hint}</dd>
+              <dd className="text-muted-foreground @max-sm:mb-1">{WEIGHT_LABELS[k].hint}</dd>
             </Fragment>
           ))}
         </dl>
