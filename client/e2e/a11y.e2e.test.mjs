@@ -119,6 +119,31 @@ describe("Accessibility, keyboard and phone", { timeout: 600_000 }, () => {
     }
   });
 
+  it("first load: the results column explains the three ways to search and the sliders", { timeout: 30_000 }, async () => {
+    const panel = page.locator("#results [data-testid=start-panel]");
+    await panel.waitFor();
+    const start = await panel.evaluate((el) => {
+      const ways = [...el.querySelectorAll("ol > li")];
+      const r = el.getBoundingClientRect();
+      return {
+        ways: ways.map((li) => li.querySelector("h3")?.textContent),
+        // Side by side at 1440 px: the wide column is used, not one narrow stack.
+        wayColumns: new Set(ways.map((li) => Math.round(li.getBoundingClientRect().left))).size,
+        sliders: [...el.querySelectorAll("dt")].map((dt) => dt.textContent),
+        // Static text: no tab stops between the prompt and the first result.
+        focusable: [...el.querySelectorAll("a[href], button, input, [tabindex]")].length,
+        width: Math.round(r.width),
+      };
+    });
+    figures.startPanel = start;
+    if (MEASURE_ONLY) return;
+    assert.deepEqual(start.ways, ["Draw", "Type", "Drop an image"]);
+    assert.equal(start.wayColumns, 3, "the three ways sit side by side at 1440 px");
+    assert.deepEqual(start.sliders, ["Image", "Lines", "Shape", "Text", "Tags"]);
+    assert.equal(start.focusable, 0, "the start panel adds no tab stops");
+    assert.ok(start.width >= 600, `the start panel fills the results column (${start.width} px)`);
+  });
+
   it("sliders with no input for their view are disabled with a hint", { timeout: 30_000 }, async () => {
     const text = page.getByRole("slider", { name: /^Text/ });
     const disabled = await text.evaluate((el) => el.hasAttribute("data-disabled") || el.getAttribute("aria-disabled") === "true");
@@ -134,6 +159,8 @@ describe("Accessibility, keyboard and phone", { timeout: 600_000 }, () => {
     await drawWithMouse(page);
     await page.getByTestId("result").nth(5).waitFor({ timeout: 60_000 });
     assert.ok(searches.length > before, "drawing sent a search");
+    figures.startPanelAfterSearch = await page.getByTestId("start-panel").count();
+    if (!MEASURE_ONLY) assert.equal(figures.startPanelAfterSearch, 0, "the start panel gives way to the results");
     await page.waitForFunction(() => document.querySelector("[data-testid=results-grid]")?.getAttribute("data-refreshing") !== "true");
     const ranks = await domRanks(page);
     figures.domRanks = ranks.slice(0, 16);

@@ -1,4 +1,4 @@
-import { AlertTriangle, ImageOff, Loader2, PencilLine, SlidersHorizontal } from "lucide-react";
+import { AlertTriangle, ImageOff, Loader2, SlidersHorizontal } from "lucide-react";
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { Button } from "@/components/ui/button";
 import { useAtlas } from "@/hooks/useAtlas";
@@ -7,6 +7,7 @@ import { columnCount, masonryLayout, neighbour } from "@/state/masonry";
 import type { BuildResult } from "@/state/query";
 import { canLoadMore, collapseSimilar, type ResultsState } from "@/state/results";
 import { ResultCard, type HitActions } from "./ResultCard";
+import { StartPanel } from "./StartPanel";
 
 export interface ResultsGridProps extends HitActions {
   build: BuildResult;
@@ -129,11 +130,7 @@ export function ResultsGrid(props: ResultsGridProps) {
 
   let empty: React.ReactNode = null;
   if (build.kind === "empty" && build.reason === "no-input") {
-    empty = (
-      <EmptyState icon={<PencilLine />} title="Draw, type or drop an image to search">
-        Strokes on the canvas search by line structure; a prompt searches by look, caption and tags; a dropped or pasted picture searches by example.
-      </EmptyState>
-    );
+    empty = <StartPanel />;
   } else if (build.kind === "empty") {
     empty = (
       <EmptyState icon={<SlidersHorizontal />} title="Every weight that applies is zero">
