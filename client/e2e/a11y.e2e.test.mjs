@@ -279,6 +279,8 @@ describe("Accessibility, keyboard and phone", { timeout: 600_000 }, () => {
           .filter((t) => t.h < 44 || t.w < 44),
       );
       figures.phone.smallTargets = small;
+      // Nothing wider than the phone: no sideways scrolling, the header's last button in view.
+      figures.phone.pageWidth = await p.evaluate(() => document.documentElement.scrollWidth);
       // Touch strokes through the Chrome DevTools protocol, as a finger would.
       const canvas = await p.getByTestId("sketch-canvas").boundingBox();
       await p.evaluate(() => window.scrollTo(0, 0));
@@ -306,6 +308,7 @@ describe("Accessibility, keyboard and phone", { timeout: 600_000 }, () => {
       assert.equal(scrollAfter, scrollBefore, "touch drawing did not scroll the page");
       // One row of 44 px targets (and the tab list's padding): two rows would be over 100 px.
       assert.ok(figures.phone.headerHeight <= 64, `the header is one line (${figures.phone.headerHeight} px)`);
+      assert.ok(figures.phone.pageWidth <= 390, `the page fits the phone's width (${figures.phone.pageWidth} px)`);
       assert.deepEqual(small, [], "tabs and slider thumbs are at least 44 px");
       assert.match(figures.phone.chip ?? "", /\d+\+? results/);
       // The chip jumps to the results.

@@ -32,7 +32,8 @@ export function ApiKeyButton({ onChanged }: { onChanged: () => void }) {
           setOpen(true);
         }}
       >
-        <KeyRound aria-hidden /> {current ? "Key set" : "API key"}
+        {/* On a phone the icon alone: the button keeps its aria-label and its 44 px target. */}
+        <KeyRound aria-hidden /> <span className="max-sm:hidden">{current ? "Key set" : "API key"}</span>
       </Button>
       <Dialog open={open} onOpenChange={setOpen}>
         <DialogContent className="w-[min(92vw,420px)]" data-testid="api-key-dialog">

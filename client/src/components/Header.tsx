@@ -58,7 +58,7 @@ export function Header({
             <Tooltip content={s.details}>
               <span className="flex items-center gap-1 text-muted-foreground" tabIndex={0}>
                 <Database className="size-3.5" aria-hidden />
-                {s.points.toLocaleString()} images
+                {s.points.toLocaleString()} <span className="max-sm:sr-only">images</span>
               </span>
             </Tooltip>
             {s.model && (
