@@ -64,5 +64,20 @@ def test_hits_and_library_pages_keep_their_wire_shape() -> None:
         "path": "a/b.png",
         "imageUrl": f"/image/{PID}",
         "thumbUrl": f"/thumb/{PID}",
+        # A caption an import's model wrote is flagged until a person edits it (PATCH /images/{id}).
+        "caption": None,
+        "captionGenerated": False,
     }
-    assert list(page_item) == ["id", "library", "tags", "width", "height", "source", "path", "imageUrl", "thumbUrl"]
+    assert list(page_item) == [
+        "id",
+        "library",
+        "tags",
+        "width",
+        "height",
+        "source",
+        "path",
+        "imageUrl",
+        "thumbUrl",
+        "caption",
+        "captionGenerated",
+    ]
