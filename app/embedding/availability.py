@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any
 
 import open_clip
 
@@ -68,6 +69,28 @@ def hub_model_local(model: str, cache_dir: Path | None = None) -> bool:
         return False
     snapshot = repo / "snapshots" / commit
     return snapshot.is_dir() and any(snapshot.iterdir())
+
+
+def hub_load_kwargs(models: dict[str, str], cache_dir: Path | None) -> dict[str, Any]:
+    """`from_pretrained` keywords for loading `models` (setting name → folder or repo id).
+
+    All on disk: load with no network at all (`local_files_only`: no hub look-ups to retry).
+    Something missing: fetch it only if the hub answers now; else refuse in seconds, naming
+    the settings to change (huggingface_hub itself would retry for minutes)."""
+    from app.errors import WeightsUnavailableError
+
+    kwargs: dict[str, Any] = {"cache_dir": str(cache_dir)} if cache_dir else {}
+    absent = {setting: m for setting, m in models.items() if not hub_model_local(m, cache_dir)}
+    if not absent:
+        kwargs["local_files_only"] = True
+    elif why := hub_unreachable():
+        named = ", ".join(f"{setting}={m!r}" for setting, m in absent.items())
+        raise WeightsUnavailableError(
+            f"{named} not on disk and cannot be downloaded: {why}. Put it in the Hugging Face cache "
+            f"(MODEL_CACHE_DIR), point {' / '.join(absent)} at a local folder, or run `clippy models pull`.",
+            model=next(iter(models.values())),
+        )
+    return kwargs
 
 
 def hub_unreachable(timeout: float = 2.0) -> str | None:

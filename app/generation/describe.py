@@ -20,7 +20,7 @@ from typing import Any
 from PIL import Image
 
 from app.config import Settings
-from app.embedding.availability import hub_model_local, hub_unreachable
+from app.embedding.availability import hub_load_kwargs
 from app.errors import WeightsUnavailableError
 from app.generation.loading import BoundedLoad
 
@@ -79,17 +79,7 @@ class TransformersDescriber(Describer):
 
         s = self.settings
         device = resolve_device(s.DEVICE)
-        kwargs: dict[str, Any] = {"cache_dir": str(s.MODEL_CACHE_DIR)} if s.MODEL_CACHE_DIR else {}
-        # On disk: load with no network at all (no hub look-ups to retry). Not on disk: fetch it
-        # only if the hub answers now, else say so in seconds rather than retry for minutes.
-        if hub_model_local(s.DESCRIBE_MODEL, s.MODEL_CACHE_DIR):
-            kwargs["local_files_only"] = True
-        elif why := hub_unreachable():
-            raise WeightsUnavailableError(
-                f"DESCRIBE_MODEL={s.DESCRIBE_MODEL!r} is not on disk and cannot be downloaded: {why}. Put it in "
-                "the Hugging Face cache (MODEL_CACHE_DIR) or point DESCRIBE_MODEL at a folder.",
-                model=s.DESCRIBE_MODEL,
-            )
+        kwargs = hub_load_kwargs({"DESCRIBE_MODEL": s.DESCRIBE_MODEL}, s.MODEL_CACHE_DIR)
         try:
             self._processor = AutoProcessor.from_pretrained(s.DESCRIBE_MODEL, **kwargs)  # type: ignore[no-untyped-call]
             self._model = AutoModelForImageTextToText.from_pretrained(

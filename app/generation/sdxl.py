@@ -34,7 +34,7 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from app.config import Settings
-from app.embedding.availability import hub_model_local, hub_unreachable
+from app.embedding.availability import hub_load_kwargs
 from app.errors import InvalidInputError, WeightsUnavailableError
 from app.extras import require
 from app.generation.base import (
@@ -181,21 +181,9 @@ class SdxlProvider(ImageProvider):
         kwargs: dict[str, Any] = {"torch_dtype": dtype}
         if s.SDXL_VARIANT:
             kwargs["variant"] = s.SDXL_VARIANT
-        if s.MODEL_CACHE_DIR:
-            kwargs["cache_dir"] = str(s.MODEL_CACHE_DIR)
-        # All on disk: load with no network at all. Something missing: fetch only if the hub
-        # answers now; else say so in seconds (huggingface_hub would retry for minutes).
-        models = [m for m in (s.SDXL_MODEL, s.IP_ADAPTER_MODEL, s.SDXL_CONTROLNET_MODEL) if m]
-        absent = [m for m in models if not hub_model_local(m, s.MODEL_CACHE_DIR)]
-        if not absent:
-            kwargs["local_files_only"] = True
-        elif why := hub_unreachable():
-            raise WeightsUnavailableError(
-                f"{', '.join(map(repr, absent))} not on disk and cannot be downloaded: {why}. Put them in the "
-                "Hugging Face cache (MODEL_CACHE_DIR) or point SDXL_MODEL / IP_ADAPTER_MODEL / "
-                "SDXL_CONTROLNET_MODEL at local folders.",
-                model=s.SDXL_MODEL,
-            )
+        named = {"SDXL_MODEL": s.SDXL_MODEL, "IP_ADAPTER_MODEL": s.IP_ADAPTER_MODEL}
+        named["SDXL_CONTROLNET_MODEL"] = s.SDXL_CONTROLNET_MODEL
+        kwargs |= hub_load_kwargs({k: m for k, m in named.items() if m}, s.MODEL_CACHE_DIR)
         try:
             pipe = StableDiffusionXLPipeline.from_pretrained(s.SDXL_MODEL, **kwargs)  # type: ignore[no-untyped-call]
             if s.IP_ADAPTER_MODEL:

@@ -15,7 +15,7 @@ from typing import Any
 from PIL import Image
 
 from app.config import Settings
-from app.embedding.availability import hub_model_local, hub_unreachable
+from app.embedding.availability import hub_load_kwargs
 from app.errors import WeightsUnavailableError
 from app.stories.base import StoryProvider
 
@@ -84,15 +84,7 @@ class TransformersStoryProvider(StoryProvider):
         if why := self.configured():
             raise WeightsUnavailableError(why, model=self._model_id)
         device = resolve_device(s.DEVICE)
-        kwargs: dict[str, Any] = {"cache_dir": str(s.MODEL_CACHE_DIR)} if s.MODEL_CACHE_DIR else {}
-        if hub_model_local(self._model_id, s.MODEL_CACHE_DIR):
-            kwargs["local_files_only"] = True
-        elif why := hub_unreachable():
-            raise WeightsUnavailableError(
-                f"STORY_MODEL={self._model_id!r} is not on disk and cannot be downloaded: {why}. Put it in the "
-                "Hugging Face cache (MODEL_CACHE_DIR) or point STORY_MODEL at a folder.",
-                model=self._model_id,
-            )
+        kwargs = hub_load_kwargs({"STORY_MODEL": self._model_id}, s.MODEL_CACHE_DIR)
         model_kwargs: dict[str, Any] = {"dtype": torch.float16 if device.type == "cuda" else torch.float32}
         if s.STORY_LOAD_IN_8BIT:
             try:

@@ -155,3 +155,21 @@ def test_a_missing_folder_or_a_name_that_is_no_repo_id_is_not_local(tmp_path: Pa
     assert not hub_model_local(str(tmp_path / "no-such-model"), cache_dir=tmp_path)
     assert not hub_model_local("not..a..repo", cache_dir=tmp_path)
     assert hub_model_local(str(tmp_path), cache_dir=tmp_path)
+
+
+def test_load_keywords_go_offline_when_on_disk_and_refuse_in_seconds_when_nothing_can_be_fetched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from huggingface_hub import constants
+
+    from app.embedding.availability import hub_load_kwargs
+    from app.errors import WeightsUnavailableError
+
+    assert hub_load_kwargs({"DESCRIBE_MODEL": str(tmp_path)}, tmp_path) == {
+        "cache_dir": str(tmp_path),
+        "local_files_only": True,
+    }
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(WeightsUnavailableError) as refused:
+        hub_load_kwargs({"SDXL_MODEL": str(tmp_path), "IP_ADAPTER_MODEL": "nobody/nothing"}, None)
+    assert "IP_ADAPTER_MODEL='nobody/nothing'" in refused.value.message and "SDXL_MODEL" not in refused.value.message
