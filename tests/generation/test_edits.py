@@ -83,7 +83,7 @@ def test_an_inpaint_keeps_every_pixel_outside_the_mask_and_changes_inside(
     assert call["strength"] == pytest.approx(0.99) and call["mask_image"].size == (64, 64)
     assert call["ip_adapter_image"][0] and call["prompt"] == "a red fox"  # IP-Adapter refs as today
     # strength 0.99 of 2 steps runs one: progress is reported per step that runs
-    assert done["progress"] == {"step": 1, "total": 1}
+    assert done["progress"] == {"step": 1, "total": 1, "partial": None}
     assert sidecar["editMode"] == "inpaint-insert" and sidecar["strength"] == 0.99
     assert sidecar["baseSource"] == {"image": "inline"} and sidecar["mask"]
 

@@ -46,7 +46,7 @@ def test_a_generation_is_queued_polled_and_stored_with_its_sidecar(
 
     done = poll(client, response.headers["location"], "succeeded", "failed")
     assert done["status"] == "succeeded", done
-    assert done["progress"] == {"step": 2, "total": 2}
+    assert done["progress"] == {"step": 2, "total": 2, "partial": None}
     result = done["result"]
     assert result["provider"] == "sdxl" and result["seed"] == 7
     assert result["model"] == settings.SDXL_MODEL
