@@ -9,7 +9,8 @@ One check for every model and credential Clippy uses, shared by `GET /info` (its
 Each `Piece` says whether it is usable, why not in one line, the setting to change, and what
 its absence disables (views, providers). Weights count as available when they are on disk,
 or when they are not but the hub answers now (the first use downloads them: slow, but it
-works); `present` tells the two apart. Nothing here imports torch, diffusers or transformers.
+works); `present` tells the two apart. Nothing here imports diffusers or transformers; torch only
+when STORY_MODEL is unset and DEVICE=auto (the default story model depends on the device).
 """
 
 from __future__ import annotations
