@@ -5,12 +5,11 @@ import { AuthImage } from "@/components/AuthImage";
 import { Button } from "@/components/ui/button";
 import { Slider } from "@/components/ui/slider";
 import { Tooltip } from "@/components/ui/tooltip";
+import { useCanvasHistory } from "@/hooks/useCanvasHistory";
 import { cn } from "@/lib/utils";
 import { baseSrc, type EditBase } from "@/state/edit";
-import { emptyHistory, record, redo as redoH, undo as undoH, type History } from "@/state/history";
 import { canvasSizeFor, exportMask, pathPoints, type MaskStroke, type MaskTool } from "@/state/mask";
 
-type Action = { kind: "add"; objects: FabricObject[] } | { kind: "clear"; objects: FabricObject[] };
 type Size = { width: number; height: number };
 
 export interface MaskEditorProps {
@@ -67,10 +66,8 @@ function MaskLayer({ baseSize, onMaskChange, children }: MaskLayerProps) {
   const hostRef = useRef<HTMLDivElement>(null);
   const canvasRef = useRef<Canvas | null>(null);
   const strokesRef = useRef(new WeakMap<FabricObject, MaskStroke>());
-  const historyRef = useRef<History<Action>>(emptyHistory());
   const [tool, setTool] = useState<MaskTool>("paint");
   const [size, setSize] = useState(32);
-  const [, setHistoryVersion] = useState(0);
   const toolRef = useRef(tool);
   toolRef.current = tool;
   const onChangeRef = useRef(onMaskChange);
@@ -87,15 +84,7 @@ function MaskLayer({ baseSize, onMaskChange, children }: MaskLayerProps) {
     onChangeRef.current(mask?.dataUrl ?? null);
   }, [baseSize]);
 
-  const commit = useCallback(
-    (h: History<Action>) => {
-      historyRef.current = h;
-      setHistoryVersion((v) => v + 1);
-      canvasRef.current?.requestRenderAll();
-      emit();
-    },
-    [emit],
-  );
+  const { added, undo, redo, clear, canUndo, canRedo } = useCanvasHistory(canvasRef, emit);
 
   // As in SketchCanvas: Fabric gets an element of its own, so StrictMode's double mount is safe.
   useEffect(() => {
@@ -118,7 +107,7 @@ function MaskLayer({ baseSize, onMaskChange, children }: MaskLayerProps) {
       // Erase cuts through what is painted, fully: the preview colour's alpha must not carry over.
       if (t === "erase") path.set({ globalCompositeOperation: "destination-out", stroke: "#000000" });
       strokes.set(path, { tool: t, width: path.strokeWidth, points: pathPoints(path.path) });
-      commit(record(historyRef.current, { kind: "add", objects: [path] }));
+      added([path]);
     };
     canvas.on("path:created", onPath as (e: unknown) => void);
     return () => {
@@ -126,7 +115,7 @@ function MaskLayer({ baseSize, onMaskChange, children }: MaskLayerProps) {
       void canvas.dispose().finally(() => el.remove());
       host.replaceChildren();
     };
-  }, [commit, width, height]);
+  }, [added, width, height]);
 
   useEffect(() => {
     const brush = canvasRef.current?.freeDrawingBrush;
@@ -135,29 +124,6 @@ function MaskLayer({ baseSize, onMaskChange, children }: MaskLayerProps) {
     brush.color = tool === "erase" ? "rgba(255, 255, 255, 0.9)" : PAINT;
   }, [tool, size, width, height]);
 
-  const step = useCallback(
-    (which: "undo" | "redo") => {
-      const canvas = canvasRef.current;
-      const s = which === "undo" ? undoH(historyRef.current) : redoH(historyRef.current);
-      if (!canvas || !s) return;
-      const adds = (s.action.kind === "add") === (which === "redo");
-      if (adds) canvas.add(...s.action.objects);
-      else canvas.remove(...s.action.objects);
-      commit(s.history);
-    },
-    [commit],
-  );
-
-  const clear = useCallback(() => {
-    const canvas = canvasRef.current;
-    if (!canvas) return;
-    const objects = canvas.getObjects();
-    if (objects.length === 0) return;
-    canvas.remove(...objects);
-    commit(record(historyRef.current, { kind: "clear", objects }));
-  }, [commit]);
-
-  const { past, future } = historyRef.current;
   return (
     <>
       <div role="toolbar" aria-label="Mask tools" className="flex flex-wrap items-center gap-1">
@@ -174,10 +140,10 @@ function MaskLayer({ baseSize, onMaskChange, children }: MaskLayerProps) {
           </span>
         </div>
         <div className="ml-auto flex items-center gap-1">
-          <Button size="icon-sm" variant="ghost" aria-label="Undo mask stroke" disabled={past.length === 0} onClick={() => step("undo")}>
+          <Button size="icon-sm" variant="ghost" aria-label="Undo mask stroke" disabled={!canUndo} onClick={undo}>
             <Undo2 />
           </Button>
-          <Button size="icon-sm" variant="ghost" aria-label="Redo mask stroke" disabled={future.length === 0} onClick={() => step("redo")}>
+          <Button size="icon-sm" variant="ghost" aria-label="Redo mask stroke" disabled={!canRedo} onClick={redo}>
             <Redo2 />
           </Button>
           <Tooltip content="Clear the mask — undoable">

@@ -7,14 +7,13 @@ import { Label } from "@/components/ui/label";
 import { Slider } from "@/components/ui/slider";
 import { Tooltip } from "@/components/ui/tooltip";
 import { firstImageFile } from "@/lib/images";
+import { useCanvasHistory } from "@/hooks/useCanvasHistory";
 import { cn } from "@/lib/utils";
-import { emptyHistory, record, redo as redoH, undo as undoH, type History } from "@/state/history";
 
 /** Logical size of the drawing; the sketch is sent at this size. */
 export const SKETCH_SIZE = 512;
 
 type Tool = "pen" | "eraser";
-type Action = { kind: "add"; objects: FabricObject[] } | { kind: "clear"; objects: FabricObject[] };
 
 const ERASER_MARK = "clippyEraser";
 
@@ -41,13 +40,11 @@ function isTyping(target: EventTarget | null): boolean {
 export function SketchCanvas({ onChange, underlayUrl, onClearUnderlay, onImageFile, onImageUrl, shortcuts = true }: SketchCanvasProps) {
   const hostRef = useRef<HTMLDivElement>(null);
   const canvasRef = useRef<Canvas | null>(null);
-  const historyRef = useRef<History<Action>>(emptyHistory());
   const [tool, setTool] = useState<Tool>("pen");
   const [size, setSize] = useState(5);
   const [underlayVisible, setUnderlayVisible] = useState(true);
   const [dragOver, setDragOver] = useState(false);
   const [blank, setBlank] = useState(true);
-  const [, setHistoryVersion] = useState(0);
   const toolRef = useRef(tool);
   toolRef.current = tool;
   const onChangeRef = useRef(onChange);
@@ -76,15 +73,7 @@ export function SketchCanvas({ onChange, underlayUrl, onClearUnderlay, onImageFi
     onChangeRef.current(out.toDataURL("image/png"));
   }, []);
 
-  const commit = useCallback(
-    (h: History<Action>) => {
-      historyRef.current = h;
-      setHistoryVersion((v) => v + 1);
-      canvasRef.current?.requestRenderAll();
-      emit();
-    },
-    [emit],
-  );
+  const { added, undo, redo, clear, canUndo, canRedo } = useCanvasHistory(canvasRef, emit);
 
   // Create the Fabric canvas on an element we own, so StrictMode's double mount and Fabric's async dispose never share one.
   useEffect(() => {
@@ -117,7 +106,7 @@ export function SketchCanvas({ onChange, underlayUrl, onClearUnderlay, onImageFi
         path.set({ globalCompositeOperation: "destination-out", stroke: "#000000" });
         (path as unknown as Record<string, unknown>)[ERASER_MARK] = true;
       }
-      commit(record(historyRef.current, { kind: "add", objects: [path] }));
+      added([path]);
     };
     canvas.on("path:created", onPath as (e: unknown) => void);
 
@@ -126,7 +115,7 @@ export function SketchCanvas({ onChange, underlayUrl, onClearUnderlay, onImageFi
       void canvas.dispose().finally(() => el.remove());
       host.replaceChildren();
     };
-  }, [commit]);
+  }, [added]);
 
   // Brush follows the tool and size.
   useEffect(() => {
@@ -135,33 +124,6 @@ export function SketchCanvas({ onChange, underlayUrl, onClearUnderlay, onImageFi
     brush.width = tool === "eraser" ? size * 3 : size;
     brush.color = tool === "eraser" ? "rgba(244, 63, 94, 0.45)" : "#111111";
   }, [tool, size]);
-
-  const undo = useCallback(() => {
-    const canvas = canvasRef.current;
-    const step = undoH(historyRef.current);
-    if (!canvas || !step) return;
-    if (step.action.kind === "add") canvas.remove(...step.action.objects);
-    else canvas.add(...step.action.objects);
-    commit(step.history);
-  }, [commit]);
-
-  const redo = useCallback(() => {
-    const canvas = canvasRef.current;
-    const step = redoH(historyRef.current);
-    if (!canvas || !step) return;
-    if (step.action.kind === "add") canvas.add(...step.action.objects);
-    else canvas.remove(...step.action.objects);
-    commit(step.history);
-  }, [commit]);
-
-  const clear = useCallback(() => {
-    const canvas = canvasRef.current;
-    if (!canvas) return;
-    const objects = canvas.getObjects();
-    if (objects.length === 0) return;
-    canvas.remove(...objects);
-    commit(record(historyRef.current, { kind: "clear", objects }));
-  }, [commit]);
 
   // Keyboard shortcuts (ignored while typing in a field).
   useEffect(() => {
@@ -212,7 +174,6 @@ export function SketchCanvas({ onChange, underlayUrl, onClearUnderlay, onImageFi
     if (url) onImageUrl(url.trim());
   };
 
-  const { past, future } = historyRef.current;
 
   return (
     <section aria-label="Sketch" className="flex flex-col gap-2">
@@ -244,12 +205,12 @@ export function SketchCanvas({ onChange, underlayUrl, onClearUnderlay, onImageFi
         </div>
         <div className="ml-auto flex items-center gap-1">
           <Tooltip content="Undo (Ctrl+Z)">
-            <Button size="icon-sm" variant="ghost" aria-label="Undo" disabled={past.length === 0} onClick={undo}>
+            <Button size="icon-sm" variant="ghost" aria-label="Undo" disabled={!canUndo} onClick={undo}>
               <Undo2 />
             </Button>
           </Tooltip>
           <Tooltip content="Redo (Ctrl+Shift+Z)">
-            <Button size="icon-sm" variant="ghost" aria-label="Redo" disabled={future.length === 0} onClick={redo}>
+            <Button size="icon-sm" variant="ghost" aria-label="Redo" disabled={!canRedo} onClick={redo}>
               <Redo2 />
             </Button>
           </Tooltip>
