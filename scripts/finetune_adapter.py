@@ -169,16 +169,7 @@ def run(args: argparse.Namespace, settings: Settings, store: VectorStore) -> dic
     image, text, keys = collect_pairs(store, encoders, args.text_source, args.library, template)
     if len(set(keys)) < 2:
         raise ClippyError(f"Collection {store.collection!r} has {len(set(keys))} distinct tags texts; need at least 2.")
-    config = TrainConfig(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        val_fraction=args.val_fraction,
-        seed=args.seed,
-        heads=args.heads,
-    )
-    result = train_adapter(image, text, keys, config)
+    result = train_adapter(image, text, keys, adapter_config(args))
     root = args.adapters_root or settings.ADAPTERS_ROOT
     meta: dict[str, Any] = {
         "name": args.name,
@@ -237,6 +228,20 @@ def collect_files(
     return paths, np.asarray(images, dtype=np.float32), texts, keys
 
 
+def adapter_config(args: argparse.Namespace) -> TrainConfig:
+    """The frozen-backbone adapter's training settings, from the command line (both runs use it:
+    the adapter alone, and the baseline an unfrozen run is compared with)."""
+    return TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        heads=args.heads,
+    )
+
+
 def run_unfrozen(
     args: argparse.Namespace,
     settings: Settings,
@@ -257,20 +262,7 @@ def run_unfrozen(
             f"Collection {store.collection!r} has {len(set(keys))} distinct tags texts with their files under "
             f"{images_root}; need at least 2 (is --images-root / IMAGES_ROOT the folder it was ingested from?)."
         )
-    adapter = train_adapter(
-        image,
-        text,
-        keys,
-        TrainConfig(
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            weight_decay=args.weight_decay,
-            val_fraction=args.val_fraction,
-            seed=args.seed,
-            heads=args.heads,
-        ),
-    )
+    adapter = train_adapter(image, text, keys, adapter_config(args))
     config = UnfreezeConfig(
         blocks=args.unfreeze_blocks,
         epochs=args.epochs,
