@@ -181,8 +181,11 @@ class SdxlProvider(ImageProvider):
         kwargs: dict[str, Any] = {"torch_dtype": dtype}
         if s.SDXL_VARIANT:
             kwargs["variant"] = s.SDXL_VARIANT
-        named = {"SDXL_MODEL": s.SDXL_MODEL, "IP_ADAPTER_MODEL": s.IP_ADAPTER_MODEL}
-        named["SDXL_CONTROLNET_MODEL"] = s.SDXL_CONTROLNET_MODEL
+        named = {
+            "SDXL_MODEL": s.SDXL_MODEL,
+            "IP_ADAPTER_MODEL": s.IP_ADAPTER_MODEL,
+            "SDXL_CONTROLNET_MODEL": s.SDXL_CONTROLNET_MODEL,
+        }
         kwargs |= hub_load_kwargs({k: m for k, m in named.items() if m}, s.MODEL_CACHE_DIR)
         try:
             pipe = StableDiffusionXLPipeline.from_pretrained(s.SDXL_MODEL, **kwargs)  # type: ignore[no-untyped-call]
