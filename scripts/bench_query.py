@@ -79,24 +79,37 @@ class Synthetic:
     filter_share: float
 
 
-def _low_rank(rng: np.random.Generator, n: int, basis: np.ndarray, noise: float) -> np.ndarray:
-    rank, dim = basis.shape
-    rows = rng.standard_normal((n, rank), dtype=np.float32) @ basis
-    rows += noise * rng.standard_normal((n, dim), dtype=np.float32)
+def _low_rank(rng: np.random.Generator, latent: np.ndarray, basis: np.ndarray, noise: float) -> np.ndarray:
+    rows = latent @ basis
+    rows += noise * rng.standard_normal((len(latent), basis.shape[1]), dtype=np.float32)
     rows /= np.linalg.norm(rows, axis=1, keepdims=True)
     return rows
 
 
-def synthesize(n: int, dim: int, n_queries: int, rank: int, noise: float, seed: int) -> Synthetic:
+def synthesize(
+    n: int, dim: int, n_queries: int, rank: int, noise: float, seed: int, agreement: float = 0.0
+) -> Synthetic:
     """Per view: rows = Z·B + noise·E (Z, B, E standard normal), unit length. Queries come
-    from the same distribution. Tags: a Zipf-like vocabulary of 2,000 terms, 3–6 per point."""
+    from the same distribution. `agreement` ρ: each view's Z is ρ·(a latent the point's views
+    share) + √(1−ρ²)·(its own), so views of one point agree (as a picture's image and edge
+    views do); 0: independent views, the re-rank's worst case. Tags: a Zipf-like vocabulary
+    of 2,000 terms, 3–6 per point."""
     rng = np.random.default_rng(seed)
+    # The shared latents come from their own stream: with agreement 0 the data are the same as
+    # before the option existed, so earlier figures compare.
+    shared_rng = np.random.default_rng([seed, 1])
+    shared = {
+        "points": shared_rng.standard_normal((n, rank), dtype=np.float32),
+        "queries": shared_rng.standard_normal((n_queries, rank), dtype=np.float32),
+    }
+    own = float(np.sqrt(1.0 - agreement**2))
     vectors, queries = {}, {}
     for view in VIEWS:
         basis = rng.standard_normal((rank, dim), dtype=np.float32) / np.sqrt(rank)
         scale = noise / np.sqrt(dim) * np.sqrt(rank)  # noise relative to the signal's per-dim size
-        vectors[view] = _low_rank(rng, n, basis, scale)
-        queries[view] = _low_rank(rng, n_queries, basis, scale)
+        for out, key, count in ((vectors, "points", n), (queries, "queries", n_queries)):
+            latent = own * rng.standard_normal((count, rank), dtype=np.float32) + agreement * shared[key]
+            out[view] = _low_rank(rng, latent, basis, scale)
     vocab = [f"tag{i:04d}" for i in range(2000)]
     p = 1.0 / np.arange(1, len(vocab) + 1) ** 1.1
     p /= p.sum()
@@ -202,6 +215,27 @@ def union_rerank(data: Synthetic, qi: int, candidates: Sequence[int], pool: int)
 # --- Qdrant ------------------------------------------------------------------------------
 
 
+def service_hnsw_ef() -> int:
+    from app.config import Settings
+
+    return int(Settings.model_fields["HNSW_EF"].default)
+
+
+def rss_bytes() -> int:
+    """This process's resident memory now (Linux /proc; 0 elsewhere)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
 def point_uuid(i: int) -> str:
     return f"00000000-0000-4000-8000-{i:012d}"
 
@@ -255,13 +289,14 @@ def upsert(store: Any, data: Synthetic, batch: int = 512) -> float:
 class VectorSearcher:
     """The service's HybridSearcher, given synthetic query vectors through `search_encoded`."""
 
-    def __init__(self, store: Any, data: Synthetic, exact_scores: str = "engine") -> None:
+    def __init__(self, store: Any, data: Synthetic, exact_scores: str = "engine", hnsw_ef: int | None = None) -> None:
         from app.config import Settings
         from app.search.hybrid import HybridSearcher
 
-        # Defaults (pool, hnsw_ef), but where the re-rank's per-view scores come from: the
+        # Defaults (pool), but HNSW_EF and where the re-rank's per-view scores come from: the
         # engine (ids and scores) or the candidates' vectors copied out (the old path).
-        settings = Settings(_env_file=None, EXACT_SCORES=exact_scores)  # type: ignore[call-arg]
+        chosen = {"EXACT_SCORES": exact_scores} | ({"HNSW_EF": hnsw_ef} if hnsw_ef else {})
+        settings = Settings(_env_file=None, **chosen)  # type: ignore[call-arg]
         # No model: the queries come encoded; the searcher only names the model in its answer and
         # asks whether its weights are random (synthetic vectors carry signal in every view).
         clip = SimpleNamespace(name="synthetic", pretrained="synthetic", random_weights=False)
@@ -321,7 +356,7 @@ class VectorSearcher:
 def bench_size(args: argparse.Namespace, n: int) -> list[dict[str, Any]]:
     nq = args.queries
     t0 = time.perf_counter()
-    data = synthesize(n, args.dim, nq, args.rank, args.noise, args.seed)
+    data = synthesize(n, args.dim, nq, args.rank, args.noise, args.seed, args.agreement)
     log.info(
         "n=%d: synthesized in %.1f s (filter tag on %.1f%% of points)",
         n,
@@ -337,6 +372,7 @@ def bench_size(args: argparse.Namespace, n: int) -> list[dict[str, Any]]:
                      "recall@10": round(recall(found, truth), 4), **extra})  # fmt: skip
         log.info("n=%d %-22s %-8s p50 %.2f ms recall %.3f", n, engine, case, rows[-1]["p50_ms"], rows[-1]["recall@10"])
 
+    efs = [int(e) for e in args.hnsw_ef.split(",")] if args.hnsw_ef else [service_hnsw_ef()]
     pool = max(200, 4 * K)  # the service's pool at limit 10 (MIN_POOL, CANDIDATE_FACTOR defaults)
     truth_single = [exact_single(data.vectors["image"], data.queries["image"][i]) for i in range(nq)]
     truth_hybrid = [exact_hybrid(data, i, pool) for i in range(nq)]
@@ -352,7 +388,7 @@ def bench_size(args: argparse.Namespace, n: int) -> list[dict[str, Any]]:
     if not args.no_faiss:
         t0 = time.perf_counter()
         hnsw_views = [v for v in args.faiss_hnsw_views.split(",") if v]
-        fx = FaissIndexes(data, args.faiss_m, args.faiss_ef_construction, args.hnsw_ef, hnsw_views)
+        fx = FaissIndexes(data, args.faiss_m, args.faiss_ef_construction, efs[0], hnsw_views)
         log.info("n=%d: FAISS indexes in %.1f s (HNSW build per view %s s)", n, time.perf_counter() - t0, fx.build_s)
         mask_ids = np.nonzero(mask)[0].astype(np.int64)
         for kind in ("flat", "hnsw"):
@@ -376,13 +412,17 @@ def bench_size(args: argparse.Namespace, n: int) -> list[dict[str, Any]]:
             add(name, "rerank", hybrid, truth_hybrid)
             add(name, "filter", lambda i, k=kind: hybrid(i, k, True), truth_filter)
 
+    rss_before = rss_bytes()
     store, tmp = open_bench_store(args, n, args.dim)
     try:
         up = upsert(store, data)
         log.info("n=%d: upserted in %.1f s", n, up)
-        searcher = VectorSearcher(store, data)
+        # The library's vectors are not needed past here (the truths are computed): at 1M they
+        # are 6 GB the store's build would otherwise compete with.
+        freed = sum(v.nbytes for v in data.vectors.values())
+        data.vectors.clear()
+        rss_before -= freed
         modes = ("engine", "vectors") if args.exact_scores == "both" else (args.exact_scores,)
-        searchers = {mode: VectorSearcher(store, data, mode) for mode in modes}
         backend = "qdrant server" if args.qdrant_url else "qdrant-edge"
         if args.quantization != "none" or args.on_disk:
             backend += f" {args.quantization}{' on-disk' if args.on_disk else ''}"
@@ -402,19 +442,27 @@ def bench_size(args: argparse.Namespace, n: int) -> list[dict[str, Any]]:
                 store.optimize()
                 extra["optimize_s"] = round(time.perf_counter() - t0, 1)
                 log.info("n=%d: optimize() in %.1f s", n, extra["optimize_s"])
-            engine = f"{backend} ({phase})"
-            add(engine, "single", searcher.single, truth_single, **extra)
-            add(engine, "fused", searcher.fused, truth_hybrid)
-            for mode, s in searchers.items():
-                tag = "" if mode == "engine" else "/vec"  # /vec: the old path, vectors copied out
-                add(engine, f"fusion{tag}", lambda i, s=s: s.hybrid(i, rerank=False), truth_hybrid)
-                add(engine, f"rerank{tag}", lambda i, s=s: s.hybrid(i, rerank=True), truth_hybrid)
-                add(
-                    engine,
-                    f"filter{tag}",
-                    lambda i, s=s: s.hybrid(i, rerank=True, filter_tag=data.filter_tag),
-                    truth_filter,
-                )
+            for ef in efs if phase != "exact-scan" else efs[:1]:
+                engine = f"{backend} ({phase}{f', ef {ef}' if len(efs) > 1 and phase != 'exact-scan' else ''})"
+                searcher = VectorSearcher(store, data, hnsw_ef=ef)
+                add(engine, "single", searcher.single, truth_single, **extra)
+                if tmp is not None and ef == efs[0]:  # embedded: the store lives in this process and that folder
+                    rows[-1]["ram_b_per_point"] = round(max(0, rss_bytes() - rss_before) / n)
+                    rows[-1]["disk_b_per_point"] = round(folder_bytes(tmp) / n)
+                    log.info("n=%d: store RAM %d B/point, disk %d B/point", n, rows[-1]["ram_b_per_point"],
+                             rows[-1]["disk_b_per_point"])  # fmt: skip
+                add(engine, "fused", searcher.fused, truth_hybrid)
+                for mode in modes:
+                    s = VectorSearcher(store, data, mode, hnsw_ef=ef)
+                    tag = "" if mode == "engine" else "/vec"  # /vec: the old path, vectors copied out
+                    add(engine, f"fusion{tag}", lambda i, s=s: s.hybrid(i, rerank=False), truth_hybrid)
+                    add(engine, f"rerank{tag}", lambda i, s=s: s.hybrid(i, rerank=True), truth_hybrid)
+                    add(
+                        engine,
+                        f"filter{tag}",
+                        lambda i, s=s: s.hybrid(i, rerank=True, filter_tag=data.filter_tag),
+                        truth_filter,
+                    )
     finally:
         store.close()
         if tmp is not None:
@@ -525,13 +573,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dim", type=int, default=512, help="vector dimension (ViT-B-32: 512) (default: %(default)s)")
     p.add_argument("--rank", type=int, default=48, help="rank of the synthetic signal (default: %(default)s)")
     p.add_argument("--noise", type=float, default=0.5, help="noise relative to the signal (default: %(default)s)")
+    p.add_argument(
+        "--agreement",
+        type=float,
+        default=0.0,
+        help="how much a point's views agree, 0..1 (0: independent views, the re-rank's worst case; "
+        "a picture's image and edge views agree) (default: %(default)s)",
+    )
     p.add_argument("--queries", type=int, default=200, help="timed queries per case (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--optimize", choices=("none", "after", "both"), default="both",
                    help="embedded store: time the exact scan (none), only after optimize() (after), or both "
                    "(default: %(default)s)")  # fmt: skip
     p.add_argument(
-        "--hnsw-ef", type=int, default=256, help="FAISS efSearch (Qdrant uses HNSW_EF) (default: %(default)s)"
+        "--hnsw-ef",
+        help="HNSW search breadth: the service's HNSW_EF and FAISS's efSearch; several, comma-separated, "
+        "give the optimized engine's rows once per value (FAISS takes the first) (default: the service's HNSW_EF)",
     )
     p.add_argument("--faiss-m", type=int, default=16, help="FAISS HNSW M (Qdrant's default m is 16)")
     p.add_argument("--faiss-ef-construction", type=int, default=100, help="FAISS efConstruction (Qdrant's default 100)")
@@ -586,6 +643,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["e2e"] = bench_e2e(args)
     write_json(args.out, report)
     cols = ["n", "engine", "case", "p50_ms", "p95_ms", "p99_ms", "qps", "recall@10"]
+    cols += [c for c in ("upsert_s", "optimize_s", "ram_b_per_point", "disk_b_per_point") if any(c in r for r in rows)]
     print()
     print(format_table(rows, cols))
     if "e2e" in report:

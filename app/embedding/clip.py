@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from app.embedding.base import ImageEncoder, TextEncoder, l2_normalize
+from app.embedding.text_trim import trimmed_text_features, trims
 from app.errors import WeightsUnavailableError
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ class OpenClipModel(ImageEncoder, TextEncoder):
         self.model = model
         self._preprocess = preprocess
         self._tokenizer = open_clip.get_tokenizer(model_name)
+        self._trims = trims(model, self._tokenizer)  # the text tower on the text's tokens only
         self.random_weights = random_weights
         # Part of the embedding space only when it decides the weights.
         self.seed: int | None = seed if random_weights else None
@@ -125,5 +127,5 @@ class OpenClipModel(ImageEncoder, TextEncoder):
             return np.zeros((0, self.dim), dtype=np.float32)
         tokens = self._tokenizer(list(texts)).to(self.device)
         with torch.inference_mode(), self._autocast():
-            features = self.model.encode_text(tokens)
+            features = trimmed_text_features(self.model, tokens) if self._trims else self.model.encode_text(tokens)
         return l2_normalize(features.float().cpu().numpy())

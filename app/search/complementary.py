@@ -184,7 +184,9 @@ class ComplementarySearcher:
             for view, weight in weights.items()
             if view in row
         ]
-        answers = self.store.score_points([ViewQuery(view, query, 0) for _, view, _, query in asked], ids)
+        answers = self.store.score_points(
+            [ViewQuery(view, query, 0) for _, view, _, query in asked], [ids] * len(asked)
+        )
         for (j, _, weight, query), raw in zip(asked, answers, strict=True):
             if isinstance(query, Sparse):
                 values = np.array([raw.get(i, 0.0) for i in ids])

@@ -9,7 +9,7 @@ dense view, and `negativeText` pushes away only in views that have a positive in
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from app.search.defaults import SearchDefaults, load_table, query_kind, views_wi
 from app.search.encoder import CollectionShape, EncodedQuery, QueryEncoder, QueryInputs
 from app.search.filters import to_store_filter
 from app.search.models import Hit, HybridQuery, SearchModel, SearchResult, Timings, ViewScore
+from app.search.pruning import Ranking, ViewList, prune_and_rank
 from app.search.rerank import ViewScores, calibrate_view, dense_scores, normalize_weights, rank, weighted_total
 from app.storage.base import VectorStore
 from app.storage.types import ALL_VIEWS, DENSE_VIEWS, Filter, HasId, ScoredPoint, Sparse, Vector, ViewQuery
@@ -149,33 +150,35 @@ class HybridSearcher:
         examples = tuple(dict.fromkeys(q.positive_ids + q.negative_ids))
         if examples:
             flt = flt.and_(Filter(must_not=(HasId(examples),)))
-        # The candidates' vectors and payloads stay in the engine unless EXACT_SCORES="vectors"
-        # (the old path, for A/B): the per-view scores come from the engine, payloads for the page.
+        hnsw_ef = max(self.settings.HNSW_EF, pool)
+        # EXACT_SCORES="vectors" keeps the old path for A/B: the candidates' vectors and payloads
+        # copied out of the fused query, dot products here.
         copy_out = self.settings.EXACT_SCORES == "vectors"
-        candidates = self.store.fused_query(
-            [ViewQuery(v, vectors[v], pool) for v in active],
-            [weights[v] for v in active],
-            flt,
-            limit=pool * len(active),
-            hnsw_ef=max(self.settings.HNSW_EF, pool),
-            with_vectors=copy_out,
-            with_payload=copy_out,
-        )
+        if plan.rerank and not copy_out:
+            ranked = self._pruned_ranking(q, cursor, vectors, weights, pool, flt, hnsw_ef)
+            ids, per_view, totals, candidates = ranked.ids, ranked.views, ranked.totals, ranked.candidates
+            fused: dict[str, ScoredPoint] = {}
+        else:
+            found = self.store.fused_query(
+                [ViewQuery(v, vectors[v], pool) for v in active],
+                [weights[v] for v in active],
+                flt,
+                limit=pool * len(active),
+                hnsw_ef=hnsw_ef,
+                with_vectors=copy_out,
+                with_payload=copy_out,
+            )
+            ids, candidates, fused = [c.id for c in found], len(found), {c.id: c for c in found}
+            per_view = self._view_scores(found, vectors, active, engine=not copy_out)
+            totals = weighted_total(per_view, weights) if plan.rerank else np.array([c.score for c in found])
         searched = time.perf_counter()
 
-        ids = [c.id for c in candidates]
-        per_view = self._view_scores(candidates, vectors, active, engine=not copy_out)
-        totals = weighted_total(per_view, weights) if plan.rerank else np.array([c.score for c in candidates])
-        order = [i for i in rank(ids, totals) if q.score_threshold is None or totals[i] >= q.score_threshold]
-        if cursor:
-            order = [i for i in order if cursor.after(float(totals[i]), ids[i])]
-        else:
-            order = order[q.offset :]
+        order = self._order(q, cursor, ids, totals)
         page = order[: q.limit]
         reranked = time.perf_counter()
 
         payloads = (
-            {c.id: c.payload for c in candidates}
+            {pid: c.payload for pid, c in fused.items()}
             if copy_out
             else {p.id: p.payload for p in self.store.retrieve([ids[i] for i in page])}
         )
@@ -194,7 +197,7 @@ class HybridSearcher:
             next_cursor=next_cursor,
             weights=weights,
             notes=plan.notes,
-            candidates=len(candidates),
+            candidates=candidates,
             timings=Timings(
                 encode_ms=_ms(started, encoded),
                 prepare_ms=enc.prepare_ms,
@@ -204,6 +207,44 @@ class HybridSearcher:
             ),
             model=SearchModel(name=self.encoders.clip.name, pretrained=self.encoders.clip.pretrained),
         )
+
+    @staticmethod
+    def _order(q: HybridQuery, cursor: Cursor | None, ids: list[str], totals: np.ndarray) -> list[int]:
+        """Indices of the hits from the page on, best first: `scoreThreshold` applied, the
+        offset's or the cursor's hits skipped."""
+        order = [i for i in rank(ids, totals) if q.score_threshold is None or totals[i] >= q.score_threshold]
+        return [i for i in order if cursor.after(float(totals[i]), ids[i])] if cursor else order[q.offset :]
+
+    def _pruned_ranking(
+        self,
+        q: HybridQuery,
+        cursor: Cursor | None,
+        vectors: dict[str, Vector],
+        weights: dict[str, float],
+        pool: int,
+        flt: Filter,
+        hnsw_ef: int,
+    ) -> Ranking:
+        """The exact re-rank over the union of each view's top `pool`, scoring only the
+        candidates that can reach the page (app/search/pruning.py)."""
+        active = list(weights)
+        lists = self.store.ranked_lists([ViewQuery(v, vectors[v], pool) for v in active], flt, hnsw_ef=hnsw_ef)
+        views = [
+            ViewList(v, ranked, pool, sparse=isinstance(vectors[v], Sparse))
+            for v, ranked in zip(active, lists, strict=True)
+        ]
+
+        def score(ask: Mapping[str, Sequence[str]]) -> dict[str, Mapping[str, float]]:
+            answers = self.store.score_points([ViewQuery(v, vectors[v], 0) for v in ask], list(ask.values()))
+            return dict(zip(ask, answers, strict=True))
+
+        consumed = cursor.consumed if cursor else q.offset
+        ranked = prune_and_rank(views, weights, self.settings.MIN_POOL, score, need=consumed + q.limit + 1)
+        if ranked.pruned and cursor and len(self._order(q, cursor, ranked.ids, ranked.totals)) <= q.limit:
+            # Fewer hits after the cursor than the page needs (the library changed under it, or
+            # scoreThreshold cut them): a pruned candidate may belong here, so score them all.
+            ranked = prune_and_rank(views, weights, self.settings.MIN_POOL, score, need=None)
+        return ranked
 
     def _check_depth(self, limit: int, consumed: int, via: str) -> None:
         """The pool and `hnsw_ef` grow with the page's depth: bound it (MAX_LIMIT, MAX_DEPTH)."""
@@ -235,7 +276,11 @@ class HybridSearcher:
         ids = [c.id for c in candidates]
         asked = [v for v in active if engine or isinstance(vectors[v], Sparse)]
         scored = dict(
-            zip(asked, self.store.score_points([ViewQuery(v, vectors[v], 0) for v in asked], ids), strict=True)
+            zip(
+                asked,
+                self.store.score_points([ViewQuery(v, vectors[v], 0) for v in asked], [ids] * len(asked)),
+                strict=True,
+            )
         )
         out: dict[str, ViewScores] = {}
         for view in active:

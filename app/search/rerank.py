@@ -40,8 +40,18 @@ def calibrate_view(raw: np.ndarray, pool: int, matched: np.ndarray | None = None
     pull the bounds down nor score above 0 — as in Qdrant's fusion, which never sees them.
     """
     members = ~np.isnan(raw) if matched is None else (matched & ~np.isnan(raw))
-    present = np.sort(raw[members])[::-1][:pool]
-    bounds = calibration_bounds(present) if present.size else (0.0, 1.0)
+    return with_bounds(raw, view_bounds(raw[members], pool), members)
+
+
+def view_bounds(scores: np.ndarray, pool: int) -> tuple[float, float]:
+    """Calibration bounds from the top `pool` of a view's scores ((0, 1) when it has none)."""
+    present = np.sort(scores)[::-1][:pool]
+    return calibration_bounds(present) if present.size else (0.0, 1.0)
+
+
+def with_bounds(raw: np.ndarray, bounds: tuple[float, float], members: np.ndarray) -> ViewScores:
+    """`raw` calibrated by `bounds`; candidates outside `members` (no vector, or a sparse
+    non-match) score 0."""
     calibrated = calibrate(raw, *bounds)
     calibrated[~members] = 0.0
     return ViewScores(raw=raw, calibrated=calibrated, bounds=bounds)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from app.storage.schema import CollectionSchema, check_space, missing_vectors_error
-from app.storage.types import Filter, PointRecord, ScoredPoint, StoredPoint, ViewQuery
+from app.storage.types import Filter, PointRecord, RankedList, ScoredPoint, StoredPoint, ViewQuery
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,13 @@ class VectorStore(ABC):
         `query_batch_points`) override this; the default asks one at a time."""
         return [self.search(q, flt, hnsw_ef=hnsw_ef) for q in queries]
 
+    def ranked_lists(
+        self, queries: Sequence[ViewQuery], flt: Filter | None = None, *, hnsw_ef: int | None = None
+    ) -> list[RankedList]:
+        """`search_batch` as ids and scores, nothing else (backends override it where building
+        ScoredPoints costs)."""
+        return [RankedList.of(points) for points in self.search_batch(queries, flt, hnsw_ef=hnsw_ef)]
+
     def matrix_pairs(
         self, view: str, flt: Filter | None, sample: int, limit: int
     ) -> list[tuple[str, str, float]] | None:
@@ -139,11 +146,12 @@ class VectorStore(ABC):
         return None
 
     @abstractmethod
-    def score_points(self, queries: Sequence[ViewQuery], ids: Sequence[str]) -> list[dict[str, float]]:
-        """Each query's exact score for each of `ids` in its view, ids and scores only: one
-        batched request, a search per query restricted to `ids` (a has_id filter makes it an
-        exact scan of those points). A point without a vector in the view, or (sparse) without
-        a shared term, is absent from that query's dict. `ViewQuery.limit` is not used."""
+    def score_points(self, queries: Sequence[ViewQuery], ids: Sequence[Sequence[str]]) -> list[dict[str, float]]:
+        """Each query's exact score for each of its `ids` (one id list per query; pass the same
+        list object to share it) in its view, ids and scores only: one batched request, a
+        search per query restricted to its ids (a has_id filter makes it an exact scan of those
+        points). A point without a vector in the view, or (sparse) without a shared term, is
+        absent from that query's dict. `ViewQuery.limit` is not used."""
 
     @abstractmethod
     def fused_query(

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import qdrant_edge as qe
 
 from app.errors import StoreLockedError
@@ -27,6 +28,7 @@ from app.storage.types import (
     MatchAny,
     PointRecord,
     Range,
+    RankedList,
     ScoredPoint,
     Sparse,
     StoredPoint,
@@ -61,6 +63,34 @@ def _filter(flt: Filter | None) -> qe.Filter | None:
         must=[_condition(c) for c in flt.must] or None,
         must_not=[_condition(c) for c in flt.must_not] or None,
     )
+
+
+class _Names:
+    """Point ids as strings. The engine builds a `uuid.UUID` on each `.id` read, and str() on
+    it costs more than scoring the point: read each id once, name each point once."""
+
+    def __init__(self) -> None:
+        self._names: dict[Any, str] = {}
+
+    def __call__(self, point: Any) -> str:
+        pid = point.id
+        name = self._names.get(pid)
+        if name is None:
+            name = self._names[pid] = str(pid)
+        return name
+
+
+class _HasIdFilters:
+    """A has_id filter per id list, built once for a list that several queries share."""
+
+    def __init__(self) -> None:
+        self._built: dict[int, Any] = {}
+
+    def __call__(self, ids: Sequence[str]) -> Any:
+        key = id(ids)
+        if key not in self._built:
+            self._built[key] = _filter(Filter(must=(HasId(tuple(ids)),)))
+        return self._built[key]
 
 
 def _vector(v: Vector) -> Any:
@@ -308,50 +338,49 @@ class EdgeStore(VectorStore):
     ) -> list[list[ScoredPoint]]:
         if not queries:
             return []
-        qf, params = _filter(flt), qe.SearchParams(hnsw_ef=hnsw_ef)
+        return [self._scored(r) for r in self._query_batch(queries, flt, hnsw_ef)]
+
+    def ranked_lists(
+        self, queries: Sequence[ViewQuery], flt: Filter | None = None, *, hnsw_ef: int | None = None
+    ) -> list[RankedList]:
+        if not queries:
+            return []
+        name = _Names()
+        out = []
+        for points in self._query_batch(queries, flt, hnsw_ef):
+            ids = [name(p) for p in points]
+            out.append(RankedList(ids, np.array([p.score for p in points], dtype=np.float64)))
+        return out
+
+    def _query_batch(self, queries: Sequence[ViewQuery], flt: Filter | None, hnsw_ef: int | None) -> list[list[Any]]:
+        """One engine call: a nearest-neighbour search per query, ids and scores only."""
+        qf, params = _filter(flt), self._params(hnsw_ef)
         requests = [
             qe.QueryRequest(limit=q.limit, query=self._nearest(q), filter=qf, params=params, with_payload=False)
             for q in queries
         ]
-        return [self._scored(r) for r in self.shard.query_batch(qe.QueryBatchRequest(requests))]
+        answers: list[list[Any]] = self.shard.query_batch(qe.QueryBatchRequest(requests))
+        return answers
 
-    def score_points(self, queries: Sequence[ViewQuery], ids: Sequence[str]) -> list[dict[str, float]]:
-        if not queries:
-            return []
-        if not ids:
-            return [{} for _ in queries]
-        only = _filter(Filter(must=(HasId(tuple(ids)),)))  # built once, shared by every query
+    def score_points(self, queries: Sequence[ViewQuery], ids: Sequence[Sequence[str]]) -> list[dict[str, float]]:
+        asked = [(q, pids) for q, pids in zip(queries, ids, strict=True) if pids]
+        only = _HasIdFilters()
         # Exact, and on the original vectors even where the view is quantized.
         exact = qe.SearchParams(exact=True, quantization=qe.QuantizationSearchParams(ignore=True))
-        answers = self.shard.query_batch(
-            qe.QueryBatchRequest(
-                [
-                    qe.QueryRequest(
-                        limit=len(ids),
-                        query=self._nearest(q),
-                        filter=only,
-                        params=exact,
-                        with_payload=False,
-                        with_vector=False,
-                    )
-                    for q in queries
-                ]
+        requests = [
+            qe.QueryRequest(
+                limit=len(pids),
+                query=self._nearest(q),
+                filter=only(pids),
+                params=exact,
+                with_payload=False,
+                with_vector=False,
             )
-        )
-        # The engine builds a uuid.UUID on each `.id` read, and str() on it costs more than the
-        # scoring: read each point's id once, and name each id once across the queries.
-        names: dict[Any, str] = {}
-        out: list[dict[str, float]] = []
-        for points in answers:
-            scores: dict[str, float] = {}
-            for p in points:
-                pid = p.id
-                name = names.get(pid)
-                if name is None:
-                    name = names[pid] = str(pid)
-                scores[name] = p.score
-            out.append(scores)
-        return out
+            for q, pids in asked
+        ]
+        answers = iter(self.shard.query_batch(qe.QueryBatchRequest(requests)) if requests else [])
+        name = _Names()
+        return [{name(p): p.score for p in next(answers)} if pids else {} for pids in ids]
 
     def fused_query(
         self,

@@ -263,7 +263,7 @@ class RemoteStore(VectorStore):
     ) -> list[list[ScoredPoint]]:
         if not queries:
             return []
-        qf, params = _filter(flt), models.SearchParams(hnsw_ef=hnsw_ef)
+        qf, params = _filter(flt), self._params(hnsw_ef)
         requests = [
             models.QueryRequest(
                 query=_vector(q.vector), using=q.view, filter=qf, limit=q.limit, params=params, with_payload=False
@@ -281,29 +281,31 @@ class RemoteStore(VectorStore):
         )
         return [(str(p.a), str(p.b), float(p.score)) for p in response.pairs]
 
-    def score_points(self, queries: Sequence[ViewQuery], ids: Sequence[str]) -> list[dict[str, float]]:
-        if not queries:
-            return []
-        if not ids:
-            return [{} for _ in queries]
-        only = _filter(Filter(must=(HasId(tuple(ids)),)))
-        answers = self.client.query_batch_points(
-            self.collection,
-            requests=[
-                models.QueryRequest(
-                    query=_vector(q.vector),
-                    using=q.view,
-                    filter=only,
-                    limit=len(ids),
-                    # Exact, and on the original vectors even where the view is quantized.
-                    params=models.SearchParams(exact=True, quantization=models.QuantizationSearchParams(ignore=True)),
-                    with_payload=False,
-                    with_vector=False,
-                )
-                for q in queries
-            ],
+    def score_points(self, queries: Sequence[ViewQuery], ids: Sequence[Sequence[str]]) -> list[dict[str, float]]:
+        asked = [(q, pids) for q, pids in zip(queries, ids, strict=True) if pids]
+        if not asked:
+            return [{} for _ in ids]
+        answers = iter(
+            self.client.query_batch_points(
+                self.collection,
+                requests=[
+                    models.QueryRequest(
+                        query=_vector(q.vector),
+                        using=q.view,
+                        filter=_filter(Filter(must=(HasId(tuple(pids)),))),
+                        limit=len(pids),
+                        # Exact, and on the original vectors even where the view is quantized.
+                        params=models.SearchParams(
+                            exact=True, quantization=models.QuantizationSearchParams(ignore=True)
+                        ),
+                        with_payload=False,
+                        with_vector=False,
+                    )
+                    for q, pids in asked
+                ],
+            )
         )
-        return [{str(p.id): float(p.score) for p in a.points} for a in answers]
+        return [{str(p.id): float(p.score) for p in next(answers).points} if pids else {} for pids in ids]
 
     def fused_query(
         self,

@@ -100,6 +100,21 @@ class ViewQuery:
 Fusion = Literal["dbsf", "rrf"]
 
 
+@dataclass
+class RankedList:
+    """One view's nearest points, best first: ids and scores only."""
+
+    ids: list[str]
+    scores: np.ndarray  # float64, descending
+
+    @classmethod
+    def of(cls, points: Sequence[ScoredPoint]) -> RankedList:
+        return cls([p.id for p in points], np.array([p.score for p in points], dtype=np.float64))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
 # --- what both backends do with their clients' answers ------------------------------------
 
 

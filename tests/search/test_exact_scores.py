@@ -75,6 +75,7 @@ def library(store_factory: Any) -> tuple[Any, dict[str, np.ndarray]]:
 
 QUERIES = [
     {"wImg": 0.5, "wEdge": 0.3, "wTxt": 0.2, "wTags": 0.4},
+    {"wImg": 0.5, "wEdge": 0.3, "wTxt": 0.2, "wTags": 0.4, "scoreThreshold": 0.3},
     {"wImg": 1, "wEdge": 1, "wTxt": 0, "wTags": 0, "rerank": False},
     {"wImg": 0.2, "wEdge": 0, "wTxt": 1, "wTags": 1, "filter": {"tagsAll": ["even"]}},
     {"wImg": 1, "wEdge": 0.5, "wTxt": 0.5, "wTags": 0, "offset": 10},
@@ -90,20 +91,29 @@ def test_engine_scores_rank_as_copied_vectors_do(
     q = {v: _unit(vecs[v][3] + 0.5 * rng.normal(size=DIM)) for v in ("image", "edge", "text")}
     sparse = Sparse([3, 8], [1.0, 1.0])
     hq = HybridQuery.model_validate({**query, "limit": 20})
-    asked: list[dict[str, Any]] = []
-    fused = store.fused_query
+    reads: list[tuple[str, Any]] = []
+    for name in ("fused_query", "retrieve", "scroll"):
+        real = getattr(store, name)
 
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        asked.append(kwargs)
-        return fused(*args, **kwargs)
+        def spy(*args: Any, _name: str = name, _real: Any = real, **kwargs: Any) -> Any:
+            reads.append((_name, args, kwargs))
+            return _real(*args, **kwargs)
 
-    store.fused_query = spy
+        setattr(store, name, spy)
     engine = _searcher(store, tmp_path, "engine").search_encoded(hq, _encoded(q, sparse))
-    # Nothing but ids and scores leave the engine for the candidates.
-    assert asked[0]["with_vectors"] is False and asked[0]["with_payload"] is False
+    # Nothing but ids and scores leave the engine for the candidates: no vectors, and payloads
+    # only for the page's hits.
+    for name, args, kwargs in reads:
+        assert not kwargs.get("with_vectors"), name
+        assert name != "scroll"
+        if name == "retrieve":
+            assert len(args[0]) <= hq.limit
+    for name in ("fused_query", "retrieve", "scroll"):
+        delattr(store, name)
     copied = _searcher(store, tmp_path, "vectors").search_encoded(hq, _encoded(q, sparse))
 
-    assert len(engine.hits) == 20
+    assert len(engine.hits) == len(copied.hits)
+    assert len(engine.hits) == 20 if hq.score_threshold is None else 3 < len(engine.hits) < 20
     assert [h.id for h in engine.hits] == [h.id for h in copied.hits]
     assert [h.score for h in engine.hits] == pytest.approx([h.score for h in copied.hits], abs=2e-6)
     for a, b in zip(engine.hits, copied.hits, strict=True):
@@ -163,14 +173,19 @@ def test_score_points_scores_only_the_asked_ids(store_factory: Any) -> None:
     q = _unit(np.ones(DIM))
     image, text, tags = store.score_points(
         [ViewQuery("image", q.tolist(), 0), ViewQuery("text", q.tolist(), 0), ViewQuery("tags", Sparse([0], [1.0]), 0)],
-        asked,
+        [asked] * 3,
     )
     assert set(image) == set(asked[:-1])
     for i in (0, 1, 5, 17, 99):
         assert image[points[i].id] == pytest.approx(float(vecs["image"][i] @ q), abs=1e-5)
     assert set(text) == {points[i].id for i in (1, 17, 99)}  # 0 and 5 have no `text` vector
     assert set(tags) == {points[0].id}  # only point 0 has term 0 among the asked (i % 7 == 0)
-    assert store.score_points([ViewQuery("image", q.tolist(), 0)], []) == [{}]
+    assert store.score_points([ViewQuery("image", q.tolist(), 0)], [[]]) == [{}]
+    # One id list per query.
+    image, text = store.score_points(
+        [ViewQuery("image", q.tolist(), 0), ViewQuery("text", q.tolist(), 0)], [asked[:2], asked[2:4]]
+    )
+    assert set(image) == set(asked[:2]) and set(text) == {points[17].id}
 
 
 @pytest.mark.parametrize("backend", ["edge", "client"])
@@ -197,7 +212,7 @@ def test_quantized_views_keep_exact_rerank_scores(backend: str, tmp_path: Path) 
         assert hits[0].id == points[42].id
         assert hits[0].score == pytest.approx(float(vecs["image"][42] @ q), abs=1e-5)  # rescored
         ids = [p.id for p in points[:50]]
-        (scores,) = store.score_points([ViewQuery("image", q.tolist(), 0)], ids)
+        (scores,) = store.score_points([ViewQuery("image", q.tolist(), 0)], [ids])
         want = vecs["image"][:50] @ q
         assert [scores[i] for i in ids] == pytest.approx(want.tolist(), abs=1e-5)
         result = _searcher(store, tmp_path, "engine").search_encoded(
