@@ -242,9 +242,7 @@ class Services:
         duplicates.register_handlers(handlers)
         # One query encoder for every searcher: a query is encoded the same way wherever it goes.
         # Concurrent requests share one forward per tower (ENCODE_BATCHING).
-        query_encoder = QueryEncoder(
-            encoders, CollectionShape(store), BatchSettings.from_settings(settings, str(encoders.clip.device))
-        )
+        query_encoder = QueryEncoder(encoders, CollectionShape(store), BatchSettings.from_settings(settings))
         return cls(
             settings=settings,
             encoders=encoders,

@@ -221,11 +221,13 @@ def service_hnsw_ef() -> int:
     return int(Settings.model_fields["HNSW_EF"].default)
 
 
-def rss_bytes() -> int:
-    """This process's resident memory now (Linux /proc; 0 elsewhere)."""
+def rss_bytes(kind: str = "VmRSS") -> int:
+    """This process's resident memory now (Linux /proc; 0 elsewhere): `VmRSS` all of it,
+    `RssAnon` what only this process holds (the engine's heap: quantized vectors, graphs),
+    `RssFile` file pages mapped and resident (memory-mapped vectors the kernel may evict)."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{kind}:"):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
@@ -412,7 +414,7 @@ def bench_size(args: argparse.Namespace, n: int) -> list[dict[str, Any]]:
             add(name, "rerank", hybrid, truth_hybrid)
             add(name, "filter", lambda i, k=kind: hybrid(i, k, True), truth_filter)
 
-    rss_before = rss_bytes()
+    rss_before, anon_before = rss_bytes(), rss_bytes("RssAnon")
     store, tmp = open_bench_store(args, n, args.dim)
     try:
         up = upsert(store, data)
@@ -422,6 +424,7 @@ def bench_size(args: argparse.Namespace, n: int) -> list[dict[str, Any]]:
         freed = sum(v.nbytes for v in data.vectors.values())
         data.vectors.clear()
         rss_before -= freed
+        anon_before -= freed
         modes = ("engine", "vectors") if args.exact_scores == "both" else (args.exact_scores,)
         backend = "qdrant server" if args.qdrant_url else "qdrant-edge"
         if args.quantization != "none" or args.on_disk:
@@ -448,8 +451,10 @@ def bench_size(args: argparse.Namespace, n: int) -> list[dict[str, Any]]:
                 add(engine, "single", searcher.single, truth_single, **extra)
                 if tmp is not None and ef == efs[0]:  # embedded: the store lives in this process and that folder
                     rows[-1]["ram_b_per_point"] = round(max(0, rss_bytes() - rss_before) / n)
+                    rows[-1]["anon_b_per_point"] = round(max(0, rss_bytes("RssAnon") - anon_before) / n)
                     rows[-1]["disk_b_per_point"] = round(folder_bytes(tmp) / n)
-                    log.info("n=%d: store RAM %d B/point, disk %d B/point", n, rows[-1]["ram_b_per_point"],
+                    log.info("n=%d: store RAM %d B/point (of it anonymous %d), disk %d B/point", n,
+                             rows[-1]["ram_b_per_point"], rows[-1]["anon_b_per_point"],
                              rows[-1]["disk_b_per_point"])  # fmt: skip
                 add(engine, "fused", searcher.fused, truth_hybrid)
                 for mode in modes:
@@ -643,7 +648,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["e2e"] = bench_e2e(args)
     write_json(args.out, report)
     cols = ["n", "engine", "case", "p50_ms", "p95_ms", "p99_ms", "qps", "recall@10"]
-    cols += [c for c in ("upsert_s", "optimize_s", "ram_b_per_point", "disk_b_per_point") if any(c in r for r in rows)]
+    cols += [
+        c
+        for c in ("upsert_s", "optimize_s", "ram_b_per_point", "anon_b_per_point", "disk_b_per_point")
+        if any(c in r for r in rows)
+    ]
     print()
     print(format_table(rows, cols))
     if "e2e" in report:

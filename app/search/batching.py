@@ -8,8 +8,7 @@ embedding servers such as infinity and TEI do. While a forward runs, the next re
 queue up, so a busy tower batches by itself and an idle one answers at once.
 
 A full queue is load being shed: `BusyError`, 503 with Retry-After (the same answer as
-IMAGE_SLOTS). ENCODE_BATCHING=false turns it all off (each request its own forward); unset,
-it is on with CUDA only.
+IMAGE_SLOTS). ENCODE_BATCHING=false turns it all off (each request its own forward).
 """
 
 from __future__ import annotations
@@ -171,10 +170,9 @@ class BatchSettings:
     max_queued: int
 
     @classmethod
-    def from_settings(cls, settings: Settings, device: str = "cpu") -> BatchSettings | None:
-        """None when ENCODE_BATCHING is off (unset: on for a CUDA `device`)."""
-        on = settings.ENCODE_BATCHING if settings.ENCODE_BATCHING is not None else device.startswith("cuda")
-        if not on:
+    def from_settings(cls, settings: Settings) -> BatchSettings | None:
+        """None when ENCODE_BATCHING is off."""
+        if not settings.ENCODE_BATCHING:
             return None
         return cls(settings.ENCODE_BATCH_SIZE, settings.ENCODE_BATCH_WAIT_MS, settings.ENCODE_QUEUE_MAX)
 

@@ -189,8 +189,6 @@ def test_search_answers_503_with_retry_after_when_the_queue_is_full(
     assert "ENCODE_QUEUE_MAX" in refused.json()["detail"]
 
 
-def test_batching_is_on_with_cuda_unless_set(tmp_path: Path) -> None:
-    assert BatchSettings.from_settings(tiny_settings(tmp_path), "cpu") is None
-    assert BatchSettings.from_settings(tiny_settings(tmp_path), "cuda:0") is not None
-    assert BatchSettings.from_settings(tiny_settings(tmp_path, ENCODE_BATCHING=True), "cpu") is not None
-    assert BatchSettings.from_settings(tiny_settings(tmp_path, ENCODE_BATCHING=False), "cuda") is None
+def test_batching_is_on_unless_turned_off(tmp_path: Path) -> None:
+    assert BatchSettings.from_settings(tiny_settings(tmp_path)) is not None
+    assert BatchSettings.from_settings(tiny_settings(tmp_path, ENCODE_BATCHING=False)) is None
