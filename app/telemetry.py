@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 StageSink = Callable[[str, str, float], None]
 
 
+def no_stages(kind: str, stage: str, seconds: float) -> None:
+    """The sink of a job service that nobody observes."""
+
+
 class Stages:
     """Fan-out of (job kind, stage, seconds) to subscribers; a failing sink never fails a job."""
 

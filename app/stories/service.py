@@ -26,17 +26,11 @@ from app.stories.base import StoryProvider
 from app.stories.factory import build_story_provider
 from app.stories.index import MAX_QUERY_CHARS, StoryIndex
 from app.stories.models import Story, StoryHit, StoryParams, StoryRequest, StoryResult
-from app.telemetry import span
+from app.telemetry import StageSink, no_stages, span
 
 log = logging.getLogger(__name__)
 
 JOB_KIND = "story"
-# Stages a story job times (app/api/metrics.py exports them).
-StageObserver = Callable[[str, str, float], None]
-
-
-def _no_observer(kind: str, stage: str, seconds: float) -> None:
-    return None
 
 
 class StoryService:
@@ -48,7 +42,7 @@ class StoryService:
         index: StoryIndex | None = None,
         provider: StoryProvider | None = None,
         resolve_library_image: ResolveLibraryImage = NO_LIBRARY,
-        observe: StageObserver = _no_observer,
+        observe: StageSink = no_stages,  # the stages it times (app/api/metrics.py exports them)
     ) -> None:
         self.settings = settings
         self.jobs = jobs

@@ -44,14 +44,13 @@ from app.stories.beats import Beat, split_beats
 from app.stories.index import StoryIndex
 from app.stories.models import Frame, FrameRef, Story, StoryboardProgress, StoryboardRequest, StoryboardResult
 from app.stories.parse import parse_story
-from app.telemetry import span
+from app.telemetry import StageSink, no_stages, span
 
 log = logging.getLogger(__name__)
 
 JOB_KIND = "storyboard"
 Tier = Literal["storyboard", "generated", "library"]
 TIERS: tuple[Tier, ...] = ("storyboard", "generated", "library")
-StageObserver = Callable[[str, str, float], None]
 
 
 @dataclass(frozen=True)
@@ -135,7 +134,7 @@ class StoryboardService:
         index: StoryIndex | None = None,
         resolve_library_image: ResolveLibraryImage = NO_LIBRARY,
         add_to_library: AddToLibrary = NO_LIBRARY,
-        observe: StageObserver | None = None,
+        observe: StageSink = no_stages,
     ) -> None:
         self.settings = settings
         self.jobs = jobs
@@ -146,7 +145,7 @@ class StoryboardService:
         self.resolve_library_image = resolve_library_image
         self.add_to_library = add_to_library
         self.files = GeneratedFiles(settings.GENERATED_ROOT, settings.REF_MAX_SIDE)
-        self.observe = observe or (lambda kind, stage, seconds: None)
+        self.observe = observe
         self._decomposer: Decomposer | None = None
 
     def register_handlers(self, handlers: JobHandlers) -> None:
