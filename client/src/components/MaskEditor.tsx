@@ -1,10 +1,9 @@
 import { Canvas, PencilBrush, type FabricObject, type Path } from "fabric";
-import { Brush, Eraser, Redo2, Trash2, Undo2, X } from "lucide-react";
+import { Brush, Eraser, X } from "lucide-react";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { AuthImage } from "@/components/AuthImage";
+import { BrushSize, HistoryButtons, ToolButton } from "@/components/CanvasTools";
 import { Button } from "@/components/ui/button";
-import { Slider } from "@/components/ui/slider";
-import { Tooltip } from "@/components/ui/tooltip";
 import { useCanvasHistory } from "@/hooks/useCanvasHistory";
 import { cn } from "@/lib/utils";
 import { baseSrc, type EditBase } from "@/state/edit";
@@ -133,25 +132,16 @@ function MaskLayer({ baseSize, onMaskChange, children }: MaskLayerProps) {
         <ToolButton label="Erase mask" active={tool === "erase"} onClick={() => setTool("erase")}>
           <Eraser />
         </ToolButton>
-        <div className="mx-1 flex w-28 items-center gap-2">
-          <Slider aria-label="Mask brush size" min={4} max={120} step={2} value={[size]} onValueChange={(v) => setSize(v[0] ?? 32)} />
-          <span className="w-6 text-right text-xs tabular-nums text-muted-foreground" aria-hidden>
-            {size}
-          </span>
-        </div>
-        <div className="ml-auto flex items-center gap-1">
-          <Button size="icon-sm" variant="ghost" aria-label="Undo mask stroke" disabled={!canUndo} onClick={undo}>
-            <Undo2 />
-          </Button>
-          <Button size="icon-sm" variant="ghost" aria-label="Redo mask stroke" disabled={!canRedo} onClick={redo}>
-            <Redo2 />
-          </Button>
-          <Tooltip content="Clear the mask — undoable">
-            <Button size="icon-sm" variant="ghost" aria-label="Clear mask" onClick={clear}>
-              <Trash2 />
-            </Button>
-          </Tooltip>
-        </div>
+        <BrushSize label="Mask brush size" min={4} max={120} step={2} value={size} onChange={setSize} />
+        <HistoryButtons
+          labels={{ undo: "Undo mask stroke", redo: "Redo mask stroke", clear: "Clear mask" }}
+          tips={{ clear: "Clear the mask — undoable" }}
+          canUndo={canUndo}
+          canRedo={canRedo}
+          onUndo={undo}
+          onRedo={redo}
+          onClear={clear}
+        />
       </div>
       <div
         className="relative w-full overflow-hidden rounded-lg border bg-muted shadow-sm"
@@ -161,15 +151,5 @@ function MaskLayer({ baseSize, onMaskChange, children }: MaskLayerProps) {
         <div ref={hostRef} className={cn("absolute inset-0 opacity-50", tool === "erase" ? "cursor-cell" : "cursor-crosshair")} />
       </div>
     </>
-  );
-}
-
-function ToolButton({ label, active, onClick, children }: { label: string; active: boolean; onClick: () => void; children: React.ReactNode }) {
-  return (
-    <Tooltip content={label}>
-      <Button size="icon-sm" variant={active ? "default" : "ghost"} aria-label={label} aria-pressed={active} onClick={onClick}>
-        {children}
-      </Button>
-    </Tooltip>
   );
 }

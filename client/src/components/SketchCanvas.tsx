@@ -1,11 +1,10 @@
 import { Canvas, PencilBrush, type FabricObject } from "fabric";
-import { Brush, Eraser, Layers, Redo2, Trash2, Undo2, X } from "lucide-react";
+import { Brush, Eraser, Layers, X } from "lucide-react";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { AuthImage } from "@/components/AuthImage";
+import { BrushSize, HistoryButtons, ToolButton } from "@/components/CanvasTools";
 import { Button } from "@/components/ui/button";
 import { Label } from "@/components/ui/label";
-import { Slider } from "@/components/ui/slider";
-import { Tooltip } from "@/components/ui/tooltip";
 import { firstImageFile } from "@/lib/images";
 import { useCanvasHistory } from "@/hooks/useCanvasHistory";
 import { cn } from "@/lib/utils";
@@ -178,48 +177,25 @@ export function SketchCanvas({ onChange, underlayUrl, onClearUnderlay, onImageFi
   return (
     <section aria-label="Sketch" className="flex flex-col gap-2">
       <div role="toolbar" aria-label="Drawing tools" className="flex flex-wrap items-center gap-1">
-        <Tooltip content="Pen (P)">
-          <Button size="icon-sm" variant={tool === "pen" ? "default" : "ghost"} aria-label="Pen" aria-pressed={tool === "pen"} onClick={() => setTool("pen")}>
-            <Brush />
-          </Button>
-        </Tooltip>
-        <Tooltip content="Eraser (E)">
-          <Button
-            size="icon-sm"
-            variant={tool === "eraser" ? "default" : "ghost"}
-            aria-label="Eraser"
-            aria-pressed={tool === "eraser"}
-            onClick={() => setTool("eraser")}
-          >
-            <Eraser />
-          </Button>
-        </Tooltip>
-        <div className="mx-1 flex w-28 items-center gap-2">
-          <Label htmlFor="brush-size" className="sr-only">
-            Brush size
-          </Label>
-          <Slider id="brush-size" aria-label="Brush size" min={1} max={40} step={1} value={[size]} onValueChange={(v) => setSize(v[0] ?? 5)} />
-          <span className="w-5 text-right text-xs tabular-nums text-muted-foreground" aria-hidden>
-            {size}
-          </span>
-        </div>
-        <div className="ml-auto flex items-center gap-1">
-          <Tooltip content="Undo (Ctrl+Z)">
-            <Button size="icon-sm" variant="ghost" aria-label="Undo" disabled={!canUndo} onClick={undo}>
-              <Undo2 />
-            </Button>
-          </Tooltip>
-          <Tooltip content="Redo (Ctrl+Shift+Z)">
-            <Button size="icon-sm" variant="ghost" aria-label="Redo" disabled={!canRedo} onClick={redo}>
-              <Redo2 />
-            </Button>
-          </Tooltip>
-          <Tooltip content="Clear (Delete) — undoable">
-            <Button size="icon-sm" variant="ghost" aria-label="Clear canvas" onClick={clear}>
-              <Trash2 />
-            </Button>
-          </Tooltip>
-        </div>
+        <ToolButton label="Pen" tip="Pen (P)" active={tool === "pen"} onClick={() => setTool("pen")}>
+          <Brush />
+        </ToolButton>
+        <ToolButton label="Eraser" tip="Eraser (E)" active={tool === "eraser"} onClick={() => setTool("eraser")}>
+          <Eraser />
+        </ToolButton>
+        <Label htmlFor="brush-size" className="sr-only">
+          Brush size
+        </Label>
+        <BrushSize label="Brush size" id="brush-size" min={1} max={40} step={1} value={size} onChange={setSize} />
+        <HistoryButtons
+          labels={{ undo: "Undo", redo: "Redo", clear: "Clear canvas" }}
+          tips={{ undo: "Undo (Ctrl+Z)", redo: "Redo (Ctrl+Shift+Z)", clear: "Clear (Delete) — undoable" }}
+          canUndo={canUndo}
+          canRedo={canRedo}
+          onUndo={undo}
+          onRedo={redo}
+          onClear={clear}
+        />
       </div>
       <div
         className={cn(
