@@ -25,17 +25,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-STORY: dict[str, Any] = {
-    "title": "The fox and the owl",
-    "paragraphs": [
-        "A red fox walks into the forest.",
-        "The fox meets an owl on a branch.",
-        "The owl flies over the river at dawn.",
-        "The fox and the owl watch the sun rise.",
-    ],
-    "subjects": ["fox", "owl"],
-    "setting": "a misty forest",
-}
+# The example story: four beats, two subjects that recur (assets/stories/).
+STORY_FILE = Path(__file__).resolve().parents[1] / "assets" / "stories" / "fox_and_owl.json"
 
 
 def shared_subject_similarity(vectors: list[np.ndarray], subjects: list[list[str]]) -> tuple[float | None, int]:
@@ -105,11 +96,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=4)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--size", type=int, default=512, help="Frame width and height (64 for the tiny SDXL).")
-    parser.add_argument("--story", type=Path, help="A JSON story {title, paragraphs, subjects, setting}.")
+    parser.add_argument(
+        "--story",
+        type=Path,
+        default=STORY_FILE,
+        help="A JSON story {title, paragraphs, subjects, setting} (default: assets/stories/fox_and_owl.json).",
+    )
     parser.add_argument("--workdir", type=Path, help="Scratch folder (default: a new temporary one).")
     parser.add_argument("--out", type=Path, help="Also write the report here (JSON).")
     args = parser.parse_args(argv)
-    story = json.loads(args.story.read_text()) if args.story else STORY
+    story = json.loads(args.story.read_text())
     root = args.workdir or Path(tempfile.mkdtemp(prefix="storyboard-consistency-"))
     report = run(args.frames, args.seed, story, root, args.size)
     text = json.dumps(report, indent=2)

@@ -3,6 +3,8 @@ the library; retrieval off gives no refs. And the pure parts: beats and the ref 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,17 +15,8 @@ from app.stories.models import Story
 from app.stories.storyboard import Candidate, frame_prompt, plan_refs, similarity_weight
 from tests.support.generation import poll
 
-STORY = {
-    "title": "The fox and the owl",
-    "paragraphs": [
-        "A red fox walks into the forest.",
-        "The fox meets an owl on a branch.",
-        "The owl flies over the river at dawn.",
-        "The fox and the owl watch the sun rise.",
-    ],
-    "subjects": ["fox", "owl"],
-    "setting": "a misty forest",
-}
+# The example story scripts/storyboard_consistency.py tells by default.
+STORY = json.loads((Path(__file__).resolve().parents[2] / "assets" / "stories" / "fox_and_owl.json").read_text())
 
 
 def board(client: Any, **overrides: Any) -> dict[str, Any]:
