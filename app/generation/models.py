@@ -132,6 +132,19 @@ class GenerateRequest(CamelModel):
         validation_alias=AliasChoices("n", "count"),
         description="Images to make; `count` is accepted as an alias.",
     )
+    # The seed's per-role strengths (002's "Recommended patterns": style-first, subject-first).
+    style_weight: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=REF_WEIGHT_MAX,
+        description="The `weight` of each `style` ref that sends none of its own.",
+    )
+    subject_weight: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=REF_WEIGHT_MAX,
+        description="The `weight` of each `subject` ref that sends none of its own.",
+    )
     steps: int | None = Field(default=None, ge=1)
     guidance: float | None = Field(default=None, ge=0.0, le=50.0)
     add_to_library: bool = False
@@ -178,6 +191,16 @@ class GenerateRequest(CamelModel):
     def _grounded(self) -> GenerateRequest:
         if self.grounding and self.complementary is None:
             raise ValueError("`grounding` is true but `complementary` (a /search/complementary answer) is missing")
+        return self
+
+    @model_validator(mode="after")
+    def _role_weights(self) -> GenerateRequest:
+        """`styleWeight` / `subjectWeight` become the weight of their role's refs that sent none."""
+        by_role = {"style": self.style_weight, "subject": self.subject_weight}
+        for ref in self.refs:
+            default = by_role.get(ref.role)
+            if default is not None and "weight" not in ref.model_fields_set:
+                ref.weight = default
         return self
 
 

@@ -96,6 +96,18 @@ class Libraries:
         record = self.registry.create(body.name, owner, body.visibility)
         return self._view(record, self.scope_for(principal))
 
+    def import_target(self, scope: LibraryScope, name: str) -> str:
+        """`name`, when the caller may import into it. Only an operator may name a library that
+        has no record yet: it is registered then (private, owned by the operators), so it is
+        listed like one made with POST /libraries rather than holding points no list shows."""
+        name = scope.check_write(name)
+        if name != self.default_library and self.registry.get(name) is None:
+            try:
+                self.registry.create(name, scope.principal.owner, "private")
+            except ConflictError:  # a concurrent import registered it first
+                pass
+        return name
+
     def list(self, scope: LibraryScope) -> LibraryList:
         owner = scope.principal.owner
         records = self.registry.all() if owner is None else self.registry.visible_to(owner)

@@ -24,7 +24,7 @@ from app.search.cursor import Cursor
 from app.search.defaults import SearchDefaults, load_table, query_kind, views_without_signal
 from app.search.encoder import CollectionShape, EncodedQuery, QueryEncoder, QueryInputs
 from app.search.filters import to_store_filter
-from app.search.models import Hit, HybridQuery, SearchModel, SearchResult, Timings, ViewScore
+from app.search.models import Hit, HitPayload, HybridQuery, SearchModel, SearchResult, Timings, ViewScore
 from app.search.pruning import Ranking, ViewList, prune_and_rank
 from app.search.rerank import ViewScores, calibrate_view, dense_scores, normalize_weights, rank, weighted_total
 from app.storage.base import VectorStore
@@ -313,9 +313,11 @@ class HybridSearcher:
             )
             for name, s in per_view.items()
         }
+        card = ImageCard.from_payload(pid, payload)
         return Hit(
             id=pid,
             score=round(total, 6),
             views=views,
-            **ImageCard.from_payload(pid, payload).fields(),
+            **card.fields(),
+            payload=HitPayload(path=card.path, tags=list(card.tags), library=card.library, source=card.source),
         )

@@ -133,6 +133,15 @@ class ViewScore(CamelModel):
     weight: float = Field(description="The normalised weight this view had in the total.")
 
 
+class HitPayload(CamelModel):
+    """The stored fields a hit was read from (the seed's answers carried them as `payload`)."""
+
+    path: str | None = None
+    tags: list[str]
+    library: str | None = None
+    source: str | None = None
+
+
 class Hit(CamelModel):
     id: str
     score: float
@@ -144,6 +153,7 @@ class Hit(CamelModel):
     height: int | None = None
     source: str | None = None
     path: str | None = None
+    payload: HitPayload
 
 
 class Timings(CamelModel):

@@ -70,10 +70,11 @@ const WEIGHTS = { wImg: 1, wEdge: 0.5, wTxt: 1, wTags: 0.5, limit: 6, rerank: tr
 describe("the mock API answers as the OpenAPI document declares", () => {
   it("checks something: an answer that does not fit is refused", () => {
     const hit = validator("components", "schemas", "Hit");
-    expect(hit({ id: "a", score: 1, views: {}, imageUrl: "/image/a", thumbUrl: "/thumb/a", tags: [] })).toBe(true);
-    expect(hit({ id: "a", score: 1, views: {}, imageUrl: "/image/a", thumbUrl: "/thumb/a" })).toBe(false);
-    expect(hit({ id: "a", score: "1", views: {}, imageUrl: "/image/a", thumbUrl: "/thumb/a", tags: [] })).toBe(false);
-    expect(hit({ id: "a", score: 1, views: {}, imageUrl: "/image/a", thumbUrl: "/thumb/a", tags: [], extra: 1 })).toBe(false);
+    const fits = { id: "a", score: 1, views: {}, imageUrl: "/image/a", thumbUrl: "/thumb/a", tags: [], payload: { tags: [] } };
+    expect(hit(fits)).toBe(true);
+    expect(hit({ ...fits, tags: undefined })).toBe(false);
+    expect(hit({ ...fits, score: "1" })).toBe(false);
+    expect(hit({ ...fits, extra: 1 })).toBe(false);
   });
 
   it("service: health and info", async () => {

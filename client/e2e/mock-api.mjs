@@ -130,6 +130,7 @@ function search(body) {
         height: it.height,
         source: "mock",
         path: it.path,
+        payload: { path: it.path, tags: it.tags, library: it.library, source: "mock" },
       };
     })
     .sort((a, b) => b.score - a.score);

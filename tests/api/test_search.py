@@ -42,6 +42,13 @@ def test_text_query_returns_hits_with_consistent_per_view_scores(client: TestCli
         assert hit["score"] == pytest.approx(total, abs=1e-5)
         assert hit["imageUrl"] == f"/image/{hit['id']}" and hit["thumbUrl"] == f"/thumb/{hit['id']}"
         assert {"tags", "width", "height", "source", "path"} <= set(hit)
+        # The seed's answers carried the stored fields as `payload` (shared/seeds 002).
+        assert hit["payload"] == {
+            "path": hit["path"],
+            "tags": hit["tags"],
+            "library": "default",
+            "source": hit["source"],
+        }
     scores = [h["score"] for h in out["hits"]]
     assert scores == sorted(scores, reverse=True)
     # The sparse tags view matches the word exactly: circles lead.

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from app.errors import ConflictError, InvalidInputError, UnavailableError
 from app.generation.checks import (
@@ -107,3 +108,20 @@ def test_the_first_problem_is_reported_in_the_order_the_api_always_used(tmp_path
     with pytest.raises(InvalidInputError) as refs:
         check_request(everything_wrong.model_copy(update={"n": 1, "add_to_library": False}), settings, **kw)
     assert _field(refs) == "refs.0.upload"
+
+
+def test_style_and_subject_weights_are_the_seeds_per_role_defaults() -> None:
+    """shared/seeds 002's "Recommended patterns": `style_weight` / `subject_weight` set the
+    weight of their role's refs that send none; a ref's own weight wins; other roles keep theirs."""
+    refs = [
+        {"role": "style", "url": "https://example.org/a.png"},
+        {"role": "style", "url": "https://example.org/b.png", "weight": 0.9},
+        {"role": "subject", "url": "https://example.org/c.png"},
+        {"role": "face", "url": "https://example.org/d.png"},
+    ]
+    r = req(refs=refs, style_weight=0.6, subject_weight=0)
+    assert [ref.weight for ref in r.refs] == [0.6, 0.9, 0.0, 1.0]
+    assert [ref.weight for ref in req(refs=refs).refs] == [1.0, 0.9, 1.0, 1.0], "unset: each ref's own default"
+    assert [ref.weight for ref in req(refs=refs, styleWeight=0.3).refs][0] == 0.3, "the camelCase name too"
+    with pytest.raises(ValidationError, match="style_weight|styleWeight"):
+        req(refs=refs, style_weight=1.5)

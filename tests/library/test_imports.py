@@ -204,11 +204,31 @@ def test_bad_import_requests_are_4xx(app_client: dict[str, Any]) -> None:
     r = client.post("/libraries/refused/imports", files=sent)
     assert r.status_code == 422 and "no file name" in r.json()["detail"]
     assert not (app_client["images"] / "imports" / "refused").exists(), "a refused request stages nothing"
+    assert "refused" not in _listed(client), "nor registers a library"
     r = client.post("/libraries/default/imports", json={"urls": ["http://x"], "nearDuplicateThreshold": 1.5})
     assert r.status_code == 422
     bad_flag = {"skipNearDuplicates": "maybe"}
     r = client.post("/libraries/default/imports", files=[("files", ("a.png", b"x", "image/png"))], data=bad_flag)
     assert r.status_code == 422 and "skipNearDuplicates" in r.json()["detail"]
+
+
+def _listed(client: TestClient) -> set[str]:
+    return {lib["name"] for lib in client.get("/libraries").json()["libraries"]}
+
+
+def test_an_import_into_a_library_without_a_record_registers_it(app_client: dict[str, Any]) -> None:
+    """Without keys every library is the operator's to write; importing into a new name makes a
+    library that GET /libraries lists (not points in a library no list shows)."""
+    client: TestClient = app_client["client"]
+    assert "sketchbook" not in _listed(client)
+    files = [("files", ("s.png", png_bytes(shape_image(1, 901)), "image/png"))]
+    job = _wait(client, client.post("/libraries/sketchbook/imports", files=files).headers["location"])
+    assert job["result"]["ingested"] == 1
+    assert "sketchbook" in _listed(client)
+    shown = client.get("/libraries/sketchbook").json()
+    assert (shown["images"], shown["visibility"], shown["owner"]) == (1, "private", None)
+    again = client.post("/libraries/sketchbook/imports", files=files)  # registered once; a re-import is fine
+    assert again.status_code == 202 and _wait(client, again.headers["location"])["status"] == "succeeded"
 
 
 def _copies(images: Path, library: str) -> set[str]:

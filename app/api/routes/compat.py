@@ -113,11 +113,11 @@ class SeedSearch:
 
 def seed_search_answer(result: SearchResult) -> JSONResponse:
     """Clippy's answer plus the seed backend's: `results` (= `hits`), each hit with `image_url`
-    and `payload: {path, tags_all, image_url}`, and `priors_size`."""
+    and its `payload` with the seed backend's `tags_all` and `image_url` too, and `priors_size`."""
     body = result.model_dump(mode="json", by_alias=True)
     for hit, raw in zip(result.hits, body["hits"], strict=True):
         raw["image_url"] = hit.image_url
-        raw["payload"] = {"path": hit.path, "tags_all": hit.tags, "image_url": hit.image_url}
+        raw["payload"] |= {"tags_all": hit.tags, "image_url": hit.image_url}
     body["results"] = body["hits"]
     return JSONResponse(body)
 
@@ -331,7 +331,13 @@ async def initialize_gallery(request: Request, libraries: LibrariesDep, scope: S
 
 
 async def _import(
-    imports: ImportsDep, scope: ScopeDep, user_id: str, response: Response, kind: Literal["file", "folder"], path: str
+    imports: ImportsDep,
+    libraries: LibrariesDep,
+    scope: ScopeDep,
+    user_id: str,
+    response: Response,
+    kind: Literal["file", "folder"],
+    path: str,
 ) -> JobView:
     library = scope.check_write(user_id)
     how = ImportOptions(library, [], None, scope.principal.owner)
@@ -339,6 +345,7 @@ async def _import(
         job = await imports.submit_file(how, path, "image_path")
     else:
         job = await imports.submit_folder(how, path)
+    await run_in_threadpool(libraries.import_target, scope, library)  # queued: list the library
     response.headers["Location"] = f"/jobs/{job.id}"
     view: JobView = job.view()
     return view
@@ -360,10 +367,15 @@ IMPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     summary="Smart Gallery: import one picture from the server (compatibility)",
 )
 async def add_image(
-    request: Request, response: Response, user_id: UserIdParam, imports: ImportsDep, scope: ScopeDep
+    request: Request,
+    response: Response,
+    user_id: UserIdParam,
+    imports: ImportsDep,
+    libraries: LibrariesDep,
+    scope: ScopeDep,
 ) -> JobView:
     body = (await read_body(request, SeedAddImage, max_bytes=8192)).model
-    return await _import(imports, scope, user_id, response, "file", body.image_path)
+    return await _import(imports, libraries, scope, user_id, response, "file", body.image_path)
 
 
 @router.post(
@@ -376,10 +388,15 @@ async def add_image(
     summary="Smart Gallery: import a folder from the server (compatibility)",
 )
 async def add_folder(
-    request: Request, response: Response, user_id: UserIdParam, imports: ImportsDep, scope: ScopeDep
+    request: Request,
+    response: Response,
+    user_id: UserIdParam,
+    imports: ImportsDep,
+    libraries: LibrariesDep,
+    scope: ScopeDep,
 ) -> JobView:
     body = (await read_body(request, SeedAddFolder, max_bytes=8192)).model
-    return await _import(imports, scope, user_id, response, "folder", body.folder_path)
+    return await _import(imports, libraries, scope, user_id, response, "folder", body.folder_path)
 
 
 @router.post(

@@ -3,10 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Header, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import Field, field_validator
 
 from app.api.bodies import FileField, body_openapi, read_body
-from app.api.deps import ImportsDep, ScopeDep
+from app.api.deps import ImportsDep, LibrariesDep, ScopeDep
 from app.api.idempotency import idempotency_key as bound_key
 from app.api.openapi import problems
 from app.errors import InvalidInputError
@@ -70,11 +71,12 @@ async def create_import(
     request: Request,
     response: Response,
     svc: ImportsDep,
+    libraries: LibrariesDep,
     scope: ScopeDep,
     idempotency_key: str | None = Header(default=None, max_length=200),
 ) -> JobView:
     # Only into a library the key owns (operators: any); keys are per caller (app/library/access.py).
-    library = scope.check_write(library)
+    scope.check_write(library)
     multipart = request.headers.get("content-type", "").split(";")[0].strip().lower() == "multipart/form-data"
     body = await read_body(
         request, ImportRequest, FILES, max_bytes=svc.settings.ZIP_MAX_TOTAL_BYTES, setting="ZIP_MAX_TOTAL_BYTES"
@@ -97,6 +99,8 @@ async def create_import(
         job = await svc.submit_folder(how, options.folder)
     else:
         job = await svc.submit_urls(how, options.urls)
+    # Queued, so the request was good: an operator's first import into a library registers it.
+    await run_in_threadpool(libraries.import_target, scope, library)
     response.headers["Location"] = f"/jobs/{job.id}"
     view: JobView = job.view()
     return view

@@ -1466,6 +1466,18 @@ export interface components {
              */
             strength?: number | null;
             /**
+             * Styleweight
+             * @description The `weight` of each `style` ref that sends none of its own.
+             * @default null
+             */
+            styleWeight?: number | null;
+            /**
+             * Subjectweight
+             * @description The `weight` of each `subject` ref that sends none of its own.
+             * @default null
+             */
+            subjectWeight?: number | null;
+            /**
              * Width
              * @default 1024
              */
@@ -1574,6 +1586,7 @@ export interface components {
             imageUrl: string;
             /** Path */
             path?: string | null;
+            payload: components["schemas"]["HitPayload"];
             /** Score */
             score: number;
             /** Source */
@@ -1588,6 +1601,20 @@ export interface components {
             };
             /** Width */
             width?: number | null;
+        };
+        /**
+         * HitPayload
+         * @description The stored fields a hit was read from (the seed's answers carried them as `payload`).
+         */
+        HitPayload: {
+            /** Library */
+            library?: string | null;
+            /** Path */
+            path?: string | null;
+            /** Source */
+            source?: string | null;
+            /** Tags */
+            tags: string[];
         };
         /**
          * HybridQuery
@@ -4188,6 +4215,16 @@ export interface operations {
                      * @description How far the result may move from `baseImage` (0 < strength ≤ 1). Default 0.3 without a mask (img2img keeps the subject), 0.99 with one (the masked area is repainted). Needs `baseImage`.
                      */
                     strength?: number | null;
+                    /**
+                     * Styleweight
+                     * @description The `weight` of each `style` ref that sends none of its own.
+                     */
+                    styleWeight?: number | null;
+                    /**
+                     * Subjectweight
+                     * @description The `weight` of each `subject` ref that sends none of its own.
+                     */
+                    subjectWeight?: number | null;
                     /**
                      * Width
                      * @default 1024

@@ -3,7 +3,7 @@ import type { SearchHit, SearchResponse } from "@/api/schema";
 import { canLoadMore, collapseSimilar, initialResults, mergePage, nearIdentical, resultsReducer, type ResultsState } from "./results";
 
 function hit(id: string, score = 0.5): SearchHit {
-  return { id, score, views: {}, imageUrl: `/image/${id}`, thumbUrl: `/thumb/${id}`, tags: [], width: 10, height: 10, source: null, path: null };
+  return { id, score, views: {}, imageUrl: `/image/${id}`, thumbUrl: `/thumb/${id}`, tags: [], width: 10, height: 10, source: null, path: null, payload: { tags: [] } };
 }
 
 function page(ids: string[], nextCursor: string | null = null): SearchResponse {
