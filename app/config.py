@@ -306,8 +306,9 @@ class Settings(BaseSettings):
     STORY_LOAD_IN_8BIT: bool = False
     # The Gemini model that writes stories when STORY_PROVIDER=gemini.
     GEMINI_STORY_MODEL: str = "gemini-2.5-flash"
-    # A local model unused this long is unloaded (weights freed, CUDA memory returned), so one
-    # GPU can host the story and image models in turn; 0 keeps it loaded.
+    # A local model unused this long is unloaded (weights freed, CUDA memory returned) and loads
+    # again on its next use: the story VLM, SDXL and the describe captioner, never while in use;
+    # so one GPU can host them in turn. 0 keeps them loaded.
     MODEL_IDLE_UNLOAD_S: float = Field(default=600.0, ge=0, le=86400)
     # Storyboards: frames per request at most, and how many earlier frames / generations /
     # library images each frame retrieves as references (the seed's TOP_K_RETRIEVAL).

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import anyio
 from PIL import Image
 
 from app.errors import InvalidInputError
+from app.generation.loading import IdleUnload, free_memory
 from app.generation.models import EditMode, GenerateRequest, Role
 
 log = logging.getLogger(__name__)
@@ -114,9 +116,13 @@ class ImageProvider(ABC):
 
     name: ClassVar[str]
 
-    def __init__(self) -> None:
+    def __init__(self, *, idle_unload_s: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._load_lock = threading.Lock()
         self._loaded = False
+        # A provider holding weights frees them after MODEL_IDLE_UNLOAD_S unused (0: never).
+        self._idle = IdleUnload(
+            f"{self.name} provider", self._release, idle_unload_s, loaded=lambda: self._loaded, clock=clock
+        )
 
     @property
     @abstractmethod
@@ -206,15 +212,30 @@ class ImageProvider(ABC):
         hooks = hooks or Hooks()
 
         def work() -> ProviderOutput:
-            self.load()
-            hooks.check_cancelled()
-            return self._generate(spec, hooks)
+            with self._idle.using():
+                self.load()
+                hooks.check_cancelled()
+                return self._generate(spec, hooks)
 
         return await anyio.to_thread.run_sync(work)
 
+    def unload_if_idle(self) -> bool:
+        """Free the weights when unused for MODEL_IDLE_UNLOAD_S (the idle timer calls this)."""
+        return self._idle.unload_if_idle()
+
     def close(self) -> None:
-        """Release weights or clients; the next generation loads again."""
-        self._loaded = False
+        """Release weights or clients (shutting down); the next generation loads again."""
+        self._idle.close()
+        self._release()
+        free_memory()
+
+    def _release(self) -> None:
+        with self._load_lock:
+            self._unload()
+            self._loaded = False
+
+    def _unload(self) -> None:  # noqa: B027 - providers without weights or clients hold nothing
+        """Drop every reference to the weights or client (they are collected after)."""
 
     @abstractmethod
     def _load(self) -> None: ...

@@ -1,19 +1,24 @@
-"""Model loads that never hold a request (or a shutdown) for long.
+"""Model loads that never hold a request (or a shutdown) for long, and unloads after idle.
 
 `BoundedLoad` runs a load once, in a daemon thread: a caller waits at most `timeout_s` for
 it, a failure (or a load still running after `timeout_s`) is remembered for `retry_s`, so later
 callers fail at once with the same reason and a Retry-After instead of hitting the hub again,
 and nothing joins the thread, so a stuck download never keeps a stopping server alive. A load
 that finishes after its callers gave up still counts: the next caller gets the model.
+
+`IdleUnload` frees a loaded model nobody has used for MODEL_IDLE_UNLOAD_S (never one in use), so
+one GPU can host the story, caption and image models in turn; the next use loads it again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from app.errors import ClippyError, WeightsUnavailableError
 
@@ -119,3 +124,85 @@ class BoundedLoad:
         error = WeightsUnavailableError(self._failure.message, **details, retry_after=left)
         error.technical = self._failure.technical
         return error
+
+
+def free_memory() -> None:
+    """Collect what dropped weights leave, and hand CUDA's cached blocks back to the device."""
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:  # pragma: no cover - torch comes with every local backend
+        pass
+
+
+class IdleUnload:
+    """Calls `release` once a loaded model has gone unused for `idle_s` seconds (0: never).
+
+    Every use runs inside `using()`. When the last use ends, a daemon timer (nobody joins it:
+    it never keeps a stopping process alive) calls `unload_if_idle`, which releases the model
+    unless it is loaded no more, in use, or used again since. A use that starts while the
+    model is being released waits for that, then loads it again."""
+
+    def __init__(
+        self,
+        what: str,
+        release: Callable[[], None],
+        idle_s: float,
+        *,
+        loaded: Callable[[], bool],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.what = what
+        self.idle_s = idle_s
+        self._release = release
+        self._loaded = loaded
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._in_use = 0
+        self._last_used = clock()
+        self._timer: threading.Timer | None = None
+
+    @contextlib.contextmanager
+    def using(self) -> Iterator[None]:
+        with self._lock:
+            self._in_use += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_use -= 1
+                self._last_used = self._clock()
+                idle = self._in_use == 0
+            if idle:
+                self._arm()
+
+    def unload_if_idle(self) -> bool:
+        """Release the model when loaded, unused and idle for `idle_s`; True if it did."""
+        with self._lock:  # held while releasing: no use starts on weights being dropped
+            if not self._loaded() or self._in_use or self._clock() - self._last_used < self.idle_s:
+                return False
+            self._release()
+        free_memory()
+        log.info("%s unloaded after %g s unused (MODEL_IDLE_UNLOAD_S)", self.what, self.idle_s)
+        return True
+
+    def close(self) -> None:
+        """Stop the timer (shutting down: the owner frees the model itself)."""
+        with self._lock:
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+
+    def _arm(self) -> None:
+        if self.idle_s <= 0:
+            return
+        timer = threading.Timer(self.idle_s, self.unload_if_idle)
+        timer.daemon = True
+        with self._lock:
+            previous, self._timer = self._timer, timer
+        if previous is not None:
+            previous.cancel()
+        timer.start()

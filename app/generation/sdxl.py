@@ -29,6 +29,8 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from PIL import Image, ImageOps
@@ -114,8 +116,8 @@ def remove_prompts(prompt: str, negative_prompt: str | None) -> dict[str, str]:
 class SdxlProvider(ImageProvider):
     name = "sdxl"
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__()
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(idle_unload_s=settings.MODEL_IDLE_UNLOAD_S, clock=clock)
         self.settings = settings
         self._run_lock = threading.Lock()
         self._pipe: Any = None
@@ -267,12 +269,12 @@ class SdxlProvider(ImageProvider):
                     out.setdefault(name, {})[role] = float(proc.scale[0])
         return out
 
-    def close(self) -> None:
+    def _unload(self) -> None:
         self._pipe = None
         self._img2img = None
         self._inpaint = None
         self._controlnet = None
-        self._loaded = False
+        self._role_scales = {}
 
     # --- generating ----------------------------------------------------------------------
 

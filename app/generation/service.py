@@ -99,6 +99,8 @@ class GenerationService:
 
     async def stop(self) -> None:
         self.providers.close()
+        if self._describer is not None:
+            self._describer.close()
 
     def register_handlers(self, handlers: JobHandlers) -> None:
         handlers.register(JOB_KIND, self.job)

@@ -9,7 +9,6 @@ MODEL_IDLE_UNLOAD_S without use, so one GPU can host the story and the image mod
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
@@ -20,7 +19,7 @@ from typing import ClassVar
 
 from PIL import Image
 
-from app.generation.loading import BoundedLoad
+from app.generation.loading import BoundedLoad, IdleUnload, free_memory
 from app.stories.models import Story
 from app.stories.parse import parse_story
 
@@ -65,10 +64,11 @@ class StoryProvider(ABC):
     ) -> None:
         self._lock = threading.Lock()
         self._clock = clock
-        self.idle_unload_s = idle_unload_s
-        self._last_used = clock()
-        self._timer: threading.Timer | None = None
         self._loader = BoundedLoad(self.model_name, self._load, timeout_s=load_timeout_s, retry_s=retry_s)
+        loader = self._loader
+        self._idle = IdleUnload(
+            f"story model {self.model_name}", self._release, idle_unload_s, loaded=lambda: loader.loaded, clock=clock
+        )
 
     @property
     @abstractmethod
@@ -89,12 +89,12 @@ class StoryProvider(ABC):
     def tell(self, image: Image.Image, direction: str | None = None) -> StoryOutput:
         """A story about `image` (blocking)."""
         start = self._clock()
-        self.load()
-        loaded = self._clock()
-        with self._lock:
-            raw = self._tell(image.convert("RGB"), instruction(direction))
-            self._last_used = done = self._clock()
-        self._schedule_unload()
+        with self._idle.using():
+            self.load()
+            loaded = self._clock()
+            with self._lock:
+                raw = self._tell(image.convert("RGB"), instruction(direction))
+                done = self._clock()
         return StoryOutput(
             story=parse_story(raw),
             raw=raw,
@@ -104,42 +104,19 @@ class StoryProvider(ABC):
 
     def unload_if_idle(self) -> bool:
         """Unload when unused for `idle_unload_s` (the timer calls this); True if it did."""
-        with self._lock:
-            if not self._loader.loaded or self._clock() - self._last_used < self.idle_unload_s:
-                return False
-            self._release()
-        return True
+        return self._idle.unload_if_idle()
 
     def close(self) -> None:
         """Stop the idle timer and free the model; the next story loads it again."""
-        if self._timer is not None:
-            self._timer.cancel()
+        self._idle.close()
         with self._lock:
             self._release()
+        free_memory()
 
     def _release(self) -> None:
-        # Under self._lock: no inference holds the weights while they are dropped.
+        # No story is being told: IdleUnload releases only when none is, close() under the lock.
         self._unload()
         self._loader.reset()
-        gc.collect()
-        try:
-            import torch
-
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-        except ImportError:  # pragma: no cover - torch comes with the local backends
-            pass
-        log.info("story model %s unloaded", self.model_name)
-
-    def _schedule_unload(self) -> None:
-        if self.idle_unload_s <= 0:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        # A daemon timer nobody joins: it never keeps a stopping process alive.
-        self._timer = threading.Timer(self.idle_unload_s, self.unload_if_idle)
-        self._timer.daemon = True
-        self._timer.start()
 
     @abstractmethod
     def _load(self) -> None: ...

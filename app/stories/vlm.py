@@ -10,6 +10,8 @@ fp32 on CPU; STORY_LOAD_IN_8BIT loads 8-bit weights through bitsandbytes (CUDA o
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from PIL import Image
@@ -42,7 +44,7 @@ def messages(instruction: str) -> list[dict[str, Any]]:
 class TransformersStoryProvider(StoryProvider):
     name = "transformers"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self._model_id = default_story_model(settings)
         self._processor: Any = None
@@ -52,6 +54,7 @@ class TransformersStoryProvider(StoryProvider):
             load_timeout_s=settings.MODEL_LOAD_TIMEOUT_S,
             retry_s=settings.MODEL_RETRY_S,
             idle_unload_s=settings.MODEL_IDLE_UNLOAD_S,
+            clock=clock,
         )
 
     @property

@@ -15,7 +15,7 @@ from PIL import Image
 
 from app.config import Settings
 from app.errors import WeightsUnavailableError
-from app.generation.describe import build_describer
+from app.generation.describe import TransformersDescriber, build_describer
 from app.generation.loading import BoundedLoad
 from tests.support.generation import data_url, make_app, png, resolver
 
@@ -141,3 +141,19 @@ def test_a_remembered_failure_is_retried_after_model_retry_s() -> None:
     now[0] = 61
     loader()
     assert len(calls) == 2 and loader.loaded
+
+
+def test_an_idle_describer_frees_its_weights_and_loads_them_again(describe_settings: Settings) -> None:
+    clock = [0.0]
+    describer = TransformersDescriber(
+        describe_settings.model_copy(update={"MODEL_IDLE_UNLOAD_S": 60.0}), lambda: clock[0]
+    )
+    image = Image.new("RGB", (40, 30), (200, 10, 10))
+    first = describer.caption(image)
+    clock[0] = 59.0
+    assert not describer.unload_if_idle() and describer.loaded
+    clock[0] = 61.0
+    assert describer.unload_if_idle() and not describer.loaded
+    assert describer.caption(image) == first and describer.loaded, "loaded again, same caption"
+    describer.close()  # stops the 60 s timer the caption armed, and frees the model
+    assert not describer.loaded

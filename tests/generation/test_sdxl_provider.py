@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import io
+import threading
+import weakref
 from typing import Any
 
 import numpy as np
@@ -276,3 +280,41 @@ async def test_with_a_scribble_controlnet_the_sketch_steers_it_by_its_weight(
     assert scribble[0, 0] == 0 and scribble[32, 32] == 255  # white lines on black
     assert first["ip_adapter_image"][0] == [refs[0].image]
     assert np.abs(pixels(strong.images[0]) - pixels(weak.images[0])).max() > 0
+
+
+async def test_an_idle_pipeline_is_freed_and_the_next_generation_loads_it_again(
+    tiny_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """MODEL_IDLE_UNLOAD_S frees SDXL's weights like the story model's, never while generating."""
+    clock = [0.0]
+    settings = make_settings(tiny_env, tmp_path_factory.mktemp("gen"), MODEL_IDLE_UNLOAD_S=60.0)
+    provider = SdxlProvider(settings, clock=lambda: clock[0])
+    first = await provider.generate(spec())
+    pipe = weakref.ref(provider._pipe)
+    clock[0] = 59.0
+    assert not provider.unload_if_idle() and pipe() is not None, "used 59 s ago: kept"
+    clock[0] = 61.0
+    assert provider.unload_if_idle()
+    gc.collect()
+    assert pipe() is None and provider._pipe is None, "the pipeline is collected"
+    again = await provider.generate(spec())  # loads again
+    assert np.array_equal(pixels(first.images[0]), pixels(again.images[0])), "the same weights, the same seed"
+
+    # A generation in progress is never unloaded under it, however long it runs.
+    started, finish = threading.Event(), threading.Event()
+    real = provider._generate
+
+    def slow(s: GenerationSpec, hooks: Hooks) -> Any:
+        started.set()
+        finish.wait(30)
+        return real(s, hooks)
+
+    provider._generate = slow  # type: ignore[method-assign]
+    running = asyncio.ensure_future(provider.generate(spec()))
+    await asyncio.to_thread(started.wait, 30)
+    clock[0] = 1000.0
+    assert not provider.unload_if_idle(), "in use"
+    finish.set()
+    await running
+    provider.close()
+    assert provider._pipe is None

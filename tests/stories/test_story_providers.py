@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import io
+import time
 import weakref
 from pathlib import Path
 from typing import Any
@@ -59,11 +60,9 @@ def test_the_local_model_tells_a_story_deterministically(story_settings: Setting
 
 def test_an_idle_model_is_unloaded_and_collected(story_settings: Settings) -> None:
     clock = [0.0]
-    provider = TransformersStoryProvider(story_settings.model_copy(update={"MODEL_IDLE_UNLOAD_S": 60.0}))
-    provider._clock = lambda: clock[0]
+    settings = story_settings.model_copy(update={"MODEL_IDLE_UNLOAD_S": 60.0})
+    provider = TransformersStoryProvider(settings, clock=lambda: clock[0])
     provider.tell(Image.new("RGB", (32, 32)))
-    if provider._timer is not None:  # the real timer would fire in 60 s; the test drives the clock
-        provider._timer.cancel()
     model = weakref.ref(provider.model)
     clock[0] = 59.0
     assert not provider.unload_if_idle() and model() is not None
@@ -73,14 +72,16 @@ def test_an_idle_model_is_unloaded_and_collected(story_settings: Settings) -> No
     assert model() is None and provider.model is None and not provider.loaded
     # The next story loads it again.
     assert provider.tell(Image.new("RGB", (32, 32))).story.paragraphs and provider.loaded
+    provider.close()  # and stops the idle timer the story armed
+    assert not provider.loaded
 
 
 def test_the_idle_timer_unloads_by_itself(story_settings: Settings) -> None:
     provider = TransformersStoryProvider(story_settings.model_copy(update={"MODEL_IDLE_UNLOAD_S": 0.05}))
     provider.tell(Image.new("RGB", (32, 32)))
-    timer = provider._timer
-    assert timer is not None
-    timer.join(10)
+    deadline = time.monotonic() + 10
+    while provider.loaded and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert not provider.loaded and provider.model is None
 
 
