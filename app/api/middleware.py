@@ -147,8 +147,11 @@ class OperationsMiddleware:
                 self.metrics.in_flight.dec()
                 self.metrics.observe_request(scope["method"], route, state["status"], seconds)
             path = scope.get("path", "")
+            quiet = path in QUIET_PATHS
+            # The decoded path may hold a %0a the client sent: escaped, it cannot forge a log line.
+            path = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in path)
             access_log.log(
-                logging.DEBUG if path in QUIET_PATHS else logging.INFO,
+                logging.DEBUG if quiet else logging.INFO,
                 "%s %s %s %.1fms",
                 scope["method"],
                 path,

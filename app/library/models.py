@@ -26,12 +26,17 @@ class ImageSummary(CamelModel):
     )
 
 
+# The tags a person gives an image (an import's, an edit's): a handful of words each.
+MAX_TAGS = 64
+Tag = Annotated[str, Field(max_length=100)]
+
+
 class MetadataEdit(CamelModel):
     """PATCH /images/{id}: a person's caption and/or tags (a field not sent stays as it is)."""
 
     caption: str | None = Field(default=None, max_length=1000, description="Empty or null removes the caption.")
-    tags: list[Annotated[str, Field(max_length=100)]] | None = Field(
-        default=None, max_length=64, description="Replaces the tags (normalised as on import)."
+    tags: list[Tag] | None = Field(
+        default=None, max_length=MAX_TAGS, description="Replaces the tags (normalised as on import)."
     )
 
     @model_validator(mode="after")

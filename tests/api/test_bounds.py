@@ -241,3 +241,28 @@ def test_when_every_image_slot_is_busy_image_requests_get_503_with_retry_after(
         finally:
             c.portal.call(services.image_slots._semaphore.release)
         assert _upload(c, sketch).status_code == 200
+
+
+def test_json_nested_too_deep_is_a_422_not_a_crash(client: TestClient) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    # Search reads its JSON with the seeds' snake_case adapter (json.loads first); generate with
+    # pydantic's own parser; a form field carries JSON too (search's `filter`).
+    r = client.post("/search/hybrid", content=deep, headers={"content-type": "application/json"})
+    assert _error(r, 422, "invalid_input")["detail"] == "the body is JSON nested too deep."
+    r = client.post("/images/generate", content=deep, headers={"content-type": "application/json"})
+    assert "recursion limit" in _error(r, 422, "invalid_input")["detail"]
+    r = client.post("/search/hybrid", data={"queryText": "x", "filter": deep})
+    assert "nested too deep" in _error(r, 422, "invalid_input")["detail"]
+
+
+def test_json_with_millions_of_values_is_413_before_it_is_parsed(client: TestClient) -> None:
+    """Bytes alone do not bound a parsed body's memory: a list of small numbers is ~20x its size."""
+    many = "[" + ",".join(["0.5"] * 200_000) + "]"
+    r = client.post(
+        "/images/generate",
+        content='{"prompt": "a", "bogus": ' + many + "}",
+        headers={"content-type": "application/json"},
+    )
+    assert "JSON values" in _error(r, 413, "payload_too_large")["detail"]
+    r = client.post("/search/hybrid", data={"queryText": "x", "filter": '{"tagsAny": ' + many + "}"})
+    assert "form field `filter`" in _error(r, 413, "payload_too_large")["detail"]

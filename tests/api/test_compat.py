@@ -16,6 +16,7 @@ from PIL import Image
 
 from app.api.routes.compat import SeedGenerate, seed_generate_request
 from app.embedding import Encoders
+from app.errors import WeightsUnavailableError
 from tests.seeds.play import World, world
 from tests.support.images import png_bytes, shape_image
 
@@ -118,6 +119,22 @@ def test_generate_image_answers_202_with_location_when_the_wait_runs_out(
     response = w.client.post("/generate_image", json={"subject_ref": {"image_url": _data_url((0, 0, 200))}, "n": 1})
     assert response.status_code == 202, response.text
     assert response.headers["location"] == f"/jobs/{response.json()['id']}"
+
+
+def test_generate_image_answers_503_when_the_provider_has_no_weights(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job that failed for missing weights is the server's state, not the provider's error:
+    503 with Retry-After (MODEL_RETRY_S), as /images/generate's own provider check answers."""
+    services = w.client.app.state.services  # type: ignore[attr-defined]
+    provider = services.generation.providers.get(services.settings.GENERATION_PROVIDER)
+
+    def no_weights(*_: Any) -> Any:
+        raise WeightsUnavailableError("SDXL_MODEL 'x' is not downloaded", model="x")
+
+    monkeypatch.setattr(provider, "_generate", no_weights)
+    response = w.client.post("/generate_image", json={"subject_ref": {"image_url": _data_url((0, 0, 200))}, "n": 1})
+    assert response.status_code == 503, response.text
+    assert response.json()["code"] == "weights_unavailable" and "SDXL_MODEL" in response.json()["detail"]
+    assert int(response.headers["retry-after"]) == services.settings.MODEL_RETRY_S
 
 
 def test_the_seed_generate_body_maps_to_clippys_request() -> None:

@@ -50,6 +50,22 @@ def test_unmatched_paths_share_one_label(client: TestClient) -> None:
     assert 'route="unmatched"' in text or 'route="/"' in text  # "/" when the client build is mounted there
 
 
+def test_a_path_with_a_newline_cannot_forge_an_access_log_line(client: TestClient) -> None:
+    stream = io.StringIO()
+    handler = make_handler("text")
+    handler.stream = stream  # type: ignore[attr-defined]
+    logger = logging.getLogger("clippy.access")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        client.get("/nope%0a2026-12-06 06:00:00,000 ERROR clippy: FORGED%0d")
+    finally:
+        logger.removeHandler(handler)
+    (line,) = [line for line in stream.getvalue().splitlines() if "/nope" in line]
+    assert "FORGED" in line and "/nope\\x0a2026-12-06" in line and "\\x0d" in line
+    assert not any(line.startswith("2026-12-06 06:00:00,000 ERROR") for line in stream.getvalue().splitlines())
+
+
 def test_request_ids_are_echoed_sanitised_and_in_every_log_line(client: TestClient) -> None:
     stream = io.StringIO()
     handler = make_handler("json")

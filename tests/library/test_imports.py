@@ -207,6 +207,13 @@ def test_bad_import_requests_are_4xx(app_client: dict[str, Any]) -> None:
     assert "refused" not in _listed(client), "nor registers a library"
     r = client.post("/libraries/default/imports", json={"urls": ["http://x"], "nearDuplicateThreshold": 1.5})
     assert r.status_code == 422
+    many_tags = ",".join(f"t{i}" for i in range(65))
+    r = client.post(
+        "/libraries/default/imports", files=[("files", ("a.png", b"x", "image/png"))], data={"tags": many_tags}
+    )
+    assert r.status_code == 422 and "`tags`" in r.json()["detail"], "at most 64 tags, as an edit takes"
+    r = client.post("/libraries/default/imports", json={"urls": ["http://x"], "tags": ["x" * 101]})
+    assert r.status_code == 422 and "tags.0" in r.json()["detail"]
     bad_flag = {"skipNearDuplicates": "maybe"}
     r = client.post("/libraries/default/imports", files=[("files", ("a.png", b"x", "image/png"))], data=bad_flag)
     assert r.status_code == 422 and "skipNearDuplicates" in r.json()["detail"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ from app.api.deps import (
     StoryboardsDep,
 )
 from app.api.openapi import problems
-from app.errors import ConflictError, InvalidInputError, ProviderError
+from app.errors import ClippyError, ConflictError, InvalidInputError, ProviderError, WeightsUnavailableError
 from app.generation.models import MAX_PROMPT_CHARS, PROVIDERS, GenerateRequest, ImageId, RefSpec
 from app.jobs.base import Job, JobQueue, JobView, unknown_job
 from app.library.browse import text_search
@@ -230,10 +231,15 @@ def _accepted(job: Job) -> JSONResponse:
     )
 
 
-def _failed(job: Job) -> ProviderError:
+def _failed(job: Job, retry_s: float) -> ClippyError:
+    """The job's failure as this request's error: missing weights stay a 503 (Retry-After: when
+    the next load is tried, MODEL_RETRY_S), anything else is the provider's failure (502)."""
     error = job.error
     what = f"{error.code}: {error.message}" if error else job.status
-    return ProviderError(f"generate job {job.id} {job.status}: {what}", job=job.id)
+    message = f"generate job {job.id} {job.status}: {what}"
+    if error is not None and error.code == WeightsUnavailableError.code:
+        return WeightsUnavailableError(message, job=job.id, retry_after=math.ceil(retry_s))
+    return ProviderError(message, job=job.id)
 
 
 @router.post(
@@ -264,7 +270,7 @@ async def generate_image(
     if not job.finished:
         return _accepted(job)
     if job.status != "succeeded" or not job.result:
-        raise _failed(job)
+        raise _failed(job, settings.MODEL_RETRY_S)
     images = []
     for entry in job.result.get("images", []):
         path = generation.generated_file(entry["url"].rsplit("/", 1)[-1], scope.principal.may_see)

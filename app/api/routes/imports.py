@@ -13,6 +13,7 @@ from app.api.openapi import problems
 from app.errors import InvalidInputError
 from app.jobs import JobView
 from app.library.imports import ImportOptions
+from app.library.models import MAX_TAGS, Tag
 from app.models import CamelModel
 
 router = APIRouter(prefix="/libraries", tags=["imports"])
@@ -24,8 +25,10 @@ class ImportRequest(CamelModel):
         default=None, pattern=r"^[^\x00]*$", description="A server-side folder under one of IMPORT_ROOTS."
     )
     urls: list[str] = Field(default_factory=list, description="http(s) URLs of images, fetched SSRF-safely.")
-    tags: list[str] = Field(
-        default_factory=list, description="Tags given to every imported image (a list, or one comma-separated string)."
+    tags: list[Tag] = Field(
+        default_factory=list,
+        max_length=MAX_TAGS,
+        description="Tags given to every imported image (a list, or one comma-separated string).",
     )
     skip_near_duplicates: bool = Field(
         default=False,
