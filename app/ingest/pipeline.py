@@ -207,7 +207,7 @@ class Ingestor:
             hashed = (f.result() for f in _ordered_map(pool, self._hash, items, ahead=workers * 8))
             in_flight: deque[list[Future[_Prepared | Failure]]] = deque()
             for chunk in _batched(hashed, self.opt.upsert_batch):
-                if self.opt.should_stop and self.opt.should_stop():
+                if self._stopped():
                     break
                 report.seen += len(chunk)
                 fresh = self._fresh(chunk, seen_ids, report)
@@ -215,7 +215,7 @@ class Ingestor:
                 if progress:
                     progress(len(chunk) - len(fresh))
                 # One chunk decodes in the workers while the model runs on the one before.
-                if len(in_flight) > 1:
+                if len(in_flight) > 1 and not self._stopped():
                     done = self._embed_and_write(in_flight.popleft(), report)
                     since_gc += done
                     if progress:
@@ -225,12 +225,19 @@ class Ingestor:
                     gc.collect()
                     if torch.cuda.is_available():
                         torch.cuda.empty_cache()
-            while in_flight:
+            while in_flight and not self._stopped():
                 done = self._embed_and_write(in_flight.popleft(), report)
                 if progress:
                     progress(done)
+            for futures in in_flight:  # stopped: what is still queued is not prepared at all
+                for f in futures:
+                    f.cancel()
         report.seconds = time.perf_counter() - started
         return report
+
+    def _stopped(self) -> bool:
+        """Asked to stop (a cancelled job): nothing more is written, whatever is prepared."""
+        return bool(self.opt.should_stop and self.opt.should_stop())
 
     def _fresh(self, chunk: list[_Hashed | Failure], seen_ids: set[str], report: IngestReport) -> list[_Hashed]:
         ok = [h for h in chunk if isinstance(h, _Hashed)]
@@ -306,6 +313,8 @@ class Ingestor:
             if tags:
                 vectors["tags"] = tags_vector(tags)
             points.append(PointRecord(id=r.hashed.id, vectors=vectors, payload=self._payload(r, tags)))
+        if self._stopped():  # stopped during the forwards: a cancelled import writes nothing more
+            return len(results)
         self.store.upsert(points)
         report.ingested += len(points)
         report.ids += [p.id for p in points]

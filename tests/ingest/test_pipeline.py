@@ -289,3 +289,24 @@ def test_the_written_payload_has_todays_keys_and_round_trips_through_the_model(
     }  # fmt: skip
     assert stored["bytes"] == (tmp_path / "c.png").stat().st_size and stored["source"] == "seed"
     assert Payload.read(stored).stored() == stored
+
+
+@pytest.mark.parametrize("stop_after_forwards", [2, 40])
+def test_a_stop_asked_mid_run_writes_nothing_more(
+    encoders: Encoders,
+    store_factory: Any,
+    image_folder: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    stop_after_forwards: int,
+) -> None:
+    """A cancelled import stops writing at once: not after the chunks already decoded or being
+    embedded (a chunk of 16 here; the stop comes during its forwards, or after the first two
+    chunks were written)."""
+    counter = CountingEncoders(encoders, monkeypatch)
+    store = store_factory()
+    items = list(scan_folder(image_folder))
+    report = _ingest(encoders, store, items, image_folder, should_stop=lambda: counter.calls >= stop_after_forwards)
+    written = store.count()
+    assert written == report.ingested
+    # Each chunk is 16 items (32 forwards): a stop during a chunk's forwards keeps it out.
+    assert written == 16 * (stop_after_forwards // 32) < len(items)
