@@ -197,6 +197,12 @@ class ArqJobQueue(JobQueue):
             raise unknown_job(job_id, "Job records expire after JOB_TTL_S.")
         return job
 
+    async def active(self, kind: str) -> list[Job]:
+        # The lane's sorted set holds the ids (arq's job id is ours) of its queued and running jobs.
+        ids = await self.store.redis.zrange(lane_queue(self._queue_name, lane_of(kind)), 0, -1)
+        jobs = [await self.store.load(i.decode() if isinstance(i, bytes) else str(i)) for i in ids]
+        return [job for job in jobs if job is not None and job.kind == kind and not job.finished]
+
     async def depth(self) -> int:
         # arq keeps a job in the queue's sorted set until it finishes: queued + running.
         total = 0

@@ -380,6 +380,10 @@ class JobQueue(ABC):
     async def depth(self) -> int:
         """Jobs queued or running (for readiness checks and backpressure)."""
 
+    @abstractmethod
+    async def active(self, kind: str) -> list[Job]:
+        """The jobs of `kind` queued or running (e.g. imports into a library about to be deleted)."""
+
 
 class UnavailableJobQueue(JobQueue):
     """The queue of a process that runs jobs but queues none (`python -m app.jobs.worker`):
@@ -419,3 +423,6 @@ class UnavailableJobQueue(JobQueue):
 
     async def depth(self) -> int:
         return 0
+
+    async def active(self, kind: str) -> list[Job]:
+        return []

@@ -191,6 +191,9 @@ class InProcessJobQueue(JobQueue):
                 await self._handlers.abandon(job)  # queued: it never runs
         return job.model_copy(deep=True)
 
+    async def active(self, kind: str) -> list[Job]:
+        return [job.model_copy(deep=True) for job in self._jobs.values() if job.kind == kind and not job.finished]
+
     async def depth(self) -> int:
         return sum(1 for job in self._jobs.values() if not job.finished)
 

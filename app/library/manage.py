@@ -7,6 +7,7 @@ the tenant field. `scope_for` is how every request learns what its caller may to
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from app.errors import ConflictError, ForbiddenError, NotFoundError
@@ -116,12 +117,21 @@ class Libraries:
     def get(self, scope: LibraryScope, name: str) -> LibraryView:
         return self._view(self._record(scope, name), scope)
 
-    def delete(self, scope: LibraryScope, name: str) -> DeletedLibrary:
-        """Its points (by the tenant filter), their thumbnails and owned files, then the record."""
+    def delete(self, scope: LibraryScope, name: str, importing: Sequence[str] = ()) -> DeletedLibrary:
+        """Its points (by the tenant filter), their thumbnails and owned files, then the record.
+        `importing`: the import jobs queued or running into it; while there are any it is kept
+        (409), as they would write points after the delete into a library no list shows."""
         if name == self.default_library:
             raise ConflictError(f"library {name!r} is the default library (DEFAULT_LIBRARY); it cannot be deleted.")
         self._record(scope, name)
         scope.check_write(name)
+        if importing:
+            raise ConflictError(
+                f"library {name!r} has import jobs queued or running ({', '.join(importing)}); cancel them "
+                "(DELETE /jobs/{id}) or let them finish, then delete it.",
+                library=name,
+                jobs=list(importing),
+            )
         deleted = delete_library_points(self.store, self.thumbs, self.images_root, name)
         self.registry.delete(name)
         # What imports staged for it and no point uses: a killed import's files too. No grace

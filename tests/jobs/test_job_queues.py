@@ -293,3 +293,29 @@ def test_the_in_process_queue_restarts_in_a_new_loop_and_says_running_jobs_were_
     assert done.result == {"echo": 1}
     assert interrupted.status == "failed" and interrupted.error.code == "interrupted"
     assert "REDIS_URL" in interrupted.error.message
+
+
+async def test_active_lists_the_queued_and_running_jobs_of_a_kind(backend: tuple[str, str | None]) -> None:
+    """What a library delete asks before it deletes (imports into it still running)."""
+    handlers, _ = make_handlers()
+    go = asyncio.Event()
+
+    async def held(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+        ctx.report(0, 1)
+        await asyncio.wait_for(go.wait(), 30)
+        return {}
+
+    handlers.register("held", held)
+    async with queue_rig(backend[0], handlers, backend[1]) as rig:
+        done = await rig.queue.submit("echo", {"value": 1})
+        await wait_for(rig.queue, done.id, "succeeded")
+        running = await rig.queue.submit("held", {"library": "a"})
+        deadline = asyncio.get_running_loop().time() + 30
+        while (await rig.queue.get(running.id)).status != "running":
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.02)
+        assert [(j.id, j.params) for j in await rig.queue.active("held")] == [(running.id, {"library": "a"})]
+        assert await rig.queue.active("echo") == [], "a finished job is not active"
+        go.set()
+        await wait_for(rig.queue, running.id, "succeeded")
+        assert await rig.queue.active("held") == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import stat
 import threading
@@ -236,6 +237,35 @@ def test_an_import_into_a_library_without_a_record_registers_it(app_client: dict
     assert (shown["images"], shown["visibility"], shown["owner"]) == (1, "private", None)
     again = client.post("/libraries/sketchbook/imports", files=files)  # registered once; a re-import is fine
     assert again.status_code == 202 and _wait(client, again.headers["location"])["status"] == "succeeded"
+
+
+def test_a_library_is_not_deleted_under_its_running_import(
+    app_client: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deleting a library while an import into it runs would leave the import's points in a
+    library no list shows, their files swept: 409 naming the job until it has finished."""
+    client: TestClient = app_client["client"]
+    imports = client.app.state.services.imports  # type: ignore[attr-defined]
+    entered, release = threading.Event(), threading.Event()
+    real = imports._embed
+
+    async def held(*args: Any) -> Any:
+        entered.set()
+        await asyncio.to_thread(release.wait, 60)
+        return await real(*args)
+
+    monkeypatch.setattr(imports, "_embed", held)
+    files = [("files", ("r.png", png_bytes(shape_image(2, 902)), "image/png"))]
+    location = client.post("/libraries/racing/imports", files=files).headers["location"]
+    assert entered.wait(60)
+    r = client.delete("/libraries/racing")
+    job_id = location.rsplit("/", 1)[1]
+    assert r.status_code == 409 and job_id in r.json()["detail"] and r.json()["jobs"] == [job_id]
+    release.set()
+    assert _wait(client, location)["result"]["ingested"] == 1
+    gone = client.delete("/libraries/racing")
+    assert gone.status_code == 200 and gone.json()["imagesRemoved"] == 1
+    assert "racing" not in _listed(client) and client.get("/libraries/racing").status_code == 404
 
 
 def _copies(images: Path, library: str) -> set[str]:

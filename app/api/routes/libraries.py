@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import LibrariesDep, ScopeDep, ServicesDep
 from app.api.openapi import problems
+from app.library.imports.service import JOB_KIND as IMPORT_JOB
 from app.library.models import CreateLibrary, DeletedLibrary, LibraryList, LibraryView
 
 router = APIRouter(prefix="/libraries", tags=["libraries"])
@@ -64,7 +65,8 @@ async def get_library(name: NameParam, libraries: LibrariesDep, scope: ScopeDep)
 async def delete_library(
     name: NameParam, libraries: LibrariesDep, scope: ScopeDep, services: ServicesDep
 ) -> DeletedLibrary:
-    deleted = await run_in_threadpool(libraries.delete, scope, name)
+    importing = [job.id for job in await services.jobs.active(IMPORT_JOB) if job.params.get("library") == name]
+    deleted = await run_in_threadpool(libraries.delete, scope, name, importing)
     # Its items in the trash go too: nothing is left to restore them into.
     await run_in_threadpool(services.trash.purge_library, name)
     return deleted
