@@ -13,7 +13,9 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,14 @@ GENERATED_URL = "/generated/"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.(png|json)$")
 
 
+@dataclass(frozen=True)
+class EncodedInput:
+    """A normalised input image, named by its content, not yet written."""
+
+    name: str
+    data: bytes
+
+
 class GeneratedFiles:
     def __init__(self, root: Path, ref_max_side: int) -> None:
         self.root = root
@@ -35,8 +45,9 @@ class GeneratedFiles:
 
     # --- inputs (API side) -------------------------------------------------------------
 
-    def store_input(self, image: Image.Image) -> str:
-        """Normalise (RGB, longest side ≤ REF_MAX_SIDE) and store by content hash."""
+    def encode_input(self, image: Image.Image) -> EncodedInput:
+        """Normalise (RGB, longest side ≤ REF_MAX_SIDE) and name by content hash; nothing is
+        written yet, so a request refused after this leaves no file behind."""
         img = image.convert("RGB")
         side = self.ref_max_side
         if max(img.size) > side:
@@ -44,11 +55,40 @@ class GeneratedFiles:
         buf = io.BytesIO()
         img.save(buf, format="PNG")
         data = buf.getvalue()
-        name = f"{hashlib.sha256(data).hexdigest()}.png"
-        path = self.root / INPUTS / name
-        if not path.exists():
-            atomic_write(path, data)
-        return name
+        return EncodedInput(f"{hashlib.sha256(data).hexdigest()}.png", data)
+
+    def write_inputs(self, inputs: Iterable[EncodedInput]) -> None:
+        """Store encoded inputs (once per content). One already there is touched: the sweep
+        (`sweep_inputs`) goes by the last time a job asked for the file."""
+        for encoded in inputs:
+            path = self.root / INPUTS / encoded.name
+            if path.exists():
+                path.touch()
+            else:
+                atomic_write(path, encoded.data)
+
+    def store_input(self, image: Image.Image) -> str:
+        """`encode_input` and `write_inputs` at once."""
+        encoded = self.encode_input(image)
+        self.write_inputs([encoded])
+        return encoded.name
+
+    def sweep_inputs(self, older_than_s: float) -> int:
+        """Remove inputs no job asked for in `older_than_s` (JOB_TTL_S: the records of the jobs
+        that used them have expired, so no retry needs them); how many went."""
+        folder = self.root / INPUTS
+        if not folder.is_dir():
+            return 0
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for path in folder.glob("*.png"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:  # another process swept it
+                pass
+        return removed
 
     def load_input(self, file: str) -> Image.Image:
         path = self.root / INPUTS / file

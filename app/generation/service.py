@@ -28,7 +28,7 @@ from app.generation.base import ImageProvider
 from app.generation.checks import check_request
 from app.generation.describe import Describer, build_describer
 from app.generation.factory import ProviderRegistry
-from app.generation.files import GeneratedFiles
+from app.generation.files import EncodedInput, GeneratedFiles
 from app.generation.grounding import apply_grounding
 from app.generation.job import JOB_KIND, GenerateJob
 from app.generation.library import NO_LIBRARY, AddToLibrary, LibraryUnavailable, ResolveLibraryImage
@@ -83,7 +83,11 @@ class GenerationService:
     # --- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Folders are created on first write; with GENERATION_PRELOAD, load the default provider."""
+        """Folders are created on first write; inputs no job asked for within JOB_TTL_S are
+        removed; with GENERATION_PRELOAD, load the default provider."""
+        swept = await anyio.to_thread.run_sync(self.files.sweep_inputs, self.settings.JOB_TTL_S)
+        if swept:
+            log.info("removed %d stored inputs no job used within JOB_TTL_S", swept)
         if self.settings.GENERATION_PRELOAD:
             provider = self.providers.get(self.settings.GENERATION_PROVIDER)
             # In a daemon thread nobody joins: a slow or stuck download neither delays the
@@ -178,19 +182,18 @@ class GenerationService:
         )
         if (request.sketch is not None or sketch_upload is not None) and not provider.capabilities.sketch:
             raise InvalidInputError(f"Provider `{provider.name}` does not take a sketch.", field="sketch")
-        edit = await self._edit_inputs(request, provider, uploads, resolve, base_upload, mask_upload)
+        # Inputs are encoded as they are resolved and written once all of them are: a request
+        # refused half-way (a ref that is not there, a mask of the wrong size) stores nothing.
+        pending: list[EncodedInput] = []
+        edit = await self._edit_inputs(request, provider, uploads, resolve, base_upload, mask_upload, pending)
         if edit.base is not None and not _size_sent(request):
             request = request.model_copy(update={"width": edit.size[0], "height": edit.size[1]})
-        refs = [await self._resolve_ref(i, ref, uploads, resolve) for i, ref in enumerate(request.refs)]
+        refs = [await self._resolve_ref(i, ref, uploads, resolve, pending) for i, ref in enumerate(request.refs)]
         sketch_file: str | None = None
         if sketch_upload is not None:
-            sketch_file = await anyio.to_thread.run_sync(
-                self.files.store_input, self._decode(sketch_upload.data, "sketch")
-            )
+            sketch_file = await self._encode(pending, self._decode(sketch_upload.data, "sketch"))
         elif request.sketch is not None:
-            sketch_file = await anyio.to_thread.run_sync(
-                self.files.store_input, self._decode_data_url(request.sketch, "sketch")
-            )
+            sketch_file = await self._encode(pending, self._decode_data_url(request.sketch, "sketch"))
         params = GenerateParams(
             provider=provider.name,  # type: ignore[arg-type]
             prompt=request.prompt,
@@ -217,9 +220,16 @@ class GenerationService:
             mask=edit.mask,
             edit_mode=request.edit_mode if edit.mask is not None else None,
         )
+        await anyio.to_thread.run_sync(self.files.write_inputs, pending)
         return await self.jobs.submit(
             JOB_KIND, params.model_dump(mode="json", by_alias=True), idempotency_key, owner=owner
         )
+
+    async def _encode(self, pending: list[EncodedInput], image: Image.Image) -> str:
+        """`image` normalised and named, to be written with the request's other inputs."""
+        encoded = await anyio.to_thread.run_sync(self.files.encode_input, image)
+        pending.append(encoded)
+        return encoded.name
 
     def _decode(self, data: bytes, name: str, max_side: int | None = None) -> Image.Image:
         # Refs and sketches are stored at most REF_MAX_SIDE (`store_input`): decoded no larger.
@@ -255,9 +265,11 @@ class GenerationService:
         assert source.upload is not None
         return self._decode(uploads[source.upload].data, f"refUploads[{source.upload}]")
 
-    async def _resolve_ref(self, i: int, ref: RefSpec, uploads: list[Upload], resolve: ResolveLibraryImage) -> RefParam:
+    async def _resolve_ref(
+        self, i: int, ref: RefSpec, uploads: list[Upload], resolve: ResolveLibraryImage, pending: list[EncodedInput]
+    ) -> RefParam:
         image = await self.resolve_source(f"refs[{i}]", f"refs.{i}", ref, uploads, resolve)
-        file = await anyio.to_thread.run_sync(self.files.store_input, image)
+        file = await self._encode(pending, image)
         return RefParam(role=ref.role, weight=ref.weight, file=file, source=ref.source)
 
     async def _edit_inputs(
@@ -268,6 +280,7 @@ class GenerationService:
         resolve: ResolveLibraryImage,
         base_upload: Upload | None,
         mask_upload: Upload | None,
+        pending: list[EncodedInput],
     ) -> EditInputs:
         """The stored base and mask of an edit, the strength it runs at, and the output size
         (the request's, checked against the base's aspect, or the base's aspect at the
@@ -304,8 +317,8 @@ class GenerationService:
             binary = await anyio.to_thread.run_sync(
                 partial(check_mask, mask, base.size, allow_full=request.allow_full_mask)
             )
-            mask_file = await anyio.to_thread.run_sync(self.files.store_input, binary)
-        base_file = await anyio.to_thread.run_sync(self.files.store_input, base)
+            mask_file = await self._encode(pending, binary)
+        base_file = await self._encode(pending, base)
         strength = request.strength
         if strength is None:
             strength = DEFAULT_INPAINT_STRENGTH if mask_file is not None else DEFAULT_IMG2IMG_STRENGTH

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from PIL import Image
 from app.config import Settings
 from app.errors import ProviderQuotaError, ProviderUnavailableError
 from app.generation.base import Capabilities, GenerationSpec, Hooks, ImageProvider, ProviderOutput
+from app.generation.files import GeneratedFiles
 from app.generation.job import prompt_tags
 from app.generation.sdxl import SdxlProvider
 from app.net.fetch import fetch_url
@@ -151,6 +153,32 @@ def test_invalid_requests_get_4xx_json(client: TestClient, change: dict[str, Any
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
     assert needle in problem["detail"] + json.dumps(problem["errors"])
+
+
+def test_a_request_refused_half_way_stores_no_input(client: TestClient, settings: Settings) -> None:
+    """Its first ref (inline) resolves, its second (an unknown id) does not: 404, and nothing is
+    left under GENERATED_ROOT/inputs; the same request made good stores both."""
+    inputs = settings.GENERATED_ROOT / "inputs"
+    before = set(inputs.glob("*.png")) if inputs.is_dir() else set()
+    inline = {"role": "style", "image": data_url((12, 34, 56))}
+    refused = client.post("/images/generate", json={**BASE, "refs": [inline, {"role": "subject", "id": "nope"}]})
+    assert refused.status_code == 404, refused.text
+    assert (set(inputs.glob("*.png")) if inputs.is_dir() else set()) == before
+    accepted = client.post("/images/generate", json={**BASE, "refs": [inline]})
+    assert accepted.status_code == 202, accepted.text
+    assert len(set(inputs.glob("*.png")) - before) == 1
+
+
+def test_inputs_no_job_asked_for_within_the_job_ttl_are_swept(tmp_path: Path) -> None:
+    files = GeneratedFiles(tmp_path, ref_max_side=64)
+    old, fresh = files.store_input(Image.new("RGB", (8, 8), "red")), files.store_input(Image.new("RGB", (8, 8), "blue"))
+    reused = files.store_input(Image.new("RGB", (8, 8), "green"))
+    long_ago = time.time() - 3600
+    for name in (old, reused):
+        os.utime(tmp_path / "inputs" / name, (long_ago, long_ago))
+    assert files.store_input(Image.new("RGB", (8, 8), "green")) == reused  # asked for again: touched
+    assert files.sweep_inputs(older_than_s=600) == 1
+    assert sorted(p.name for p in (tmp_path / "inputs").iterdir()) == sorted([fresh, reused])
 
 
 def test_generated_files_are_served_only_from_the_root(client: TestClient) -> None:
