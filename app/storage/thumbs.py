@@ -28,10 +28,17 @@ class ThumbnailCache:
         # Two-level fan-out keeps directories small for large libraries.
         return self.root / str(self.size) / point_id[:2] / f"{point_id}.jpg"
 
-    def get(self, point_id: str, original: Path, max_pixels: int) -> Path:
+    def cached(self, point_id: str, original: Path) -> Path | None:
+        """The thumbnail, when one at least as new as the original is there (no decoding)."""
         target = self.path_for(point_id)
         if target.is_file() and target.stat().st_mtime >= original.stat().st_mtime:
             return target
+        return None
+
+    def get(self, point_id: str, original: Path, max_pixels: int) -> Path:
+        target = self.path_for(point_id)
+        if (fresh := self.cached(point_id, original)) is not None:
+            return fresh
         with Image.open(original) as img:
             if img.width * img.height > max_pixels:
                 raise ValueError(f"{original.name} is larger than MAX_IMAGE_PIXELS")

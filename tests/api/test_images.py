@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.imaging import ImageSlots
 from app.storage.types import PointRecord
 
 
@@ -153,3 +154,22 @@ def test_a_collection_of_another_model_answers_409(tmp_path: Path, encoders: Any
         assert "ViT-H-14" in r.json()["detail"]
         assert c.get("/readyz").status_code == 503
     store.close()
+
+
+def test_a_thumbnail_is_made_under_an_image_slot_and_served_from_the_cache_without_one(
+    client: TestClient, library: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Making a thumbnail decodes the original whole: like an upload, it waits for one of the
+    IMAGE_SLOTS (busy → 503 + Retry-After); a cached thumbnail needs no slot."""
+    services = client.app.state.services  # type: ignore[attr-defined]
+    made, fresh = library["ids"][3], library["ids"][4]
+    services.thumbs.invalidate(fresh)
+    assert client.get(f"/thumb/{made}").status_code == 200  # cached now
+    real = services.image_slots
+    monkeypatch.setattr(services, "image_slots", ImageSlots(slots=0, wait_s=0.05))  # every slot taken
+    busy = client.get(f"/thumb/{fresh}")
+    assert busy.status_code == 503 and busy.json()["code"] == "busy" and busy.headers["retry-after"]
+    assert client.get(f"/thumb/{made}").status_code == 200, "a cached thumbnail needs no slot"
+    assert not services.thumbs.path_for(fresh).exists(), "nothing was made while the slot was taken"
+    monkeypatch.setattr(services, "image_slots", real)
+    assert client.get(f"/thumb/{fresh}").status_code == 200 and services.thumbs.path_for(fresh).is_file()

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import LibrariesDep, ScopeDep, ServicesDep
+from app.api.deps import ImageSlotsDep, LibrariesDep, ScopeDep, ServicesDep
 from app.api.openapi import NOT_MODIFIED, problems
 from app.errors import UnsupportedMediaError
 
@@ -53,14 +53,26 @@ async def image(image_id: UUID, request: Request, libraries: LibrariesDep, scope
     name="get_thumbnail",
     response_class=FileResponse,
     summary="A cached JPEG thumbnail",
-    responses={200: {"content": {"image/jpeg": {}}}, **NOT_MODIFIED, **problems(403, 404, 415)},
+    responses={200: {"content": {"image/jpeg": {}}}, **NOT_MODIFIED, **problems(403, 404, 415, 503)},
 )
 async def thumb(
-    image_id: UUID, request: Request, services: ServicesDep, libraries: LibrariesDep, scope: ScopeDep
+    image_id: UUID,
+    request: Request,
+    services: ServicesDep,
+    libraries: LibrariesDep,
+    scope: ScopeDep,
+    slots: ImageSlotsDep,
 ) -> Response:
     original = await run_in_threadpool(libraries.image_path, str(image_id), scope)
-    try:
-        path = await run_in_threadpool(services.thumbs.get, str(image_id), original, services.settings.MAX_IMAGE_PIXELS)
-    except (OSError, ValueError) as e:
-        raise UnsupportedMediaError(f"cannot make a thumbnail of {original.name}: {e}") from e
+    path = await run_in_threadpool(services.thumbs.cached, str(image_id), original)
+    if path is None:
+        # Making one decodes the original whole (a PNG has no reduced decode): an image slot
+        # bounds how many decode at once, as for uploads (IMAGE_SLOTS).
+        async with slots.hold():
+            try:
+                path = await run_in_threadpool(
+                    services.thumbs.get, str(image_id), original, services.settings.MAX_IMAGE_PIXELS
+                )
+            except (OSError, ValueError) as e:
+                raise UnsupportedMediaError(f"cannot make a thumbnail of {original.name}: {e}") from e
     return file_response(request, path, "image/jpeg")
