@@ -22,6 +22,7 @@ from app.api.app import create_app
 from app.embedding import Encoders
 from app.errors import InvalidInputError, PayloadTooLargeError
 from app.library.imports import ContentFolder, ImportOptions, ZipLimits, plan_zip
+from app.library.imports.zips import declared_entries
 from app.services import Services
 from app.storage.schema import content_sha256
 from tests.support.images import NEAR_THRESHOLD, near_copy, png_bytes, shape_image
@@ -382,3 +383,36 @@ def test_a_folder_with_a_nul_byte_is_invalid_input_not_a_crash(app_client: dict[
     client: TestClient = app_client["client"]
     r = client.post("/libraries/default/imports", json={"folder": "data\u0000/x"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "folder"
+
+
+def _zip64(entries: dict[str, bytes]) -> bytes:
+    """A ZIP with a ZIP64 end record, its classic end record saying 0xFFFF entries (as one with
+    more than 65,535 entries has), without writing 65,536 of them."""
+    limit = zipfile.ZIP_FILECOUNT_LIMIT
+    zipfile.ZIP_FILECOUNT_LIMIT = 1  # type: ignore[misc]  # forces the ZIP64 end record
+    try:
+        data = bytearray(_zip(entries))
+    finally:
+        zipfile.ZIP_FILECOUNT_LIMIT = limit  # type: ignore[misc]
+    end = data.rfind(b"PK\x05\x06")
+    data[end + 8 : end + 12] = b"\xff\xff\xff\xff"  # entries on this disk, entries in all
+    return bytes(data)
+
+
+@pytest.mark.parametrize("make", [_zip, _zip64])
+def test_a_zip_declaring_too_many_entries_is_refused_before_its_directory_is_read(
+    make: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """zipfile holds every central-directory entry in memory (~0.5 KB each: a 51 MB ZIP of a
+    million empty entries is ~450 MB): the count comes from the end record first."""
+    data = make({f"{i}.png": b"" for i in range(25)})
+    assert declared_entries(io.BytesIO(data), len(data)) == 25
+    with zipfile.ZipFile(io.BytesIO(data)) as readable:
+        assert len(readable.infolist()) == 25, "a ZIP zipfile reads as such"
+
+    def unread(*_: Any, **__: Any) -> Any:
+        raise AssertionError("the central directory was parsed")
+
+    monkeypatch.setattr(zipfile, "ZipFile", unread)
+    with pytest.raises(PayloadTooLargeError, match="declares 25 entries.*ZIP_MAX_ENTRIES"):
+        plan_zip(data, ZipLimits(max_entries=10, max_total_bytes=1 << 20, max_ratio=100))

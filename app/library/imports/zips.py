@@ -111,6 +111,15 @@ def plan_zip(data: bytes | BinaryIO, limits: ZipLimits) -> ZipPlan:
     """
     source: BinaryIO = io.BytesIO(data) if isinstance(data, bytes) else data
     size = source.seek(0, io.SEEK_END)
+    declared = declared_entries(source, size)
+    # zipfile reads every central-directory entry into memory (~0.5 KB each) before anything
+    # can count them: refuse from the end record's count first. Folders are entries too, hence
+    # the slack; the exact count of members is checked below.
+    if declared is not None and declared > 2 * limits.max_entries:
+        raise PayloadTooLargeError(
+            f"the ZIP declares {declared} entries; the limit is {limits.max_entries} (ZIP_MAX_ENTRIES).",
+            limit=limits.max_entries,
+        )
     source.seek(0)
     try:
         archive = zipfile.ZipFile(source)
@@ -124,6 +133,31 @@ def plan_zip(data: bytes | BinaryIO, limits: ZipLimits) -> ZipPlan:
         archive.close()
         raise
     return plan
+
+
+_END = b"PK\x05\x06"  # end of central directory: 22 bytes + a comment of up to 64 KiB
+_END64_LOCATOR = b"PK\x06\x07"  # ZIP64: 20 bytes just before it, pointing at the ZIP64 end record
+_END64 = b"PK\x06\x06"
+
+
+def declared_entries(source: BinaryIO, size: int) -> int | None:
+    """The number of entries a ZIP's end record declares (ZIP64's when it has one), read from
+    its last 64 KiB without parsing the central directory; None when there is no end record
+    (zipfile then says what is wrong)."""
+    tail_start = max(0, size - (22 + 0xFFFF))
+    source.seek(tail_start)
+    tail = source.read()
+    at = tail.rfind(_END)
+    if at < 0 or len(tail) - at < 22:
+        return None
+    entries = int.from_bytes(tail[at + 10 : at + 12], "little")
+    locator = at - 20
+    if entries == 0xFFFF and locator >= 0 and tail[locator : locator + 4] == _END64_LOCATOR:
+        source.seek(int.from_bytes(tail[locator + 8 : locator + 16], "little"))
+        record = source.read(56)
+        if len(record) == 56 and record[:4] == _END64:
+            entries = int.from_bytes(record[32:40], "little")
+    return entries
 
 
 def _plan(archive: zipfile.ZipFile, size: int, limits: ZipLimits) -> ZipPlan:
