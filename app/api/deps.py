@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from app.api.security import PrincipalDep
 from app.config import Settings
@@ -122,3 +122,23 @@ ImageSlotsDep = Annotated[ImageSlots, Depends(get_image_slots)]
 ProfilesDep = Annotated[ProfileStore, Depends(get_profiles)]
 ScopeDep = Annotated[LibraryScope, Depends(get_scope)]
 LibraryResolverDep = Annotated[LibraryResolver, Depends(get_library_resolver)]
+
+
+def get_known_library(
+    libraries: LibrariesDep,
+    scope: Annotated[LibraryScope, Depends(get_scope)],
+    library: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="Only this library (every one the key may read when omitted); 404 when it is none the "
+            "key may read.",
+        ),
+    ] = None,
+) -> str | None:
+    """`?library=`: checked like GET /libraries/{name}, so a typo is a 404, not an empty page."""
+    return None if library is None else libraries.check_exists(scope, library)
+
+
+KnownLibraryDep = Annotated[str | None, Depends(get_known_library)]

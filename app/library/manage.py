@@ -114,6 +114,10 @@ class Libraries:
         records = self.registry.all() if owner is None else self.registry.visible_to(owner)
         return LibraryList(libraries=[self._view(r, scope) for r in records])
 
+    def check_exists(self, scope: LibraryScope, name: str) -> str:
+        """`name`, when it is a library the caller can read; NotFoundError otherwise."""
+        return self._record(scope, name).name
+
     def get(self, scope: LibraryScope, name: str) -> LibraryView:
         return self._view(self._record(scope, name), scope)
 

@@ -77,18 +77,17 @@ def test_a_manifest_wins_over_the_folder(tmp_path: Path, encoders: Encoders) -> 
         assert [h["tags"] for h in r.json()["hits"]] == [["listed"]]
 
 
-class _StopAfter:
-    """A stop flag that turns on after `n` checks (the pipeline checks once per chunk)."""
+class _StopOnceWritten:
+    """A stop flag that turns on once the store holds a point (a scan killed after its first chunk)."""
 
-    def __init__(self, n: int) -> None:
-        self.n, self.calls = n, 0
+    def __init__(self, store: EdgeStore) -> None:
+        self.store, self.forced = store, False
 
     def is_set(self) -> bool:
-        self.calls += 1
-        return self.calls > self.n
+        return self.forced or self.store.count() > 0
 
     def set(self) -> None:
-        self.n = 0
+        self.forced = True
 
     def clear(self) -> None:
         pass
@@ -105,7 +104,7 @@ def test_a_stopped_scan_resumes_without_duplicates_and_an_unchanged_folder_is_le
     try:
         target, registry = IngestTarget(settings, encoders, store), LibraryRegistry.from_settings(settings)
         first = FolderScan(target, registry)
-        first._stop = _StopAfter(1)  # type: ignore[assignment]  # killed after its first chunk
+        first._stop = _StopOnceWritten(store)  # type: ignore[assignment]  # killed after its first chunk
         first.run()
         assert first.progress is not None and first.progress.status == "stopped"
         assert 0 < store.count() < 6

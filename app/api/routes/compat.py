@@ -413,10 +413,10 @@ async def add_folder(
     summary="Smart Gallery: text search in this user's library (compatibility)",
 )
 async def search_gallery(
-    request: Request, user_id: UserIdParam, searcher: SearcherDep, scope: ScopeDep
+    request: Request, user_id: UserIdParam, searcher: SearcherDep, libraries: LibrariesDep, scope: ScopeDep
 ) -> JSONResponse:
     body = (await read_body(request, SeedGallerySearch, max_bytes=8192)).model
-    scope.check_library_visible(user_id)
+    await run_in_threadpool(libraries.check_exists, scope, user_id)  # 404 for a user never initialised
     result = await run_in_threadpool(text_search, searcher, body.query, body.top_k, user_id, scope)
     result.request_id = getattr(request.state, "request_id", None)
     return seed_search_answer(result)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import ScopeDep, SearcherDep, ServicesDep
+from app.api.deps import KnownLibraryDep, ScopeDep, SearcherDep, ServicesDep
 from app.api.openapi import problems
 from app.api.routes.images import file_response
 from app.errors import UnsupportedMediaError
@@ -36,10 +36,6 @@ from app.search.models import SearchResult
 
 router = APIRouter(tags=["library"])
 
-LibraryParam = Annotated[
-    str | None, Query(max_length=200, description="Only this library (every one the key may read when omitted).")
-]
-
 
 @router.get(
     "/images",
@@ -52,7 +48,7 @@ LibraryParam = Annotated[
 async def images(
     services: ServicesDep,
     scope: ScopeDep,
-    library: LibraryParam = None,
+    library: KnownLibraryDep,
     tag: Annotated[str | None, Query(max_length=200, description="Only items with this tag.")] = None,
     cursor: Annotated[str | None, Query(max_length=64, description="`nextCursor` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -70,7 +66,7 @@ async def images(
     response_model_by_alias=True,
     summary="Exact duplicate groups now (same content), and the near groups of the caller's last scan",
 )
-async def duplicates(services: ServicesDep, scope: ScopeDep, library: LibraryParam = None) -> DuplicateReport:
+async def duplicates(services: ServicesDep, scope: ScopeDep, library: KnownLibraryDep) -> DuplicateReport:
     return await services.duplicates.report(scope, library)
 
 
@@ -184,8 +180,8 @@ async def search(
     searcher: SearcherDep,
     scope: ScopeDep,
     query: Annotated[str, Query(min_length=1, max_length=1000)],
+    library: KnownLibraryDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 24,
-    library: LibraryParam = None,
 ) -> SearchResult:
     result = await run_in_threadpool(text_search, searcher, query, limit, library, scope)
     result.request_id = getattr(request.state, "request_id", None)

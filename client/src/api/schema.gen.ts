@@ -3547,13 +3547,13 @@ export interface operations {
     listImages: {
         parameters: {
             query?: {
-                /** @description Only this library (every one the key may read when omitted). */
-                library?: string | null;
                 /** @description Only items with this tag. */
                 tag?: string | null;
                 /** @description `nextCursor` of the previous page. */
                 cursor?: string | null;
                 limit?: number;
+                /** @description Only this library (every one the key may read when omitted); 404 when it is none the key may read. */
+                library?: string | null;
             };
             header?: never;
             path?: never;
@@ -3972,7 +3972,7 @@ export interface operations {
     findDuplicates: {
         parameters: {
             query?: {
-                /** @description Only this library (every one the key may read when omitted). */
+                /** @description Only this library (every one the key may read when omitted); 404 when it is none the key may read. */
                 library?: string | null;
             };
             header?: never;
@@ -5433,7 +5433,7 @@ export interface operations {
             query: {
                 query: string;
                 limit?: number;
-                /** @description Only this library (every one the key may read when omitted). */
+                /** @description Only this library (every one the key may read when omitted); 404 when it is none the key may read. */
                 library?: string | null;
             };
             header?: never;
