@@ -13,9 +13,8 @@ captioning (BLIP, GIT, VisionEncoderDecoder, …); `prompt` is passed as the tex
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -24,37 +23,17 @@ from PIL import Image
 from app.config import Settings
 from app.embedding.availability import hub_load_kwargs
 from app.errors import WeightsUnavailableError
-from app.generation.loading import BoundedLoad, IdleUnload, free_memory
+from app.generation.loading import LocalModel
 
 log = logging.getLogger(__name__)
 
 
-class Describer(ABC):
+class Describer(LocalModel):
+    """Picture (+ optional prompt) → a caption. Subclasses set `name`, `model_name`, `_load`,
+    `_caption` (and `_unload`); loading and idle unloading are LocalModel's."""
+
     name: str
-
-    def __init__(
-        self,
-        load_timeout_s: float = 30.0,
-        retry_s: float = 300.0,
-        idle_unload_s: float = 0.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._lock = threading.Lock()
-        # Loads in a daemon thread: a request waits at most load_timeout_s, a failure is the
-        # answer for retry_s; unused for idle_unload_s, the weights are freed (app/generation/loading.py).
-        self._loader = BoundedLoad(self.model_name, self._load, timeout_s=load_timeout_s, retry_s=retry_s)
-        loader = self._loader
-        self._idle = IdleUnload(
-            f"describe model {self.model_name}", self._release, idle_unload_s, loaded=lambda: loader.loaded, clock=clock
-        )
-
-    @property
-    @abstractmethod
-    def model_name(self) -> str: ...
-
-    def load(self) -> None:
-        """Load once (blocking, bounded); WeightsUnavailableError (503) when it cannot."""
-        self._loader()
+    role = "describe"
 
     def caption(self, image: Image.Image, prompt: str | None = None) -> str:
         """A caption for `image` (blocking; call from a worker thread)."""
@@ -62,27 +41,6 @@ class Describer(ABC):
             self.load()
             with self._lock:
                 return self._caption(image.convert("RGB"), prompt).strip()
-
-    def unload_if_idle(self) -> bool:
-        """Free the weights when unused for MODEL_IDLE_UNLOAD_S (the idle timer calls this)."""
-        return self._idle.unload_if_idle()
-
-    def close(self) -> None:
-        """Stop the idle timer and free the model (shutting down)."""
-        self._idle.close()
-        with self._lock:
-            self._release()
-        free_memory()
-
-    def _release(self) -> None:
-        self._unload()
-        self._loader.reset()
-
-    def _unload(self) -> None:  # noqa: B027 - a describer without weights holds nothing
-        """Drop every reference to the weights (they are collected after)."""
-
-    @abstractmethod
-    def _load(self) -> None: ...
 
     @abstractmethod
     def _caption(self, image: Image.Image, prompt: str | None) -> str: ...
@@ -93,14 +51,15 @@ class TransformersDescriber(Describer):
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
-        super().__init__(settings.MODEL_LOAD_TIMEOUT_S, settings.MODEL_RETRY_S, settings.MODEL_IDLE_UNLOAD_S, clock)
+        super().__init__(
+            load_timeout_s=settings.MODEL_LOAD_TIMEOUT_S,
+            retry_s=settings.MODEL_RETRY_S,
+            idle_unload_s=settings.MODEL_IDLE_UNLOAD_S,
+            clock=clock,
+        )
         self._processor: Any = None
         self._model: Any = None
         self._device: Any = None
-
-    @property
-    def loaded(self) -> bool:
-        return self._model is not None
 
     def _unload(self) -> None:
         self._processor = None

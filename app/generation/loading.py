@@ -12,6 +12,7 @@ one GPU can host the story, caption and image models in turn; the next use loads
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import gc
 import logging
@@ -19,6 +20,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import ClassVar
 
 from app.errors import ClippyError, WeightsUnavailableError
 
@@ -206,3 +208,60 @@ class IdleUnload:
         if previous is not None:
             previous.cancel()
         timer.start()
+
+
+class LocalModel(abc.ABC):
+    """A model this process loads on first use and frees after MODEL_IDLE_UNLOAD_S unused: the
+    story VLM and the describe captioner. `load()` is bounded (BoundedLoad); a use runs inside
+    `self._idle.using()` (never unloaded under it) and calls the model under `self._lock`."""
+
+    role: ClassVar[str]  # what the model is for, in logs: "story", "describe"
+
+    def __init__(
+        self,
+        *,
+        load_timeout_s: float = 30.0,
+        retry_s: float = 300.0,
+        idle_unload_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._loader = BoundedLoad(self.model_name, self._load, timeout_s=load_timeout_s, retry_s=retry_s)
+        loader = self._loader
+        what = f"{self.role} model {self.model_name}"
+        self._idle = IdleUnload(what, self._release, idle_unload_s, loaded=lambda: loader.loaded, clock=clock)
+
+    @property
+    @abc.abstractmethod
+    def model_name(self) -> str: ...
+
+    @property
+    def loaded(self) -> bool:
+        return self._loader.loaded
+
+    def load(self) -> None:
+        """Load once (blocking, bounded); WeightsUnavailableError (503) when it cannot."""
+        self._loader()
+
+    def unload_if_idle(self) -> bool:
+        """Free the weights when unused for MODEL_IDLE_UNLOAD_S (the idle timer calls this)."""
+        return self._idle.unload_if_idle()
+
+    def close(self) -> None:
+        """Stop the idle timer and free the model (shutting down); the next use loads it again."""
+        self._idle.close()
+        with self._lock:
+            self._release()
+        free_memory()
+
+    def _release(self) -> None:
+        # Nothing uses the model: IdleUnload releases only when no use runs, close() under the lock.
+        self._unload()
+        self._loader.reset()
+
+    @abc.abstractmethod
+    def _load(self) -> None: ...
+
+    def _unload(self) -> None:  # noqa: B027 - a backend without weights holds nothing to free
+        """Drop every reference to the weights (they are collected after)."""

@@ -10,16 +10,13 @@ MODEL_IDLE_UNLOAD_S without use, so one GPU can host the story and the image mod
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from abc import ABC, abstractmethod
-from collections.abc import Callable
+from abc import abstractmethod
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from PIL import Image
 
-from app.generation.loading import BoundedLoad, IdleUnload, free_memory
+from app.generation.loading import LocalModel
 from app.stories.models import Story
 from app.stories.parse import parse_story
 
@@ -48,43 +45,16 @@ class StoryOutput:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-class StoryProvider(ABC):
+class StoryProvider(LocalModel):
     """One story backend. Subclasses set `name`, `model_name`, `_load`, `_tell` (and `_unload`
-    when they hold weights)."""
+    when they hold weights); loading and idle unloading are LocalModel's."""
 
     name: ClassVar[str]
-
-    def __init__(
-        self,
-        *,
-        load_timeout_s: float = 30.0,
-        retry_s: float = 300.0,
-        idle_unload_s: float = 0.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._lock = threading.Lock()
-        self._clock = clock
-        self._loader = BoundedLoad(self.model_name, self._load, timeout_s=load_timeout_s, retry_s=retry_s)
-        loader = self._loader
-        self._idle = IdleUnload(
-            f"story model {self.model_name}", self._release, idle_unload_s, loaded=lambda: loader.loaded, clock=clock
-        )
-
-    @property
-    @abstractmethod
-    def model_name(self) -> str: ...
-
-    @property
-    def loaded(self) -> bool:
-        return self._loader.loaded
+    role = "story"
 
     def configured(self) -> str | None:
         """None when usable; otherwise what to change (checked before a job is queued)."""
         return None
-
-    def load(self) -> None:
-        """Load once (blocking, bounded); WeightsUnavailableError (503) when it cannot."""
-        self._loader()
 
     def tell(self, image: Image.Image, direction: str | None = None) -> StoryOutput:
         """A story about `image` (blocking)."""
@@ -102,27 +72,5 @@ class StoryProvider(ABC):
             timings={"load": loaded - start, "inference": done - loaded},
         )
 
-    def unload_if_idle(self) -> bool:
-        """Unload when unused for `idle_unload_s` (the timer calls this); True if it did."""
-        return self._idle.unload_if_idle()
-
-    def close(self) -> None:
-        """Stop the idle timer and free the model; the next story loads it again."""
-        self._idle.close()
-        with self._lock:
-            self._release()
-        free_memory()
-
-    def _release(self) -> None:
-        # No story is being told: IdleUnload releases only when none is, close() under the lock.
-        self._unload()
-        self._loader.reset()
-
-    @abstractmethod
-    def _load(self) -> None: ...
-
     @abstractmethod
     def _tell(self, image: Image.Image, instruction: str) -> str: ...
-
-    def _unload(self) -> None:  # noqa: B027 - backends without weights hold nothing to free
-        """Drop every reference to the weights (they are collected after)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,34 +52,33 @@ def test_unmatched_paths_share_one_label(client: TestClient) -> None:
     assert 'route="unmatched"' in text or 'route="/"' in text  # "/" when the client build is mounted there
 
 
-def test_a_path_with_a_newline_cannot_forge_an_access_log_line(client: TestClient) -> None:
+@contextlib.contextmanager
+def access_log(fmt: str) -> Iterator[io.StringIO]:
+    """What the access logger writes while the block runs, in `fmt` (json or text)."""
     stream = io.StringIO()
-    handler = make_handler("text")
+    handler = make_handler(fmt)
     handler.stream = stream  # type: ignore[attr-defined]
     logger = logging.getLogger("clippy.access")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
-        client.get("/nope%0a2026-12-06 06:00:00,000 ERROR clippy: FORGED%0d")
+        yield stream
     finally:
         logger.removeHandler(handler)
+
+
+def test_a_path_with_a_newline_cannot_forge_an_access_log_line(client: TestClient) -> None:
+    with access_log("text") as stream:
+        client.get("/nope%0a2026-12-06 06:00:00,000 ERROR clippy: FORGED%0d")
     (line,) = [line for line in stream.getvalue().splitlines() if "/nope" in line]
     assert "FORGED" in line and "/nope\\x0a2026-12-06" in line and "\\x0d" in line
     assert not any(line.startswith("2026-12-06 06:00:00,000 ERROR") for line in stream.getvalue().splitlines())
 
 
 def test_request_ids_are_echoed_sanitised_and_in_every_log_line(client: TestClient) -> None:
-    stream = io.StringIO()
-    handler = make_handler("json")
-    handler.stream = stream  # type: ignore[attr-defined]
-    logger = logging.getLogger("clippy.access")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
+    with access_log("json") as stream:
         r = client.post("/search/hybrid", json={"queryText": "circle"}, headers={"X-Request-ID": "trace-42.a_b"})
         bad = client.get("/info", headers={"X-Request-ID": "evil id;with spaces" + "x" * 200})
-    finally:
-        logger.removeHandler(handler)
     assert r.headers["x-request-id"] == "trace-42.a_b" and r.json()["requestId"] == "trace-42.a_b"
     assert bad.headers["x-request-id"] != "evil" and len(bad.headers["x-request-id"]) == 32
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
