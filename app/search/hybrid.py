@@ -319,5 +319,5 @@ class HybridSearcher:
             score=round(total, 6),
             views=views,
             **card.fields(),
-            payload=HitPayload(path=card.path, tags=list(card.tags), library=card.library, source=card.source),
+            payload=HitPayload.of(card),
         )

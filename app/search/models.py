@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ConfigDict, Field, field_validator
 
 from app.models import CamelModel
+from app.search.cards import ImageCard
 from app.search.defaults import WEIGHT_FIELDS
 
 # A 32x32 circle: the sketch example is a real drawing, so /docs' "Try it out" runs it.
@@ -140,6 +141,10 @@ class HitPayload(CamelModel):
     tags: list[str]
     library: str | None = None
     source: str | None = None
+
+    @classmethod
+    def of(cls, card: ImageCard) -> HitPayload:
+        return cls(path=card.path, tags=list(card.tags), library=card.library, source=card.source)
 
 
 class Hit(CamelModel):

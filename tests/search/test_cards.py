@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.library.browse import summary
 from app.search.cards import ImageCard
-from app.search.models import Hit
+from app.search.models import Hit, HitPayload
 from app.storage.payload import Payload
 
 PID = "6f1c1a52-5a43-5e0e-9a49-0d6d8b3b1f7e"
@@ -40,7 +40,7 @@ def test_a_payload_without_card_fields_gives_an_empty_card() -> None:
 
 def test_hits_and_library_pages_keep_their_wire_shape() -> None:
     card = ImageCard.from_payload(PID, STORED)
-    hit = Hit(id=PID, score=0.5, views={}, **card.fields())
+    hit = Hit(id=PID, score=0.5, views={}, **card.fields(), payload=HitPayload.of(card))
     assert list(hit.model_dump(by_alias=True)) == [
         "id",
         "score",
@@ -52,7 +52,14 @@ def test_hits_and_library_pages_keep_their_wire_shape() -> None:
         "height",
         "source",
         "path",
+        "payload",
     ]
+    assert hit.model_dump(by_alias=True)["payload"] == {
+        "path": "a/b.png",
+        "tags": ["box"],
+        "library": "art",
+        "source": "seed",
+    }
     page_item = summary(PID, STORED).model_dump(by_alias=True)
     assert page_item == {
         "id": PID,
