@@ -12,6 +12,7 @@ ways from the same model (the multipart form is derived from the model, not list
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -124,7 +125,7 @@ async def read_body(
             raise InvalidInputError("the body is JSON nested too deep.") from None
         return Body(model.model_validate(adapt(data) if isinstance(data, dict) else data))
     except ValidationError as e:
-        raise invalid_input(e) from e
+        raise invalid_input(e, model) from e
 
 
 async def _read_form(
@@ -173,7 +174,7 @@ async def _read_form(
     try:
         return Body(model.model_validate(adapt(fields) if adapt else fields), uploads)
     except ValidationError as e:
-        raise invalid_input(e) from e
+        raise invalid_input(e, model) from e
 
 
 def _form_value(name: str, value: str) -> Any:
@@ -191,13 +192,26 @@ def _form_value(name: str, value: str) -> Any:
     return value
 
 
-def invalid_input(e: ValidationError) -> InvalidInputError:
+def invalid_input(e: ValidationError, model: type[BaseModel] | None = None) -> InvalidInputError:
+    """The validation errors as one 422; a top-level field `model` does not have names the
+    nearest one it has (`filters` → `filter`)."""
     # Without the inputs: an error's `input` can be a whole (large) part of the body.
     errors = e.errors(include_input=False, include_url=False, include_context=False)
-    problems = [{"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]} for err in errors]
+    problems = [
+        {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"] + _did_you_mean(err, model)}
+        for err in errors
+    ]
     first = problems[0]
     message = f"`{first['field']}`: {first['message']}" if first["field"] else first["message"]
     return InvalidInputError(message, problems=problems)
+
+
+def _did_you_mean(error: Any, model: type[BaseModel] | None) -> str:
+    if model is None or error["type"] != "extra_forbidden" or len(error["loc"]) != 1:
+        return ""
+    names = [n for name, f in model.model_fields.items() for n in (name, f.alias) if n]
+    close = difflib.get_close_matches(str(error["loc"][0]), names, n=1, cutoff=0.6)
+    return f" (did you mean `{close[0]}`?)" if close else ""
 
 
 async def read_upload(upload: UploadFile, max_bytes: int, name: str, setting: str = "MAX_UPLOAD_BYTES") -> bytes:

@@ -84,3 +84,13 @@ def test_files_go_only_in_the_named_fields_and_one_per_single_field(client: Test
 def test_a_form_field_of_bad_json_names_the_field(client: TestClient) -> None:
     r = client.post("/search/hybrid", data={"filter": "{nope"})
     assert r.status_code == 422 and r.json()["errors"] == [{"field": "filter", "message": r.json()["detail"]}]
+
+
+def test_an_unknown_field_names_the_nearest_one_the_route_takes(client: TestClient) -> None:
+    r = client.post("/search/hybrid", json={"queryText": "circle", "filters": {"tagsAny": ["circle"]}})
+    assert (
+        r.status_code == 422
+        and r.json()["detail"] == "`filters`: Extra inputs are not permitted (did you mean `filter`?)"
+    )
+    r = client.post("/search/hybrid", json={"queryText": "circle", "zzz": 1})
+    assert r.json()["detail"] == "`zzz`: Extra inputs are not permitted", "no near name, no guess"
