@@ -252,13 +252,16 @@ class GenerationService:
             data = await anyio.to_thread.run_sync(file.read_bytes)
             return self._decode(data, f"{name}.id")
         if source.url is not None:
-            data = await fetch_url(
-                source.url,
-                max_bytes=s.MAX_UPLOAD_BYTES,
-                timeout_s=s.FETCH_TIMEOUT_S,
-                allow_private=s.FETCH_ALLOW_PRIVATE,
-                transport=self._url_transport,
-            )
+            try:
+                data = await fetch_url(
+                    source.url,
+                    max_bytes=s.MAX_UPLOAD_BYTES,
+                    timeout_s=s.FETCH_TIMEOUT_S,
+                    allow_private=s.FETCH_ALLOW_PRIVATE,
+                    transport=self._url_transport,
+                )
+            except InvalidInputError as e:  # a URL refused (scheme, address): say which one
+                raise InvalidInputError(f"`{name}.url`: {e.message}", field=f"{path}.url") from e
             return self._decode(data, f"{name}.url")
         if source.image is not None:
             return self._decode_data_url(source.image, f"{name}.image")

@@ -181,6 +181,13 @@ def test_inputs_no_job_asked_for_within_the_job_ttl_are_swept(tmp_path: Path) ->
     assert sorted(p.name for p in (tmp_path / "inputs").iterdir()) == sorted([fresh, reused])
 
 
+def test_a_refused_ref_url_names_its_ref(client: TestClient) -> None:
+    refs = [{"role": "style", "image": data_url((1, 2, 3))}, {"role": "subject", "url": "ftp://x.test/a.png"}]
+    problem = client.post("/images/generate", json={**BASE, "refs": refs}).json()
+    assert problem["status"] == 422 and problem["detail"].startswith("`refs[1].url`: ")
+    assert [e["field"] for e in problem["errors"]] == ["refs.1.url"]
+
+
 def test_generated_files_are_served_only_from_the_root(client: TestClient) -> None:
     assert client.get("/generated/..%2Fsecret.png").status_code == 404
     assert client.get("/generated/missing.png").status_code == 404
