@@ -97,17 +97,16 @@ class Libraries:
         record = self.registry.create(body.name, owner, body.visibility)
         return self._view(record, self.scope_for(principal))
 
-    def import_target(self, scope: LibraryScope, name: str) -> str:
-        """`name`, when the caller may import into it. Only an operator may name a library that
-        has no record yet: it is registered then (private, owned by the operators), so it is
-        listed like one made with POST /libraries rather than holding points no list shows."""
-        name = scope.check_write(name)
+    def register_import_target(self, scope: LibraryScope, name: str) -> None:
+        """After an import into `name` was queued (the caller ran `scope.check_write`): a name
+        with no record yet (only an operator may write one) is registered, private, owned by the
+        operators, so it is listed like one made with POST /libraries rather than holding points
+        no list shows."""
         if name != self.default_library and self.registry.get(name) is None:
             try:
                 self.registry.create(name, scope.principal.owner, "private")
             except ConflictError:  # a concurrent import registered it first
                 pass
-        return name
 
     def list(self, scope: LibraryScope) -> LibraryList:
         owner = scope.principal.owner

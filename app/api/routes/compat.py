@@ -351,7 +351,7 @@ async def _import(
         job = await imports.submit_file(how, path, "image_path")
     else:
         job = await imports.submit_folder(how, path)
-    await run_in_threadpool(libraries.import_target, scope, library)  # queued: list the library
+    await run_in_threadpool(libraries.register_import_target, scope, library)  # queued: list the library
     response.headers["Location"] = f"/jobs/{job.id}"
     view: JobView = job.view()
     return view

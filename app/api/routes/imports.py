@@ -103,7 +103,7 @@ async def create_import(
     else:
         job = await svc.submit_urls(how, options.urls)
     # Queued, so the request was good: an operator's first import into a library registers it.
-    await run_in_threadpool(libraries.import_target, scope, library)
+    await run_in_threadpool(libraries.register_import_target, scope, library)
     response.headers["Location"] = f"/jobs/{job.id}"
     view: JobView = job.view()
     return view
